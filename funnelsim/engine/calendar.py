@@ -1,0 +1,92 @@
+"""Working calendars: when a team can work, and how working hours map to wall-clock hours.
+
+Simulation time is wall-clock hours since the scenario's start date (midnight). A team only
+works while its calendar is open; leads cool in wall-clock time regardless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_left, bisect_right
+
+import numpy as np
+
+from funnelsim.scenario.models import WEEKDAYS, Calendar
+
+
+class WorkCalendar:
+    """A calendar laid out as sorted open intervals over a span of wall-clock hours."""
+
+    def __init__(self, spec: Calendar, start_date: dt.date, span_hours: float) -> None:
+        self.always_open = spec.always_open
+        opens: list[float] = []
+        closes: list[float] = []
+        open_days = {WEEKDAYS.index(day) for day in spec.weekdays}
+        holidays = set(spec.holidays)
+        start_hour, end_hour = spec.hours
+        n_days = int(np.ceil(span_hours / 24.0)) + 1
+        for offset in range(n_days):
+            day = start_date + dt.timedelta(days=offset)
+            if day.weekday() not in open_days or day in holidays:
+                continue
+            begin, end = offset * 24.0 + start_hour, offset * 24.0 + end_hour
+            if closes and closes[-1] == begin:
+                closes[-1] = end
+            else:
+                opens.append(begin)
+                closes.append(end)
+        self.opens = opens
+        self.closes = closes
+        lengths = np.subtract(closes, opens)
+        self.cum_before = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]).tolist()
+        self.cum_after = np.cumsum(lengths).tolist()
+        self._opens_np = np.asarray(opens)
+        self._closes_np = np.asarray(closes)
+        self._cum_before_np = np.asarray(self.cum_before)
+        self._cum_after_np = np.asarray(self.cum_after)
+
+    def next_open(self, t: float) -> float:
+        """The earliest time >= t at which the calendar is open."""
+        if self.always_open:
+            return t
+        i = bisect_right(self.closes, t)
+        if i == len(self.opens):
+            return t
+        opening = self.opens[i]
+        return opening if opening > t else t
+
+    def working_hours_until(self, t: float) -> float:
+        """Working hours elapsed between the start and wall-clock time t."""
+        if self.always_open:
+            return t
+        i = bisect_right(self.closes, t)
+        if i == len(self.opens):
+            return self.cum_after[-1] + (t - self.closes[-1]) if self.closes else t
+        return self.cum_before[i] + max(0.0, t - self.opens[i])
+
+    def add_working_hours(self, t: float, work: float) -> float:
+        """The wall-clock time at which ``work`` working hours started at t are done."""
+        if self.always_open:
+            return t + work
+        if work <= 0:
+            return t
+        target = self.working_hours_until(t) + work
+        j = bisect_left(self.cum_after, target)
+        if j == len(self.opens):
+            return self.closes[-1] + (target - self.cum_after[-1]) if self.closes else t + work
+        return self.opens[j] + (target - self.cum_before[j])
+
+    def open_hours_between(self, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Working hours inside [begin, end] for arrays of wall-clock times."""
+        return self._working_until_array(end) - self._working_until_array(begin)
+
+    def _working_until_array(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        if self.always_open or not self.opens:
+            return t
+        i = np.searchsorted(self._closes_np, t, side="right")
+        inside = i < len(self.opens)
+        safe = np.minimum(i, len(self.opens) - 1)
+        within = self._cum_before_np[safe] + np.maximum(0.0, t - self._opens_np[safe])
+        beyond = self._cum_after_np[-1] + (t - self._closes_np[-1])
+        return np.where(inside, within, beyond)

@@ -1,0 +1,209 @@
+"""Customers after invoicing: contract terms, early churn (seam 3), renewals (seam 4).
+
+No queue is involved, so terms run in bulk over all customers, one term at a time, until
+the horizon. Each term is one row of the terms table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.engine.fates import TermFate
+from funnelsim.engine.ledger import ACTIVE, CHURNED, LOST_AT_SEAM, REASON_CODE
+from funnelsim.scenario.models import Scenario
+
+HOURS_PER_YEAR = 8760.0
+
+
+@dataclass
+class CustomerOutcome:
+    """Per-customer results of the term loop, aligned with the customers passed in."""
+
+    outcome: np.ndarray
+    seam: np.ndarray
+    reason: np.ndarray
+    churn_time: np.ndarray
+    arr_at_horizon: np.ndarray
+    invoiced_revenue: np.ndarray
+    horizon_revenue: np.ndarray
+    n_terms: np.ndarray
+    terms: pd.DataFrame
+
+
+def renewal_curve(scenario: Scenario) -> tuple[float, float]:
+    """Renewal probability at the scenario's trigger lead time, and at the best lead time."""
+    points = sorted(scenario.seam4.renew_prob.items())
+    days = np.array([d for d, _ in points], dtype=float)
+    probs = np.array([p for _, p in points], dtype=float)
+    at_trigger = float(np.interp(scenario.seam4.trigger_days_before_end, days, probs))
+    return at_trigger, float(probs.max())
+
+
+def max_terms(scenario: Scenario) -> int:
+    """How many terms a customer can start within the horizon."""
+    return int(np.ceil(scenario.horizon_days / (scenario.seam4.term_months * 365.0 / 12))) + 1
+
+
+def run_terms(
+    scenario: Scenario,
+    lead: np.ndarray,
+    start: np.ndarray,
+    arr: np.ndarray,
+    context: np.ndarray,
+    onboarded_time: np.ndarray,
+    early_churn_u: np.ndarray,
+    term_u: np.ndarray,
+    perfect_seams: frozenset[int],
+) -> CustomerOutcome:
+    """Play every customer's terms from its invoice date until churn or the horizon."""
+    horizon = scenario.horizon_hours
+    seam3, seam4 = scenario.seam3, scenario.seam4
+    term_hours = seam4.term_months * HOURS_PER_YEAR / 12
+    p_renew, p_best = renewal_curve(scenario)
+    if 4 in perfect_seams:
+        p_renew = p_best
+    n = len(lead)
+    outcome = np.full(n, ACTIVE, dtype=np.int32)
+    seam = np.zeros(n, dtype=np.int32)
+    reason = np.zeros(n, dtype=np.int32)
+    churn_time = np.full(n, np.nan)
+    invoiced = np.zeros(n)
+    revenue = np.zeros(n)
+    n_terms = np.zeros(n, dtype=np.int32)
+    current_arr = arr.astype(float).copy()
+    alive = np.ones(n, dtype=bool)
+    term_start = start.astype(float).copy()
+    rows: list[pd.DataFrame] = []
+    width = len(TermFate)
+    for k in range(term_u.shape[1] // width):
+        live = alive & (term_start < horizon)
+        if not live.any():
+            break
+        idx = np.flatnonzero(live)
+        end = term_start[idx] + term_hours
+        n_terms[idx] += 1
+        invoiced[idx] += current_arr[idx]
+        revenue[idx] += (
+            current_arr[idx] * (np.minimum(end, horizon) - term_start[idx]) / (HOURS_PER_YEAR)
+        )
+        decided = end <= horizon
+        term_arr = current_arr[idx].copy()
+        status = np.where(decided, "renewed", "in_force").astype(object)
+        ends_idx = idx[decided]
+        lost = np.zeros(len(ends_idx), dtype=bool)
+        if k == 0:
+            lost |= _early_churn(
+                seam3,
+                ends_idx,
+                start,
+                context,
+                onboarded_time,
+                end[decided],
+                early_churn_u,
+                perfect_seams,
+                outcome,
+                seam,
+                reason,
+            )
+        u = term_u[ends_idx, k * width : (k + 1) * width]
+        renews = u[:, TermFate.RENEW] < p_renew
+        late = ~lost & ~renews & (u[:, TermFate.RENEW] < p_best)
+        plain_churn = ~lost & ~renews & ~late
+        outcome[ends_idx[late]] = LOST_AT_SEAM
+        seam[ends_idx[late]] = 4
+        reason[ends_idx[late]] = REASON_CODE["late_renewal"]
+        outcome[ends_idx[plain_churn]] = CHURNED
+        reason[ends_idx[plain_churn]] = REASON_CODE["churned"]
+        gone = lost | late | plain_churn
+        churn_time[ends_idx[gone]] = end[decided][gone]
+        alive[ends_idx[gone]] = False
+        staying = ends_idx[~gone]
+        change = u[~gone, TermFate.CHANGE]
+        expand = change < seam4.expansion.prob
+        contract = ~expand & (change < seam4.expansion.prob + seam4.contraction.prob)
+        uplift = seam4.expansion.uplift.ppf(u[~gone, TermFate.UPLIFT])
+        current_arr[staying[expand]] *= 1.0 + uplift[expand]
+        current_arr[staying[contract]] *= 1.0 - seam4.contraction.cut
+        decided_status = np.where(gone, "churned", "renewed").astype(object)
+        decided_status[~gone & _scatter(expand, ~gone)] = "expanded"
+        decided_status[~gone & _scatter(contract, ~gone)] = "contracted"
+        status[decided] = decided_status
+        rows.append(
+            pd.DataFrame(
+                {
+                    "lead_id": lead[idx],
+                    "term": k + 1,
+                    "start": term_start[idx],
+                    "end": end,
+                    "arr": term_arr,
+                    "status": status,
+                    "next_arr": np.where(decided, current_arr[idx], np.nan),
+                }
+            )
+        )
+        term_start[idx] = end
+    arr_at_horizon = np.where(alive, current_arr, 0.0)
+    terms = pd.concat(rows, ignore_index=True) if rows else _empty_terms()
+    terms.loc[terms["status"].isin(["churned"]), "next_arr"] = 0.0
+    return CustomerOutcome(
+        outcome, seam, reason, churn_time, arr_at_horizon, invoiced, revenue, n_terms, terms
+    )
+
+
+def _early_churn(
+    seam3,
+    ends_idx: np.ndarray,
+    start: np.ndarray,
+    context: np.ndarray,
+    onboarded_time: np.ndarray,
+    end: np.ndarray,
+    early_churn_u: np.ndarray,
+    perfect_seams: frozenset[int],
+    outcome: np.ndarray,
+    seam: np.ndarray,
+    reason: np.ndarray,
+) -> np.ndarray:
+    """Early churn at the first term's end; the share above the with-context base is seam 3's."""
+    rule = seam3.early_churn_prob
+    perfect = 3 in perfect_seams
+    has_context = np.ones(len(ends_idx), dtype=bool) if perfect else context[ends_idx]
+    p_context = np.where(has_context, rule.with_context, rule.without_context)
+    finished = onboarded_time[ends_idx]
+    taken_days = (np.where(np.isnan(finished), end, finished) - start[ends_idx]) / 24.0
+    late_weeks = np.maximum(0.0, taken_days - rule.target_onboarding_days) / 7.0
+    extra = 0.0 if perfect else rule.per_extra_week * late_weeks
+    p_total = np.minimum(1.0, p_context + extra)
+    u = early_churn_u[ends_idx]
+    base = u < rule.with_context
+    no_context = ~base & (u < p_context)
+    slow = ~base & ~no_context & (u < p_total)
+    outcome[ends_idx[base]] = CHURNED
+    reason[ends_idx[base]] = REASON_CODE["churned"]
+    for mask, why in ((no_context, "missing_context"), (slow, "slow_onboarding")):
+        outcome[ends_idx[mask]] = LOST_AT_SEAM
+        seam[ends_idx[mask]] = 3
+        reason[ends_idx[mask]] = REASON_CODE[why]
+    return base | no_context | slow
+
+
+def _scatter(mask: np.ndarray, where: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(where), dtype=bool)
+    out[np.flatnonzero(where)] = mask
+    return out
+
+
+def _empty_terms() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series(dtype=np.int64),
+            "term": pd.Series(dtype=np.int64),
+            "start": pd.Series(dtype=float),
+            "end": pd.Series(dtype=float),
+            "arr": pd.Series(dtype=float),
+            "status": pd.Series(dtype=object),
+            "next_arr": pd.Series(dtype=float),
+        }
+    )

@@ -1,0 +1,314 @@
+"""The queued part of a lead's life, as SimPy callbacks: seam 1, sales, seam 2, onboarding.
+
+Everything a lead will need (durations, yes/no decisions that do not depend on time) was
+drawn in bulk before the run; here only queueing and the time-dependent decisions happen
+(speed-to-lead decay, stale contacts, SLA re-routing, fall-through while waiting). Items
+are MQL leads in the order they reach seam 1; results go to plain lists, scattered into
+the ledger after the run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from funnelsim.engine.ledger import (
+    CLOSED_LOST,
+    LOST_AT_SEAM,
+    NOT_A_FIT,
+    REASON_CODE,
+    UNDECIDED,
+)
+from funnelsim.engine.teams import Team
+
+NOT_ARRIVED, QUEUED, STARTED, REROUTED = range(4)
+NAN = math.nan
+
+
+@dataclass
+class FlowInputs:
+    """Per-item inputs for the queued part, as Python lists (fast scalar access)."""
+
+    lead: np.ndarray
+    segment: list[int]
+    mql_time: list[float]
+    pickup_time: list[float]
+    sdr_work: list[float]
+    fallback_delay: list[float]
+    fallback_work: list[float]
+    is_fit: list[bool]
+    reach_threshold: list[float]
+    stale_time: list[float]
+    accept_fit: list[bool]
+    accept_unfit_u: list[float]
+    discovery: list[float]
+    opportunity: list[bool]
+    cycle: list[float]
+    slip: list[float]
+    win: list[bool]
+    lost_reason: list[int]
+    approval: list[float]
+    deal_desk_work: list[float]
+    fallthrough_u: list[float]
+    invoice_delay: list[float]
+    onboarding: list[float]
+
+
+@dataclass(frozen=True)
+class FlowRules:
+    """Scalar rules the queued part applies."""
+
+    horizon: float
+    half_life: float | None
+    decay_floor: float
+    p_accept_unfit: float
+    sla_hours: float | None
+    fallthrough_rate: float
+    skip_deal_desk: bool
+
+
+class Flow:
+    """Runs items through the teams in one SimPy environment and records what happened."""
+
+    RESULT_FIELDS = (
+        "first_response",
+        "sql_time",
+        "ae_start",
+        "opp_time",
+        "expected_close",
+        "close_time",
+        "won_time",
+        "contract_done",
+        "invoice_time",
+        "onboard_start",
+        "onboarded_time",
+        "loss_time",
+    )
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        inputs: FlowInputs,
+        rules: FlowRules,
+        teams: dict[str, Team],
+        team_of_stage: dict[str, str | None],
+        event_counter: list[int],
+    ) -> None:
+        self.env = env
+        self.x = inputs
+        self.rules = rules
+        self.sdr = teams[team_of_stage["sdr"]]
+        fallback = team_of_stage["fallback"]
+        self.fallback = teams[fallback] if fallback else None
+        self.ae = teams[team_of_stage["ae"]]
+        self.deal_desk = teams[team_of_stage["deal_desk"]]
+        self.csm = teams[team_of_stage["csm"]]
+        self.events = event_counter
+        n = len(inputs.lead)
+        self.state = [NOT_ARRIVED] * n
+        self.head = [-1] * n
+        self.outcome = [UNDECIDED] * n
+        self.seam = [0] * n
+        self.reason = [0] * n
+        self.sla_breached = [False] * n
+        self.rerouted = [False] * n
+        self.results: dict[str, list[float]] = {name: [NAN] * n for name in self.RESULT_FIELDS}
+        self._first_response = self.results["first_response"]
+
+    # Feeders: one process walks each time-sorted list of pre-drawn event times.
+
+    def start(self) -> None:
+        """Register the feeders for seam-1 arrivals and SLA checks."""
+        order = np.argsort(np.asarray(self.x.pickup_time), kind="stable")
+        self.env.process(self._feed(order.tolist(), self.x.pickup_time, self._arrive_sdr))
+        if self.rules.sla_hours is not None:
+            sla_times = [t + self.rules.sla_hours for t in self.x.mql_time]
+            order = np.argsort(np.asarray(sla_times), kind="stable")
+            self.env.process(self._feed(order.tolist(), sla_times, self._sla_check))
+
+    def _feed(self, order: list[int], times: list[float], action):
+        env = self.env
+        horizon = self.rules.horizon
+        for item in order:
+            at = times[item]
+            if at > horizon:
+                return
+            if at > env.now:
+                self.events[0] += 1
+                yield env.timeout(at - env.now)
+            action(item)
+
+    def _after(self, delay: float, action, item: int) -> None:
+        self.events[0] += 1
+        self.env.timeout(delay).callbacks.append(lambda _e: action(item))
+
+    # Seam 1: routing, SLA, first response, decay, acceptance.
+
+    def _arrive_sdr(self, item: int) -> None:
+        if self.state[item] != NOT_ARRIVED:
+            return
+        head = self.sdr.route(self.x.segment[item])
+        if head < 0:
+            if self.fallback is not None:
+                self._send_to_fallback(item)
+            else:
+                self._lose(item, 1, "unrouted", self.env.now)
+            return
+        self.state[item] = QUEUED
+        self.head[item] = head
+        self.sdr.arrive(item, head, self._sdr_hold, self._sdr_done)
+
+    def _sla_check(self, item: int) -> None:
+        state = self.state[item]
+        if state == STARTED or self.outcome[item] != UNDECIDED:
+            return
+        if state == REROUTED:
+            return
+        self.sla_breached[item] = True
+        if self.fallback is None:
+            return
+        if state == QUEUED:
+            self.sdr.withdraw(item, self.head[item])
+        self._send_to_fallback(item)
+
+    def _send_to_fallback(self, item: int) -> None:
+        self.state[item] = REROUTED
+        self.rerouted[item] = True
+        self._after(self.x.fallback_delay[item], self._arrive_fallback, item)
+
+    def _arrive_fallback(self, item: int) -> None:
+        team = self.fallback
+        head = team.route(self.x.segment[item])
+        if head < 0:
+            self._lose(item, 1, "unrouted", self.env.now)
+            return
+        team.arrive(item, head, self._fallback_hold, self._sdr_done)
+
+    def _sdr_hold(self, item: int, start: float) -> float:
+        self.state[item] = STARTED
+        self._first_response[item] = start
+        return self.sdr.calendar.add_working_hours(start, self.x.sdr_work[item])
+
+    def _fallback_hold(self, item: int, start: float) -> float:
+        self._first_response[item] = start
+        return self.fallback.calendar.add_working_hours(start, self.x.fallback_work[item])
+
+    def _sdr_done(self, item: int, now: float) -> None:
+        x = self.x
+        first_response = self._first_response[item]
+        if self.rules.sla_hours is not None and (
+            first_response - x.mql_time[item] > self.rules.sla_hours
+        ):
+            self.sla_breached[item] = True
+        reach = self._decay(first_response - x.mql_time[item])
+        if not x.is_fit[item]:
+            if x.accept_unfit_u[item] < self.rules.p_accept_unfit * reach:
+                self._to_sales(item, now)
+            else:
+                self.outcome[item] = NOT_A_FIT
+                self.results["loss_time"][item] = now
+        elif first_response > x.stale_time[item]:
+            self._lose(item, 1, "stale_contact", now)
+        elif x.reach_threshold[item] >= reach:
+            self._lose(item, 1, "went_cold", now)
+        elif not x.accept_fit[item]:
+            self._lose(item, 1, "rejected", now)
+        else:
+            self._to_sales(item, now)
+
+    def _decay(self, wait: float) -> float:
+        half_life = self.rules.half_life
+        if half_life is None or wait <= 0:
+            return 1.0
+        floor = self.rules.decay_floor
+        return floor + (1.0 - floor) * 0.5 ** (wait / half_life)
+
+    # Sales: discovery, opportunity, cycle, win or loss.
+
+    def _to_sales(self, item: int, now: float) -> None:
+        self.results["sql_time"][item] = now
+        head = self.ae.route(self.x.segment[item])
+        if head < 0:
+            self.outcome[item] = CLOSED_LOST
+            self.reason[item] = REASON_CODE["disqualified"]
+            self.results["loss_time"][item] = now
+            return
+        self.ae.arrive(item, head, self._ae_hold, self._ae_done)
+
+    def _ae_hold(self, item: int, start: float) -> float:
+        x = self.x
+        self.results["ae_start"][item] = start
+        qualified_at = start + x.discovery[item]
+        if not x.opportunity[item]:
+            return qualified_at
+        self.results["opp_time"][item] = qualified_at
+        expected = qualified_at + x.cycle[item]
+        self.results["expected_close"][item] = expected
+        return expected + x.slip[item]
+
+    def _ae_done(self, item: int, now: float) -> None:
+        x = self.x
+        self.results["close_time"][item] = now
+        if not x.opportunity[item]:
+            self.outcome[item] = NOT_A_FIT if not x.is_fit[item] else CLOSED_LOST
+            if x.is_fit[item]:
+                self.reason[item] = REASON_CODE["disqualified"]
+            self.results["loss_time"][item] = now
+        elif x.win[item]:
+            self.results["won_time"][item] = now
+            if self.rules.skip_deal_desk:
+                self._contract_done(item, now)
+            else:
+                head = self.deal_desk.route(x.segment[item])
+                self.deal_desk.arrive(item, head, self._deal_desk_hold, self._deal_desk_done)
+        else:
+            self.outcome[item] = CLOSED_LOST
+            self.reason[item] = x.lost_reason[item]
+            self.results["loss_time"][item] = now
+
+    # Seam 2: deal desk, approval, fall-through while waiting, invoice.
+
+    def _deal_desk_hold(self, item: int, start: float) -> float:
+        return self.deal_desk.calendar.add_working_hours(start, self.x.deal_desk_work[item])
+
+    def _deal_desk_done(self, item: int, now: float) -> None:
+        self._contract_done(item, now + self.x.approval[item])
+
+    def _contract_done(self, item: int, done_at: float) -> None:
+        if done_at > self.rules.horizon:
+            return
+        self.results["contract_done"][item] = done_at
+        waited_weeks = (done_at - self.results["won_time"][item]) / 168.0
+        p_fall = 1.0 - math.exp(-self.rules.fallthrough_rate * waited_weeks)
+        if self.x.fallthrough_u[item] < p_fall:
+            self._lose(item, 2, "fell_through", done_at)
+            return
+        invoice_at = done_at + self.x.invoice_delay[item]
+        if invoice_at > self.rules.horizon:
+            return
+        self.results["invoice_time"][item] = invoice_at
+        self._after(invoice_at - self.env.now, self._arrive_csm, item)
+
+    # Seam 3: onboarding by customer success.
+
+    def _arrive_csm(self, item: int) -> None:
+        head = self.csm.route(self.x.segment[item])
+        if head < 0:
+            return
+        self.csm.arrive(item, head, self._csm_hold, self._csm_done)
+
+    def _csm_hold(self, item: int, start: float) -> float:
+        self.results["onboard_start"][item] = start
+        return start + self.x.onboarding[item]
+
+    def _csm_done(self, item: int, now: float) -> None:
+        self.results["onboarded_time"][item] = now
+
+    def _lose(self, item: int, seam: int, reason: str, at: float) -> None:
+        self.outcome[item] = LOST_AT_SEAM
+        self.seam[item] = seam
+        self.reason[item] = REASON_CODE[reason]
+        self.results["loss_time"][item] = at

@@ -1,0 +1,131 @@
+"""The ledger: one row per lead, columnar (numpy arrays), plus contract terms and team levels.
+
+Times are wall-clock hours since the scenario's start date; NaN means the lead never got
+there. Every lead ends in exactly one ``outcome``; a lead lost at a seam also names the
+``seam`` (1-4) and a ``loss_reason``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+OUTCOMES = ("active", "churned", "closed_lost", "lost_at_seam", "not_a_fit", "in_flight")
+ACTIVE, CHURNED, CLOSED_LOST, LOST_AT_SEAM, NOT_A_FIT, IN_FLIGHT = range(len(OUTCOMES))
+UNDECIDED = -1
+
+# Seam loss reasons, by seam. Reasons that erode value or defer revenue without losing the
+# lead (contract_error, slow_quote_to_cash) appear in leakage, never as an outcome.
+SEAM_REASONS: dict[int, tuple[str, ...]] = {
+    1: ("scored_out", "unrouted", "stale_contact", "went_cold", "rejected"),
+    2: ("fell_through", "contract_error", "slow_quote_to_cash"),
+    3: ("missing_context", "slow_onboarding"),
+    4: ("late_renewal",),
+}
+STATIC_REASONS: tuple[str, ...] = (
+    "",
+    *[reason for reasons in SEAM_REASONS.values() for reason in reasons],
+    "disqualified",
+    "churned",
+)
+REASON_CODE = {name: code for code, name in enumerate(STATIC_REASONS)}
+
+TIME_COLUMNS = (
+    "created",
+    "mql_time",
+    "first_response",
+    "sql_time",
+    "ae_start",
+    "opp_time",
+    "expected_close",
+    "close_time",
+    "won_time",
+    "contract_done",
+    "invoice_time",
+    "onboard_start",
+    "onboarded_time",
+    "churn_time",
+    "loss_time",
+)
+FLOAT_COLUMNS = (
+    "fit",
+    "score",
+    "deal_value",
+    "booked_arr",
+    "arr_at_horizon",
+    "invoiced_revenue",
+    "horizon_revenue",
+)
+BOOL_COLUMNS = (
+    "mql",
+    "is_fit",
+    "nurtured",
+    "resurfaced",
+    "sla_breached",
+    "rerouted",
+    "opportunity",
+    "won",
+    "slipped",
+    "stale_stage",
+    "nonstandard",
+    "contract_error",
+    "context_transferred",
+)
+INT_COLUMNS = ("source", "segment", "sdr_head", "outcome", "seam", "loss_reason", "terms")
+
+
+def empty_columns(n_leads: int) -> dict[str, np.ndarray]:
+    """Fresh ledger columns for ``n_leads`` leads: times NaN, flags False, codes -1/0."""
+    columns: dict[str, np.ndarray] = {}
+    for name in TIME_COLUMNS:
+        columns[name] = np.full(n_leads, np.nan)
+    for name in FLOAT_COLUMNS:
+        columns[name] = np.zeros(n_leads)
+    for name in BOOL_COLUMNS:
+        columns[name] = np.zeros(n_leads, dtype=bool)
+    for name in INT_COLUMNS:
+        columns[name] = np.zeros(n_leads, dtype=np.int32)
+    columns["outcome"][:] = UNDECIDED
+    columns["sdr_head"][:] = -1
+    return columns
+
+
+@dataclass
+class Ledger:
+    """One replication's results: leads, contract terms, weekly team levels and metadata."""
+
+    columns: dict[str, np.ndarray]
+    terms: pd.DataFrame
+    team_levels: pd.DataFrame
+    source_names: tuple[str, ...]
+    segment_names: tuple[str, ...]
+    reason_names: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_leads(self) -> int:
+        return len(self.columns["created"])
+
+    @property
+    def leads(self) -> pd.DataFrame:
+        """The leads as a tidy DataFrame (categoricals for names, hours for times)."""
+        frame = pd.DataFrame({"lead_id": np.arange(self.n_leads)})
+        for name, values in self.columns.items():
+            if name == "source":
+                frame[name] = _categorical(values, self.source_names)
+            elif name == "segment":
+                frame[name] = _categorical(values, self.segment_names)
+            elif name == "outcome":
+                frame[name] = _categorical(values, OUTCOMES)
+            elif name == "loss_reason":
+                frame[name] = _categorical(values - 1, self.reason_names[1:])
+            else:
+                frame[name] = values
+        return frame
+
+
+def _categorical(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes.astype(np.int32), categories=list(names))

@@ -1,0 +1,394 @@
+"""One replication: ``(scenario, seed) -> Ledger``.
+
+The run has three phases. Marketing (arrivals, scoring, nurture, data decay) is drawn in
+bulk with numpy. The queued part (seam 1 to onboarding) runs in SimPy. Customers' terms
+(seam 3 early churn, seam 4 renewals) run in bulk again. Every lead's random numbers come
+from its own row of the fate matrix, so decisions are coupled across scenarios.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import simpy
+from scipy import special
+
+from funnelsim.engine.calendar import WorkCalendar
+from funnelsim.engine.customers import max_terms, run_terms
+from funnelsim.engine.fates import Fate, draw_arrivals, draw_fates, draw_term_fates
+from funnelsim.engine.flow import Flow, FlowInputs, FlowRules
+from funnelsim.engine.ledger import (
+    IN_FLIGHT,
+    LOST_AT_SEAM,
+    NOT_A_FIT,
+    REASON_CODE,
+    STATIC_REASONS,
+    UNDECIDED,
+    Ledger,
+    empty_columns,
+)
+from funnelsim.engine.teams import HOURS_PER_WEEK, Team
+from funnelsim.scenario.models import Scenario
+
+HOURS_PER_DAY = 24.0
+CALENDAR_MARGIN_HOURS = 3 * 8760.0
+SEAMS = (1, 2, 3, 4)
+
+
+def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -> Ledger:
+    """Simulate one replication of ``scenario`` with ``seed`` and return its ledger.
+
+    ``perfect_seams`` names seams (1-4) to run as if perfect (no delay, no handoff loss),
+    the counterfactual behind "what would fixing this seam be worth".
+    """
+    perfect = frozenset(int(s) for s in perfect_seams)
+    unknown = perfect - set(SEAMS)
+    if unknown:
+        raise ValueError(f"perfect_seams: unknown seam {sorted(unknown)[0]} (expected 1-4)")
+    horizon = scenario.horizon_hours
+    created, source = draw_arrivals(scenario, seed)
+    n = len(created)
+    fates = draw_fates(seed, n)
+    columns = empty_columns(n)
+    columns["created"] = created
+    columns["source"] = source.astype(np.int32)
+    segment_names = tuple(scenario.segments)
+    lost_reason_names = tuple(scenario.sales.lost_reasons)
+    reason_names = STATIC_REASONS + lost_reason_names
+
+    _marketing(scenario, fates, columns, perfect)
+    items = np.flatnonzero(columns["mql_time"] < horizon)
+    env = simpy.Environment()
+    counter = [0]
+    teams = _build_teams(env, scenario, counter)
+    flow = Flow(
+        env,
+        _flow_inputs(scenario, fates, columns, items, perfect),
+        _flow_rules(scenario, perfect),
+        teams,
+        {
+            "sdr": scenario.seam1.team,
+            "fallback": scenario.seam1.fallback_team,
+            "ae": scenario.sales.team,
+            "deal_desk": scenario.seam2.team,
+            "csm": scenario.seam3.team,
+        },
+        counter,
+    )
+    flow.start()
+    env.run(until=horizon)
+    for team in teams.values():
+        team.close(horizon)
+    _collect_flow(flow, items, columns)
+    terms = _customers(scenario, seed, fates, columns, perfect)
+    _settle_outcomes(columns)
+    return Ledger(
+        columns=columns,
+        terms=terms,
+        team_levels=_team_levels(teams, scenario),
+        source_names=tuple(scenario.sources),
+        segment_names=segment_names,
+        reason_names=reason_names,
+        meta={
+            "seed": int(seed),
+            "scenario": scenario.name,
+            "horizon_hours": horizon,
+            "start_date": scenario.start_date.isoformat(),
+            "currency": scenario.currency,
+            "perfect_seams": sorted(perfect),
+            "simpy_events": counter[0],
+            "queued_leads": len(items),
+            "team_busy_hours": {name: team.busy.total_area for name, team in teams.items()},
+            "team_slots": {name: team.slots for name, team in teams.items()},
+        },
+    )
+
+
+def _marketing(
+    scenario: Scenario, fates: np.ndarray, columns: dict[str, np.ndarray], perfect: frozenset[int]
+) -> None:
+    """Segments, fit, scoring, nurture and the deal value of every lead, in bulk."""
+    source = columns["source"]
+    created = columns["created"]
+    segment = _segments(scenario, source, fates[:, Fate.SEGMENT])
+    columns["segment"] = segment
+    fit = np.empty(len(source))
+    for index, spec in enumerate(scenario.sources.values()):
+        mask = source == index
+        fit[mask] = np.clip(spec.fit.ppf(fates[mask, Fate.FIT]), 0.0, 1.0)
+    scoring = scenario.marketing.scoring
+    score = fit + scoring.noise_sd * special.ndtri(fates[:, Fate.SCORE_NOISE])
+    is_fit = fates[:, Fate.QUALIFY] < fit
+    mql = score >= scoring.mql_threshold
+    if 1 in perfect:
+        mql |= is_fit
+    nurture = scenario.marketing.nurture
+    resurfaced = ~mql & (fates[:, Fate.RESURFACE] < nurture.resurface_prob)
+    resurface_time = (
+        created + nurture.resurface_after_days.ppf(fates[:, Fate.RESURFACE_DELAY]) * HOURS_PER_DAY
+    )
+    columns["mql_time"] = np.where(mql, created, np.where(resurfaced, resurface_time, np.nan))
+    columns.update(fit=fit, score=score, is_fit=is_fit, mql=mql, nurtured=~mql)
+    columns["resurfaced"] = resurfaced
+    columns["deal_value"] = _by_segment(
+        scenario, segment, fates[:, Fate.DEAL_VALUE], lambda s: s.deal_value
+    )
+    never_mql = ~mql & ~resurfaced
+    columns["outcome"][never_mql & ~is_fit] = NOT_A_FIT
+    scored_out = never_mql & is_fit
+    columns["outcome"][scored_out] = LOST_AT_SEAM
+    columns["seam"][scored_out] = 1
+    columns["loss_reason"][scored_out] = REASON_CODE["scored_out"]
+    columns["loss_time"][never_mql] = created[never_mql]
+
+
+def _segments(scenario: Scenario, source: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Each lead's segment code, from its source's segment mix or the global shares."""
+    names = list(scenario.segments)
+    default = np.cumsum([scenario.segments[s].share for s in names])
+    segment = np.empty(len(source), dtype=np.int32)
+    for index, spec in enumerate(scenario.sources.values()):
+        mask = source == index
+        if spec.segment_mix is None:
+            cumulative = default
+        else:
+            cumulative = np.cumsum([spec.segment_mix.get(s, 0.0) for s in names])
+        codes = np.searchsorted(cumulative / cumulative[-1], u[mask], side="right")
+        segment[mask] = np.minimum(codes, len(names) - 1)
+    return segment
+
+
+def _by_segment(scenario: Scenario, segment: np.ndarray, u: np.ndarray, pick) -> np.ndarray:
+    """Draw a per-segment distribution at uniforms ``u`` (one value per lead)."""
+    out = np.zeros(len(segment))
+    for code, spec in enumerate(scenario.segments.values()):
+        mask = segment == code
+        if mask.any():
+            out[mask] = pick(spec).ppf(u[mask])
+    return out
+
+
+def _per_segment_value(scenario: Scenario, mapping: dict, segment: np.ndarray) -> np.ndarray:
+    table = np.array([mapping[name] for name in scenario.segments], dtype=float)
+    return table[segment]
+
+
+def _flow_inputs(
+    scenario: Scenario,
+    fates: np.ndarray,
+    columns: dict[str, np.ndarray],
+    items: np.ndarray,
+    perfect: frozenset[int],
+) -> FlowInputs:
+    """Everything the queued part needs for its items, drawn in bulk, as lists."""
+    u = fates[items]
+    seg = columns["segment"][items]
+    seam1, sales, seam2 = scenario.seam1, scenario.sales, scenario.seam2
+    mql_time = columns["mql_time"][items]
+    fit = columns["fit"][items]
+    is_fit = columns["is_fit"][items]
+    p1 = 1 in perfect
+    response = np.zeros(len(items)) if p1 else seam1.response_delay.ppf(u[:, Fate.RESPONSE_DELAY])
+    decay_per_year = scenario.marketing.data_decay_per_year
+    if p1 or decay_per_year == 0:
+        stale_time = np.full(len(items), np.inf)
+    else:
+        mean_years = -1.0 / np.log1p(-decay_per_year)
+        stale_time = columns["created"][items] - mean_years * 8760.0 * np.log1p(-u[:, Fate.STALE])
+    fallback_team = seam1.fallback_team
+    fallback_work = (
+        scenario.teams[fallback_team].work_time.ppf(u[:, Fate.FALLBACK_WORK])
+        if fallback_team
+        else np.zeros(len(items))
+    )
+    # A lead's coupled uniform u reaches sales when u < fit * decay; comparing u / fit
+    # with decay keeps one number per lead.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach_threshold = np.where(fit > 0, u[:, Fate.QUALIFY] / fit, np.inf)
+    qualify = _per_segment_value(scenario, sales.qualify_prob, seg)
+    win_rate = _per_segment_value(scenario, sales.win_rate, seg)
+    cycle = np.zeros(len(items))
+    for code, name in enumerate(scenario.segments):
+        mask = seg == code
+        cycle[mask] = sales.cycle_days[name].ppf(u[mask, Fate.CYCLE])
+    slipped = u[:, Fate.SLIP] < sales.slip.prob
+    slip = np.where(slipped, sales.slip.extra_days.ppf(u[:, Fate.SLIP_DAYS]), 0.0)
+    weights = np.array(list(sales.lost_reasons.values()), dtype=float)
+    lost_reason = len(STATIC_REASONS) + np.minimum(
+        np.searchsorted(np.cumsum(weights) / weights.sum(), u[:, Fate.LOST_REASON], "right"),
+        len(weights) - 1,
+    )
+    p2 = 2 in perfect
+    nonstandard = u[:, Fate.NONSTANDARD] < seam2.nonstandard_share
+    approval = np.where(nonstandard, seam2.approval_delay_days.ppf(u[:, Fate.APPROVAL]), 0.0)
+    invoice = seam2.invoice_delay_days.ppf(u[:, Fate.INVOICE_DELAY])
+    if p2:
+        approval = np.zeros(len(items))
+        invoice = np.zeros(len(items))
+    deal_desk = scenario.teams[seam2.team].work_time
+    onboarding = scenario.seam3.onboarding_days.ppf(u[:, Fate.ONBOARDING])
+
+    columns["slipped"][items] = slipped & is_fit
+    columns["stale_stage"][items] = u[:, Fate.STALE_STAGE] < sales.crm_hygiene.stale_stage_share
+    columns["nonstandard"][items] = nonstandard
+    return FlowInputs(
+        lead=items,
+        segment=seg.tolist(),
+        mql_time=mql_time.tolist(),
+        pickup_time=(mql_time + response).tolist(),
+        sdr_work=scenario.teams[seam1.team].work_time.ppf(u[:, Fate.SDR_WORK]).tolist(),
+        fallback_delay=seam1.fallback_response_delay.ppf(u[:, Fate.FALLBACK_DELAY]).tolist(),
+        fallback_work=fallback_work.tolist(),
+        is_fit=is_fit.tolist(),
+        reach_threshold=reach_threshold.tolist(),
+        stale_time=stale_time.tolist(),
+        accept_fit=(p1 | (u[:, Fate.ACCEPT] < seam1.acceptance.p_accept_fit)).tolist(),
+        accept_unfit_u=u[:, Fate.ACCEPT].tolist(),
+        discovery=(sales.discovery_days.ppf(u[:, Fate.DISCOVERY]) * HOURS_PER_DAY).tolist(),
+        opportunity=(is_fit & (u[:, Fate.OPPORTUNITY] < qualify)).tolist(),
+        cycle=(cycle * HOURS_PER_DAY).tolist(),
+        slip=(slip * HOURS_PER_DAY).tolist(),
+        win=(u[:, Fate.WIN] < win_rate).tolist(),
+        lost_reason=lost_reason.tolist(),
+        approval=(approval * HOURS_PER_DAY).tolist(),
+        deal_desk_work=deal_desk.ppf(u[:, Fate.DEAL_DESK_WORK]).tolist(),
+        fallthrough_u=u[:, Fate.FALLTHROUGH].tolist(),
+        invoice_delay=(invoice * HOURS_PER_DAY).tolist(),
+        onboarding=(onboarding * HOURS_PER_DAY).tolist(),
+    )
+
+
+def _flow_rules(scenario: Scenario, perfect: frozenset[int]) -> FlowRules:
+    seam1, seam2 = scenario.seam1, scenario.seam2
+    return FlowRules(
+        horizon=scenario.horizon_hours,
+        half_life=None if 1 in perfect else seam1.decay.half_life_hours,
+        decay_floor=seam1.decay.floor,
+        p_accept_unfit=seam1.acceptance.p_accept_unfit,
+        sla_hours=seam1.sla_hours,
+        fallthrough_rate=0.0 if 2 in perfect else seam2.fallthrough_per_week_waiting,
+        skip_deal_desk=2 in perfect,
+    )
+
+
+def _build_teams(env: simpy.Environment, scenario: Scenario, counter: list[int]) -> dict[str, Team]:
+    """One SimPy team per scenario team, routed by the rule of the stage that uses it."""
+    routing = {
+        scenario.seam3.team: "pooled",
+        scenario.seam2.team: "pooled",
+        scenario.sales.team: scenario.sales.routing,
+    }
+    if scenario.seam1.fallback_team:
+        routing.setdefault(scenario.seam1.fallback_team, "pooled")
+    routing[scenario.seam1.team] = scenario.seam1.routing
+    segment_code = {name: code for code, name in enumerate(scenario.segments)}
+    span = scenario.horizon_hours + CALENDAR_MARGIN_HOURS
+    calendars: dict[object, WorkCalendar] = {}
+    n_weeks = int(np.ceil(scenario.horizon_hours / HOURS_PER_WEEK))
+    teams = {}
+    for name, spec in scenario.teams.items():
+        calendar_spec = scenario.team_calendar(name)
+        if calendar_spec not in calendars:
+            calendars[calendar_spec] = WorkCalendar(calendar_spec, scenario.start_date, span)
+        head_segments = None
+        if spec.segments is not None:
+            head_segments = [
+                segment_code[seg] for seg, count in spec.segments.items() for _ in range(count)
+            ]
+        teams[name] = Team(
+            env,
+            name,
+            spec.headcount,
+            spec.capacity_per_head,
+            calendars[calendar_spec],
+            routing.get(name, "pooled"),
+            head_segments,
+            n_weeks,
+            counter,
+        )
+    return teams
+
+
+def _collect_flow(flow: Flow, items: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+    """Scatter the queued part's per-item results into the ledger columns."""
+    for name, values in flow.results.items():
+        columns[name][items] = values
+    columns["sla_breached"][items] = flow.sla_breached
+    columns["rerouted"][items] = flow.rerouted
+    columns["sdr_head"][items] = flow.head
+    columns["outcome"][items] = flow.outcome
+    columns["seam"][items] = flow.seam
+    columns["loss_reason"][items] = flow.reason
+    columns["opportunity"] = ~np.isnan(columns["opp_time"])
+    columns["won"] = ~np.isnan(columns["won_time"])
+
+
+def _customers(
+    scenario: Scenario,
+    seed: int,
+    fates: np.ndarray,
+    columns: dict[str, np.ndarray],
+    perfect: frozenset[int],
+) -> pd.DataFrame:
+    """Contract errors, context transfer, then the term loop for every invoiced customer."""
+    seam2, seam3 = scenario.seam2, scenario.seam3
+    won = columns["won"] & (columns["outcome"] == UNDECIDED)
+    error = won & (fates[:, Fate.CONTRACT_ERROR] < seam2.contract_error_prob)
+    if 2 in perfect:
+        error[:] = False
+    columns["contract_error"] = error
+    booked = columns["deal_value"] * np.where(error, 1.0 - seam2.contract_error_value_loss, 1.0)
+    columns["booked_arr"] = np.where(columns["won"], booked, 0.0)
+    context = fates[:, Fate.CONTEXT] < seam3.context_transfer_prob
+    columns["context_transferred"] = context & ~np.isnan(columns["invoice_time"])
+    customers = np.flatnonzero(~np.isnan(columns["invoice_time"]))
+    term_u = draw_term_fates(seed, len(columns["created"]), max_terms(scenario))
+    result = run_terms(
+        scenario,
+        customers,
+        columns["invoice_time"][customers],
+        booked[customers],
+        context[customers] | (3 in perfect),
+        columns["onboarded_time"][customers],
+        fates[customers, Fate.EARLY_CHURN],
+        term_u[customers],
+        perfect,
+    )
+    columns["outcome"][customers] = result.outcome
+    columns["seam"][customers] = result.seam
+    columns["loss_reason"][customers] = result.reason
+    columns["churn_time"][customers] = result.churn_time
+    columns["arr_at_horizon"][customers] = result.arr_at_horizon
+    columns["invoiced_revenue"][customers] = result.invoiced_revenue
+    columns["horizon_revenue"][customers] = result.horizon_revenue
+    columns["terms"][customers] = result.n_terms
+    lost = customers[result.outcome == LOST_AT_SEAM]
+    columns["loss_time"][lost] = result.churn_time[result.outcome == LOST_AT_SEAM]
+    return result.terms
+
+
+def _settle_outcomes(columns: dict[str, np.ndarray]) -> None:
+    """Leads still undecided at the horizon are in flight."""
+    columns["outcome"][columns["outcome"] == UNDECIDED] = IN_FLIGHT
+
+
+def _team_levels(teams: dict[str, Team], scenario: Scenario) -> pd.DataFrame:
+    """Weekly occupancy (busy slots / slots) and mean queue length for each team."""
+    frames = []
+    for name, team in teams.items():
+        weeks = np.arange(len(team.busy.area))
+        width = np.minimum(HOURS_PER_WEEK, scenario.horizon_hours - weeks * HOURS_PER_WEEK)
+        slots = max(team.slots, 1)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "team": name,
+                    "week": weeks,
+                    "occupancy": team.busy.area / (width * slots),
+                    "queue_length": team.waiting.area / width,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,172 @@
+"""Teams as SimPy servers: heads with slots, routing, FIFO queues and level monitors.
+
+A team holds ``headcount * capacity_per_head`` slots. An item takes a slot, starts when
+the calendar next opens, and holds the slot until the time its stage returns. Only the
+completion is a SimPy event; waiting in a queue costs nothing until a slot frees.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from funnelsim.engine.calendar import WorkCalendar
+
+HOURS_PER_WEEK = 168.0
+
+# A stage tells the team how long an item holds its slot (given the start time) and what
+# happens when it is done.
+HoldFn = Callable[[int, float], float]
+DoneFn = Callable[[int, float], None]
+
+
+class LevelMonitor:
+    """A time-weighted level (busy slots, queue length) integrated into weekly buckets."""
+
+    def __init__(self, n_weeks: int) -> None:
+        self.area = np.zeros(n_weeks)
+        self.total_area = 0.0
+        self.value = 0
+        self.last_t = 0.0
+
+    def change(self, now: float, delta: int) -> None:
+        if self.value:
+            self._accumulate(self.last_t, now)
+        self.last_t = now
+        self.value += delta
+
+    def close(self, now: float) -> None:
+        if self.value:
+            self._accumulate(self.last_t, now)
+        self.last_t = now
+
+    def _accumulate(self, begin: float, end: float) -> None:
+        if end <= begin:
+            return
+        self.total_area += self.value * (end - begin)
+        week = int(begin // HOURS_PER_WEEK)
+        n_weeks = len(self.area)
+        while begin < end and week < n_weeks:
+            boundary = min(end, (week + 1) * HOURS_PER_WEEK)
+            self.area[week] += self.value * (boundary - begin)
+            begin = boundary
+            week += 1
+
+
+class Team:
+    """One team's heads, slots and queues inside a SimPy environment."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        headcount: int,
+        slots_per_head: int,
+        calendar: WorkCalendar,
+        routing: str,
+        head_segments: list[int] | None,
+        n_weeks: int,
+        counter: list[int],
+    ) -> None:
+        self.env = env
+        self.name = name
+        self.headcount = headcount
+        self.slots_per_head = slots_per_head
+        self.calendar = calendar
+        self.pooled = routing == "pooled"
+        self.routing = routing
+        self.free = [slots_per_head] * headcount
+        self.free_total = slots_per_head * headcount
+        self.queues: list[deque] = [deque() for _ in range(1 if self.pooled else headcount)]
+        self.queued = [0] * len(self.queues)
+        self.busy = LevelMonitor(n_weeks)
+        self.waiting = LevelMonitor(n_weeks)
+        self.head_segments = head_segments
+        self._rr = 0
+        self._rr_by_segment: dict[int, int] = {}
+        self._event_counter = counter
+        self.withdrawn: set[int] = set()
+        self.served = 0
+
+    def route(self, segment: int) -> int:
+        """Pick the head (queue index) for a new item; -1 when no head can take it."""
+        if self.pooled:
+            return 0 if self.headcount else -1
+        if self.headcount == 0:
+            return -1
+        if self.routing == "least_loaded":
+            loads = [
+                self.slots_per_head - f + q for f, q in zip(self.free, self.queued, strict=True)
+            ]
+            return loads.index(min(loads))
+        if self.routing == "by_segment":
+            heads = [h for h, s in enumerate(self.head_segments or ()) if s == segment]
+            if not heads:
+                return -1
+            turn = self._rr_by_segment.get(segment, 0)
+            self._rr_by_segment[segment] = turn + 1
+            return heads[turn % len(heads)]
+        head = self._rr % self.headcount
+        self._rr += 1
+        return head
+
+    def arrive(self, item: int, head: int, hold: HoldFn, done: DoneFn) -> None:
+        """Put an item in the head's queue (or start it at once when a slot is free)."""
+        now = self.env.now
+        if self.pooled:
+            if self.free_total > 0:
+                self.free_total -= 1
+                self._start(item, 0, now, hold, done)
+                return
+        elif self.free[head] > 0:
+            self.free[head] -= 1
+            self._start(item, head, now, hold, done)
+            return
+        self.queues[head].append((item, hold, done))
+        self.queued[head] += 1
+        self.waiting.change(now, 1)
+
+    def withdraw(self, item: int, head: int) -> None:
+        """Take a queued item out (SLA re-routing); its queue entry is skipped lazily."""
+        self.withdrawn.add(item)
+        self.queued[head] -= 1
+        self.waiting.change(self.env.now, -1)
+
+    def _start(self, item: int, head: int, now: float, hold: HoldFn, done: DoneFn) -> None:
+        self.busy.change(now, 1)
+        start = self.calendar.next_open(now)
+        end = hold(item, start)
+        self._event_counter[0] += 1
+        event = self.env.timeout(end - now)
+        event.callbacks.append(lambda _e: self._finish(item, head, hold, done))
+
+    def _finish(self, item: int, head: int, hold: HoldFn, done: DoneFn) -> None:
+        now = self.env.now
+        self.busy.change(now, -1)
+        self.served += 1
+        done(item, now)
+        queue = self.queues[head]
+        while queue:
+            waiting_item, waiting_hold, waiting_done = queue.popleft()
+            if waiting_item in self.withdrawn:
+                self.withdrawn.discard(waiting_item)
+                continue
+            self.queued[head] -= 1
+            self.waiting.change(now, -1)
+            self._start(waiting_item, head, now, waiting_hold, waiting_done)
+            return
+        if self.pooled:
+            self.free_total += 1
+        else:
+            self.free[head] += 1
+
+    def close(self, now: float) -> None:
+        self.busy.close(now)
+        self.waiting.close(now)
+
+    @property
+    def slots(self) -> int:
+        return self.headcount * self.slots_per_head

@@ -1,0 +1,249 @@
+"""Distributions a scenario can name, each with an analytic mean and variance.
+
+Every distribution is sampled through its inverse CDF (``ppf``) from uniforms the engine
+draws per lead. That keeps draws coupled: the same lead sits at the same quantile of a
+delay in a baseline and in a variant, which is what makes comparisons paired.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from scipy import special
+
+_Z90 = float(special.ndtri(0.9))
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Inverse CDF evaluated at uniforms ``u`` in [0, 1)."""
+        raise NotImplementedError
+
+    def mean(self) -> float:
+        raise NotImplementedError
+
+    def variance(self) -> float:
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Draw ``size`` values from ``rng`` (through the inverse CDF)."""
+        return self.ppf(rng.random(size))
+
+
+class Fixed(_Dist):
+    """A constant: every draw is ``value``."""
+
+    dist: Literal["fixed"] = "fixed"
+    value: float = Field(ge=0)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return np.full(np.shape(u), self.value, dtype=float)
+
+    def mean(self) -> float:
+        return self.value
+
+    def variance(self) -> float:
+        return 0.0
+
+
+class Exponential(_Dist):
+    """Exponential with the given mean (memoryless waits and work times)."""
+
+    dist: Literal["exponential"] = "exponential"
+    mean_: float = Field(gt=0, alias="mean")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return -self.mean_ * np.log1p(-np.asarray(u, dtype=float))
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def variance(self) -> float:
+        return self.mean_**2
+
+
+class Lognormal(_Dist):
+    """Lognormal given by its median and 90th percentile, the way people quote delays."""
+
+    dist: Literal["lognormal"] = "lognormal"
+    median: float = Field(gt=0)
+    p90: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _p90_above_median(self) -> Lognormal:
+        if self.p90 <= self.median:
+            raise ValueError(f"p90 ({self.p90}) must be greater than median ({self.median})")
+        return self
+
+    @property
+    def mu(self) -> float:
+        return math.log(self.median)
+
+    @property
+    def sigma(self) -> float:
+        return (math.log(self.p90) - math.log(self.median)) / _Z90
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return np.exp(self.mu + self.sigma * special.ndtri(np.asarray(u, dtype=float)))
+
+    def mean(self) -> float:
+        return math.exp(self.mu + self.sigma**2 / 2)
+
+    def variance(self) -> float:
+        return (math.exp(self.sigma**2) - 1) * math.exp(2 * self.mu + self.sigma**2)
+
+
+class Gamma(_Dist):
+    """Gamma given by mean and standard deviation."""
+
+    dist: Literal["gamma"] = "gamma"
+    mean_: float = Field(gt=0, alias="mean")
+    sd: float = Field(gt=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def shape(self) -> float:
+        return (self.mean_ / self.sd) ** 2
+
+    @property
+    def scale(self) -> float:
+        return self.sd**2 / self.mean_
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return self.scale * special.gammaincinv(self.shape, np.asarray(u, dtype=float))
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def variance(self) -> float:
+        return self.sd**2
+
+
+class Weibull(_Dist):
+    """Weibull with ``shape`` k and ``scale`` lambda."""
+
+    dist: Literal["weibull"] = "weibull"
+    shape: float = Field(gt=0)
+    scale: float = Field(gt=0)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return self.scale * (-np.log1p(-np.asarray(u, dtype=float))) ** (1 / self.shape)
+
+    def mean(self) -> float:
+        return self.scale * math.gamma(1 + 1 / self.shape)
+
+    def variance(self) -> float:
+        g1 = math.gamma(1 + 1 / self.shape)
+        g2 = math.gamma(1 + 2 / self.shape)
+        return self.scale**2 * (g2 - g1**2)
+
+
+class Triangular(_Dist):
+    """Triangular on [low, high] with the given mode: a planner's three-point estimate."""
+
+    dist: Literal["triangular"] = "triangular"
+    low: float = Field(ge=0)
+    mode: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular:
+        if not (self.low <= self.mode <= self.high) or self.low == self.high:
+            raise ValueError("expected low <= mode <= high with low < high")
+        return self
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        u = np.asarray(u, dtype=float)
+        a, c, b = self.low, self.mode, self.high
+        cut = (c - a) / (b - a)
+        left = a + np.sqrt(u * (b - a) * (c - a))
+        right = b - np.sqrt((1 - u) * (b - a) * (b - c))
+        return np.where(u < cut, left, right)
+
+    def mean(self) -> float:
+        return (self.low + self.mode + self.high) / 3
+
+    def variance(self) -> float:
+        a, c, b = self.low, self.mode, self.high
+        return (a * a + b * b + c * c - a * b - a * c - b * c) / 18
+
+
+class Beta(_Dist):
+    """Beta(a, b) on [0, 1]: the usual shape for a lead's fit."""
+
+    dist: Literal["beta"] = "beta"
+    a: float = Field(gt=0)
+    b: float = Field(gt=0)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return special.betaincinv(self.a, self.b, np.asarray(u, dtype=float))
+
+    def mean(self) -> float:
+        return self.a / (self.a + self.b)
+
+    def variance(self) -> float:
+        s = self.a + self.b
+        return self.a * self.b / (s * s * (s + 1))
+
+
+class Uniform(_Dist):
+    """Uniform on [low, high]."""
+
+    dist: Literal["uniform"] = "uniform"
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high <= self.low:
+            raise ValueError("expected low < high")
+        return self
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return self.low + (self.high - self.low) * np.asarray(u, dtype=float)
+
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    def variance(self) -> float:
+        return (self.high - self.low) ** 2 / 12
+
+
+class Empirical(_Dist):
+    """Resample observed values (e.g. from a CRM export) with equal weight."""
+
+    dist: Literal["empirical"] = "empirical"
+    samples: tuple[float, ...] = Field(min_length=1)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        ordered = np.sort(np.asarray(self.samples, dtype=float))
+        index = np.minimum((np.asarray(u) * len(ordered)).astype(np.int64), len(ordered) - 1)
+        return ordered[index]
+
+    def mean(self) -> float:
+        return float(np.mean(self.samples))
+
+    def variance(self) -> float:
+        return float(np.var(self.samples))
+
+
+def _number_is_fixed(value: object) -> object:
+    """Shorthand: a bare number where a distribution is expected means a fixed value."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"dist": "fixed", "value": value}
+    return value
+
+
+Distribution = Annotated[
+    Fixed | Exponential | Lognormal | Gamma | Weibull | Triangular | Beta | Uniform | Empirical,
+    Field(discriminator="dist"),
+    BeforeValidator(_number_is_fixed),
+]
