@@ -66,8 +66,31 @@ def scenario_from_dict(
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
-    """Load a scenario YAML file safely, apply ``--set`` style overrides, validate."""
+    """Load a scenario YAML file safely, apply ``--set`` style overrides, validate.
+
+    A file may start from another with ``extends: other.yaml`` (relative to itself) and
+    state only what differs; sections are merged key by key.
+    """
     path = Path(path)
+    data = _read_with_extends(path, seen=())
+    return scenario_from_dict(data, overrides, source=str(path))
+
+
+def _read_with_extends(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: extends: expected the path of another scenario file")
+    parent_path = (path.parent / parent).resolve()
+    if parent_path in seen:
+        raise ScenarioError(f"{path}: extends: {parent} extends itself in a loop")
+    base = _read_with_extends(parent_path, (*seen, path.resolve()))
+    return _deep_merge(base, data)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ScenarioError(f"{path}: no such scenario file")
     try:
@@ -79,7 +102,25 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
         raise ScenarioError(f"{path}: invalid YAML{where}: {problem}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{path}: not a text file") from None
-    return scenario_from_dict(data or {}, overrides, source=str(path))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a mapping of scenario fields at the top level")
+    return data
+
+
+def _deep_merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    merged = _deep_copy(base)
+    for key, value in child.items():
+        if (
+            isinstance(value, Mapping)
+            and isinstance(merged.get(key), Mapping)
+            and ("dist" not in value)
+        ):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = _deep_copy(value)
+    return merged
 
 
 def dump_scenario(scenario: Scenario) -> str:
