@@ -274,7 +274,10 @@ class Seam4(_Spec):
 
 
 class Costs(_Spec):
+    """Costs beyond people: tools, and the gross margin used for CAC payback."""
+
     tools_per_year: float = Field(default=0.0, ge=0)
+    gross_margin: Probability = Field(default=0.78, ge=0, le=1)
 
 
 class Scenario(_Spec):
