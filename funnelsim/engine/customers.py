@@ -85,7 +85,7 @@ def run_terms(
         idx = np.flatnonzero(live)
         end = term_start[idx] + term_hours
         n_terms[idx] += 1
-        invoiced[idx] += current_arr[idx]
+        invoiced[idx] += current_arr[idx] * seam4.term_months / 12
         revenue[idx] += (
             current_arr[idx] * (np.minimum(end, horizon) - term_start[idx]) / (HOURS_PER_YEAR)
         )

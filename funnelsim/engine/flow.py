@@ -308,7 +308,11 @@ class Flow:
         self.results["onboarded_time"][item] = now
 
     def _lose(self, item: int, seam: int, reason: str, at: float) -> None:
+        """Record a loss at a seam; a lead that was never a fit is simply not a fit."""
+        self.results["loss_time"][item] = at
+        if seam == 1 and not self.x.is_fit[item]:
+            self.outcome[item] = NOT_A_FIT
+            return
         self.outcome[item] = LOST_AT_SEAM
         self.seam[item] = seam
         self.reason[item] = REASON_CODE[reason]
-        self.results["loss_time"][item] = at

@@ -130,7 +130,8 @@ def _marketing(
         created + nurture.resurface_after_days.ppf(fates[:, Fate.RESURFACE_DELAY]) * HOURS_PER_DAY
     )
     columns["mql_time"] = np.where(mql, created, np.where(resurfaced, resurface_time, np.nan))
-    columns.update(fit=fit, score=score, is_fit=is_fit, mql=mql, nurtured=~mql)
+    columns.update(fit=fit, score=score, is_fit=is_fit, nurtured=~mql)
+    columns["mql"] = columns["mql_time"] < scenario.horizon_hours
     columns["resurfaced"] = resurfaced
     columns["deal_value"] = _by_segment(
         scenario, segment, fates[:, Fate.DEAL_VALUE], lambda s: s.deal_value
@@ -321,6 +322,11 @@ def _collect_flow(flow: Flow, items: np.ndarray, columns: dict[str, np.ndarray])
     columns["outcome"][items] = flow.outcome
     columns["seam"][items] = flow.seam
     columns["loss_reason"][items] = flow.reason
+    horizon = flow.rules.horizon
+    for name in ("first_response", "ae_start", "opp_time", "onboard_start"):
+        values = columns[name]
+        values[values > horizon] = np.nan
+    columns["expected_close"][np.isnan(columns["opp_time"])] = np.nan
     columns["opportunity"] = ~np.isnan(columns["opp_time"])
     columns["won"] = ~np.isnan(columns["won_time"])
 
@@ -334,13 +340,14 @@ def _customers(
 ) -> pd.DataFrame:
     """Contract errors, context transfer, then the term loop for every invoiced customer."""
     seam2, seam3 = scenario.seam2, scenario.seam3
-    won = columns["won"] & (columns["outcome"] == UNDECIDED)
+    won = ~np.isnan(columns["contract_done"]) & (columns["outcome"] == UNDECIDED)
     error = won & (fates[:, Fate.CONTRACT_ERROR] < seam2.contract_error_prob)
     if 2 in perfect:
         error[:] = False
     columns["contract_error"] = error
     booked = columns["deal_value"] * np.where(error, 1.0 - seam2.contract_error_value_loss, 1.0)
-    columns["booked_arr"] = np.where(columns["won"], booked, 0.0)
+    fell_through = (columns["outcome"] == LOST_AT_SEAM) & (columns["seam"] == 2)
+    columns["booked_arr"] = np.where(columns["won"] & ~fell_through, booked, 0.0)
     context = fates[:, Fate.CONTEXT] < seam3.context_transfer_prob
     columns["context_transferred"] = context & ~np.isnan(columns["invoice_time"])
     customers = np.flatnonzero(~np.isnan(columns["invoice_time"]))

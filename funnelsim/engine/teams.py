@@ -27,33 +27,51 @@ class LevelMonitor:
     """A time-weighted level (busy slots, queue length) integrated into weekly buckets."""
 
     def __init__(self, n_weeks: int) -> None:
-        self.area = np.zeros(n_weeks)
+        self.weekly: list[float] = [0.0] * n_weeks
         self.total_area = 0.0
         self.value = 0
         self.last_t = 0.0
+        self._week = 0
+        self._week_end = HOURS_PER_WEEK
 
     def change(self, now: float, delta: int) -> None:
+        """The level moves by ``delta`` at time ``now``."""
         if self.value:
-            self._accumulate(self.last_t, now)
+            if now <= self._week_end:
+                area = self.value * (now - self.last_t)
+                self.total_area += area
+                if self._week < len(self.weekly):
+                    self.weekly[self._week] += area
+            else:
+                self._accumulate(self.last_t, now)
+        elif now > self._week_end:
+            self._move_to_week(now)
         self.last_t = now
         self.value += delta
 
     def close(self, now: float) -> None:
-        if self.value:
-            self._accumulate(self.last_t, now)
-        self.last_t = now
+        """Account for the level up to ``now`` (the horizon)."""
+        self.change(now, 0)
+
+    @property
+    def area(self) -> np.ndarray:
+        """Level x hours per week."""
+        return np.asarray(self.weekly)
 
     def _accumulate(self, begin: float, end: float) -> None:
-        if end <= begin:
-            return
         self.total_area += self.value * (end - begin)
+        n_weeks = len(self.weekly)
         week = int(begin // HOURS_PER_WEEK)
-        n_weeks = len(self.area)
         while begin < end and week < n_weeks:
             boundary = min(end, (week + 1) * HOURS_PER_WEEK)
-            self.area[week] += self.value * (boundary - begin)
+            self.weekly[week] += self.value * (boundary - begin)
             begin = boundary
             week += 1
+        self._move_to_week(end)
+
+    def _move_to_week(self, now: float) -> None:
+        self._week = int(now // HOURS_PER_WEEK)
+        self._week_end = (self._week + 1) * HOURS_PER_WEEK
 
 
 class Team:
@@ -82,6 +100,7 @@ class Team:
         self.free_total = slots_per_head * headcount
         self.queues: list[deque] = [deque() for _ in range(1 if self.pooled else headcount)]
         self.queued = [0] * len(self.queues)
+        self.load = [0] * max(headcount, 1)
         self.busy = LevelMonitor(n_weeks)
         self.waiting = LevelMonitor(n_weeks)
         self.head_segments = head_segments
@@ -98,10 +117,8 @@ class Team:
         if self.headcount == 0:
             return -1
         if self.routing == "least_loaded":
-            loads = [
-                self.slots_per_head - f + q for f, q in zip(self.free, self.queued, strict=True)
-            ]
-            return loads.index(min(loads))
+            load = self.load
+            return load.index(min(load))
         if self.routing == "by_segment":
             heads = [h for h, s in enumerate(self.head_segments or ()) if s == segment]
             if not heads:
@@ -116,6 +133,7 @@ class Team:
     def arrive(self, item: int, head: int, hold: HoldFn, done: DoneFn) -> None:
         """Put an item in the head's queue (or start it at once when a slot is free)."""
         now = self.env.now
+        self.load[head] += 1
         if self.pooled:
             if self.free_total > 0:
                 self.free_total -= 1
@@ -132,6 +150,7 @@ class Team:
     def withdraw(self, item: int, head: int) -> None:
         """Take a queued item out (SLA re-routing); its queue entry is skipped lazily."""
         self.withdrawn.add(item)
+        self.load[head] -= 1
         self.queued[head] -= 1
         self.waiting.change(self.env.now, -1)
 
@@ -146,6 +165,7 @@ class Team:
     def _finish(self, item: int, head: int, hold: HoldFn, done: DoneFn) -> None:
         now = self.env.now
         self.busy.change(now, -1)
+        self.load[head] -= 1
         self.served += 1
         done(item, now)
         queue = self.queues[head]

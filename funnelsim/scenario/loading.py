@@ -28,7 +28,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"--set {path}: value {raw!r} is not a YAML scalar ({exc})") from None
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ScenarioError(
+            f"--set {path}: value {raw!r} is not a YAML scalar ({problem})"
+        ) from None
     return keys, value
 
 

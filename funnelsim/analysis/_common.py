@@ -1,0 +1,64 @@
+"""Helpers shared by the analysis modules: observed times, summaries, quarters, safe ratios.
+
+The ledger records a few times past the horizon (a slot taken before the horizon whose
+calendar opens after it, a discovery that ends after it). Analyses read times through
+:func:`observed`, which treats anything after the horizon as not yet reached, so every
+figure describes what was seen within the simulated period.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funnelsim.engine.ledger import Ledger
+
+HOURS_PER_DAY = 24.0
+HOURS_PER_YEAR = 8760.0
+QUARTER_HOURS = HOURS_PER_YEAR / 4.0
+
+
+def horizon_hours(ledger: Ledger) -> float:
+    """The ledger's horizon in hours."""
+    return float(ledger.meta["horizon_hours"])
+
+
+def observed(ledger: Ledger, name: str) -> np.ndarray:
+    """A time column with times after the horizon set to NaN (not reached within it)."""
+    values = np.asarray(ledger.columns[name], dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(values <= horizon_hours(ledger), values, np.nan)
+
+
+def durations(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Finite ``end - start`` values for leads that reached both times."""
+    delta = end - start
+    return delta[np.isfinite(delta)]
+
+
+def summary(values: np.ndarray) -> tuple[int, float, float, float]:
+    """n, mean, median and 90th percentile of ``values`` (NaN statistics when empty)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return 0, np.nan, np.nan, np.nan
+    mean = float(values.mean())
+    median, p90 = np.quantile(values, [0.5, 0.9])
+    return len(values), mean, float(median), float(p90)
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``, NaN when the denominator is zero (never an exception)."""
+    return float(numerator) / float(denominator) if denominator else np.nan
+
+
+def quarter_starts(ledger: Ledger) -> np.ndarray:
+    """Start hour of each quarter (a quarter of a 365-day year) within the horizon."""
+    horizon = horizon_hours(ledger)
+    return np.arange(0.0, horizon, QUARTER_HOURS)
+
+
+def quarter_index(times: np.ndarray, n_quarters: int) -> np.ndarray:
+    """Quarter number of each time (-1 for NaN or outside the quarters)."""
+    with np.errstate(invalid="ignore"):
+        index = np.floor(np.asarray(times, dtype=float) / QUARTER_HOURS)
+    valid = np.isfinite(index) & (index >= 0) & (index < n_quarters)
+    return np.where(valid, index, -1).astype(np.int64)

@@ -1,0 +1,249 @@
+"""Money: retention, costs, unit economics (CAC, payback), sources and the quarterly pipeline.
+
+Pure functions: a ledger (and, where prices or headcount are needed, its scenario) in, a
+tidy DataFrame out. Ratios with a zero denominator are NaN, never an exception. Years are
+8760 hours and quarters a quarter of that, counted from the scenario's start.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.analysis._common import (
+    HOURS_PER_DAY,
+    HOURS_PER_YEAR,
+    horizon_hours,
+    observed,
+    quarter_index,
+    quarter_starts,
+    ratio,
+)
+from funnelsim.engine.ledger import Ledger
+from funnelsim.scenario.models import Scenario
+
+COST_CATEGORIES: tuple[str, ...] = ("marketing", "sales", "finance", "cs", "tools", "other")
+MONTHS_PER_YEAR = 12.0
+
+
+def retention(ledger: Ledger) -> pd.DataFrame:
+    """Net and gross revenue retention over decided contract terms, as metric/value rows.
+
+    A term is decided when its status is not ``in_force``. NRR is the sum of ``next_arr``
+    over the sum of ``arr``; GRR caps each term's next ARR at its ARR (expansion does not
+    count). Rows nrr, grr (NaN without decided terms) and decided_terms.
+    """
+    terms = ledger.terms
+    decided = terms[terms["status"] != "in_force"]
+    arr = decided["arr"].to_numpy(dtype=float)
+    next_arr = np.nan_to_num(decided["next_arr"].to_numpy(dtype=float), nan=0.0)
+    total = float(arr.sum())
+    return pd.DataFrame(
+        {
+            "metric": ["nrr", "grr", "decided_terms"],
+            "value": [
+                ratio(next_arr.sum(), total),
+                ratio(np.minimum(next_arr, arr).sum(), total),
+                float(len(decided)),
+            ],
+        }
+    )
+
+
+def costs(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """Costs over the horizon: leads per source, each team's loaded cost, tools.
+
+    Columns item, category, cost. Items are ``leads:<source>`` (leads created times the
+    source's cost per lead, category marketing), ``team:<team>`` (headcount x cost per year
+    x horizon years; category by the stage the team serves: seam 1 team, fallback and AE
+    team sales, deal desk finance, onboarding team cs, a team serving none other) and
+    ``tools`` (tools per year x horizon years).
+    """
+    years = horizon_hours(ledger) / HOURS_PER_YEAR
+    leads = _leads_per_source(ledger)
+    rows = [
+        (f"leads:{name}", "marketing", float(leads[i] * source.cost_per_lead))
+        for i, (name, source) in enumerate(scenario.sources.items())
+    ]
+    category = _team_categories(scenario)
+    rows += [
+        (f"team:{name}", category[name], float(team.headcount * team.cost_per_year * years))
+        for name, team in scenario.teams.items()
+    ]
+    rows.append(("tools", "tools", float(scenario.costs.tools_per_year * years)))
+    return pd.DataFrame(rows, columns=["item", "category", "cost"])
+
+
+def unit_economics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """CAC and CAC payback: what a won deal costs to acquire and how long it takes to earn back.
+
+    Acquisition cost = lead costs + the SDR (seam 1), fallback and AE teams' costs + tools.
+    CAC = acquisition cost / won deals; payback months = CAC / (booked ARR per won deal x
+    gross margin / 12). Columns metric, value, unit; CAC and payback are NaN with no won
+    deals (or no booked ARR).
+    """
+    acquisition = _acquisition_cost(ledger, scenario)
+    won = int(ledger.columns["won"].sum())
+    cac = ratio(acquisition, won)
+    arr_per_deal = ratio(float(ledger.columns["booked_arr"].sum()), won)
+    margin = scenario.costs.gross_margin
+    payback = ratio(cac, arr_per_deal * margin / MONTHS_PER_YEAR)
+    currency = scenario.currency
+    return pd.DataFrame(
+        [
+            ("acquisition_cost", acquisition, currency),
+            ("won_deals", float(won), "deals"),
+            ("cac", cac, currency),
+            ("booked_arr_per_won_deal", arr_per_deal, currency),
+            ("gross_margin", margin, "share"),
+            ("cac_payback_months", payback, "months"),
+        ],
+        columns=["metric", "value", "unit"],
+    )
+
+
+def by_source(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """Per source: volume, cost, conversion and revenue, and the source's own CAC.
+
+    Columns source, leads, lead_cost, mqls, sqls, won_deals, booked_arr, horizon_revenue,
+    cac. A source's CAC is its lead cost plus the acquisition teams' costs (SDR, fallback,
+    AE; see :func:`unit_economics`) allocated by its share of SQLs, over its won deals
+    (NaN with none).
+    """
+    c = ledger.columns
+    n_sources = len(ledger.source_names)
+    source = c["source"]
+    mql = np.isfinite(observed(ledger, "mql_time"))
+    sql = np.isfinite(observed(ledger, "sql_time"))
+    won = c["won"].astype(bool)
+
+    def per_source(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(source, weights=weights.astype(float), minlength=n_sources)
+
+    leads = _leads_per_source(ledger)
+    lead_cost = leads * np.array([s.cost_per_lead for s in scenario.sources.values()])
+    sqls = per_source(sql)
+    team_cost = _acquisition_team_cost(ledger, scenario)
+    total_sqls = sqls.sum()
+    allocated = team_cost * sqls / total_sqls if total_sqls else np.zeros(n_sources)
+    won_deals = per_source(won)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cac = np.where(won_deals > 0, (lead_cost + allocated) / won_deals, np.nan)
+    table = pd.DataFrame(
+        {
+            "source": pd.Categorical(
+                list(ledger.source_names), categories=list(ledger.source_names)
+            ),
+            "leads": leads.astype(np.int64),
+            "lead_cost": lead_cost,
+            "mqls": per_source(mql).astype(np.int64),
+            "sqls": sqls.astype(np.int64),
+            "won_deals": won_deals.astype(np.int64),
+            "booked_arr": per_source(c["booked_arr"]),
+            "horizon_revenue": per_source(c["horizon_revenue"]),
+            "cac": cac,
+        }
+    )
+    return table
+
+
+def pipeline(ledger: Ledger) -> pd.DataFrame:
+    """Per quarter: open pipeline at its start, value won in it, coverage and velocity.
+
+    Columns quarter (1-based), start_day, open_pipeline (deal value of opportunities open
+    at the quarter's start), won_value (deal value won in the quarter), coverage
+    (open_pipeline / won_value), opps_created, mean_deal_value (of those created),
+    win_rate and mean_cycle_days (over opportunities closed in the quarter) and
+    velocity_per_day = opps_created x mean_deal_value x win_rate / mean_cycle_days.
+    Undefined ratios are NaN; a quarter with no opportunities created has velocity 0.
+    """
+    c = ledger.columns
+    starts = quarter_starts(ledger)
+    n_quarters = len(starts)
+    is_opp = c["opportunity"].astype(bool)
+    opp_time = np.where(is_opp, observed(ledger, "opp_time"), np.nan)
+    is_opp &= np.isfinite(opp_time)
+    close_time = np.where(is_opp, observed(ledger, "close_time"), np.nan)
+    value = np.asarray(c["deal_value"], dtype=float)
+    won = is_opp & c["won"].astype(bool) & np.isfinite(close_time)
+    closed = is_opp & np.isfinite(close_time)
+
+    # Open at a quarter's start: created at or before it, not closed by then.
+    open_until = np.where(np.isfinite(close_time), close_time, np.inf)
+    open_at = (opp_time[None, :] <= starts[:, None]) & (open_until[None, :] > starts[:, None])
+    open_pipeline = (open_at * np.where(is_opp, value, 0.0)[None, :]).sum(axis=1)
+
+    def per_quarter(times: np.ndarray, mask: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        q = quarter_index(np.where(mask, times, np.nan), n_quarters)
+        keep = q >= 0
+        return np.bincount(q[keep], weights=weights[keep], minlength=n_quarters)
+
+    ones = np.ones(len(value))
+    won_value = per_quarter(close_time, won, value)
+    created = per_quarter(opp_time, is_opp, ones)
+    created_value = per_quarter(opp_time, is_opp, value)
+    n_closed = per_quarter(close_time, closed, ones)
+    n_won = per_quarter(close_time, won, ones)
+    cycle_days = np.nan_to_num((close_time - opp_time) / HOURS_PER_DAY, nan=0.0)
+    cycle_sum = per_quarter(close_time, closed, cycle_days)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coverage = np.where(won_value > 0, open_pipeline / won_value, np.nan)
+        mean_deal_value = np.where(created > 0, created_value / created, np.nan)
+        win_rate = np.where(n_closed > 0, n_won / n_closed, np.nan)
+        mean_cycle = np.where(n_closed > 0, cycle_sum / n_closed, np.nan)
+        velocity = np.where(mean_cycle > 0, created_value * win_rate / mean_cycle, np.nan)
+    return pd.DataFrame(
+        {
+            "quarter": np.arange(1, n_quarters + 1, dtype=np.int64),
+            "start_day": starts / HOURS_PER_DAY,
+            "open_pipeline": open_pipeline,
+            "won_value": won_value,
+            "coverage": coverage,
+            "opps_created": created.astype(np.int64),
+            "mean_deal_value": mean_deal_value,
+            "win_rate": win_rate,
+            "mean_cycle_days": mean_cycle,
+            "velocity_per_day": velocity,
+        }
+    )
+
+
+def acquisition_teams(scenario: Scenario) -> tuple[str, ...]:
+    """The teams whose cost is acquisition cost: seam 1 (SDR), its fallback and the AEs."""
+    names = (scenario.seam1.team, scenario.seam1.fallback_team, scenario.sales.team)
+    return tuple(dict.fromkeys(n for n in names if n is not None))
+
+
+def _acquisition_cost(ledger: Ledger, scenario: Scenario) -> float:
+    """Lead costs + acquisition team costs + tools over the horizon."""
+    table = costs(ledger, scenario)
+    team_items = {f"team:{name}" for name in acquisition_teams(scenario)}
+    mask = table["category"].isin(["marketing", "tools"]) | table["item"].isin(team_items)
+    return float(table.loc[mask, "cost"].sum())
+
+
+def _acquisition_team_cost(ledger: Ledger, scenario: Scenario) -> float:
+    """Acquisition teams' loaded cost over the horizon."""
+    years = horizon_hours(ledger) / HOURS_PER_YEAR
+    return float(
+        sum(
+            scenario.teams[name].headcount * scenario.teams[name].cost_per_year * years
+            for name in acquisition_teams(scenario)
+        )
+    )
+
+
+def _leads_per_source(ledger: Ledger) -> np.ndarray:
+    """Leads created per source code."""
+    return np.bincount(ledger.columns["source"], minlength=len(ledger.source_names))
+
+
+def _team_categories(scenario: Scenario) -> dict[str, str]:
+    """Cost category of each team, from the stage it serves (sales wins a tie)."""
+    category = dict.fromkeys(scenario.teams, "other")
+    category[scenario.seam3.team] = "cs"
+    category[scenario.seam2.team] = "finance"
+    for name in acquisition_teams(scenario):
+        category[name] = "sales"
+    return category
+

@@ -1,0 +1,121 @@
+"""How long things take: stage times, first response and SLA, sales cycle, quote-to-cash.
+
+Pure functions: a ledger (and, where a rule is needed, its scenario) in, a tidy DataFrame
+out. Durations are wall-clock (buyers wait on weekends too) and count only leads that
+reached both ends of a step within the horizon.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.analysis._common import (
+    HOURS_PER_DAY,
+    durations,
+    observed,
+    ratio,
+    summary,
+)
+from funnelsim.engine.ledger import Ledger
+from funnelsim.scenario.models import Scenario
+
+# (stage, from time, to time): consecutive steps of a lead's life.
+STAGE_STEPS: tuple[tuple[str, str, str], ...] = (
+    ("mql_to_first_response", "mql_time", "first_response"),
+    ("first_response_to_sql", "first_response", "sql_time"),
+    ("sql_to_opportunity", "sql_time", "opp_time"),
+    ("opportunity_to_close", "opp_time", "close_time"),
+    ("won_to_invoice", "won_time", "invoice_time"),
+    ("invoice_to_onboarded", "invoice_time", "onboarded_time"),
+)
+QUOTE_TO_CASH_STEPS: tuple[tuple[str, str, str], ...] = (
+    ("won_to_contract_done", "won_time", "contract_done"),
+    ("contract_done_to_invoice", "contract_done", "invoice_time"),
+    ("won_to_invoice", "won_time", "invoice_time"),
+)
+DURATION_COLUMNS: tuple[str, ...] = ("n", "mean_days", "median_days", "p90_days")
+
+
+def stage_times(ledger: Ledger) -> pd.DataFrame:
+    """Days spent in each step of the lifecycle (n, mean, median, p90), to find slow stages."""
+    return _step_table(ledger, STAGE_STEPS)
+
+
+def quote_to_cash(ledger: Ledger) -> pd.DataFrame:
+    """Days from closed-won to contract done and to invoice (seam 2's delay), per step."""
+    return _step_table(ledger, QUOTE_TO_CASH_STEPS)
+
+
+def first_response(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """Speed to lead at seam 1 in one row: response hours, SLA compliance, re-routed share.
+
+    Columns n (leads answered within the horizon), median_hours, p90_hours, sla_hours,
+    sla_compliance (share of answered leads answered within ``seam1.sla_hours``; NaN when
+    the scenario sets no SLA) and rerouted_share (re-routed leads over MQLs that reached
+    seam 1 within the horizon).
+    """
+    wait = _response_hours(ledger)
+    n, _, median, p90 = summary(wait)
+    sla = scenario.seam1.sla_hours
+    compliance = np.nan if sla is None or n == 0 else float((wait <= sla).mean())
+    mql = observed(ledger, "mql_time")
+    reached = np.isfinite(mql)
+    rerouted = ratio(int((ledger.columns["rerouted"] & reached).sum()), int(reached.sum()))
+    return pd.DataFrame(
+        {
+            "n": [n],
+            "median_hours": [median],
+            "p90_hours": [p90],
+            "sla_hours": [np.nan if sla is None else float(sla)],
+            "sla_compliance": [compliance],
+            "rerouted_share": [rerouted],
+        }
+    ).astype({"n": np.int64})
+
+
+def sales_cycle(ledger: Ledger) -> pd.DataFrame:
+    """Per segment: closed opportunities, days from opportunity to close, and win rate.
+
+    Columns segment, n (opportunities closed within the horizon), won, median_days,
+    mean_days, win_rate (won / closed opportunities; NaN when none closed). Every segment
+    of the scenario appears.
+    """
+    closed, won, days = _closed_opportunities(ledger)
+    segment = ledger.columns["segment"]
+    rows = []
+    for code, name in enumerate(ledger.segment_names):
+        mine = closed & (segment == code)
+        n, mean, median, _ = summary(days[mine])
+        n_won = int((won & mine).sum())
+        rows.append((name, n, n_won, median, mean, ratio(n_won, n)))
+    table = pd.DataFrame(
+        rows, columns=["segment", "n", "won", "median_days", "mean_days", "win_rate"]
+    )
+    table["segment"] = pd.Categorical(table["segment"], categories=list(ledger.segment_names))
+    return table.astype({"n": np.int64, "won": np.int64})
+
+
+def _response_hours(ledger: Ledger) -> np.ndarray:
+    """Hours from MQL to first response, for leads answered within the horizon."""
+    return durations(observed(ledger, "mql_time"), observed(ledger, "first_response"))
+
+
+def _closed_opportunities(ledger: Ledger) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of opportunities closed within the horizon and of those won, and cycle days."""
+    opp_time = observed(ledger, "opp_time")
+    close_time = observed(ledger, "close_time")
+    closed = ledger.columns["opportunity"].astype(bool) & np.isfinite(opp_time)
+    closed &= np.isfinite(close_time)
+    won = closed & ledger.columns["won"].astype(bool)
+    return closed, won, (close_time - opp_time) / HOURS_PER_DAY
+
+
+def _step_table(ledger: Ledger, steps: tuple[tuple[str, str, str], ...]) -> pd.DataFrame:
+    """Duration statistics in days for each (stage, from, to) step."""
+    rows = []
+    for stage, start, end in steps:
+        days = durations(observed(ledger, start), observed(ledger, end)) / HOURS_PER_DAY
+        rows.append((stage, *summary(days)))
+    table = pd.DataFrame(rows, columns=["stage", *DURATION_COLUMNS])
+    return table.astype({"n": np.int64})

@@ -1,0 +1,47 @@
+"""Confidence intervals over independent replications (Student t)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+CONFIDENCE = 0.95
+
+
+def t_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Mean and the Student-t confidence interval of independent replication values.
+
+    NaN values (a metric undefined in one replication) are left out; fewer than two
+    values give a NaN interval, never a pretend one.
+    """
+    data = np.asarray(values, dtype=float)
+    data = data[~np.isnan(data)]
+    if len(data) == 0:
+        return np.nan, np.nan, np.nan
+    mean = float(data.mean())
+    if len(data) < 2:
+        return mean, np.nan, np.nan
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(data) - 1) * data.std(ddof=1))
+    half /= np.sqrt(len(data))
+    return mean, mean - half, mean + half
+
+
+def summarise(
+    frame: pd.DataFrame, by: list[str], value: str, confidence: float = CONFIDENCE
+) -> pd.DataFrame:
+    """Mean and CI of ``value`` per group of ``by`` over the ``replication`` column."""
+    rows = []
+    for keys, group in frame.groupby(by, sort=False, observed=True):
+        mean, low, high = t_interval(group[value].to_numpy(), confidence)
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        rows.append(
+            {
+                **dict(zip(by, keys, strict=True)),
+                "mean": mean,
+                "ci_low": low,
+                "ci_high": high,
+                "replications": int(group[value].notna().sum()),
+            }
+        )
+    return pd.DataFrame(rows)

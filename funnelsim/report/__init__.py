@@ -1,0 +1,1 @@
+"""Presentation: terminal tables (and, later, charts and the HTML report)."""

@@ -1,0 +1,85 @@
+"""The results of a run: replications' metrics, leakage and ledgers as tidy DataFrames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from funnelsim.experiment.replications import Replication
+from funnelsim.experiment.stats import CONFIDENCE, summarise
+from funnelsim.scenario.models import Scenario
+
+LEAKAGE_MEASURES = ("leads_lost", "arr_lost", "horizon_revenue_lost")
+
+
+@dataclass
+class Results:
+    """One scenario run over independent replications."""
+
+    scenario: Scenario
+    seed: int
+    replications: list[Replication]
+    confidence: float = CONFIDENCE
+
+    @property
+    def n_replications(self) -> int:
+        return len(self.replications)
+
+    def per_replication(self) -> pd.DataFrame:
+        """Headline metrics, one row per replication and metric."""
+        return _stack(self.replications, "headline")
+
+    def summary(self) -> pd.DataFrame:
+        """Each headline metric's mean and confidence interval over the replications."""
+        frame = self.per_replication()
+        table = summarise(frame, ["metric", "unit"], "value", self.confidence)
+        return table
+
+    def leakage(self) -> pd.DataFrame:
+        """Attributed leakage by seam and reason, one row per replication."""
+        return _stack(self.replications, "leakage")
+
+    def leakage_summary(self) -> pd.DataFrame:
+        """Attributed leakage by seam, reason and measure: mean and confidence interval."""
+        long = self.leakage().melt(
+            id_vars=["replication", "seam", "reason"],
+            value_vars=list(LEAKAGE_MEASURES),
+            var_name="measure",
+            value_name="value",
+        )
+        return summarise(long, ["seam", "reason", "measure"], "value", self.confidence)
+
+    @property
+    def ledger(self) -> pd.DataFrame:
+        """Every lead of every kept replication, with a ``replication`` column."""
+        return self._ledger_frames(lambda ledger: ledger.leads)
+
+    @property
+    def terms(self) -> pd.DataFrame:
+        """Every contract term of every kept replication."""
+        return self._ledger_frames(lambda ledger: ledger.terms)
+
+    @property
+    def team_levels(self) -> pd.DataFrame:
+        """Weekly team occupancy and queue length of every kept replication."""
+        return self._ledger_frames(lambda ledger: ledger.team_levels)
+
+    def _ledger_frames(self, pick) -> pd.DataFrame:
+        frames = []
+        for rep in self.replications:
+            if rep.ledger is None:
+                raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
+            frame = pick(rep.ledger)
+            frame.insert(0, "replication", rep.index)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+
+def _stack(replications: list[Replication], attribute: str) -> pd.DataFrame:
+    frames = []
+    for rep in replications:
+        frame = getattr(rep, attribute).copy()
+        frame.insert(0, "replication", rep.index)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
