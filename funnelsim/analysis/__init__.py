@@ -1,17 +1,35 @@
 """Analysis: pure functions from ledgers to tidy pandas DataFrames."""
 
+from funnelsim.analysis.forecast import forecast_accuracy, forecast_error
 from funnelsim.analysis.funnel import conversion, outcomes, stage_counts
+from funnelsim.analysis.headline import headline
 from funnelsim.analysis.leakage import (
     attributed_leakage,
     close_and_stay_probability,
     leakage_by_seam,
 )
+from funnelsim.analysis.revenue import by_source, costs, pipeline, retention, unit_economics
+from funnelsim.analysis.teams import utilization
+from funnelsim.analysis.timing import first_response, quote_to_cash, sales_cycle, stage_times
 
 __all__ = [
     "attributed_leakage",
+    "by_source",
     "close_and_stay_probability",
     "conversion",
+    "costs",
+    "first_response",
+    "forecast_accuracy",
+    "forecast_error",
+    "headline",
     "leakage_by_seam",
     "outcomes",
+    "pipeline",
+    "quote_to_cash",
+    "retention",
+    "sales_cycle",
     "stage_counts",
+    "stage_times",
+    "unit_economics",
+    "utilization",
 ]

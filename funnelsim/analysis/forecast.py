@@ -9,7 +9,7 @@ proposal, below 0.75 negotiation, else commit. An opportunity with a stale stage
 commit). The recorded close date is ``expected_close``: slips are unknown to the
 forecaster. The quarter's forecast is the sum of ``weight x deal_value`` over those
 expected to close in it; the actual is the deal value won in the quarter by opportunities
-that were open at its start.
+that were open at its start. A last, partial quarter ends at the horizon.
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import QUARTER_HOURS, observed, quarter_starts
+from funnelsim.analysis._common import (
+    HOURS_PER_DAY,
+    QUARTER_HOURS,
+    horizon_hours,
+    observed,
+    quarter_starts,
+)
 from funnelsim.engine.ledger import Ledger
 
 STAGES: tuple[str, ...] = ("discovery", "proposal", "negotiation", "commit")
@@ -53,7 +59,7 @@ def forecast_accuracy(ledger: Ledger) -> pd.DataFrame:
     cycle = expected - opp_time
 
     q0 = starts[:, None]
-    q1 = q0 + QUARTER_HOURS
+    q1 = np.minimum(q0 + QUARTER_HOURS, horizon_hours(ledger))
     open_at = (opp_time[None, :] <= q0) & (open_until[None, :] > q0)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(cycle[None, :] > 0, (q0 - opp_time[None, :]) / cycle[None, :], np.inf)
@@ -70,7 +76,7 @@ def forecast_accuracy(ledger: Ledger) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "quarter": np.arange(1, len(starts) + 1, dtype=np.int64),
-            "start_day": starts / 24.0,
+            "start_day": starts / HOURS_PER_DAY,
             "forecast": forecast_sum,
             "actual": actual_sum,
             "error": error,

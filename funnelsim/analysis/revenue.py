@@ -246,4 +246,3 @@ def _team_categories(scenario: Scenario) -> dict[str, str]:
     for name in acquisition_teams(scenario):
         category[name] = "sales"
     return category
-

@@ -81,7 +81,7 @@ def sales_cycle(ledger: Ledger) -> pd.DataFrame:
     mean_days, win_rate (won / closed opportunities; NaN when none closed). Every segment
     of the scenario appears.
     """
-    closed, won, days = _closed_opportunities(ledger)
+    closed, won, days = closed_opportunities(ledger)
     segment = ledger.columns["segment"]
     rows = []
     for code, name in enumerate(ledger.segment_names):
@@ -101,8 +101,8 @@ def _response_hours(ledger: Ledger) -> np.ndarray:
     return durations(observed(ledger, "mql_time"), observed(ledger, "first_response"))
 
 
-def _closed_opportunities(ledger: Ledger) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Masks of opportunities closed within the horizon and of those won, and cycle days."""
+def closed_opportunities(ledger: Ledger) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per lead: closed-within-horizon opportunity mask, won mask and cycle days (for rates)."""
     opp_time = observed(ledger, "opp_time")
     close_time = observed(ledger, "close_time")
     closed = ledger.columns["opportunity"].astype(bool) & np.isfinite(opp_time)

@@ -78,7 +78,10 @@ def draw_arrivals(scenario: Scenario, seed: int) -> tuple[np.ndarray, np.ndarray
     """Poisson arrival times (hours) and source index per lead, sorted by time.
 
     Each source is a non-homogeneous Poisson process whose weekly rate is scaled by its
-    monthly seasonality multiplier; months are the calendar months from the start date.
+    monthly seasonality multiplier. Times come from the source's own stream of unit
+    exponential spacings mapped through the inverse cumulative intensity, so the k-th
+    lead of a source keeps its draws when the rate changes: it only arrives earlier or
+    later. That keeps comparisons of arrival rates paired.
     """
     horizon = scenario.horizon_hours
     month_edges, month_index = _month_edges(scenario, horizon)
@@ -88,29 +91,57 @@ def draw_arrivals(scenario: Scenario, seed: int) -> tuple[np.ndarray, np.ndarray
         rng = stream(seed, ARRIVAL_STREAM, source_key(name))
         rate_per_hour = source.leads_per_week / HOURS_PER_WEEK
         season = np.ones(12) if source.seasonality is None else np.asarray(source.seasonality)
-        starts, ends = month_edges[:-1], month_edges[1:]
-        means = rate_per_hour * season[month_index] * (ends - starts)
-        counts = rng.poisson(means)
-        total = int(counts.sum())
-        offsets = rng.random(total)
-        begin = np.repeat(starts, counts)
-        width = np.repeat(ends - starts, counts)
-        times.append(begin + offsets * width)
-        sources.append(np.full(total, index, dtype=np.int16))
+        intensity = rate_per_hour * season[month_index] * np.diff(month_edges)
+        cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
+        spacings = _cumulative_exponentials(rng, cumulative[-1])
+        arrivals = np.interp(spacings, cumulative, month_edges)
+        times.append(arrivals)
+        sources.append(np.full(len(arrivals), index, dtype=np.int16))
     all_times = np.concatenate(times) if times else np.empty(0)
     all_sources = np.concatenate(sources) if sources else np.empty(0, dtype=np.int16)
     order = np.argsort(all_times, kind="stable")
     return all_times[order], all_sources[order]
 
 
-def draw_fates(seed: int, n_leads: int) -> np.ndarray:
-    """The (n_leads, len(Fate)) matrix of uniforms; row k belongs to lead k."""
-    return stream(seed, FATE_STREAM).random((n_leads, len(Fate)))
+def _cumulative_exponentials(rng: np.random.Generator, total: float) -> np.ndarray:
+    """Partial sums of unit exponentials below ``total``, drawn in blocks (prefix-stable)."""
+    if total <= 0:
+        return np.empty(0)
+    block = int(total + 4 * np.sqrt(total) + 16)
+    sums: list[np.ndarray] = []
+    reached = 0.0
+    while reached <= total:
+        chunk = reached + np.cumsum(rng.standard_exponential(block))
+        sums.append(chunk)
+        reached = float(chunk[-1])
+    points = np.concatenate(sums)
+    return points[points < total]
 
 
-def draw_term_fates(seed: int, n_leads: int, n_terms: int) -> np.ndarray:
-    """The (n_leads, n_terms * len(TermFate)) renewal uniforms; row k belongs to lead k."""
-    return stream(seed, TERM_STREAM).random((n_leads, n_terms * len(TermFate)))
+def draw_fates(seed: int, source: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """The (n_leads, len(Fate)) matrix of uniforms, keyed by source and rank within it.
+
+    The k-th lead of a source always gets row k of that source's own stream, whatever
+    the other sources do and however many leads there are.
+    """
+    fates = np.empty((len(source), len(Fate)))
+    for index, name in enumerate(names):
+        mask = source == index
+        rows = stream(seed, FATE_STREAM, source_key(name)).random((int(mask.sum()), len(Fate)))
+        fates[mask] = rows
+    return fates
+
+
+def draw_term_fates(
+    seed: int, source: np.ndarray, names: tuple[str, ...], n_terms: int
+) -> np.ndarray:
+    """The (n_leads, n_terms * len(TermFate)) renewal uniforms, keyed like the fates."""
+    width = n_terms * len(TermFate)
+    fates = np.empty((len(source), width))
+    for index, name in enumerate(names):
+        mask = source == index
+        fates[mask] = stream(seed, TERM_STREAM, source_key(name)).random((int(mask.sum()), width))
+    return fates
 
 
 def _month_edges(scenario: Scenario, horizon: float) -> tuple[np.ndarray, np.ndarray]:

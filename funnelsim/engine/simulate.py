@@ -50,7 +50,7 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     horizon = scenario.horizon_hours
     created, source = draw_arrivals(scenario, seed)
     n = len(created)
-    fates = draw_fates(seed, n)
+    fates = draw_fates(seed, source, tuple(scenario.sources))
     columns = empty_columns(n)
     columns["created"] = created
     columns["source"] = source.astype(np.int32)
@@ -351,7 +351,7 @@ def _customers(
     context = fates[:, Fate.CONTEXT] < seam3.context_transfer_prob
     columns["context_transferred"] = context & ~np.isnan(columns["invoice_time"])
     customers = np.flatnonzero(~np.isnan(columns["invoice_time"]))
-    term_u = draw_term_fates(seed, len(columns["created"]), max_terms(scenario))
+    term_u = draw_term_fates(seed, columns["source"], tuple(scenario.sources), max_terms(scenario))
     result = run_terms(
         scenario,
         customers,

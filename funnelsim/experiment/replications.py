@@ -8,13 +8,16 @@ scenarios run with the same root seed meet the same fate draws (common random nu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from funnelsim.analysis.headline import headline
+from funnelsim.analysis.leakage import attributed_leakage
+from funnelsim.analysis.revenue import costs
 from funnelsim.engine import Ledger, simulate
+from funnelsim.experiment.executors import execute
 from funnelsim.scenario.models import Scenario
 
 
@@ -27,6 +30,18 @@ class Replication:
     headline: pd.DataFrame
     leakage: pd.DataFrame
     ledger: Ledger | None
+
+    def metrics(self, currency: str) -> pd.DataFrame:
+        """Headline metrics plus total cost and per-seam losses: what comparisons diff."""
+        by_seam = self.leakage.groupby("seam", sort=True)[
+            ["leads_lost", "arr_lost", "horizon_revenue_lost"]
+        ].sum()
+        rows = []
+        for seam, row in by_seam.iterrows():
+            rows.append((f"seam{seam}_leads_lost", row["leads_lost"], "leads"))
+            rows.append((f"seam{seam}_arr_lost", row["arr_lost"], currency))
+        extra = pd.DataFrame(rows, columns=["metric", "value", "unit"])
+        return pd.concat([self.headline, extra], ignore_index=True)
 
 
 def replication_seeds(seed: int, replications: int) -> list[int]:
@@ -43,17 +58,33 @@ def run_replication(
     keep_ledger: bool = True,
 ) -> Replication:
     """Simulate one replication and reduce it to headline metrics and leakage."""
-    from funnelsim.analysis.headline import headline
-    from funnelsim.analysis.leakage import attributed_leakage
-
     ledger = simulate(scenario, seed, perfect_seams=perfect_seams)
+    total_cost = pd.DataFrame(
+        [("total_cost", float(costs(ledger, scenario)["cost"].sum()), scenario.currency)],
+        columns=["metric", "value", "unit"],
+    )
     return Replication(
         index=index,
         seed=seed,
-        headline=headline(ledger, scenario),
+        headline=pd.concat([headline(ledger, scenario), total_cost], ignore_index=True),
         leakage=attributed_leakage(ledger),
         ledger=ledger if keep_ledger else None,
     )
+
+
+def replication_jobs(
+    scenario: Scenario,
+    replications: int,
+    seed: int,
+    perfect_seams: Iterable[int] = (),
+    keep_ledgers: bool = True,
+) -> list[tuple]:
+    """The job tuples (arguments of ``run_replication``) for one scenario's replications."""
+    if replications < 1:
+        raise ValueError("replications: expected at least 1")
+    perfect = tuple(sorted(set(perfect_seams)))
+    seeds = replication_seeds(seed, replications)
+    return [(scenario, i, s, perfect, keep_ledgers) for i, s in enumerate(seeds)]
 
 
 def run_replications(
@@ -61,27 +92,17 @@ def run_replications(
     replications: int,
     seed: int,
     workers: int = 1,
+    scheduler: str | None = None,
     perfect_seams: Iterable[int] = (),
     keep_ledgers: bool = True,
     on_done: Callable[[Replication], None] | None = None,
 ) -> list[Replication]:
-    """Run replications on ``workers`` local processes; results in replication order."""
-    if replications < 1:
-        raise ValueError("replications: expected at least 1")
-    perfect = tuple(sorted(set(perfect_seams)))
-    seeds = replication_seeds(seed, replications)
-    jobs = [(scenario, i, s, perfect, keep_ledgers) for i, s in enumerate(seeds)]
-    results: list[Replication] = []
-    if workers <= 1 or replications == 1:
-        for job in jobs:
-            results.append(run_replication(*job))
-            if on_done:
-                on_done(results[-1])
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_replication, *job) for job in jobs]
-            for future in futures:
-                results.append(future.result())
-                if on_done:
-                    on_done(results[-1])
-    return sorted(results, key=lambda r: r.index)
+    """Run replications locally or on a Dask cluster; results in replication order."""
+    jobs = replication_jobs(scenario, replications, seed, perfect_seams, keep_ledgers)
+    return execute(
+        run_replication,
+        jobs,
+        workers=workers,
+        scheduler=scheduler,
+        on_done=(lambda _i, rep: on_done(rep)) if on_done else None,
+    )

@@ -45,3 +45,29 @@ def summarise(
             }
         )
     return pd.DataFrame(rows)
+
+
+def paired_difference(
+    baseline: np.ndarray, variant: np.ndarray, confidence: float = CONFIDENCE
+) -> tuple[float, float, float]:
+    """Mean of variant - baseline per replication and its t interval (common random numbers)."""
+    return t_interval(np.asarray(variant, float) - np.asarray(baseline, float), confidence)
+
+
+def unpaired_difference(
+    baseline: np.ndarray, variant: np.ndarray, confidence: float = CONFIDENCE
+) -> tuple[float, float, float]:
+    """Difference of means with a Welch interval, as if the runs were independent."""
+    a = np.asarray(baseline, float)
+    b = np.asarray(variant, float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) < 2 or len(b) < 2:
+        return float(b.mean() - a.mean()) if len(a) and len(b) else np.nan, np.nan, np.nan
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    diff = float(b.mean() - a.mean())
+    se = np.sqrt(va + vb)
+    if se == 0:
+        return diff, diff, diff
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, dof) * se)
+    return diff, diff - half, diff + half

@@ -51,7 +51,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
                 raise ScenarioError(f"--set {'.'.join(keys)}: {where} is a value, not a section")
             node = child
         if isinstance(node, dict):
-            node[_coerce_key(keys[-1])] = value
+            node[_existing_key(node, keys[-1])] = value
     return result
 
 
@@ -208,7 +208,10 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _coerce_key(key: str) -> Any:
+def _existing_key(node: dict[Any, Any], key: str) -> Any:
+    """The key as the mapping already holds it ('90' or 90), else an int for digits."""
+    if key in node:
+        return key
     return int(key) if key.isdigit() else key
 
 

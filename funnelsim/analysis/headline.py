@@ -1,0 +1,80 @@
+"""The headline: one replication's key figures in one tidy table (metric, value, unit).
+
+It runs once per replication, so it stays vectorised: every figure comes from the
+analysis functions beside it, each a handful of numpy operations over the ledger.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.analysis._common import HOURS_PER_DAY, durations, observed, ratio
+from funnelsim.analysis.forecast import forecast_error
+from funnelsim.analysis.funnel import stage_counts
+from funnelsim.analysis.revenue import retention, unit_economics
+from funnelsim.analysis.timing import closed_opportunities, first_response
+from funnelsim.engine.ledger import Ledger
+from funnelsim.scenario.models import Scenario
+
+# Funnel stage (from stage_counts) -> headline metric and unit.
+STAGE_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("leads", "leads", "leads"),
+    ("mql", "mqls", "leads"),
+    ("sql", "sqls", "leads"),
+    ("opportunity", "opportunities", "opportunities"),
+    ("won", "won_deals", "deals"),
+    ("active_customer", "active_customers", "customers"),
+)
+MONEY_COLUMNS: tuple[str, ...] = (
+    "booked_arr",
+    "arr_at_horizon",
+    "horizon_revenue",
+    "invoiced_revenue",
+)
+
+
+def headline(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """Key figures of one replication (columns metric, value, unit), for summaries and CIs.
+
+    Rows: funnel counts (leads .. active_customers), booked_arr, arr_at_horizon,
+    horizon_revenue, invoiced_revenue, win_rate (won / closed opportunities),
+    median_sales_cycle_days, median_first_response_hours, sla_compliance,
+    median_quote_to_cash_days (closed-won to invoice), nrr, grr, cac, cac_payback_months,
+    forecast_mape and lead_to_customer (active customers / leads). Undefined figures are
+    NaN.
+    """
+    currency = scenario.currency
+    funnel = stage_counts(ledger)
+    counts = dict(zip(funnel["stage"], funnel["count"].astype(float), strict=True))
+    rows: list[tuple[str, float, str]] = [
+        (metric, counts[stage], unit) for stage, metric, unit in STAGE_METRICS
+    ]
+    rows += [(name, float(ledger.columns[name].sum()), currency) for name in MONEY_COLUMNS]
+
+    closed, won, cycle_days = closed_opportunities(ledger)
+    response = first_response(ledger, scenario).iloc[0]
+    quote_days = durations(observed(ledger, "won_time"), observed(ledger, "invoice_time"))
+    retained = retention(ledger).set_index("metric")["value"]
+    economics = unit_economics(ledger, scenario).set_index("metric")["value"]
+    rows += [
+        ("win_rate", ratio(int(won.sum()), int(closed.sum())), "share"),
+        ("median_sales_cycle_days", _median(cycle_days[closed]), "days"),
+        ("median_first_response_hours", float(response["median_hours"]), "hours"),
+        ("sla_compliance", float(response["sla_compliance"]), "share"),
+        ("median_quote_to_cash_days", _median(quote_days / HOURS_PER_DAY), "days"),
+        ("nrr", float(retained["nrr"]), "share"),
+        ("grr", float(retained["grr"]), "share"),
+        ("cac", float(economics["cac"]), currency),
+        ("cac_payback_months", float(economics["cac_payback_months"]), "months"),
+        ("forecast_mape", forecast_error(ledger), "share"),
+        ("lead_to_customer", ratio(counts["active_customer"], counts["leads"]), "share"),
+    ]
+    table = pd.DataFrame(rows, columns=["metric", "value", "unit"])
+    table["value"] = table["value"].astype(float)
+    return table
+
+
+def _median(values: np.ndarray) -> float:
+    """Median, NaN for no values."""
+    return float(np.median(values)) if len(values) else np.nan

@@ -1,0 +1,38 @@
+"""Team load: how busy each team was and how long its queue grew, to find bottlenecks.
+
+A pure function of the ledger's metadata (busy slot-hours, slots) and weekly team levels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.analysis._common import horizon_hours
+from funnelsim.engine.ledger import Ledger
+
+
+def utilization(ledger: Ledger) -> pd.DataFrame:
+    """Per team: slots, occupancy over the horizon, mean and max weekly queue length.
+
+    Columns team, slots, occupancy (busy slot-hours / (slots x horizon hours); NaN for a
+    team with no slots), mean_queue and max_queue (over the weekly mean queue lengths).
+    """
+    horizon = horizon_hours(ledger)
+    busy = ledger.meta["team_busy_hours"]
+    slots = ledger.meta["team_slots"]
+    levels = ledger.team_levels
+    queue = levels.groupby("team", sort=False)["queue_length"].agg(["mean", "max"])
+    rows = []
+    for team in slots:
+        n_slots = int(slots[team])
+        capacity = n_slots * horizon
+        occupancy = float(busy.get(team, 0.0)) / capacity if capacity > 0 else np.nan
+        mean_queue, max_queue = (
+            (float(queue.at[team, "mean"]), float(queue.at[team, "max"]))
+            if team in queue.index
+            else (np.nan, np.nan)
+        )
+        rows.append((team, n_slots, occupancy, mean_queue, max_queue))
+    table = pd.DataFrame(rows, columns=["team", "slots", "occupancy", "mean_queue", "max_queue"])
+    return table.astype({"slots": np.int64})

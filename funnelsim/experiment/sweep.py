@@ -1,0 +1,138 @@
+"""Sweeps: every point of a parameter grid, with intervals and the best net value marked.
+
+All points run on the same replication seeds as the base scenario, so each point's gain
+over the base is a paired difference. With an output directory, each finished point is
+written atomically as its own JSON file; a rerun skips the points already there and
+gives the same final table as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.experiment.executors import execute
+from funnelsim.experiment.replications import replication_jobs, run_replication
+from funnelsim.experiment.stats import CONFIDENCE, paired_difference, t_interval
+from funnelsim.experiment.variants import grid_points, scenario_data, with_overrides
+from funnelsim.scenario.models import Scenario
+
+SWEEP_METRICS = ("horizon_revenue", "arr_at_horizon", "won_deals", "total_cost", "net_value")
+
+
+def sweep(
+    base: Scenario,
+    grid: Mapping[str, list[Any]],
+    replications: int = 10,
+    seed: int = 0,
+    workers: int = 1,
+    scheduler: str | None = None,
+    out_dir: Path | None = None,
+    on_done: Callable[[int, Any], None] | None = None,
+    confidence: float = CONFIDENCE,
+) -> pd.DataFrame:
+    """One row per grid point: metrics with CIs, gain over the base, and the best point."""
+    points = [{}, *grid_points(grid)]
+    scenarios = [with_overrides(base, point) for point in points]
+    keys = [_point_key(base, point, replications, seed) for point in points]
+    stored = _load_points(out_dir, keys)
+    todo = [i for i, key in enumerate(keys) if key not in stored]
+    jobs: list[tuple] = []
+    owners: list[int] = []
+    for i in todo:
+        jobs += replication_jobs(scenarios[i], replications, seed, keep_ledgers=False)
+        owners += [i] * replications
+    collected: dict[int, dict[int, dict[str, float]]] = {i: {} for i in todo}
+
+    def finished(job: int, rep: Any) -> None:
+        point = owners[job]
+        collected[point][rep.index] = _metric_values(rep, base.currency)
+        if len(collected[point]) == replications:
+            values = [collected[point][r] for r in range(replications)]
+            stored[keys[point]] = values
+            if out_dir is not None:
+                _save_point(out_dir, keys[point], points[point], values)
+        if on_done:
+            on_done(job, rep)
+
+    execute(run_replication, jobs, workers=workers, scheduler=scheduler, on_done=finished)
+    return _table(points, [stored[key] for key in keys], list(grid), confidence)
+
+
+def _metric_values(rep: Any, currency: str) -> dict[str, float]:
+    metrics = rep.metrics(currency).set_index("metric")["value"].astype(float)
+    values = {name: float(metrics[name]) for name in SWEEP_METRICS if name in metrics}
+    values["net_value"] = values["horizon_revenue"] - values["total_cost"]
+    return values
+
+
+def _table(
+    points: list[dict[str, Any]],
+    results: list[list[dict[str, float]]],
+    paths: list[str],
+    confidence: float,
+) -> pd.DataFrame:
+    base_net = np.array([r["net_value"] for r in results[0]])
+    rows = []
+    for index, (point, values) in enumerate(zip(points, results, strict=True)):
+        row: dict[str, Any] = {"point": index}
+        for path in paths:
+            row[path] = point.get(path)
+        for metric in SWEEP_METRICS:
+            series = np.array([v[metric] for v in values])
+            row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = t_interval(
+                series, confidence
+            )
+        net = np.array([v["net_value"] for v in values])
+        gain = paired_difference(base_net, net, confidence)
+        row["net_gain"], row["net_gain_ci_low"], row["net_gain_ci_high"] = gain
+        row["replications"] = len(values)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.insert(1, "is_base", table["point"] == 0)
+    grid_rows = table[~table["is_base"]]
+    table["best"] = False
+    if not grid_rows.empty:
+        table.loc[grid_rows["net_gain"].idxmax(), "best"] = True
+    return table
+
+
+def _point_key(base: Scenario, point: Mapping[str, Any], replications: int, seed: int) -> str:
+    """A stable identity for a point: base scenario, overrides, replications and seed."""
+    text = json.dumps(
+        {"base": scenario_data(base), "point": point, "reps": replications, "seed": seed},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _load_points(out_dir: Path | None, keys: list[str]) -> dict[str, list[dict[str, float]]]:
+    stored: dict[str, list[dict[str, float]]] = {}
+    if out_dir is None:
+        return stored
+    for key in keys:
+        path = Path(out_dir) / "points" / f"{key}.json"
+        if path.is_file():
+            stored[key] = json.loads(path.read_text(encoding="utf-8"))["replications"]
+    return stored
+
+
+def _save_point(
+    out_dir: Path, key: str, point: Mapping[str, Any], values: list[dict[str, float]]
+) -> None:
+    folder = Path(out_dir) / "points"
+    folder.mkdir(parents=True, exist_ok=True)
+    document = json.dumps({"overrides": point, "replications": values}, default=str)
+    handle, tmp = tempfile.mkstemp(prefix=f".{key}.", dir=folder)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(document)
+    os.replace(tmp, folder / f"{key}.json")
