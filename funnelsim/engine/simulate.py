@@ -197,7 +197,9 @@ def _flow_inputs(
         stale_time = np.full(len(items), np.inf)
     else:
         mean_years = -1.0 / np.log1p(-decay_per_year)
-        stale_time = columns["created"][items] - mean_years * 8760.0 * np.log1p(-u[:, Fate.STALE])
+        with np.errstate(over="ignore"):
+            wait = -mean_years * 8760.0 * np.log1p(-u[:, Fate.STALE])
+        stale_time = columns["created"][items] + wait
     fallback_team = seam1.fallback_team
     fallback_work = (
         scenario.teams[fallback_team].work_time.ppf(u[:, Fate.FALLBACK_WORK])
