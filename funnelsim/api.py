@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from funnelsim.experiment.compare import Comparison
+from funnelsim.experiment.compare import compare as _compare
+from funnelsim.experiment.leaks import leaks as _leaks
 from funnelsim.experiment.replications import Replication, run_replications
+from funnelsim.experiment.sensitivity import sensitivity as _sensitivity
+from funnelsim.experiment.sweep import sweep as _sweep
 from funnelsim.results import Results
 from funnelsim.scenario.loading import load_scenario
 from funnelsim.scenario.models import Scenario
@@ -35,3 +40,11 @@ def run(
         on_done=on_done,
     )
     return Results(scenario=scenario, seed=seed, replications=reps)
+
+
+compare = _compare
+leaks = _leaks
+sweep = _sweep
+sensitivity = _sensitivity
+
+__all__ = ["Comparison", "compare", "leaks", "run", "sensitivity", "sweep"]

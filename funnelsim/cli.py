@@ -4,19 +4,43 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+import pandas as pd
 from rich.console import Console
 
+from funnelsim.api import compare as compare_scenarios
+from funnelsim.api import leaks as seam_leaks
 from funnelsim.api import run as run_scenario
-from funnelsim.output import OutputExistsError, check_writable, summary_document, write_results
-from funnelsim.report.terminal import print_results
+from funnelsim.api import sensitivity as one_at_a_time
+from funnelsim.api import sweep as grid_sweep
+from funnelsim.experiment.stats import CONFIDENCE
+from funnelsim.experiment.variants import parse_grid
+from funnelsim.output import (
+    OutputExistsError,
+    check_writable,
+    summary_document,
+    write_results,
+    write_table,
+)
+from funnelsim.report.progress import progress_bar
+from funnelsim.report.terminal import (
+    print_comparison,
+    print_leaks,
+    print_results,
+    print_sensitivity,
+    print_sweep,
+)
 from funnelsim.scenario.loading import ScenarioError, dump_scenario, load_scenario
 
 BAD_INPUT = 2
+MIN_WIDTH = 110
 FAILURE = 1
 
 
@@ -63,6 +87,42 @@ set_option = click.option(
     metavar="PATH=VALUE",
     help="Override a scenario field, e.g. --set seam1.sla_hours=1 (YAML scalar).",
 )
+seed_option = click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Root seed; replication seeds are spawned from it.",
+)
+workers_option = click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Local worker processes.",
+)
+scheduler_option = click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    default=None,
+    help="Run on an existing Dask cluster instead of local processes.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+force_option = click.option("--force", is_flag=True, help="Replace existing output.")
+csv_option = click.option(
+    "--out", type=click.Path(path_type=Path, dir_okay=False), help="Also write the table as CSV."
+)
+
+
+def reps_option(default: int, minimum: int) -> Callable:
+    """--reps with a command's own default."""
+    return click.option(
+        "--reps",
+        default=default,
+        show_default=True,
+        type=click.IntRange(min=minimum),
+        help="Independent replications (paired across scenarios).",
+    )
 
 
 @click.group(cls=_Group)
@@ -74,41 +134,25 @@ def main() -> None:
 @main.command()
 @scenario_argument
 @set_option
-@click.option(
-    "--reps",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Independent replications.",
-)
-@click.option(
-    "--seed",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Root seed; replication seeds are spawned from it.",
-)
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Local worker processes.",
-)
+@reps_option(1, 1)
+@seed_option
+@workers_option
+@scheduler_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     help="Results directory (default: results/NAME-TIMESTAMP).",
 )
-@click.option("--force", is_flag=True, help="Replace an existing results directory.")
+@force_option
 @click.option("--no-ledger", is_flag=True, help="Keep only summaries (no Parquet ledger).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option
 def run(
     scenario: Path | None,
     overrides: tuple[str, ...],
     reps: int,
     seed: int,
     workers: int,
+    scheduler: str | None,
     out: Path | None,
     force: bool,
     no_ledger: bool,
@@ -119,10 +163,16 @@ def run(
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out_dir = out or Path("results") / f"{_slug(spec.name)}-{stamp}"
     check_writable(out_dir, force)
-    console = Console(stderr=as_json)
-    with console.status(f"simulating {spec.name}…", spinner="dots"):
+    console = _console(as_json)
+    with progress_bar(console, reps, f"simulating {spec.name}") as advance:
         results = run_scenario(
-            spec, replications=reps, seed=seed, workers=workers, keep_ledgers=not no_ledger
+            spec,
+            replications=reps,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            keep_ledgers=not no_ledger,
+            on_done=lambda _rep: advance(),
         )
     write_results(results, out_dir, force=force)
     if as_json:
@@ -132,6 +182,224 @@ def run(
     else:
         print_results(results, console)
         console.print(f"Results written to [bold]{out_dir}[/bold]")
+
+
+@main.command()
+@click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("variant", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@set_option
+@reps_option(10, 2)
+@seed_option
+@workers_option
+@scheduler_option
+@csv_option
+@force_option
+@json_option
+def compare(
+    baseline: Path,
+    variant: Path | None,
+    overrides: tuple[str, ...],
+    reps: int,
+    seed: int,
+    workers: int,
+    scheduler: str | None,
+    out: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Paired difference of VARIANT (or BASELINE with --set changes) against BASELINE."""
+    if variant is None and not overrides:
+        raise ScenarioError("compare: give a VARIANT scenario file or --set changes")
+    base_spec = load_scenario(baseline)
+    variant_spec = load_scenario(variant or baseline, overrides)
+    if out is not None:
+        check_writable(out, force)
+    console = _console(as_json)
+    with progress_bar(console, 2 * reps, "comparing") as advance:
+        result = compare_scenarios(
+            base_spec,
+            variant_spec,
+            replications=reps,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            on_done=lambda _i, _r: advance(),
+        )
+    summary = result.summary()
+    if out is not None:
+        write_table(summary, out, force=force)
+    if as_json:
+        click.echo(summary.to_json(orient="records", indent=2))
+        return
+    names = (base_spec.name, variant_spec.name if variant else f"{base_spec.name} with --set")
+    print_comparison(summary, names, base_spec.currency, console, result.confidence)
+
+
+@main.command()
+@scenario_argument
+@set_option
+@reps_option(10, 2)
+@seed_option
+@workers_option
+@scheduler_option
+@csv_option
+@force_option
+@json_option
+def leaks(
+    scenario: Path | None,
+    overrides: tuple[str, ...],
+    reps: int,
+    seed: int,
+    workers: int,
+    scheduler: str | None,
+    out: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Per seam: what fixing it is worth (counterfactual) beside attributed leakage."""
+    spec = load_scenario(scenario or default_scenario(), overrides)
+    if out is not None:
+        check_writable(out, force)
+    console = _console(as_json)
+    with progress_bar(console, 5 * reps, "fixing each seam in turn") as advance:
+        table = seam_leaks(
+            spec,
+            replications=reps,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            on_done=lambda _i, _r: advance(),
+        )
+    _emit(table, out, force, as_json)
+    if not as_json:
+        print_leaks(table, spec.currency, console, CONFIDENCE)
+
+
+@main.command()
+@scenario_argument
+@set_option
+@click.option(
+    "--grid",
+    "grid_specs",
+    multiple=True,
+    required=True,
+    metavar="PATH=V1,V2,...",
+    help="A parameter and its values; repeat for a full grid.",
+)
+@reps_option(10, 2)
+@seed_option
+@workers_option
+@scheduler_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Sweep directory: each point is saved as it finishes; rerun to resume.",
+)
+@json_option
+def sweep(
+    scenario: Path | None,
+    overrides: tuple[str, ...],
+    grid_specs: tuple[str, ...],
+    reps: int,
+    seed: int,
+    workers: int,
+    scheduler: str | None,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Every point of a parameter grid with intervals; the best net gain is starred."""
+    spec = load_scenario(scenario or default_scenario(), overrides)
+    grid = parse_grid(grid_specs)
+    n_points = math.prod(len(values) for values in grid.values())
+    console = _console(as_json)
+    with progress_bar(console, (n_points + 1) * reps, "sweeping") as advance:
+        table = grid_sweep(
+            spec,
+            grid,
+            replications=reps,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            out_dir=out,
+            on_done=lambda _i, _r: advance(),
+        )
+    _emit(table, out / "sweep.csv" if out else None, True, as_json)
+    if not as_json:
+        print_sweep(table, list(grid), spec.currency, console, CONFIDENCE)
+
+
+@main.command()
+@scenario_argument
+@set_option
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="PATH",
+    help="A numeric parameter to vary (repeatable; * matches one level; 'all').",
+)
+@click.option(
+    "--step",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(0.01, 0.9),
+    help="Relative change down and up.",
+)
+@click.option(
+    "--metric",
+    default="horizon_revenue",
+    show_default=True,
+    help="The headline metric to explain (or net_value).",
+)
+@reps_option(5, 2)
+@seed_option
+@workers_option
+@scheduler_option
+@csv_option
+@force_option
+@json_option
+def sensitivity(
+    scenario: Path | None,
+    overrides: tuple[str, ...],
+    params: tuple[str, ...],
+    step: float,
+    metric: str,
+    reps: int,
+    seed: int,
+    workers: int,
+    scheduler: str | None,
+    out: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """One-at-a-time tornado: which inputs move the metric most, with intervals."""
+    spec = load_scenario(scenario or default_scenario(), overrides)
+    if out is not None:
+        check_writable(out, force)
+    console = _console(as_json)
+    with progress_bar(console, None, "varying parameters one at a time") as advance:
+        table = one_at_a_time(
+            spec,
+            parameters=params or None,
+            step=step,
+            metric=metric,
+            replications=reps,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            on_done=lambda _i, _r: advance(),
+        )
+    _emit(table, out, force, as_json)
+    if not as_json:
+        print_sensitivity(table, spec.currency, console, CONFIDENCE)
+
+
+def _emit(table: pd.DataFrame, out: Path | None, force: bool, as_json: bool) -> None:
+    """Write the table as CSV when asked, and print it as JSON when asked."""
+    if out is not None:
+        write_table(table, out, force=force)
+    if as_json:
+        click.echo(table.to_json(orient="records", indent=2))
 
 
 @main.command()
@@ -167,6 +435,12 @@ def init(path: Path, force: bool) -> None:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     click.echo(f"wrote {path}; edit it, then: funnelsim run {path}")
+
+
+def _console(to_stderr: bool) -> Console:
+    """A console at least wide enough for the leakage table, even when piped."""
+    width = max(shutil.get_terminal_size((120, 40)).columns, MIN_WIDTH)
+    return Console(stderr=to_stderr, width=width)
 
 
 def _slug(name: str) -> str:

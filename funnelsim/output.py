@@ -102,3 +102,20 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         }
         for row in clean.to_dict(orient="records")
     ]
+
+
+def write_table(frame: pd.DataFrame, path: Path, force: bool = False) -> Path:
+    """Write one table as CSV atomically (temporary file, then rename)."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists; pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            frame.to_csv(stream, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -13,6 +13,9 @@ import numpy as np
 from funnelsim.engine.ledger import Ledger
 
 HOURS_PER_DAY = 24.0
+# SimPy's clock accumulates timeouts, so an event due at t can fire at t - 1e-15: a
+# duration that small below zero is rounding, read as zero.
+ROUNDING_HOURS = 1e-9
 HOURS_PER_YEAR = 8760.0
 QUARTER_HOURS = HOURS_PER_YEAR / 4.0
 
@@ -30,9 +33,10 @@ def observed(ledger: Ledger, name: str) -> np.ndarray:
 
 
 def durations(start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Finite ``end - start`` values for leads that reached both times."""
+    """Finite ``end - start`` values for leads that reached both times (rounding to zero)."""
     delta = end - start
-    return delta[np.isfinite(delta)]
+    delta = delta[np.isfinite(delta)]
+    return np.where((delta < 0) & (delta > -ROUNDING_HOURS), 0.0, delta)
 
 
 def summary(values: np.ndarray) -> tuple[int, float, float, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 MONEY_UNITS = {"USD": "$", "EUR": "€", "GBP": "£"}
+COUNT_UNITS = {"leads", "deals", "customers", "opportunities"}
 
 
 def money(value: float, currency: str) -> str:
@@ -33,6 +34,8 @@ def number(value: float, unit: str, currency: str) -> str:
         return f"{100 * value:.1f}%"
     if unit in {"days", "hours", "months"}:
         return f"{value:,.1f} {unit}"
+    if unit in COUNT_UNITS:
+        return f"{value:,.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:.1f}"
     if unit == "ratio":
         return f"{value:.2f}"
     if abs(value) >= 100 or float(value).is_integer():

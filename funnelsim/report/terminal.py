@@ -11,10 +11,10 @@ from funnelsim.results import Results
 
 FUNNEL_METRICS = ("leads", "mqls", "sqls", "opportunities", "won_deals", "active_customers")
 SEAM_TITLES = {
-    1: "seam 1 marketing → sales",
-    2: "seam 2 sales → finance",
-    3: "seam 3 finance → CS",
-    4: "seam 4 renewal",
+    1: "1 mktg → sales",
+    2: "2 sales → finance",
+    3: "3 finance → CS",
+    4: "4 renewal",
 }
 
 
@@ -63,26 +63,19 @@ def _leakage_table(leakage: pd.DataFrame, currency: str, interval: str) -> Table
     ):
         table.add_column(name, justify=justify)
     units = {"leads_lost": "leads", "arr_lost": currency, "horizon_revenue_lost": currency}
-    wide = leakage.pivot_table(
-        index=["seam", "reason"],
-        columns="measure",
-        values=["mean", "ci_low", "ci_high"],
-        sort=False,
-        dropna=False,
-    )
-    for seam in sorted(leakage["seam"].unique()):
-        first = True
-        for (row_seam, reason), row in wide.iterrows():
-            if row_seam != seam:
-                continue
-            cells = [
-                with_interval(
-                    row[("mean", m)], row[("ci_low", m)], row[("ci_high", m)], units[m], currency
+    indexed = leakage.set_index(["seam", "reason", "measure"])
+    pairs = list(dict.fromkeys(zip(leakage["seam"], leakage["reason"], strict=True)))
+    for seam in sorted({seam for seam, _ in pairs}):
+        reasons = [reason for s, reason in pairs if s == seam]
+        for position, reason in enumerate(reasons):
+            cells = []
+            for measure, unit in units.items():
+                row = indexed.loc[(seam, reason, measure)]
+                cells.append(
+                    with_interval(row["mean"], row["ci_low"], row["ci_high"], unit, currency)
                 )
-                for m in ("leads_lost", "arr_lost", "horizon_revenue_lost")
-            ]
-            table.add_row(SEAM_TITLES.get(int(seam), str(seam)) if first else "", reason, *cells)
-            first = False
+            title = SEAM_TITLES.get(int(seam), str(seam)) if position == 0 else ""
+            table.add_row(title, reason.replace("_", " "), *cells)
         table.add_section()
     return table
 
@@ -99,3 +92,122 @@ def _metrics_table(summary: pd.DataFrame, currency: str, interval: str) -> Table
             with_interval(row["mean"], row["ci_low"], row["ci_high"], row["unit"], currency),
         )
     return table
+
+
+def print_comparison(
+    summary: pd.DataFrame,
+    names: tuple[str, str],
+    currency: str,
+    console: Console,
+    confidence: float,
+) -> None:
+    """Paired differences per metric, with how much narrower pairing made the interval."""
+    table = Table(
+        title=f"{names[1]} vs {names[0]}: paired difference [{confidence:.0%} CI]",
+        title_justify="left",
+    )
+    for name, justify in (
+        ("metric", "left"),
+        (names[0], "right"),
+        (names[1], "right"),
+        ("difference", "right"),
+        ("unpaired CI would be", "right"),
+        ("narrower by", "right"),
+    ):
+        table.add_column(name, justify=justify)
+    for _, row in summary.iterrows():
+        unit = row["unit"]
+        table.add_row(
+            row["metric"].replace("_", " "),
+            with_interval(row["baseline"], float("nan"), float("nan"), unit, currency),
+            with_interval(row["variant"], float("nan"), float("nan"), unit, currency),
+            with_interval(row["difference"], row["ci_low"], row["ci_high"], unit, currency),
+            with_interval(
+                float("nan"), row["unpaired_ci_low"], row["unpaired_ci_high"], unit, currency
+            ).removeprefix("– "),
+            "–" if pd.isna(row["narrowing"]) else f"{row['narrowing']:.1f}x",
+        )
+    console.print(table)
+
+
+def print_leaks(leaks: pd.DataFrame, currency: str, console: Console, confidence: float) -> None:
+    """Per seam, ranked: the counterfactual value of fixing it beside attributed leakage."""
+    table = Table(
+        title=f"What fixing each seam is worth [{confidence:.0%} CI]", title_justify="left"
+    )
+    for name, justify in (
+        ("rank", "right"),
+        ("seam", "left"),
+        ("fix it: horizon revenue gained", "right"),
+        ("fix it: ARR at horizon gained", "right"),
+        ("attributed: leads lost", "right"),
+        ("attributed: horizon revenue lost", "right"),
+    ):
+        table.add_column(name, justify=justify)
+    for _, row in leaks.iterrows():
+        table.add_row(
+            str(row["rank"]),
+            f"{row['seam']} {row['seam_name']}",
+            _cell(row, "counterfactual_horizon_revenue", currency, currency),
+            _cell(row, "counterfactual_arr_at_horizon", currency, currency),
+            _cell(row, "attributed_leads_lost", "leads", currency),
+            _cell(row, "attributed_horizon_revenue_lost", currency, currency),
+        )
+    console.print(table)
+    console.print(
+        "[dim]Counterfactual: the paired difference against the same scenario with "
+        "that seam made perfect (no delay, no handoff loss). Attributed: the expected "
+        "value of the leads lost at that seam in the baseline itself.[/dim]"
+    )
+
+
+def print_sweep(
+    table_data: pd.DataFrame, paths: list[str], currency: str, console: Console, confidence: float
+) -> None:
+    """One row per grid point; the point with the best net gain is starred."""
+    table = Table(
+        title=f"Sweep [{confidence:.0%} CI]; net = horizon revenue - total cost",
+        title_justify="left",
+    )
+    for name in [*paths, "horizon revenue", "total cost", "net gain vs base", "best"]:
+        table.add_column(name, justify="right")
+    for _, row in table_data.iterrows():
+        point = ["base" if row["is_base"] else str(row[p]) for p in paths]
+        table.add_row(
+            *point,
+            _cell(row, "horizon_revenue", currency, currency),
+            _cell(row, "total_cost", currency, currency),
+            _cell(row, "net_gain", currency, currency),
+            "★" if row["best"] else "",
+        )
+    console.print(table)
+
+
+def print_sensitivity(
+    table_data: pd.DataFrame, currency: str, console: Console, confidence: float
+) -> None:
+    """Tornado as a table: effect of moving each parameter down and up."""
+    metric = table_data["metric"].iloc[0] if len(table_data) else "metric"
+    unit = currency if metric not in {"won_deals", "active_customers"} else "deals"
+    table = Table(title=f"Sensitivity of {metric} [{confidence:.0%} CI]", title_justify="left")
+    for name in ("parameter", "base", "low → effect", "high → effect", "swing"):
+        table.add_column(name, justify="left" if name == "parameter" else "right")
+    for _, row in table_data.iterrows():
+        table.add_row(
+            row["parameter"],
+            f"{row['base_value']:g}",
+            f"{row['low_value']:g} → "
+            + with_interval(
+                row["low_effect"], row["low_ci_low"], row["low_ci_high"], unit, currency
+            ),
+            f"{row['high_value']:g} → "
+            + with_interval(
+                row["high_effect"], row["high_ci_low"], row["high_ci_high"], unit, currency
+            ),
+            with_interval(row["swing"], float("nan"), float("nan"), unit, currency),
+        )
+    console.print(table)
+
+
+def _cell(row: pd.Series, name: str, unit: str, currency: str) -> str:
+    return with_interval(row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"], unit, currency)
