@@ -13,13 +13,17 @@ from funnelsim.engine.ledger import Ledger
 
 
 def utilization(ledger: Ledger) -> pd.DataFrame:
-    """Per team: slots, occupancy over the horizon, mean and max weekly queue length.
+    """Per team: slots, occupancy, utilization, mean and max weekly queue length.
 
-    Columns team, slots, occupancy (busy slot-hours / (slots x horizon hours); NaN for a
-    team with no slots), mean_queue and max_queue (over the weekly mean queue lengths).
+    Occupancy is wall-clock: busy slot-hours / (slots x horizon hours), counting a slot
+    held over a night or weekend. Utilization is working time: the working hours items
+    held slots / (slots x the team's open hours in the horizon). NaN for a team with no
+    slots. mean_queue and max_queue are over the weekly mean queue lengths.
     """
     horizon = horizon_hours(ledger)
     busy = ledger.meta["team_busy_hours"]
+    work = ledger.meta["team_work_hours"]
+    open_hours = ledger.meta["team_open_hours"]
     slots = ledger.meta["team_slots"]
     levels = ledger.team_levels
     queue = levels.groupby("team", sort=False)["queue_length"].agg(["mean", "max"])
@@ -28,11 +32,14 @@ def utilization(ledger: Ledger) -> pd.DataFrame:
         n_slots = int(slots[team])
         capacity = n_slots * horizon
         occupancy = float(busy.get(team, 0.0)) / capacity if capacity > 0 else np.nan
+        available = n_slots * float(open_hours.get(team, 0.0))
+        used = float(work.get(team, 0.0)) / available if available > 0 else np.nan
         mean_queue, max_queue = (
             (float(queue.at[team, "mean"]), float(queue.at[team, "max"]))
             if team in queue.index
             else (np.nan, np.nan)
         )
-        rows.append((team, n_slots, occupancy, mean_queue, max_queue))
-    table = pd.DataFrame(rows, columns=["team", "slots", "occupancy", "mean_queue", "max_queue"])
+        rows.append((team, n_slots, occupancy, used, mean_queue, max_queue))
+    columns = ["team", "slots", "occupancy", "utilization", "mean_queue", "max_queue"]
+    table = pd.DataFrame(rows, columns=columns)
     return table.astype({"slots": np.int64})

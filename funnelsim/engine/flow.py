@@ -189,11 +189,11 @@ class Flow:
 
     def _sdr_hold(self, item: int, start: float) -> float:
         self.state[item] = STARTED
-        self._first_response[item] = start
+        self._first_response[item] = max(start, self.x.mql_time[item])
         return self.sdr.calendar.add_working_hours(start, self.x.sdr_work[item])
 
     def _fallback_hold(self, item: int, start: float) -> float:
-        self._first_response[item] = start
+        self._first_response[item] = max(start, self.x.mql_time[item])
         return self.fallback.calendar.add_working_hours(start, self.x.fallback_work[item])
 
     def _sdr_done(self, item: int, now: float) -> None:

@@ -102,6 +102,10 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
             "queued_leads": len(items),
             "team_busy_hours": {name: team.busy.total_area for name, team in teams.items()},
             "team_slots": {name: team.slots for name, team in teams.items()},
+            "team_work_hours": {name: team.work_hours for name, team in teams.items()},
+            "team_open_hours": {
+                name: team.calendar.working_hours_until(horizon) for name, team in teams.items()
+            },
         },
     )
 
@@ -193,7 +197,7 @@ def _flow_inputs(
     p1 = 1 in perfect
     response = np.zeros(len(items)) if p1 else seam1.response_delay.ppf(u[:, Fate.RESPONSE_DELAY])
     decay_per_year = scenario.marketing.data_decay_per_year
-    if p1 or decay_per_year == 0:
+    if p1 or decay_per_year < 1e-12:
         stale_time = np.full(len(items), np.inf)
     else:
         mean_years = -1.0 / np.log1p(-decay_per_year)
@@ -310,6 +314,7 @@ def _build_teams(env: simpy.Environment, scenario: Scenario, counter: list[int])
             head_segments,
             n_weeks,
             counter,
+            scenario.horizon_hours,
         )
     return teams
 

@@ -88,6 +88,7 @@ class Team:
         head_segments: list[int] | None,
         n_weeks: int,
         counter: list[int],
+        horizon: float,
     ) -> None:
         self.env = env
         self.name = name
@@ -109,6 +110,8 @@ class Team:
         self._event_counter = counter
         self.withdrawn: set[int] = set()
         self.served = 0
+        self.work_hours = 0.0
+        self.horizon = horizon
 
     def route(self, segment: int) -> int:
         """Pick the head (queue index) for a new item; -1 when no head can take it."""
@@ -158,6 +161,9 @@ class Team:
         self.busy.change(now, 1)
         start = self.calendar.next_open(now)
         end = hold(item, start)
+        if start < self.horizon:
+            working = self.calendar.working_hours_until
+            self.work_hours += working(min(end, self.horizon)) - working(start)
         self._event_counter[0] += 1
         event = self.env.timeout(end - now)
         event.callbacks.append(lambda _e: self._finish(item, head, hold, done))
