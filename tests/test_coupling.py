@@ -80,3 +80,33 @@ def test_perfect_seam1_loses_nothing_there(seed: int) -> None:
     assert base_lost_at_1.any()
     assert perfect.columns["won"].sum() >= base.columns["won"].sum()
     assert not np.any(base.columns["won"] & ~perfect.columns["won"])
+
+
+def test_perfect_seam1_routes_every_lead() -> None:
+    """A perfect seam 1 has no handoff loss, so a routing gap loses nobody either.
+
+    Here by_segment routing gives enterprise leads no SDR: the baseline loses them as
+    ``unrouted`` at seam 1; with seam 1 perfect none may be lost there.
+    """
+    scenario = scenario_from_dict(
+        {
+            **AMPLE,
+            "teams": {
+                **AMPLE["teams"],
+                "sdr": {
+                    **AMPLE["teams"]["sdr"],
+                    "headcount": 4,
+                    "segments": {"smb": 2, "mid_market": 2, "enterprise": 0},
+                },
+            },
+            "seam1": {"routing": "by_segment", "response_delay": FAST},
+        }
+    )
+    base = fs.simulate(scenario, 0)
+    unrouted = base.reason_names.index("unrouted")
+    assert np.any(base.columns["loss_reason"] == unrouted)
+    perfect = fs.simulate(scenario, 0, perfect_seams=[1])
+    c = perfect.columns
+    lost_at_1 = (c["outcome"] == LOST_AT_SEAM) & (c["seam"] == 1)
+    reasons = sorted({perfect.reason_names[r] for r in c["loss_reason"][lost_at_1]})
+    assert not lost_at_1.any(), f"{lost_at_1.sum()} leads lost at a perfect seam 1: {reasons}"

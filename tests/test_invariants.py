@@ -140,6 +140,29 @@ def test_default_scenario_invariants() -> None:
         check_ledger(fs.simulate(scenario, seed))
 
 
+def test_invariants_where_every_outcome_occurs() -> None:
+    """A busy company with a slow deal desk: every outcome and every later-seam loss occurs."""
+    scenario = scenario_from_dict(
+        {
+            "horizon_days": 730,
+            "sources": {
+                "inbound": {"leads_per_week": 250, "fit": {"dist": "beta", "a": 4, "b": 3}}
+            },
+            "seam1": {"decay": {"half_life_hours": 48}},
+            "sales": {"win_rate": {"smb": 0.5, "mid_market": 0.5, "enterprise": 0.5}},
+            "seam2": {"fallthrough_per_week_waiting": 0.5},
+            "seam4": {"term_months": 3},
+        }
+    )
+    ledger = fs.simulate(scenario, 0)
+    c = ledger.columns
+    assert np.all(np.bincount(c["outcome"], minlength=len(OUTCOMES)) > 0)
+    lost = c["outcome"] == LOST_AT_SEAM
+    assert all(np.any(lost & (c["seam"] == number)) for number in SEAM_REASONS)
+    assert np.any(c["won"] & (c["outcome"] == IN_FLIGHT))
+    check_ledger(ledger)
+
+
 def test_perfect_seams_invariants() -> None:
     scenario = scenario_from_dict({"horizon_days": 400})
     check_ledger(fs.simulate(scenario, 0, perfect_seams=[1, 2, 3, 4]))

@@ -68,6 +68,7 @@ class FlowRules:
     sla_hours: float | None
     fallthrough_rate: float
     skip_deal_desk: bool
+    perfect_seam1: bool = False
 
 
 class Flow:
@@ -151,6 +152,13 @@ class Flow:
         if self.state[item] != NOT_ARRIVED:
             return
         head = self.sdr.route(self.x.segment[item])
+        if head < 0 and self.rules.perfect_seam1:
+            head = self.sdr.least_loaded_head()
+            if head < 0:
+                self.state[item] = STARTED
+                self._first_response[item] = self.env.now
+                self._sdr_done(item, self.env.now)
+                return
         if head < 0:
             if self.fallback is not None:
                 self._send_to_fallback(item)

@@ -274,9 +274,10 @@ def _flow_rules(scenario: Scenario, perfect: frozenset[int]) -> FlowRules:
         half_life=None if 1 in perfect else seam1.decay.half_life_hours,
         decay_floor=seam1.decay.floor,
         p_accept_unfit=seam1.acceptance.p_accept_unfit,
-        sla_hours=seam1.sla_hours,
+        sla_hours=None if 1 in perfect else seam1.sla_hours,
         fallthrough_rate=0.0 if 2 in perfect else seam2.fallthrough_per_week_waiting,
         skip_deal_desk=2 in perfect,
+        perfect_seam1=1 in perfect,
     )
 
 

@@ -133,6 +133,14 @@ class Team:
         self._rr += 1
         return head
 
+    def least_loaded_head(self) -> int:
+        """The head with the fewest items, whatever its segment; -1 with no heads."""
+        if self.headcount == 0:
+            return -1
+        if self.pooled:
+            return 0
+        return self.load.index(min(self.load))
+
     def arrive(self, item: int, head: int, hold: HoldFn, done: DoneFn) -> None:
         """Put an item in the head's queue (or start it at once when a slot is free)."""
         now = self.env.now

@@ -90,7 +90,7 @@ def _on_dask(
         ]
         index_of = {future.key: i for i, future in enumerate(futures)}
         results: dict[int, Any] = {}
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             index = index_of[future.key]
             results[index] = future.result()
             if on_done:
