@@ -29,7 +29,7 @@ def small(tmp_path: Path) -> Path:
     return path
 
 
-def _one_line_error(result) -> str:  # noqa: ANN001
+def _one_line_error(result) -> str:
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1, result.output

@@ -92,7 +92,7 @@ def _per_replication(results: fs.Results) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def dask_cluster():  # noqa: ANN201
+def dask_cluster():
     distributed = pytest.importorskip("dask.distributed")
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -101,7 +101,7 @@ def dask_cluster():  # noqa: ANN201
     cluster.close()
 
 
-def test_same_results_with_one_two_workers_and_dask(dask_cluster) -> None:  # noqa: ANN001
+def test_same_results_with_one_two_workers_and_dask(dask_cluster) -> None:
     scenario = _small()
     one = fs.run(scenario, replications=4, seed=3, workers=1)
     two = fs.run(scenario, replications=4, seed=3, workers=2)
@@ -131,7 +131,7 @@ def test_a_killed_local_worker_loses_and_duplicates_nothing() -> None:
         pd.testing.assert_frame_equal(a.headline, b.headline)
 
 
-def test_a_killed_dask_worker_loses_and_duplicates_nothing(dask_cluster) -> None:  # noqa: ANN001
+def test_a_killed_dask_worker_loses_and_duplicates_nothing(dask_cluster) -> None:
     scenario = _small()
     clean = run_replications(scenario, 6, seed=4, workers=1, keep_ledgers=False)
     killed: list[int] = []
@@ -156,7 +156,7 @@ def test_a_killed_dask_worker_loses_and_duplicates_nothing(dask_cluster) -> None
         pd.testing.assert_frame_equal(a.headline, b.headline)
 
 
-class _Interrupt(Exception):
+class _InterruptError(Exception):
     pass
 
 
@@ -169,9 +169,9 @@ def test_interrupted_sweep_resumes_to_the_same_table(tmp_path: Path) -> None:
     def stop_after_seven(_job: int, _rep: object) -> None:
         calls["n"] += 1
         if calls["n"] == 7:
-            raise _Interrupt
+            raise _InterruptError
 
-    with pytest.raises(_Interrupt):
+    with pytest.raises(_InterruptError):
         fs.sweep(
             base, grid, replications=3, seed=2, out_dir=tmp_path / "cut", on_done=stop_after_seven
         )
