@@ -80,6 +80,10 @@ class WorkCalendar:
         """Working hours inside [begin, end] for arrays of wall-clock times."""
         return self._working_until_array(end) - self._working_until_array(begin)
 
+    def working_hours_array(self, t: np.ndarray) -> np.ndarray:
+        """Working hours elapsed from the start until each wall-clock time in ``t``."""
+        return self._working_until_array(t)
+
     def _working_until_array(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=float)
         if self.always_open or not self.opens:

@@ -13,6 +13,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from funnelsim.engine.calendar import WorkCalendar
 from funnelsim.scenario.models import Scenario
 
 HOURS_PER_WEEK = 168.0
@@ -77,30 +78,55 @@ def source_key(name: str) -> int:
 def draw_arrivals(scenario: Scenario, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Poisson arrival times (hours) and source index per lead, sorted by time.
 
-    Each source is a non-homogeneous Poisson process whose weekly rate is scaled by its
-    monthly seasonality multiplier. Times come from the source's own stream of unit
-    exponential spacings mapped through the inverse cumulative intensity, so the k-th
-    lead of a source keeps its draws when the rate changes: it only arrives earlier or
-    later. That keeps comparisons of arrival rates paired.
+    Each source is a non-homogeneous Poisson process: its weekly rate, scaled by a
+    monthly seasonality multiplier and, when the source sets ``business_hours_share``,
+    concentrated into the scenario calendar's open hours. Times come from the source's
+    own stream of unit exponential spacings mapped through the inverse cumulative
+    intensity, so the k-th lead of a source keeps its draws when the rate changes: it
+    only arrives earlier or later. That keeps comparisons of arrival rates paired.
     """
     horizon = scenario.horizon_hours
-    month_edges, month_index = _month_edges(scenario, horizon)
+    edges, month_index, open_share = _hour_grid(scenario, horizon)
     times: list[np.ndarray] = []
     sources: list[np.ndarray] = []
     for index, (name, source) in enumerate(scenario.sources.items()):
         rng = stream(seed, ARRIVAL_STREAM, source_key(name))
         rate_per_hour = source.leads_per_week / HOURS_PER_WEEK
         season = np.ones(12) if source.seasonality is None else np.asarray(source.seasonality)
-        intensity = rate_per_hour * season[month_index] * np.diff(month_edges)
+        weight = _hour_weights(open_share, source.business_hours_share)
+        intensity = rate_per_hour * season[month_index] * weight * np.diff(edges)
         cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
         spacings = _cumulative_exponentials(rng, cumulative[-1])
-        arrivals = np.interp(spacings, cumulative, month_edges)
+        arrivals = np.interp(spacings, cumulative, edges)
         times.append(arrivals)
         sources.append(np.full(len(arrivals), index, dtype=np.int16))
     all_times = np.concatenate(times) if times else np.empty(0)
     all_sources = np.concatenate(sources) if sources else np.empty(0, dtype=np.int16)
     order = np.argsort(all_times, kind="stable")
     return all_times[order], all_sources[order]
+
+
+def _hour_grid(scenario: Scenario, horizon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hourly edges over the horizon, each hour's calendar month, and its open share."""
+    edges = np.append(np.arange(0.0, horizon, 1.0), horizon)
+    start = np.datetime64(scenario.start_date, "h")
+    months = (start + edges[:-1].astype("timedelta64[h]")).astype("datetime64[M]")
+    month_index = months.astype(np.int64) % 12
+    calendar = WorkCalendar(scenario.calendar, scenario.start_date, horizon + 24.0)
+    open_share = np.diff(calendar.working_hours_array(edges)) / np.diff(edges)
+    return edges, month_index, open_share
+
+
+def _hour_weights(open_share: np.ndarray, business_share: float | None) -> np.ndarray:
+    """Relative arrival intensity per hour, averaging 1, for a business-hours share."""
+    if business_share is None:
+        return np.ones(len(open_share))
+    mean_open = float(open_share.mean())
+    if mean_open <= 0.0 or mean_open >= 1.0:
+        return np.ones(len(open_share))
+    inside = business_share / mean_open
+    outside = (1.0 - business_share) / (1.0 - mean_open)
+    return inside * open_share + outside * (1.0 - open_share)
 
 
 def _cumulative_exponentials(rng: np.random.Generator, total: float) -> np.ndarray:
@@ -142,17 +168,3 @@ def draw_term_fates(
         mask = source == index
         fates[mask] = stream(seed, TERM_STREAM, source_key(name)).random((int(mask.sum()), width))
     return fates
-
-
-def _month_edges(scenario: Scenario, horizon: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wall-clock hour edges of calendar months over the horizon, and each month's index."""
-    start = np.datetime64(scenario.start_date, "D")
-    first_month = start.astype("datetime64[M]")
-    n_months = int(np.ceil(horizon / (24 * 28))) + 2
-    months = first_month + np.arange(n_months + 1)
-    edges = (months.astype("datetime64[D]") - start).astype(float) * 24.0
-    edges = np.clip(edges, 0.0, horizon)
-    keep = np.concatenate([[True], np.diff(edges) > 0])
-    edges = edges[keep]
-    month_numbers = (months[:-1].astype(int) % 12)[keep[1:]]
-    return edges, month_numbers[: len(edges) - 1]

@@ -111,6 +111,7 @@ class Team:
         self.withdrawn: set[int] = set()
         self.served = 0
         self.work_hours = 0.0
+        self._wake_time: float | None = None
         self.horizon = horizon
 
     def route(self, segment: int) -> int:
@@ -142,21 +143,13 @@ class Team:
         return self.load.index(min(self.load))
 
     def arrive(self, item: int, head: int, hold: HoldFn, done: DoneFn) -> None:
-        """Put an item in the head's queue (or start it at once when a slot is free)."""
+        """Queue an item at a head; it starts at once if a slot is free and the team works."""
         now = self.env.now
         self.load[head] += 1
-        if self.pooled:
-            if self.free_total > 0:
-                self.free_total -= 1
-                self._start(item, 0, now, hold, done)
-                return
-        elif self.free[head] > 0:
-            self.free[head] -= 1
-            self._start(item, head, now, hold, done)
-            return
         self.queues[head].append((item, hold, done))
         self.queued[head] += 1
         self.waiting.change(now, 1)
+        self._fill(head, now)
 
     def withdraw(self, item: int, head: int) -> None:
         """Take a queued item out (SLA re-routing); its queue entry is skipped lazily."""
@@ -165,37 +158,70 @@ class Team:
         self.queued[head] -= 1
         self.waiting.change(self.env.now, -1)
 
+    def _fill(self, head: int, now: float) -> None:
+        """Start queued items on free slots while the calendar is open; else wait for it."""
+        queue = self.queues[head]
+        if not queue:
+            return
+        free = self.free_total if self.pooled else self.free[head]
+        if free <= 0:
+            return
+        opening = self.calendar.next_open(now)
+        if opening > now:
+            self._wake_at(opening)
+            return
+        while queue and free > 0:
+            item, hold, done = queue.popleft()
+            if item in self.withdrawn:
+                self.withdrawn.discard(item)
+                continue
+            self.queued[head] -= 1
+            self.waiting.change(now, -1)
+            free -= 1
+            self._start(item, head, now, hold, done)
+        if self.pooled:
+            self.free_total = free
+        else:
+            self.free[head] = free
+
+    def _wake_at(self, opening: float) -> None:
+        """One pending wake-up per team, at the calendar's next opening."""
+        if self._wake_time is not None and self._wake_time <= opening:
+            return
+        self._wake_time = opening
+        self._event_counter[0] += 1
+        event = self.env.timeout(opening - self.env.now)
+        event.callbacks.append(lambda _e: self._wake(opening))
+
+    def _wake(self, opening: float) -> None:
+        if self._wake_time != opening:
+            return
+        self._wake_time = None
+        now = self.env.now
+        for head in range(len(self.queues)):
+            self._fill(head, now)
+
     def _start(self, item: int, head: int, now: float, hold: HoldFn, done: DoneFn) -> None:
         self.busy.change(now, 1)
-        start = self.calendar.next_open(now)
-        end = hold(item, start)
-        if start < self.horizon:
+        end = hold(item, now)
+        if now < self.horizon:
             working = self.calendar.working_hours_until
-            self.work_hours += working(min(end, self.horizon)) - working(start)
+            self.work_hours += working(min(end, self.horizon)) - working(now)
         self._event_counter[0] += 1
         event = self.env.timeout(end - now)
-        event.callbacks.append(lambda _e: self._finish(item, head, hold, done))
+        event.callbacks.append(lambda _e: self._finish(item, head, done))
 
-    def _finish(self, item: int, head: int, hold: HoldFn, done: DoneFn) -> None:
+    def _finish(self, item: int, head: int, done: DoneFn) -> None:
         now = self.env.now
         self.busy.change(now, -1)
         self.load[head] -= 1
         self.served += 1
-        done(item, now)
-        queue = self.queues[head]
-        while queue:
-            waiting_item, waiting_hold, waiting_done = queue.popleft()
-            if waiting_item in self.withdrawn:
-                self.withdrawn.discard(waiting_item)
-                continue
-            self.queued[head] -= 1
-            self.waiting.change(now, -1)
-            self._start(waiting_item, head, now, waiting_hold, waiting_done)
-            return
         if self.pooled:
             self.free_total += 1
         else:
             self.free[head] += 1
+        done(item, now)
+        self._fill(head, now)
 
     def close(self, now: float) -> None:
         self.busy.close(now)

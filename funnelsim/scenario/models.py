@@ -70,6 +70,13 @@ class Source(_Spec):
         default=None, description="12 monthly multipliers of the weekly rate, Jan..Dec"
     )
     segment_mix: dict[str, Probability] | None = None
+    business_hours_share: Probability | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="share of leads arriving while the scenario calendar is open "
+        "(None: around the clock)",
+    )
 
     @model_validator(mode="after")
     def _twelve_months(self) -> Source:
