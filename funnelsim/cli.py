@@ -29,6 +29,14 @@ from funnelsim.output import (
     write_results,
     write_table,
 )
+from funnelsim.report.data import ReportInputError
+from funnelsim.report.html import (
+    check_report_path,
+    report_from_comparison,
+    report_from_directory,
+    report_from_results,
+    write_report,
+)
 from funnelsim.report.progress import progress_bar
 from funnelsim.report.terminal import (
     print_comparison,
@@ -50,7 +58,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (ScenarioError, OutputExistsError) as exc:
+        except (ScenarioError, OutputExistsError, ReportInputError) as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(BAD_INPUT)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -108,6 +116,12 @@ scheduler_option = click.option(
     help="Run on an existing Dask cluster instead of local processes.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+report_option = click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a self-contained HTML report to this file (replaced only with --force).",
+)
 force_option = click.option("--force", is_flag=True, help="Replace existing output.")
 csv_option = click.option(
     "--out", type=click.Path(path_type=Path, dir_okay=False), help="Also write the table as CSV."
@@ -145,6 +159,7 @@ def main() -> None:
 )
 @force_option
 @click.option("--no-ledger", is_flag=True, help="Keep only summaries (no Parquet ledger).")
+@report_option
 @json_option
 def run(
     scenario: Path | None,
@@ -156,6 +171,7 @@ def run(
     out: Path | None,
     force: bool,
     no_ledger: bool,
+    report_path: Path | None,
     as_json: bool,
 ) -> None:
     """Simulate SCENARIO (default: the bundled baseline) and show where revenue leaks."""
@@ -163,6 +179,8 @@ def run(
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out_dir = out or Path("results") / f"{_slug(spec.name)}-{stamp}"
     check_writable(out_dir, force)
+    if report_path is not None:
+        check_report_path(report_path, force)
     console = _console(as_json)
     with progress_bar(console, reps, f"simulating {spec.name}") as advance:
         results = run_scenario(
@@ -175,6 +193,8 @@ def run(
             on_done=lambda _rep: advance(),
         )
     write_results(results, out_dir, force=force)
+    if report_path is not None:
+        write_report(report_from_results(results), report_path, force=force)
     if as_json:
         document = summary_document(results)
         document["results_dir"] = str(out_dir)
@@ -182,6 +202,8 @@ def run(
     else:
         print_results(results, console)
         console.print(f"Results written to [bold]{out_dir}[/bold]")
+        if report_path is not None:
+            console.print(f"Report written to [bold]{report_path}[/bold]")
 
 
 @main.command()
@@ -194,6 +216,7 @@ def run(
 @scheduler_option
 @csv_option
 @force_option
+@report_option
 @json_option
 def compare(
     baseline: Path,
@@ -205,6 +228,7 @@ def compare(
     scheduler: str | None,
     out: Path | None,
     force: bool,
+    report_path: Path | None,
     as_json: bool,
 ) -> None:
     """Paired difference of VARIANT (or BASELINE with --set changes) against BASELINE."""
@@ -214,6 +238,8 @@ def compare(
     variant_spec = load_scenario(variant or baseline, overrides)
     if out is not None:
         check_writable(out, force)
+    if report_path is not None:
+        check_report_path(report_path, force)
     console = _console(as_json)
     with progress_bar(console, 2 * reps, "comparing") as advance:
         result = compare_scenarios(
@@ -226,13 +252,18 @@ def compare(
             on_done=lambda _i, _r: advance(),
         )
     summary = result.summary()
+    names = (base_spec.name, variant_spec.name if variant else f"{base_spec.name} with --set")
     if out is not None:
         write_table(summary, out, force=force)
+    if report_path is not None:
+        label = names[1] if variant else f"--set {' '.join(overrides)}"
+        write_report(report_from_comparison(result, label), report_path, force=force)
     if as_json:
         click.echo(summary.to_json(orient="records", indent=2))
         return
-    names = (base_spec.name, variant_spec.name if variant else f"{base_spec.name} with --set")
     print_comparison(summary, names, base_spec.currency, console, result.confidence)
+    if report_path is not None:
+        console.print(f"Report written to [bold]{report_path}[/bold]")
 
 
 @main.command()
@@ -403,6 +434,23 @@ def _emit(table: pd.DataFrame, out: Path | None, force: bool, as_json: bool) -> 
 
 
 @main.command()
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The HTML file to write (default: RESULTS_DIR/report.html).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing report file.")
+def report(results_dir: Path, output: Path | None, force: bool) -> None:
+    """Write a self-contained HTML report (one file to e-mail) of a results directory."""
+    target = output or results_dir / "report.html"
+    check_report_path(target, force)
+    write_report(report_from_directory(results_dir), target, force=force)
+    click.echo(f"wrote {target}")
+
+
+@main.command()
 @scenario_argument
 @set_option
 @click.option("--show", is_flag=True, help="Print the scenario with every default filled in.")
@@ -449,3 +497,8 @@ def _slug(name: str) -> str:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+from funnelsim.calibrate.commands import calibrate_command, check_fit_command  # noqa: E402
+
+main.add_command(calibrate_command)
+main.add_command(check_fit_command)

@@ -59,6 +59,7 @@ def write_results(results: Results, out_dir: Path, force: bool = False) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         _write_all(results, staging)
+        os.chmod(staging, _default_file_mode() | 0o111)
         _swap_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -71,6 +72,7 @@ def _write_all(results: Results, folder: Path) -> None:
     summary.to_csv(folder / "summary.csv", index=False)
     results.leakage_summary().to_csv(folder / "leakage.csv", index=False)
     results.per_replication().to_csv(folder / "replications.csv", index=False)
+    results.leakage().to_csv(folder / "leakage_replications.csv", index=False)
     (folder / "summary.json").write_text(
         json.dumps(summary_document(results), indent=2, allow_nan=False, default=str) + "\n",
         encoding="utf-8",
@@ -90,6 +92,13 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
     os.replace(out_dir, retired / out_dir.name)
     os.replace(staging, out_dir)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def _default_file_mode() -> int:
+    """0o666 less the process umask: what a plain open() would have given the file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -114,6 +123,7 @@ def write_table(frame: pd.DataFrame, path: Path, force: bool = False) -> Path:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             frame.to_csv(stream, index=False)
+        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

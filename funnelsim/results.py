@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from funnelsim.experiment.replications import Replication
 from funnelsim.experiment.stats import CONFIDENCE, summarise
 from funnelsim.scenario.models import Scenario
+
+if TYPE_CHECKING:
+    from funnelsim.report.plotting import PlotAccessor
 
 LEAKAGE_MEASURES = ("leads_lost", "arr_lost", "horizon_revenue_lost")
 
@@ -21,6 +25,13 @@ class Results:
     seed: int
     replications: list[Replication]
     confidence: float = CONFIDENCE
+
+    @property
+    def plot(self) -> PlotAccessor:
+        """Charts of this run: ``results.plot.funnel(ax=...)``, ``.waterfall()``, ``.flow()``."""
+        from funnelsim.report.plotting import PlotAccessor
+
+        return PlotAccessor(self)
 
     @property
     def n_replications(self) -> int:
@@ -70,7 +81,7 @@ class Results:
         for rep in self.replications:
             if rep.ledger is None:
                 raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
-            frame = pick(rep.ledger)
+            frame = pick(rep.ledger).copy()
             frame.insert(0, "replication", rep.index)
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)

@@ -44,15 +44,22 @@ class WorkCalendar:
         self._closes_np = np.asarray(closes)
         self._cum_before_np = np.asarray(self.cum_before)
         self._cum_after_np = np.asarray(self.cum_after)
+        self._gap_begin = self._interval_open = self._interval_end = 0.0
 
     def next_open(self, t: float) -> float:
         """The earliest time >= t at which the calendar is open."""
         if self.always_open:
             return t
+        # Most calls fall in the same closed gap and open interval as the previous one.
+        if self._gap_begin <= t < self._interval_end:
+            opening = self._interval_open
+            return opening if opening > t else t
         i = bisect_right(self.closes, t)
         if i == len(self.opens):
             return t
-        opening = self.opens[i]
+        self._gap_begin = self.closes[i - 1] if i else -np.inf
+        self._interval_open = opening = self.opens[i]
+        self._interval_end = self.closes[i]
         return opening if opening > t else t
 
     def working_hours_until(self, t: float) -> float:
@@ -70,11 +77,42 @@ class WorkCalendar:
             return t + work
         if work <= 0:
             return t
-        target = self.working_hours_until(t) + work
+        i = bisect_right(self.closes, t)
+        if i == len(self.opens):
+            return self._add_beyond(t, work)
+        opening = self.opens[i]
+        cum_before = self.cum_before
+        target = cum_before[i] + (t - opening if t > opening else 0.0) + work
+        if cum_before[i] < target <= self.cum_after[i]:
+            # Done within the interval it starts in (or the next opening's): skip a search.
+            return opening + (target - cum_before[i])
         j = bisect_left(self.cum_after, target)
         if j == len(self.opens):
-            return self.closes[-1] + (target - self.cum_after[-1]) if self.closes else t + work
-        return self.opens[j] + (target - self.cum_before[j])
+            return self.closes[-1] + (target - self.cum_after[-1])
+        return self.opens[j] + (target - cum_before[j])
+
+    def _add_beyond(self, t: float, work: float) -> float:
+        """``add_working_hours`` from a time past the calendar's last interval."""
+        target = self.working_hours_until(t) + work
+        if not self.closes:
+            return t + work
+        return self.closes[-1] + (target - self.cum_after[-1])
+
+    def add_working_hours_array(self, t: np.ndarray, work: np.ndarray) -> np.ndarray:
+        """``add_working_hours`` for arrays of start times and working hours."""
+        t = np.asarray(t, dtype=float)
+        work = np.broadcast_to(np.asarray(work, dtype=float), t.shape)
+        if self.always_open:
+            return t + work
+        if not self.opens:
+            return np.where(work > 0, t + work, t)
+        target = self._working_until_array(t) + work
+        j = np.searchsorted(self._cum_after_np, target, side="left")
+        inside = j < len(self.opens)
+        safe = np.minimum(j, len(self.opens) - 1)
+        within = self._opens_np[safe] + (target - self._cum_before_np[safe])
+        beyond = self._closes_np[-1] + (target - self._cum_after_np[-1])
+        return np.where(work > 0, np.where(inside, within, beyond), t)
 
     def open_hours_between(self, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
         """Working hours inside [begin, end] for arrays of wall-clock times."""

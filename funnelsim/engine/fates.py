@@ -20,6 +20,7 @@ HOURS_PER_WEEK = 168.0
 ARRIVAL_STREAM = 1
 FATE_STREAM = 2
 TERM_STREAM = 3
+FATE_BLOCK_ROWS = 1 << 15
 
 
 class Fate(IntEnum):
@@ -144,27 +145,66 @@ def _cumulative_exponentials(rng: np.random.Generator, total: float) -> np.ndarr
     return points[points < total]
 
 
-def draw_fates(seed: int, source: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    """The (n_leads, len(Fate)) matrix of uniforms, keyed by source and rank within it.
+def draw_fates(
+    seed: int,
+    source: np.ndarray,
+    names: tuple[str, ...],
+    rows: np.ndarray | None = None,
+    columns: tuple[Fate, ...] = tuple(Fate),
+) -> dict[Fate, np.ndarray]:
+    """Columns of the (n_leads, len(Fate)) uniform matrix for some rows, keyed by ``Fate``.
 
     The k-th lead of a source always gets row k of that source's own stream, whatever
-    the other sources do and however many leads there are.
+    the other sources do and however many leads there are. ``rows`` (sorted lead indices,
+    all leads when None) and ``columns`` pick what is kept, so the full matrix never sits
+    in memory; each returned column is aligned with ``rows``.
     """
-    fates = np.empty((len(source), len(Fate)))
-    for index, name in enumerate(names):
-        mask = source == index
-        rows = stream(seed, FATE_STREAM, source_key(name)).random((int(mask.sum()), len(Fate)))
-        fates[mask] = rows
-    return fates
+    block = draw_rows(seed, FATE_STREAM, source, names, len(Fate), rows, [int(c) for c in columns])
+    return {Fate(c): block[i] for i, c in enumerate(columns)}
 
 
 def draw_term_fates(
-    seed: int, source: np.ndarray, names: tuple[str, ...], n_terms: int
+    seed: int,
+    source: np.ndarray,
+    names: tuple[str, ...],
+    n_terms: int,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The (n_leads, n_terms * len(TermFate)) renewal uniforms, keyed like the fates."""
+    """The (len(rows), n_terms * len(TermFate)) renewal uniforms, keyed like the fates."""
     width = n_terms * len(TermFate)
-    fates = np.empty((len(source), width))
+    return draw_rows(seed, TERM_STREAM, source, names, width, rows, list(range(width))).T
+
+
+def draw_rows(
+    seed: int,
+    kind: int,
+    source: np.ndarray,
+    names: tuple[str, ...],
+    width: int,
+    rows: np.ndarray | None,
+    columns: list[int],
+) -> np.ndarray:
+    """Some rows and columns of a per-source row-major uniform matrix, column-major out.
+
+    Each source's stream is drawn in blocks of rows (the same numbers as one big draw)
+    and only the wanted cells are kept; drawing stops after the last wanted row.
+    """
+    rows = np.arange(len(source)) if rows is None else np.asarray(rows, dtype=np.int64)
+    out = np.empty((len(columns), len(rows)))
+    row_source = source[rows]
     for index, name in enumerate(names):
-        mask = source == index
-        fates[mask] = stream(seed, TERM_STREAM, source_key(name)).random((int(mask.sum()), width))
-    return fates
+        leads = np.flatnonzero(source == index)
+        at = np.flatnonzero(row_source == index)
+        if len(at) == 0:
+            continue
+        rank = np.searchsorted(leads, rows[at])
+        rng = stream(seed, kind, source_key(name))
+        for begin in range(0, int(rank[-1]) + 1, FATE_BLOCK_ROWS):
+            size = min(FATE_BLOCK_ROWS, len(leads) - begin)
+            block = rng.random((size, width))
+            lo, hi = np.searchsorted(rank, (begin, begin + size))
+            if hi - lo == size:
+                out[:, at[lo:hi]] = block[:, columns].T
+            elif hi > lo:
+                out[:, at[lo:hi]] = block[rank[lo:hi] - begin][:, columns].T
+    return out

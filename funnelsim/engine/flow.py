@@ -3,13 +3,20 @@
 Everything a lead will need (durations, yes/no decisions that do not depend on time) was
 drawn in bulk before the run; here only queueing and the time-dependent decisions happen
 (speed-to-lead decay, stale contacts, SLA re-routing, fall-through while waiting). Items
-are MQL leads in the order they reach seam 1; results go to plain lists, scattered into
-the ledger after the run.
+are MQL leads in the order they reach seam 1; results go to compact arrays and lists,
+scattered into the ledger after the run.
+
+Arrivals at seam 1 and SLA checks happen at pre-drawn times, so they are not SimPy events:
+``Flow.run`` walks their time-sorted stream and lets SimPy process every event due before
+the next one. SimPy events are queue completions, team wake-ups and pure delays that feed
+a queue (fallback pickup, invoice to onboarding).
 """
 
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,31 +37,31 @@ NAN = math.nan
 
 @dataclass
 class FlowInputs:
-    """Per-item inputs for the queued part, as Python lists (fast scalar access)."""
+    """Per-item inputs for the queued part: float arrays and lists (fast scalar access)."""
 
     lead: np.ndarray
     segment: list[int]
-    mql_time: list[float]
-    pickup_time: list[float]
-    sdr_work: list[float]
-    fallback_delay: list[float]
-    fallback_work: list[float]
+    mql_time: Sequence[float]
+    pickup_time: np.ndarray
+    sdr_work: Sequence[float]
+    fallback_delay: Sequence[float]
+    fallback_work: Sequence[float]
     is_fit: list[bool]
-    reach_threshold: list[float]
-    stale_time: list[float]
+    reach_threshold: Sequence[float]
+    stale_time: Sequence[float]
     accept_fit: list[bool]
-    accept_unfit_u: list[float]
-    discovery: list[float]
+    accept_unfit_u: Sequence[float]
+    discovery: Sequence[float]
     opportunity: list[bool]
-    cycle: list[float]
-    slip: list[float]
+    cycle: Sequence[float]
+    slip: Sequence[float]
     win: list[bool]
     lost_reason: list[int]
-    approval: list[float]
-    deal_desk_work: list[float]
-    fallthrough_u: list[float]
-    invoice_delay: list[float]
-    onboarding: list[float]
+    approval: Sequence[float]
+    deal_desk_work: Sequence[float]
+    fallthrough_u: Sequence[float]
+    invoice_delay: Sequence[float]
+    onboarding: Sequence[float]
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,6 @@ class Flow:
         "first_response",
         "sql_time",
         "ae_start",
-        "opp_time",
-        "expected_close",
         "close_time",
         "won_time",
         "contract_done",
@@ -116,31 +121,36 @@ class Flow:
         self.reason = [0] * n
         self.sla_breached = [False] * n
         self.rerouted = [False] * n
-        self.results: dict[str, list[float]] = {name: [NAN] * n for name in self.RESULT_FIELDS}
+        self.results: dict[str, array] = {
+            name: array("d", [NAN]) * n for name in self.RESULT_FIELDS
+        }
         self._first_response = self.results["first_response"]
+        self._ae_start = self.results["ae_start"]
 
-    # Feeders: one process walks each time-sorted list of pre-drawn event times.
-
-    def start(self) -> None:
-        """Register the feeders for seam-1 arrivals and SLA checks."""
-        order = np.argsort(np.asarray(self.x.pickup_time), kind="stable")
-        self.env.process(self._feed(order.tolist(), self.x.pickup_time, self._arrive_sdr))
-        if self.rules.sla_hours is not None:
-            sla_times = [t + self.rules.sla_hours for t in self.x.mql_time]
-            order = np.argsort(np.asarray(sla_times), kind="stable")
-            self.env.process(self._feed(order.tolist(), sla_times, self._sla_check))
-
-    def _feed(self, order: list[int], times: list[float], action):
+    def run(self) -> None:
+        """Run to the horizon: pre-drawn arrivals and SLA checks merged with SimPy's events."""
         env = self.env
         horizon = self.rules.horizon
-        for item in order:
-            at = times[item]
-            if at > horizon:
-                return
-            if at > env.now:
-                self.events[0] += 1
-                yield env.timeout(at - env.now)
-            action(item)
+        times = self.x.pickup_time
+        kinds = np.zeros(len(times), dtype=np.int8)
+        if self.rules.sla_hours is not None:
+            sla_times = np.asarray(self.x.mql_time) + self.rules.sla_hours
+            times = np.concatenate([times, sla_times])
+            kinds = np.concatenate([kinds, np.ones(len(sla_times), dtype=np.int8)])
+        order = np.argsort(times, kind="stable")
+        order = order[times[order] < horizon]
+        n = len(self.x.mql_time)
+        actions = (self._arrive_sdr, self._sla_check)
+        peek, step = env.peek, env.step
+        for at, kind, index in zip(
+            times[order].tolist(), kinds[order].tolist(), order.tolist(), strict=True
+        ):
+            while peek() < at:
+                step()
+            if at > env._now:
+                env._now = at  # nothing is due before ``at``: advance the clock to it
+            actions[kind](index - n if kind else index)
+        env.run(until=horizon)
 
     def _after(self, delay: float, action, item: int) -> None:
         self.events[0] += 1
@@ -155,9 +165,10 @@ class Flow:
         if head < 0 and self.rules.perfect_seam1:
             head = self.sdr.least_loaded_head()
             if head < 0:
+                now = self.env.now
                 self.state[item] = STARTED
-                self._first_response[item] = self.env.now
-                self._sdr_done(item, self.env.now)
+                self._first_response[item] = max(now, self.x.mql_time[item])
+                self._sdr_done(item, now)
                 return
         if head < 0:
             if self.fallback is not None:
@@ -197,23 +208,30 @@ class Flow:
 
     def _sdr_hold(self, item: int, start: float) -> float:
         self.state[item] = STARTED
-        self._first_response[item] = max(start, self.x.mql_time[item])
+        mql_time = self.x.mql_time[item]
+        self._first_response[item] = start if start > mql_time else mql_time
         return self.sdr.calendar.add_working_hours(start, self.x.sdr_work[item])
 
     def _fallback_hold(self, item: int, start: float) -> float:
-        self._first_response[item] = max(start, self.x.mql_time[item])
+        mql_time = self.x.mql_time[item]
+        self._first_response[item] = start if start > mql_time else mql_time
         return self.fallback.calendar.add_working_hours(start, self.x.fallback_work[item])
 
     def _sdr_done(self, item: int, now: float) -> None:
         x = self.x
+        rules = self.rules
         first_response = self._first_response[item]
-        if self.rules.sla_hours is not None and (
-            first_response - x.mql_time[item] > self.rules.sla_hours
-        ):
+        wait = first_response - x.mql_time[item]
+        if rules.sla_hours is not None and wait > rules.sla_hours:
             self.sla_breached[item] = True
-        reach = self._decay(first_response - x.mql_time[item])
+        half_life = rules.half_life
+        if half_life is None or wait <= 0:
+            reach = 1.0
+        else:
+            floor = rules.decay_floor
+            reach = floor + (1.0 - floor) * 0.5 ** (wait / half_life)
         if not x.is_fit[item]:
-            if x.accept_unfit_u[item] < self.rules.p_accept_unfit * reach:
+            if x.accept_unfit_u[item] < rules.p_accept_unfit * reach:
                 self._to_sales(item, now)
             else:
                 self.outcome[item] = NOT_A_FIT
@@ -228,13 +246,15 @@ class Flow:
             self._to_sales(item, now)
 
     def _decay(self, wait: float) -> float:
+        """Share of leads still reachable after waiting ``wait`` hours (as ``_sdr_done``)."""
         half_life = self.rules.half_life
         if half_life is None or wait <= 0:
             return 1.0
         floor = self.rules.decay_floor
         return floor + (1.0 - floor) * 0.5 ** (wait / half_life)
 
-    # Sales: discovery, opportunity, cycle, win or loss.
+    # Sales: discovery, opportunity, cycle, win or loss. The opportunity and expected close
+    # times follow from the AE's start in bulk after the run.
 
     def _to_sales(self, item: int, now: float) -> None:
         self.results["sql_time"][item] = now
@@ -248,14 +268,11 @@ class Flow:
 
     def _ae_hold(self, item: int, start: float) -> float:
         x = self.x
-        self.results["ae_start"][item] = start
-        qualified_at = start + x.discovery[item]
-        if not x.opportunity[item]:
-            return qualified_at
-        self.results["opp_time"][item] = qualified_at
-        expected = qualified_at + x.cycle[item]
-        self.results["expected_close"][item] = expected
-        return expected + x.slip[item]
+        self._ae_start[item] = start
+        end = start + x.discovery[item]
+        if x.opportunity[item]:
+            end = end + x.cycle[item] + x.slip[item]
+        return end
 
     def _ae_done(self, item: int, now: float) -> None:
         x = self.x

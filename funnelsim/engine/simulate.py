@@ -8,6 +8,7 @@ from its own row of the fate matrix, so decisions are coupled across scenarios.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 
 import numpy as np
@@ -35,6 +36,16 @@ from funnelsim.scenario.models import Scenario
 HOURS_PER_DAY = 24.0
 CALENDAR_MARGIN_HOURS = 3 * 8760.0
 SEAMS = (1, 2, 3, 4)
+# The fate columns marketing needs for every lead; the rest are drawn for MQLs only.
+MARKETING_FATES = (
+    Fate.SEGMENT,
+    Fate.FIT,
+    Fate.SCORE_NOISE,
+    Fate.QUALIFY,
+    Fate.RESURFACE,
+    Fate.RESURFACE_DELAY,
+    Fate.DEAL_VALUE,
+)
 
 
 def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -> Ledger:
@@ -50,7 +61,7 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     horizon = scenario.horizon_hours
     created, source = draw_arrivals(scenario, seed)
     n = len(created)
-    fates = draw_fates(seed, source, tuple(scenario.sources))
+    names = tuple(scenario.sources)
     columns = empty_columns(n)
     columns["created"] = created
     columns["source"] = source.astype(np.int32)
@@ -58,8 +69,9 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     lost_reason_names = tuple(scenario.sales.lost_reasons)
     reason_names = STATIC_REASONS + lost_reason_names
 
-    _marketing(scenario, fates, columns, perfect)
+    _marketing(scenario, draw_fates(seed, source, names, columns=MARKETING_FATES), columns, perfect)
     items = np.flatnonzero(columns["mql_time"] < horizon)
+    fates = draw_fates(seed, source, names, rows=items)
     env = simpy.Environment()
     counter = [0]
     teams = _build_teams(env, scenario, counter)
@@ -77,12 +89,10 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         },
         counter,
     )
-    flow.start()
-    env.run(until=horizon)
-    for team in teams.values():
-        team.close(horizon)
-    _collect_flow(flow, items, columns)
-    terms = _customers(scenario, seed, fates, columns, perfect)
+    flow.run()
+    _collect_flow(flow, items, fates, columns)
+    terms = _customers(scenario, seed, items, fates, columns, perfect)
+    del fates
     _settle_outcomes(columns)
     return Ledger(
         columns=columns,
@@ -100,9 +110,9 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
             "perfect_seams": sorted(perfect),
             "simpy_events": counter[0],
             "queued_leads": len(items),
-            "team_busy_hours": {name: team.busy.total_area for name, team in teams.items()},
+            "team_busy_hours": {name: team.busy_hours() for name, team in teams.items()},
             "team_slots": {name: team.slots for name, team in teams.items()},
-            "team_work_hours": {name: team.work_hours for name, team in teams.items()},
+            "team_work_hours": {name: team.work_hours() for name, team in teams.items()},
             "team_open_hours": {
                 name: team.calendar.working_hours_until(horizon) for name, team in teams.items()
             },
@@ -111,34 +121,37 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
 
 
 def _marketing(
-    scenario: Scenario, fates: np.ndarray, columns: dict[str, np.ndarray], perfect: frozenset[int]
+    scenario: Scenario,
+    fates: dict[Fate, np.ndarray],
+    columns: dict[str, np.ndarray],
+    perfect: frozenset[int],
 ) -> None:
     """Segments, fit, scoring, nurture and the deal value of every lead, in bulk."""
     source = columns["source"]
     created = columns["created"]
-    segment = _segments(scenario, source, fates[:, Fate.SEGMENT])
+    segment = _segments(scenario, source, fates[Fate.SEGMENT])
     columns["segment"] = segment
     fit = np.empty(len(source))
     for index, spec in enumerate(scenario.sources.values()):
         mask = source == index
-        fit[mask] = np.clip(spec.fit.ppf(fates[mask, Fate.FIT]), 0.0, 1.0)
+        fit[mask] = np.clip(spec.fit.ppf(fates[Fate.FIT][mask]), 0.0, 1.0)
     scoring = scenario.marketing.scoring
-    score = fit + scoring.noise_sd * special.ndtri(fates[:, Fate.SCORE_NOISE])
-    is_fit = fates[:, Fate.QUALIFY] < fit
+    score = fit + scoring.noise_sd * special.ndtri(fates[Fate.SCORE_NOISE])
+    is_fit = fates[Fate.QUALIFY] < fit
     mql = score >= scoring.mql_threshold
     if 1 in perfect:
         mql |= is_fit
     nurture = scenario.marketing.nurture
-    resurfaced = ~mql & (fates[:, Fate.RESURFACE] < nurture.resurface_prob)
+    resurfaced = ~mql & (fates[Fate.RESURFACE] < nurture.resurface_prob)
     resurface_time = (
-        created + nurture.resurface_after_days.ppf(fates[:, Fate.RESURFACE_DELAY]) * HOURS_PER_DAY
+        created + nurture.resurface_after_days.ppf(fates[Fate.RESURFACE_DELAY]) * HOURS_PER_DAY
     )
     columns["mql_time"] = np.where(mql, created, np.where(resurfaced, resurface_time, np.nan))
     columns.update(fit=fit, score=score, is_fit=is_fit, nurtured=~mql)
     columns["mql"] = columns["mql_time"] < scenario.horizon_hours
     columns["resurfaced"] = resurfaced
     columns["deal_value"] = _by_segment(
-        scenario, segment, fates[:, Fate.DEAL_VALUE], lambda s: s.deal_value
+        scenario, segment, fates[Fate.DEAL_VALUE], lambda s: s.deal_value
     )
     never_mql = ~mql & ~resurfaced
     columns["outcome"][never_mql & ~is_fit] = NOT_A_FIT
@@ -182,89 +195,108 @@ def _per_segment_value(scenario: Scenario, mapping: dict, segment: np.ndarray) -
 
 def _flow_inputs(
     scenario: Scenario,
-    fates: np.ndarray,
+    fates: dict[Fate, np.ndarray],
     columns: dict[str, np.ndarray],
     items: np.ndarray,
     perfect: frozenset[int],
 ) -> FlowInputs:
-    """Everything the queued part needs for its items, drawn in bulk, as lists."""
-    u = fates[items]
+    """Everything the queued part needs for its items, drawn in bulk (``fates`` at items)."""
+    u = fates
     seg = columns["segment"][items]
     seam1, sales, seam2 = scenario.seam1, scenario.sales, scenario.seam2
     mql_time = columns["mql_time"][items]
     fit = columns["fit"][items]
     is_fit = columns["is_fit"][items]
     p1 = 1 in perfect
-    response = np.zeros(len(items)) if p1 else seam1.response_delay.ppf(u[:, Fate.RESPONSE_DELAY])
+    response = np.zeros(len(items)) if p1 else seam1.response_delay.ppf(u[Fate.RESPONSE_DELAY])
     decay_per_year = scenario.marketing.data_decay_per_year
     if p1 or decay_per_year < 1e-12:
         stale_time = np.full(len(items), np.inf)
     else:
         mean_years = -1.0 / np.log1p(-decay_per_year)
         with np.errstate(over="ignore"):
-            wait = -mean_years * 8760.0 * np.log1p(-u[:, Fate.STALE])
+            wait = -mean_years * 8760.0 * np.log1p(-u[Fate.STALE])
         stale_time = columns["created"][items] + wait
     fallback_team = seam1.fallback_team
     fallback_work = (
-        scenario.teams[fallback_team].work_time.ppf(u[:, Fate.FALLBACK_WORK])
+        scenario.teams[fallback_team].work_time.ppf(u[Fate.FALLBACK_WORK])
         if fallback_team
         else np.zeros(len(items))
     )
     # A lead's coupled uniform u reaches sales when u < fit * decay; comparing u / fit
     # with decay keeps one number per lead.
     with np.errstate(divide="ignore", invalid="ignore"):
-        reach_threshold = np.where(fit > 0, u[:, Fate.QUALIFY] / fit, np.inf)
+        reach_threshold = np.where(fit > 0, u[Fate.QUALIFY] / fit, np.inf)
     qualify = _per_segment_value(scenario, sales.qualify_prob, seg)
     win_rate = _per_segment_value(scenario, sales.win_rate, seg)
+    opportunity = is_fit & (u[Fate.OPPORTUNITY] < qualify)
+    win = u[Fate.WIN] < win_rate
+    # Durations are drawn only for the items that can reach their stage; others keep 0.
     cycle = np.zeros(len(items))
     for code, name in enumerate(scenario.segments):
-        mask = seg == code
-        cycle[mask] = sales.cycle_days[name].ppf(u[mask, Fate.CYCLE])
-    slipped = u[:, Fate.SLIP] < sales.slip.prob
-    slip = np.where(slipped, sales.slip.extra_days.ppf(u[:, Fate.SLIP_DAYS]), 0.0)
+        mask = opportunity & (seg == code)
+        cycle[mask] = sales.cycle_days[name].ppf(u[Fate.CYCLE][mask])
+    slipped = u[Fate.SLIP] < sales.slip.prob
+    slip = _where_drawn(slipped & opportunity, sales.slip.extra_days.ppf, u[Fate.SLIP_DAYS])
+    closing = opportunity & win
     weights = np.array(list(sales.lost_reasons.values()), dtype=float)
     lost_reason = len(STATIC_REASONS) + np.minimum(
-        np.searchsorted(np.cumsum(weights) / weights.sum(), u[:, Fate.LOST_REASON], "right"),
+        np.searchsorted(np.cumsum(weights) / weights.sum(), u[Fate.LOST_REASON], "right"),
         len(weights) - 1,
     )
     p2 = 2 in perfect
-    nonstandard = u[:, Fate.NONSTANDARD] < seam2.nonstandard_share
-    approval = np.where(nonstandard, seam2.approval_delay_days.ppf(u[:, Fate.APPROVAL]), 0.0)
-    invoice = seam2.invoice_delay_days.ppf(u[:, Fate.INVOICE_DELAY])
+    nonstandard = u[Fate.NONSTANDARD] < seam2.nonstandard_share
+    approval = _where_drawn(nonstandard & closing, seam2.approval_delay_days.ppf, u[Fate.APPROVAL])
+    invoice = _where_drawn(closing, seam2.invoice_delay_days.ppf, u[Fate.INVOICE_DELAY])
     if p2:
         approval = np.zeros(len(items))
         invoice = np.zeros(len(items))
     deal_desk = scenario.teams[seam2.team].work_time
-    onboarding = scenario.seam3.onboarding_days.ppf(u[:, Fate.ONBOARDING])
+    onboarding = _where_drawn(closing, scenario.seam3.onboarding_days.ppf, u[Fate.ONBOARDING])
 
+    discovery = sales.discovery_days.ppf(u[Fate.DISCOVERY]) * HOURS_PER_DAY
+    cycle *= HOURS_PER_DAY
     columns["slipped"][items] = slipped & is_fit
-    columns["stale_stage"][items] = u[:, Fate.STALE_STAGE] < sales.crm_hygiene.stale_stage_share
+    columns["stale_stage"][items] = u[Fate.STALE_STAGE] < sales.crm_hygiene.stale_stage_share
     columns["nonstandard"][items] = nonstandard
     return FlowInputs(
         lead=items,
         segment=seg.tolist(),
-        mql_time=mql_time.tolist(),
-        pickup_time=(mql_time + response).tolist(),
-        sdr_work=scenario.teams[seam1.team].work_time.ppf(u[:, Fate.SDR_WORK]).tolist(),
-        fallback_delay=seam1.fallback_response_delay.ppf(u[:, Fate.FALLBACK_DELAY]).tolist(),
-        fallback_work=fallback_work.tolist(),
+        mql_time=_floats(mql_time),
+        pickup_time=mql_time + response,
+        sdr_work=_floats(scenario.teams[seam1.team].work_time.ppf(u[Fate.SDR_WORK])),
+        fallback_delay=_floats(seam1.fallback_response_delay.ppf(u[Fate.FALLBACK_DELAY])),
+        fallback_work=_floats(fallback_work),
         is_fit=is_fit.tolist(),
-        reach_threshold=reach_threshold.tolist(),
-        stale_time=stale_time.tolist(),
-        accept_fit=(p1 | (u[:, Fate.ACCEPT] < seam1.acceptance.p_accept_fit)).tolist(),
-        accept_unfit_u=u[:, Fate.ACCEPT].tolist(),
-        discovery=(sales.discovery_days.ppf(u[:, Fate.DISCOVERY]) * HOURS_PER_DAY).tolist(),
-        opportunity=(is_fit & (u[:, Fate.OPPORTUNITY] < qualify)).tolist(),
-        cycle=(cycle * HOURS_PER_DAY).tolist(),
-        slip=(slip * HOURS_PER_DAY).tolist(),
-        win=(u[:, Fate.WIN] < win_rate).tolist(),
+        reach_threshold=_floats(reach_threshold),
+        stale_time=_floats(stale_time),
+        accept_fit=(p1 | (u[Fate.ACCEPT] < seam1.acceptance.p_accept_fit)).tolist(),
+        accept_unfit_u=_floats(u[Fate.ACCEPT]),
+        discovery=_floats(discovery),
+        opportunity=opportunity.tolist(),
+        cycle=_floats(cycle),
+        slip=_floats(slip * HOURS_PER_DAY),
+        win=win.tolist(),
         lost_reason=lost_reason.tolist(),
-        approval=(approval * HOURS_PER_DAY).tolist(),
-        deal_desk_work=deal_desk.ppf(u[:, Fate.DEAL_DESK_WORK]).tolist(),
-        fallthrough_u=u[:, Fate.FALLTHROUGH].tolist(),
-        invoice_delay=(invoice * HOURS_PER_DAY).tolist(),
-        onboarding=(onboarding * HOURS_PER_DAY).tolist(),
+        approval=_floats(approval * HOURS_PER_DAY),
+        deal_desk_work=_floats(_where_drawn(closing, deal_desk.ppf, u[Fate.DEAL_DESK_WORK])),
+        fallthrough_u=_floats(u[Fate.FALLTHROUGH]),
+        invoice_delay=_floats(invoice * HOURS_PER_DAY),
+        onboarding=_floats(onboarding * HOURS_PER_DAY),
     )
+
+
+def _where_drawn(mask: np.ndarray, ppf, u: np.ndarray) -> np.ndarray:
+    """``ppf(u)`` where ``mask`` holds and 0 elsewhere, computing only the masked cells."""
+    out = np.zeros(len(u))
+    if mask.any():
+        out[mask] = ppf(u[mask])
+    return out
+
+
+def _floats(values: np.ndarray) -> array:
+    """A compact array of Python floats (8 bytes each, fast scalar access)."""
+    return array("d", np.ascontiguousarray(values, dtype=float).tobytes())
 
 
 def _flow_rules(scenario: Scenario, perfect: frozenset[int]) -> FlowRules:
@@ -320,7 +352,9 @@ def _build_teams(env: simpy.Environment, scenario: Scenario, counter: list[int])
     return teams
 
 
-def _collect_flow(flow: Flow, items: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+def _collect_flow(
+    flow: Flow, items: np.ndarray, fates: dict[Fate, np.ndarray], columns: dict[str, np.ndarray]
+) -> None:
     """Scatter the queued part's per-item results into the ledger columns."""
     for name, values in flow.results.items():
         columns[name][items] = values
@@ -330,6 +364,13 @@ def _collect_flow(flow: Flow, items: np.ndarray, columns: dict[str, np.ndarray])
     columns["outcome"][items] = flow.outcome
     columns["seam"][items] = flow.seam
     columns["loss_reason"][items] = flow.reason
+    # An AE's hold is a pure delay after the start, so the sales milestones follow in bulk
+    # from the start time (the same additions, in the same order, as the hold's end).
+    x = flow.x
+    opp_time = np.asarray(columns["ae_start"][items]) + np.asarray(x.discovery)
+    opp_time[~np.asarray(x.opportunity, dtype=bool)] = np.nan
+    columns["opp_time"][items] = opp_time
+    columns["expected_close"][items] = opp_time + np.asarray(x.cycle)
     horizon = flow.rules.horizon
     for name in ("first_response", "ae_start", "opp_time", "onboard_start"):
         values = columns[name]
@@ -342,24 +383,33 @@ def _collect_flow(flow: Flow, items: np.ndarray, columns: dict[str, np.ndarray])
 def _customers(
     scenario: Scenario,
     seed: int,
-    fates: np.ndarray,
+    items: np.ndarray,
+    fates: dict[Fate, np.ndarray],
     columns: dict[str, np.ndarray],
     perfect: frozenset[int],
 ) -> pd.DataFrame:
     """Contract errors, context transfer, then the term loop for every invoiced customer."""
     seam2, seam3 = scenario.seam2, scenario.seam3
     won = ~np.isnan(columns["contract_done"]) & (columns["outcome"] == UNDECIDED)
-    error = won & (fates[:, Fate.CONTRACT_ERROR] < seam2.contract_error_prob)
+    # Every won deal and every customer is an item of the queued part; others never draw.
+    n = len(won)
+    error = np.zeros(n, dtype=bool)
+    error[items] = fates[Fate.CONTRACT_ERROR] < seam2.contract_error_prob
+    error &= won
     if 2 in perfect:
         error[:] = False
     columns["contract_error"] = error
     booked = columns["deal_value"] * np.where(error, 1.0 - seam2.contract_error_value_loss, 1.0)
     fell_through = (columns["outcome"] == LOST_AT_SEAM) & (columns["seam"] == 2)
     columns["booked_arr"] = np.where(columns["won"] & ~fell_through, booked, 0.0)
-    context = fates[:, Fate.CONTEXT] < seam3.context_transfer_prob
+    context = np.zeros(n, dtype=bool)
+    context[items] = fates[Fate.CONTEXT] < seam3.context_transfer_prob
     columns["context_transferred"] = context & ~np.isnan(columns["invoice_time"])
     customers = np.flatnonzero(~np.isnan(columns["invoice_time"]))
-    term_u = draw_term_fates(seed, columns["source"], tuple(scenario.sources), max_terms(scenario))
+    at_item = np.searchsorted(items, customers)
+    term_u = draw_term_fates(
+        seed, columns["source"], tuple(scenario.sources), max_terms(scenario), rows=customers
+    )
     result = run_terms(
         scenario,
         customers,
@@ -367,8 +417,8 @@ def _customers(
         booked[customers],
         context[customers] | (3 in perfect),
         columns["onboarded_time"][customers],
-        fates[customers, Fate.EARLY_CHURN],
-        term_u[customers],
+        fates[Fate.EARLY_CHURN][at_item],
+        term_u,
         perfect,
     )
     columns["outcome"][customers] = result.outcome
@@ -393,7 +443,8 @@ def _team_levels(teams: dict[str, Team], scenario: Scenario) -> pd.DataFrame:
     """Weekly occupancy (busy slots / slots) and mean queue length for each team."""
     frames = []
     for name, team in teams.items():
-        weeks = np.arange(len(team.busy.area))
+        busy = team.busy_area()
+        weeks = np.arange(len(busy))
         width = np.minimum(HOURS_PER_WEEK, scenario.horizon_hours - weeks * HOURS_PER_WEEK)
         slots = max(team.slots, 1)
         frames.append(
@@ -401,8 +452,8 @@ def _team_levels(teams: dict[str, Team], scenario: Scenario) -> pd.DataFrame:
                 {
                     "team": name,
                     "week": weeks,
-                    "occupancy": team.busy.area / (width * slots),
-                    "queue_length": team.waiting.area / width,
+                    "occupancy": busy / (width * slots),
+                    "queue_length": team.queue_area() / width,
                 }
             )
         )

@@ -7,8 +7,10 @@ completion is a SimPy event; waiting in a queue costs nothing until a slot frees
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Callable
+from heapq import heapify, heappop, heappush
 
 import numpy as np
 import simpy
@@ -23,55 +25,50 @@ HoldFn = Callable[[int, float], float]
 DoneFn = Callable[[int, float], None]
 
 
-class LevelMonitor:
-    """A time-weighted level (busy slots, queue length) integrated into weekly buckets."""
+class LevelLog:
+    """A level (busy slots, queue length) logged as the times it steps up and down by one.
 
-    def __init__(self, n_weeks: int) -> None:
-        self.weekly: list[float] = [0.0] * n_weeks
-        self.total_area = 0.0
-        self.value = 0
-        self.last_t = 0.0
-        self._week = 0
-        self._week_end = HOURS_PER_WEEK
+    Appending a time is all the run does; the time-weighted weekly areas are integrated
+    in bulk afterwards (``level_areas``).
+    """
 
-    def change(self, now: float, delta: int) -> None:
-        """The level moves by ``delta`` at time ``now``."""
-        if self.value:
-            if now <= self._week_end:
-                area = self.value * (now - self.last_t)
-                self.total_area += area
-                if self._week < len(self.weekly):
-                    self.weekly[self._week] += area
-            else:
-                self._accumulate(self.last_t, now)
-        elif now > self._week_end:
-            self._move_to_week(now)
-        self.last_t = now
-        self.value += delta
+    def __init__(self) -> None:
+        self.ups = array("d")
+        self.downs = array("d")
+        self.up = self.ups.append
+        self.down = self.downs.append
 
-    def close(self, now: float) -> None:
-        """Account for the level up to ``now`` (the horizon)."""
-        self.change(now, 0)
+    def area(self, n_weeks: int, until: float) -> np.ndarray:
+        """Level x hours in each week up to ``until``."""
+        return level_areas(np.asarray(self.ups), np.asarray(self.downs), n_weeks, until)
 
-    @property
-    def area(self) -> np.ndarray:
-        """Level x hours per week."""
-        return np.asarray(self.weekly)
 
-    def _accumulate(self, begin: float, end: float) -> None:
-        self.total_area += self.value * (end - begin)
-        n_weeks = len(self.weekly)
-        week = int(begin // HOURS_PER_WEEK)
-        while begin < end and week < n_weeks:
-            boundary = min(end, (week + 1) * HOURS_PER_WEEK)
-            self.weekly[week] += self.value * (boundary - begin)
-            begin = boundary
-            week += 1
-        self._move_to_week(end)
+def level_areas(ups: np.ndarray, downs: np.ndarray, n_weeks: int, until: float) -> np.ndarray:
+    """Level x hours per week up to ``until``, for a level from 0 stepping at ``ups``/``downs``.
 
-    def _move_to_week(self, now: float) -> None:
-        self._week = int(now // HOURS_PER_WEEK)
-        self._week_end = (self._week + 1) * HOURS_PER_WEEK
+    Week boundaries join the step times, so every stretch between two consecutive times
+    lies in one week at a constant level; its area goes to that week.
+    """
+    ups = ups[ups < until]
+    downs = downs[downs < until]
+    edges = np.arange(1, n_weeks + 1) * HOURS_PER_WEEK
+    edges = np.append(edges[edges < until], until)
+    times = np.concatenate([ups, downs, edges])
+    step = np.concatenate(
+        [
+            np.ones(len(ups), np.int64),
+            np.full(len(downs), -1, np.int64),
+            np.zeros(len(edges), np.int64),
+        ]
+    )
+    order = np.argsort(times, kind="stable")
+    times = times[order]
+    level = np.cumsum(step[order])
+    begin = np.concatenate([[0.0], times[:-1]])
+    before = np.concatenate([[0], level[:-1]])
+    week = (begin // HOURS_PER_WEEK).astype(np.int64)
+    weekly = np.bincount(week, weights=before * (times - begin), minlength=n_weeks)
+    return weekly[:n_weeks]
 
 
 class Team:
@@ -95,6 +92,7 @@ class Team:
         self.headcount = headcount
         self.slots_per_head = slots_per_head
         self.calendar = calendar
+        self._always_open = calendar.always_open
         self.pooled = routing == "pooled"
         self.routing = routing
         self.free = [slots_per_head] * headcount
@@ -102,15 +100,23 @@ class Team:
         self.queues: list[deque] = [deque() for _ in range(1 if self.pooled else headcount)]
         self.queued = [0] * len(self.queues)
         self.load = [0] * max(headcount, 1)
-        self.busy = LevelMonitor(n_weeks)
-        self.waiting = LevelMonitor(n_weeks)
+        # Least-loaded routing keeps (load, head) in a heap with stale entries skipped on
+        # the way out: the top valid entry is the lowest-numbered head with the least load.
+        self._heap: list[tuple[int, int]] | None = None
+        if routing == "least_loaded" and headcount:
+            self._heap = [(0, head) for head in range(headcount)]
+        self._heads_of_segment: dict[int, list[int]] = {}
+        for head, segment in enumerate(head_segments or ()):
+            self._heads_of_segment.setdefault(segment, []).append(head)
+        self.busy = LevelLog()
+        self.waiting = LevelLog()
+        self.n_weeks = n_weeks
         self.head_segments = head_segments
         self._rr = 0
         self._rr_by_segment: dict[int, int] = {}
         self._event_counter = counter
-        self.withdrawn: set[int] = set()
+        self.withdrawn: set[tuple[int, int]] = set()
         self.served = 0
-        self.work_hours = 0.0
         self._wake_time: float | None = None
         self.horizon = horizon
 
@@ -120,11 +126,16 @@ class Team:
             return 0 if self.headcount else -1
         if self.headcount == 0:
             return -1
-        if self.routing == "least_loaded":
+        heap = self._heap
+        if heap is not None:
             load = self.load
-            return load.index(min(load))
+            while True:
+                level, head = heap[0]
+                if load[head] == level:
+                    return head
+                heappop(heap)
         if self.routing == "by_segment":
-            heads = [h for h, s in enumerate(self.head_segments or ()) if s == segment]
+            heads = self._heads_of_segment.get(segment)
             if not heads:
                 return -1
             turn = self._rr_by_segment.get(segment, 0)
@@ -142,21 +153,45 @@ class Team:
             return 0
         return self.load.index(min(self.load))
 
+    def _load_changed(self, head: int) -> None:
+        """Record a head's new load for least-loaded routing; compact stale entries."""
+        heap = self._heap
+        if heap is None:
+            return
+        heappush(heap, (self.load[head], head))
+        if len(heap) > 4 * self.headcount + 64:
+            heap[:] = [(level, h) for h, level in enumerate(self.load[: self.headcount])]
+            heapify(heap)
+
     def arrive(self, item: int, head: int, hold: HoldFn, done: DoneFn) -> None:
         """Queue an item at a head; it starts at once if a slot is free and the team works."""
         now = self.env.now
         self.load[head] += 1
-        self.queues[head].append((item, hold, done))
+        if self._heap is not None:
+            self._load_changed(head)
+        queue = self.queues[head]
+        free = self.free_total if self.pooled else self.free[head]
+        if free > 0 and not queue and (self._always_open or self.calendar.next_open(now) <= now):
+            # The common case: nothing waiting, a free slot and an open calendar.
+            if self.pooled:
+                self.free_total = free - 1
+            else:
+                self.free[head] = free - 1
+            self._start(item, head, now, hold, done)
+            return
+        queue.append((item, hold, done))
         self.queued[head] += 1
-        self.waiting.change(now, 1)
+        self.waiting.up(now)
         self._fill(head, now)
 
     def withdraw(self, item: int, head: int) -> None:
         """Take a queued item out (SLA re-routing); its queue entry is skipped lazily."""
-        self.withdrawn.add(item)
+        self.withdrawn.add((item, head))
         self.load[head] -= 1
+        if self._heap is not None:
+            self._load_changed(head)
         self.queued[head] -= 1
-        self.waiting.change(self.env.now, -1)
+        self.waiting.down(self.env.now)
 
     def _fill(self, head: int, now: float) -> None:
         """Start queued items on free slots while the calendar is open; else wait for it."""
@@ -166,23 +201,26 @@ class Team:
         free = self.free_total if self.pooled else self.free[head]
         if free <= 0:
             return
-        opening = self.calendar.next_open(now)
-        if opening > now:
-            self._wake_at(opening)
-            return
+        if not self._always_open:
+            opening = self.calendar.next_open(now)
+            if opening > now:
+                self._wake_at(opening)
+                return
+        withdrawn = self.withdrawn
+        down = self.waiting.down
         while queue and free > 0:
             item, hold, done = queue.popleft()
-            if item in self.withdrawn:
-                self.withdrawn.discard(item)
+            if withdrawn and (item, head) in withdrawn:
+                withdrawn.discard((item, head))
                 continue
             self.queued[head] -= 1
-            self.waiting.change(now, -1)
+            down(now)
             free -= 1
+            if self.pooled:
+                self.free_total = free
+            else:
+                self.free[head] = free
             self._start(item, head, now, hold, done)
-        if self.pooled:
-            self.free_total = free
-        else:
-            self.free[head] = free
 
     def _wake_at(self, opening: float) -> None:
         """One pending wake-up per team, at the calendar's next opening."""
@@ -202,30 +240,45 @@ class Team:
             self._fill(head, now)
 
     def _start(self, item: int, head: int, now: float, hold: HoldFn, done: DoneFn) -> None:
-        self.busy.change(now, 1)
         end = hold(item, now)
-        if now < self.horizon:
-            working = self.calendar.working_hours_until
-            self.work_hours += working(min(end, self.horizon)) - working(now)
+        self.busy.up(now)
+        self.busy.down(end)
         self._event_counter[0] += 1
         event = self.env.timeout(end - now)
         event.callbacks.append(lambda _e: self._finish(item, head, done))
 
     def _finish(self, item: int, head: int, done: DoneFn) -> None:
         now = self.env.now
-        self.busy.change(now, -1)
         self.load[head] -= 1
+        if self._heap is not None:
+            self._load_changed(head)
         self.served += 1
         if self.pooled:
             self.free_total += 1
         else:
             self.free[head] += 1
         done(item, now)
-        self._fill(head, now)
+        if self.queues[head]:
+            self._fill(head, now)
 
-    def close(self, now: float) -> None:
-        self.busy.close(now)
-        self.waiting.close(now)
+    def busy_area(self) -> np.ndarray:
+        """Busy slots x hours per week up to the horizon."""
+        return self.busy.area(self.n_weeks, self.horizon)
+
+    def queue_area(self) -> np.ndarray:
+        """Queued items x hours per week up to the horizon."""
+        return self.waiting.area(self.n_weeks, self.horizon)
+
+    def busy_hours(self) -> float:
+        """Slot-hours spent on items up to the horizon."""
+        starts, ends = np.asarray(self.busy.ups), np.asarray(self.busy.downs)
+        return float(np.sum(np.minimum(ends, self.horizon) - starts))
+
+    def work_hours(self) -> float:
+        """Working (calendar-open) slot-hours spent on items up to the horizon."""
+        starts, ends = np.asarray(self.busy.ups), np.asarray(self.busy.downs)
+        working = self.calendar.working_hours_array
+        return float(np.sum(working(np.minimum(ends, self.horizon)) - working(starts)))
 
     @property
     def slots(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from funnelsim.experiment.stats import (
     unpaired_difference,
 )
 from funnelsim.scenario.models import Scenario
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 KEY_METRICS = (
     "booked_arr",
@@ -101,6 +105,12 @@ class Comparison:
                 }
             )
         return pd.DataFrame(rows)
+
+    def plot(self, metrics: tuple[str, ...] | None = None, ax: Axes | None = None) -> Axes:
+        """Forest plot of the paired differences (money metrics by default), with CIs."""
+        from funnelsim.report.charts import forest
+
+        return forest(self.summary(), self.baseline.currency, metrics=metrics, ax=ax)
 
 
 def compare(

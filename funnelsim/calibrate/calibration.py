@@ -1,0 +1,99 @@
+"""Calibrate: export + mapping -> fitted quantities -> scenario YAML (+ fit report), atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from funnelsim.calibrate.building import Built, build_scenario
+from funnelsim.calibrate.fitting import Fitted, fit_export
+from funnelsim.calibrate.mapping import Mapping, load_mapping
+from funnelsim.calibrate.reading import Export, read_export
+from funnelsim.calibrate.yamlout import scenario_yaml
+from funnelsim.scenario.loading import scenario_from_dict
+from funnelsim.scenario.models import Scenario
+
+
+class OutputExistsError(FileExistsError):
+    """The output exists and --force was not given."""
+
+
+@dataclass
+class Calibration:
+    """The result of calibrating: fitted quantities, the scenario and its YAML text."""
+
+    export: Export
+    fitted: Fitted
+    built: Built
+    yaml_text: str
+
+    @property
+    def scenario(self) -> Scenario:
+        """The calibrated scenario, read back from its YAML text."""
+        return scenario_from_dict(yaml.safe_load(self.yaml_text), source="calibrated scenario")
+
+
+def calibrate(
+    export_path: str | Path, mapping: Mapping | str | Path, seed: int = 0, replicates: int = 200
+) -> Calibration:
+    """Read, fit and build a scenario from a CRM export."""
+    if not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    export = read_export(export_path, mapping)
+    fitted = fit_export(export, mapping, seed=seed, replicates=replicates)
+    built = build_scenario(fitted, seed=seed)
+    header = [
+        f"{mapping.name}: calibrated by `funnelsim calibrate` from {Path(export_path).name}",
+        f"{export.n_rows} rows read, {len(export.records)} usable; window "
+        f"{export.start_date.date()} to {export.export_date.date()} (export date)",
+        "Rows not used, by reason: "
+        + (", ".join(f"{r.reason} {r.rows}" for r in export.issues.itertuples()) or "none"),
+        "Each fitted value says what it rests on; 'default' marks what the export cannot tell.",
+        "",
+    ]
+    text = scenario_yaml(built.data, built.provenance, header)
+    calibration = Calibration(export, fitted, built, text)
+    calibration.scenario  # noqa: B018 - validate the written text now
+    return calibration
+
+
+def write_text(path: Path, text: str, force: bool) -> None:
+    """Write a file atomically; refuse to replace one without ``force``."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists; pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_folder(folder: Path, fill, force: bool) -> None:
+    """Build a folder under a temporary name with ``fill(tmp)``, then move it into place."""
+    folder = Path(folder)
+    if folder.exists() and not force:
+        raise OutputExistsError(f"{folder}: already exists; pass --force to replace it")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        fill(staging)
+        if folder.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+            os.replace(folder, retired / folder.name)
+            os.replace(staging, folder)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

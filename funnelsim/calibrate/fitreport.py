@@ -1,0 +1,179 @@
+"""The fit report: CSV tables, QQ plots (observed against fitted) and a markdown summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from funnelsim.calibrate.calibration import Calibration
+from funnelsim.calibrate.fitdist import DistFit
+from funnelsim.calibrate.survival import km_quantiles
+
+PROBS = np.linspace(0.05, 0.95, 19)
+
+
+def tables(cal: Calibration) -> dict[str, pd.DataFrame]:
+    """The report's tables: issues, arrivals, stages, cycles and win rates, deal values."""
+    f = cal.fitted
+    stages = pd.DataFrame(
+        [
+            (
+                s.name,
+                s.entered,
+                s.converted,
+                s.still_open,
+                s.never,
+                s.conversion,
+                s.ci_low,
+                s.ci_high,
+                s.median_days,
+                *_fit_cols(s.time),
+            )
+            for s in f.stages
+        ],
+        columns=[
+            "stage",
+            "entered",
+            "converted",
+            "open",
+            "never",
+            "conversion",
+            "ci_low",
+            "ci_high",
+            "km_median_days",
+            "family",
+            "fitted_median",
+            "aic",
+        ],
+    )
+    cycles = pd.DataFrame(
+        [
+            (
+                c.segment,
+                c.won,
+                c.lost,
+                c.still_open,
+                c.win_rate,
+                *c.win_ci,
+                c.stalled,
+                c.median_days,
+                *c.median_ci,
+                *_fit_cols(c.time),
+            )
+            for c in f.cycles.values()
+        ],
+        columns=[
+            "segment",
+            "won",
+            "lost",
+            "open",
+            "win_rate",
+            "win_ci_low",
+            "win_ci_high",
+            "stalled",
+            "km_median_days",
+            "median_ci_low",
+            "median_ci_high",
+            "family",
+            "fitted_median",
+            "aic",
+        ],
+    )
+    values = pd.DataFrame(
+        [(k, d.n_events, *_fit_cols(d)) for k, d in f.deal_values.items()],
+        columns=["segment", "won_amounts", "family", "fitted_median", "aic"],
+    )
+    return {
+        "issues": cal.export.issues,
+        "arrivals": f.arrivals,
+        "stages": stages,
+        "cycles": cycles,
+        "deal_values": values,
+    }
+
+
+def _fit_cols(fit: DistFit | None) -> tuple[str, float, str]:
+    if fit is None:
+        return ("", float("nan"), "")
+    aic = ", ".join(f"{k} {v:.1f}" for k, v in sorted(fit.aic.items(), key=lambda kv: kv[1]))
+    return (fit.family, fit.median, aic)
+
+
+def _qq(fit: DistFit, observed: np.ndarray, title: str, path: Path) -> None:
+    fitted = fit.ppf(PROBS)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(fitted, observed, "o", ms=4)
+    ok = np.isfinite(observed)
+    top = np.nanmax(np.concatenate([fitted, observed[ok]])) if ok.any() else 1.0
+    ax.plot([0, top], [0, top], "--", color="grey", lw=1)
+    ax.set_xlabel(f"fitted quantile ({fit.family})")
+    ax.set_ylabel("observed quantile (Kaplan-Meier where censored)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _observed_quantiles(fit: DistFit) -> np.ndarray:
+    """Observed quantiles: Kaplan-Meier with the censored records (cure-aware)."""
+    events, censored = fit.events, fit.censored
+    if len(censored) == 0:
+        return np.quantile(events, PROBS)
+    durations = np.concatenate([events, censored])
+    flags = np.concatenate([np.ones(len(events), bool), np.zeros(len(censored), bool)])
+    return km_quantiles(durations, flags, PROBS, cure=fit.cure < 1.0)
+
+
+def write_report(cal: Calibration, folder: Path) -> None:
+    """Write tables, QQ plots and summary.md into ``folder`` (which exists)."""
+    folder = Path(folder)
+    parts = tables(cal)
+    for name, frame in parts.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    plots = []
+    fits = [(f"stage {s.name}", s.time) for s in cal.fitted.stages]
+    fits += [(f"cycle days, {k}", c.time) for k, c in cal.fitted.cycles.items()]
+    fits += [(f"deal value, {k}", d) for k, d in cal.fitted.deal_values.items()]
+    for title, fit in fits:
+        if fit is None or fit.family == "empirical":
+            continue
+        name = "qq_" + "".join(ch if ch.isalnum() else "_" for ch in title).strip("_") + ".png"
+        _qq(fit, _observed_quantiles(fit), title, folder / name)
+        plots.append((title, name))
+    lines = [
+        f"# Fit report: {cal.fitted.mapping.name}",
+        "",
+        f"Rows read: {cal.export.n_rows}; usable: {len(cal.export.records)}; window "
+        f"{cal.export.start_date.date()} to {cal.export.export_date.date()}.",
+        f"Seasonality: {cal.fitted.seasonality_note}.",
+        "",
+    ]
+    for name, frame in parts.items():
+        lines += [f"## {name.replace('_', ' ')}", "", _markdown(frame), ""]
+    if cal.fitted.notes:
+        lines += ["## notes", "", *[f"- {n}" for n in cal.fitted.notes], ""]
+    lines += ["## QQ plots (observed against fitted)", ""]
+    lines += [f"![{title}]({name})" for title, name in plots]
+    (folder / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    """A pipe table (no optional dependency)."""
+    if frame.empty:
+        return "(none)"
+
+    def cell(v: object) -> str:
+        if isinstance(v, float):
+            return "" if np.isnan(v) else f"{v:.4g}"
+        return str(v)
+
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join([head, rule, *body])

@@ -1,0 +1,395 @@
+"""Estimating a funnel from clean records: arrivals, conversions, stage times, values, teams.
+
+Open records are censored at their age on the export date: Kaplan-Meier conversion
+(records closed as lost never convert; open ones may still), Aalen-Johansen win rates
+(won and lost compete; open deals are neither) and censored maximum-likelihood stage
+times. Every estimate carries its sample sizes and, where it is a headline number, a
+95% interval (exact Poisson for rates, bootstrap over records for conversions and medians).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from funnelsim.calibrate.fitdist import MIN_PARAMETRIC, DistFit, fit_duration
+from funnelsim.calibrate.mapping import STAGES, Mapping
+from funnelsim.calibrate.reading import Export
+from funnelsim.calibrate.survival import (
+    bootstrap_interval,
+    km_conversion,
+    km_quantile,
+    win_share,
+)
+
+DAY = pd.Timedelta(days=1)
+WEEK_DAYS = 7.0
+SEASONALITY_MIN_DAYS = 730
+SEASONALITY_P = 0.01
+MIN_SEGMENT = 30
+STALLED_MIN_RECORDS = 30
+STALLED_MIN_SHARE = 0.05
+
+
+@dataclass
+class StageFit:
+    """Conversion from one stage to the next, and the time it takes (days)."""
+
+    from_stage: str
+    to_stage: str
+    segment: str
+    entered: int
+    converted: int
+    still_open: int
+    never: int
+    conversion: float
+    ci_low: float
+    ci_high: float
+    median_days: float
+    median_ci: tuple[float, float]
+    time: DistFit | None
+
+    @property
+    def name(self) -> str:
+        """E.g. 'mql -> sql'."""
+        return f"{self.from_stage} -> {self.to_stage}"
+
+
+@dataclass
+class CycleFit:
+    """Time from the last dated stage to close (won or lost), and the win rate, per segment."""
+
+    segment: str
+    won: int
+    lost: int
+    still_open: int
+    win_rate: float
+    win_ci: tuple[float, float]
+    median_days: float
+    median_ci: tuple[float, float]
+    time: DistFit | None
+    stalled: float = 0.0
+    stalled_ci: tuple[float, float] = (0.0, 0.0)
+    durations: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    causes: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+
+
+@dataclass
+class Fitted:
+    """Everything estimated from one export."""
+
+    mapping: Mapping
+    export: Export
+    chain: tuple[str, ...]
+    weeks: float
+    arrivals: pd.DataFrame
+    seasonality: dict[str, list[float] | None]
+    seasonality_note: str
+    stages: list[StageFit]
+    qualify: dict[str, StageFit]
+    cycles: dict[str, CycleFit]
+    deal_values: dict[str, DistFit]
+    segment_shares: dict[str, float]
+    segment_mix: dict[str, dict[str, float]]
+    owners: int
+    concurrent_per_owner: float | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def last_stage(self) -> str:
+        """The last dated stage before close (the cycle starts here)."""
+        return self.chain[-1]
+
+
+def fit_export(export: Export, mapping: Mapping, seed: int = 0, replicates: int = 200) -> Fitted:
+    """Fit every quantity the export supports."""
+    rng = np.random.default_rng(seed)
+    cohort = export.cohort.reset_index(drop=True)
+    chain = _chain(mapping)
+    weeks = (export.export_date - export.start_date) / DAY / WEEK_DAYS
+    notes: list[str] = []
+    arrivals = _arrivals(cohort, weeks)
+    seasonality, season_note = _seasonality(cohort, export)
+    stages = [
+        _stage(cohort, chain, i, export.export_date, "all", rng, replicates, notes)
+        for i in range(len(chain) - 1)
+    ]
+    qualify: dict[str, StageFit] = {}
+    if (
+        "sql" in chain
+        and "opportunity" in chain
+        and chain.index("opportunity") == chain.index("sql") + 1
+    ):
+        i = chain.index("sql")
+        for segment, rows in cohort.groupby("segment"):
+            qualify[str(segment)] = _stage(
+                rows.reset_index(drop=True),
+                chain,
+                i,
+                export.export_date,
+                str(segment),
+                rng,
+                replicates,
+                [],
+            )
+    cycles: dict[str, CycleFit] = {}
+    if mapping.stages.close is not None:
+        cycles["all"] = _cycle(cohort, chain, export.export_date, "all", rng, replicates)
+        for segment, rows in cohort.groupby("segment"):
+            cycles[str(segment)] = _cycle(
+                rows.reset_index(drop=True),
+                chain,
+                export.export_date,
+                str(segment),
+                rng,
+                replicates,
+            )
+    deal_values = _deal_values(export.records, notes)
+    shares = cohort["segment"].value_counts(normalize=True).sort_index()
+    mix = {
+        str(source): rows["segment"].value_counts(normalize=True).sort_index().to_dict()
+        for source, rows in cohort.groupby("source")
+    }
+    owners = int(cohort.loc[cohort["owner"] != "", "owner"].nunique())
+    concurrent = _concurrency(cohort, chain, export) if owners else None
+    return Fitted(
+        mapping=mapping,
+        export=export,
+        chain=chain,
+        weeks=float(weeks),
+        arrivals=arrivals,
+        seasonality=seasonality,
+        seasonality_note=season_note,
+        stages=stages,
+        qualify=qualify,
+        cycles=cycles,
+        deal_values=deal_values,
+        segment_shares={str(k): float(v) for k, v in shares.items()},
+        segment_mix={k: {str(s): float(p) for s, p in v.items()} for k, v in mix.items()},
+        owners=owners,
+        concurrent_per_owner=concurrent,
+        notes=notes,
+    )
+
+
+def _chain(mapping: Mapping) -> tuple[str, ...]:
+    """The dated stages in funnel order, starting at the entry stage."""
+    entry = STAGES.index(mapping.created_stage)
+    dated = [s for s in STAGES[entry + 1 :] if getattr(mapping.stages, s) is not None]
+    return (mapping.created_stage, *dated)
+
+
+def _stage_date(frame: pd.DataFrame, chain: tuple[str, ...], stage: str) -> pd.Series:
+    return frame["created"] if stage == chain[0] else frame[stage]
+
+
+def _arrivals(cohort: pd.DataFrame, weeks: float) -> pd.DataFrame:
+    """Records per week by source, with exact Poisson 95% intervals."""
+    rows = []
+    for source, count in cohort["source"].value_counts().sort_index().items():
+        low = stats.chi2.ppf(0.025, 2 * count) / 2 if count else 0.0
+        high = stats.chi2.ppf(0.975, 2 * count + 2) / 2
+        rows.append((str(source), int(count), weeks, count / weeks, low / weeks, high / weeks))
+    return pd.DataFrame(
+        rows, columns=["source", "records", "weeks", "per_week", "ci_low", "ci_high"]
+    )
+
+
+def _seasonality(cohort: pd.DataFrame, export: Export) -> tuple[dict[str, list[float] | None], str]:
+    """Monthly multipliers per source when two years of history show them (Poisson LR test)."""
+    span = (export.export_date - export.start_date) / DAY
+    sources = sorted(cohort["source"].unique())
+    if span < SEASONALITY_MIN_DAYS:
+        note = (
+            f"not estimated: {span:.0f} days of history; monthly seasonality needs "
+            f"{SEASONALITY_MIN_DAYS} (two of each calendar month) to tell it from trend"
+        )
+        return dict.fromkeys(sources), note
+    days = pd.date_range(export.start_date.normalize(), export.export_date, freq="D")
+    exposure = np.bincount(days.month - 1, minlength=12).astype(float)
+    out: dict[str, list[float] | None] = {}
+    verdicts = []
+    for source in sources:
+        months = cohort.loc[cohort["source"] == source, "created"].dt.month.to_numpy() - 1
+        counts = np.bincount(months, minlength=12).astype(float)
+        expected = counts.sum() * exposure / exposure.sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = 2 * np.nansum(np.where(counts > 0, counts * np.log(counts / expected), 0.0))
+        p = float(stats.chi2.sf(g, 11))
+        if p < SEASONALITY_P:
+            multipliers = (counts / exposure) / (counts.sum() / exposure.sum())
+            out[source] = [round(float(m), 3) for m in multipliers]
+            verdicts.append(f"{source}: seasonal (LR test p={p:.2g})")
+        else:
+            out[source] = None
+            verdicts.append(f"{source}: flat (LR test p={p:.2g})")
+    return out, "; ".join(verdicts)
+
+
+def _stage(
+    frame: pd.DataFrame,
+    chain: tuple[str, ...],
+    i: int,
+    export_date: pd.Timestamp,
+    segment: str,
+    rng: np.random.Generator,
+    replicates: int,
+    notes: list[str],
+) -> StageFit:
+    """Kaplan-Meier conversion from chain[i] to chain[i+1] with its time distribution."""
+    start = _stage_date(frame, chain, chain[i])
+    later = [frame[s] for s in chain[i + 1 :]]
+    won = frame["status"] == "won"
+    later.append(frame["close"].where(won))
+    reached_at = pd.concat(later, axis=1).bfill(axis=1).iloc[:, 0]
+    reached = reached_at.notna() | won
+    has_start = start.notna()
+    if not has_start.all() and segment == "all":
+        notes.append(
+            f"{chain[i]} -> {chain[i + 1]}: {int((~has_start).sum())} records have no "
+            f"{chain[i]} date (skipped or not yet there) and are left out of this step"
+        )
+    timed = has_start & ~(reached & reached_at.isna())
+    sub_start, sub_reached, sub_at = start[timed], reached[timed], reached_at[timed]
+    status = frame.loc[timed, "status"]
+    age = (export_date - sub_start) / DAY
+    dur = np.where(sub_reached, (sub_at - sub_start) / DAY, np.where(status == "open", age, np.inf))
+    event = sub_reached.to_numpy()
+    dur = dur.astype(float)
+    conversion = km_conversion(dur, event)
+    low, high = bootstrap_interval(km_conversion, (dur, event), rng, replicates)
+    median = km_quantile(dur, event, 0.5, cure=True)
+    med_ci = bootstrap_interval(
+        lambda d, e: km_quantile(d, e, 0.5, cure=True), (dur, event), rng, replicates
+    )
+    open_mask = ~event & np.isfinite(dur)
+    time_fit = None
+    instant = float(np.mean(dur[event] <= 0)) if event.any() else 1.0
+    if event.sum() > 0 and instant < 0.5:
+        time_fit = fit_duration(dur[event], dur[open_mask], cure=max(conversion, 1e-6))
+    elif event.any() and segment == "all":
+        notes.append(f"{chain[i]} -> {chain[i + 1]}: {instant:.0%} convert at once; no time fit")
+    return StageFit(
+        from_stage=chain[i],
+        to_stage=chain[i + 1],
+        segment=segment,
+        entered=len(dur),
+        converted=int(event.sum()),
+        still_open=int(open_mask.sum()),
+        never=int((~event & ~np.isfinite(dur)).sum()),
+        conversion=conversion,
+        ci_low=low,
+        ci_high=high,
+        median_days=median,
+        median_ci=med_ci,
+        time=time_fit,
+    )
+
+
+def cycle_data(
+    frame: pd.DataFrame, chain: tuple[str, ...], export_date: pd.Timestamp
+) -> tuple[np.ndarray, np.ndarray]:
+    """Days from the last dated stage to close (or to the export date) and the outcome code.
+
+    The code is 1 won, 2 lost, 0 still open (censored at its age).
+    """
+    start = _stage_date(frame, chain, chain[-1])
+    rows = frame[start.notna()]
+    start = start[start.notna()]
+    status = rows["status"].to_numpy()
+    closed = status != "open"
+    end = rows["close"].where(closed, export_date)
+    durations = ((end - start) / DAY).to_numpy(dtype=float)
+    causes = np.where(status == "won", 1, np.where(status == "lost", 2, 0))
+    return durations, causes
+
+
+def _cycle(
+    frame: pd.DataFrame,
+    chain: tuple[str, ...],
+    export_date: pd.Timestamp,
+    segment: str,
+    rng: np.random.Generator,
+    replicates: int,
+) -> CycleFit:
+    """Time to close (won or lost), open deals censored, and the competing-risks win rate.
+
+    When many deals stay open far longer than any deal ever took to close, the
+    Kaplan-Meier curve levels off: that share is reported as stalled (never closing), and
+    the cycle is fitted for the deals that do close (a cure model).
+    """
+    durations, causes = cycle_data(frame, chain, export_date)
+    event = causes > 0
+    win = win_share(durations, causes)
+    win_ci = bootstrap_interval(win_share, (durations, causes), rng, replicates)
+    stalled, stalled_ci = 0.0, (0.0, 0.0)
+    if event.any():
+        last = durations[event].max()
+        beyond = int((~event & (durations > last)).sum())
+        share = 1.0 - km_conversion(durations, event)
+        if beyond >= STALLED_MIN_RECORDS and share > STALLED_MIN_SHARE:
+            stalled = share
+            low, high = bootstrap_interval(km_conversion, (durations, event), rng, replicates)
+            stalled_ci = (1.0 - high, 1.0 - low)
+    cure = stalled > 0
+    median = km_quantile(durations, event, 0.5, cure=cure)
+    med_ci = bootstrap_interval(
+        lambda d, e: km_quantile(d, e, 0.5, cure=cure), (durations, event), rng, replicates
+    )
+    time_fit = (
+        fit_duration(durations[event], durations[~event], cure=1.0 - stalled)
+        if event.any()
+        else None
+    )
+    return CycleFit(
+        segment=segment,
+        won=int((causes == 1).sum()),
+        lost=int((causes == 2).sum()),
+        still_open=int((causes == 0).sum()),
+        win_rate=win,
+        win_ci=win_ci,
+        median_days=median,
+        median_ci=med_ci,
+        time=time_fit,
+        stalled=stalled,
+        stalled_ci=stalled_ci,
+        durations=durations,
+        causes=causes,
+    )
+
+
+def _deal_values(records: pd.DataFrame, notes: list[str]) -> dict[str, DistFit]:
+    """Won amounts by segment (all won records, also left-truncated ones), fitted by AIC."""
+    won = records[(records["status"] == "won") & (records["amount"] > 0)]
+    zero = int(((records["status"] == "won") & (records["amount"] <= 0)).sum())
+    if zero:
+        notes.append(f"deal values: {zero} won records with an amount <= 0 are not used")
+    out: dict[str, DistFit] = {}
+    if won.empty:
+        return out
+    out["all"] = fit_duration(won["amount"].to_numpy(), floor=1e-6)
+    for segment, rows in won.groupby("segment"):
+        values = rows["amount"].to_numpy()
+        out[str(segment)] = fit_duration(values, floor=1e-6, min_parametric=MIN_PARAMETRIC)
+    return out
+
+
+def _concurrency(cohort: pd.DataFrame, chain: tuple[str, ...], export: Export) -> float | None:
+    """95th percentile over weeks of the largest number of open records any owner holds."""
+    start = _stage_date(cohort, chain, chain[-1])
+    rows = cohort[start.notna() & (cohort["owner"] != "")]
+    if rows.empty:
+        return None
+    begin = start[rows.index]
+    end = rows["close"].fillna(export.export_date)
+    grid = pd.date_range(export.start_date, export.export_date, freq="7D")
+    owners = pd.factorize(rows["owner"])[0]
+    peaks = []
+    for t in grid:
+        open_now = ((begin <= t) & (end > t)).to_numpy()
+        if open_now.any():
+            peaks.append(np.bincount(owners[open_now]).max())
+    return float(np.quantile(peaks, 0.95)) if peaks else None

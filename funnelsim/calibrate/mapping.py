@@ -1,0 +1,153 @@
+"""The column mapping: which CSV column holds what, and which status values mean what."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from funnelsim.scenario.loading import ScenarioError
+
+STAGES = ("lead", "mql", "sql", "opportunity")
+TEAMS_FOR_OWNER = ("sdr", "ae", "csm")
+
+
+class MappingError(ScenarioError):
+    """A mapping file or an export that does not fit it: one line naming the field."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StatusMap(_Spec):
+    """The status (or final stage) column and which of its values mean won, lost or open."""
+
+    column: str
+    won: tuple[str, ...] = Field(min_length=1)
+    lost: tuple[str, ...] = Field(min_length=1)
+    open: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> StatusMap:
+        seen: dict[str, str] = {}
+        for kind in ("won", "lost", "open"):
+            for value in getattr(self, kind):
+                key = value.strip().lower()
+                if key in seen:
+                    raise ValueError(f"value {value!r} is listed under both {seen[key]} and {kind}")
+                seen[key] = kind
+        return self
+
+
+class StageDates(_Spec):
+    """Columns holding the date a record entered each later stage (all optional)."""
+
+    mql: str | None = None
+    sql: str | None = None
+    opportunity: str | None = None
+    close: str | None = None
+
+
+class Mapping(_Spec):
+    """How to read one CRM export: columns, status values, date formats, the export date."""
+
+    name: str = "calibrated"
+    description: str = ""
+    currency: str = "USD"
+    id: str
+    created: str = Field(description="column with the record's creation date")
+    created_stage: Literal["lead", "mql", "sql", "opportunity"] = Field(
+        default="lead", description="which funnel stage the created date is the entry to"
+    )
+    stages: StageDates = StageDates()
+    status: StatusMap
+    amount: str | None = None
+    owner: str | None = None
+    owner_team: Literal["sdr", "ae", "csm"] = "ae"
+    source: str | None = None
+    default_source: str = "all_sources"
+    segment: str | None = Field(default=None, description="segment or product column")
+    default_segment: str = "all"
+    date_formats: tuple[str, ...] = Field(default=("%Y-%m-%d",), min_length=1)
+    export_date: dt.date | None = Field(
+        default=None, description="when the export was taken (default: the latest date in it)"
+    )
+    window_start: dt.date | None = Field(
+        default=None,
+        description="records created before this are left-truncated: used only for deal "
+        "values and owners",
+    )
+
+    @model_validator(mode="after")
+    def _stages_after_entry(self) -> Mapping:
+        entry = STAGES.index(self.created_stage)
+        for stage in ("mql", "sql", "opportunity"):
+            if getattr(self.stages, stage) is not None and STAGES.index(stage) <= entry:
+                raise ValueError(
+                    f"stages.{stage}: comes before or at created_stage "
+                    f"'{self.created_stage}'; remove it or change created_stage"
+                )
+        return self
+
+    def columns(self) -> dict[str, str]:
+        """Every mapped field and the CSV column it reads."""
+        fields = {"id": self.id, "created": self.created, "status.column": self.status.column}
+        for stage in ("mql", "sql", "opportunity", "close"):
+            column = getattr(self.stages, stage)
+            if column is not None:
+                fields[f"stages.{stage}"] = column
+        for name in ("amount", "owner", "source", "segment"):
+            column = getattr(self, name)
+            if column is not None:
+                fields[name] = column
+        return fields
+
+    def stage_columns(self) -> list[tuple[str, str]]:
+        """(stage, column) for each dated stage after the entry stage, in funnel order."""
+        out = []
+        for stage in ("mql", "sql", "opportunity", "close"):
+            column = getattr(self.stages, stage)
+            if column is not None:
+                out.append((stage, column))
+        return out
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read and validate a mapping YAML file, or raise MappingError with one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise MappingError(f"{path}: no such mapping file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise MappingError(f"{path}: invalid YAML: {problem}") from None
+    except UnicodeDecodeError:
+        raise MappingError(f"{path}: not a text file") from None
+    return mapping_from_dict(data or {}, source=str(path))
+
+
+def mapping_from_dict(data: object, source: str = "mapping") -> Mapping:
+    """Validate a raw mapping dict, or raise MappingError naming the field."""
+    if not isinstance(data, dict):
+        raise MappingError(f"{source}: expected a mapping of fields at the top level")
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as exc:
+        raise MappingError(f"{source}: {_describe(exc)}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    """The first error as 'field: problem' (the scenario's did-you-mean is scenario-specific)."""
+    error = exc.errors()[0]
+    path = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{path}: unknown field"
+    if error["type"] == "missing":
+        return f"{path}: required field is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{path}: {message} (got {error.get('input')!r})"

@@ -1,0 +1,80 @@
+"""``results.plot``: the charts of one run, each returning its matplotlib Axes."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from matplotlib.axes import Axes
+
+from funnelsim.report import charts
+from funnelsim.report.data import (
+    ReportData,
+    flow_table,
+    funnel_table,
+    pipeline_table,
+    response_hours,
+    team_colors,
+)
+
+if TYPE_CHECKING:
+    from funnelsim.results import Results
+
+
+class PlotAccessor:
+    """Charts of a run: ``results.plot.funnel(ax=...)``, ``.waterfall()``, ``.flow()``, ..."""
+
+    def __init__(self, source: Results | ReportData) -> None:
+        self._source = source
+
+    @cached_property
+    def data(self) -> ReportData:
+        """The run's tables as the charts read them."""
+        if isinstance(self._source, ReportData):
+            return self._source
+        return ReportData.from_results(self._source)
+
+    def funnel(self, ax: Axes | None = None) -> Axes:
+        """Leads reaching each stage, with stage-to-stage conversion."""
+        return charts.funnel(funnel_table(self.data.summary), ax=ax)
+
+    def waterfall(self, ax: Axes | None = None) -> Axes:
+        """Potential horizon revenue down to realised, one bar per seam and reason."""
+        data = self.data
+        return charts.waterfall(
+            data.leakage_summary, data.metric("horizon_revenue"), data.currency, ax=ax
+        )
+
+    def flow(self, ax: Axes | None = None) -> Axes:
+        """Sankey-style flow of leads across stages to their outcomes."""
+        return charts.flow(flow_table(self._ledgers()), ax=ax)
+
+    def first_response(self, ax: Axes | None = None) -> Axes:
+        """Time from MQL to first response against the SLA."""
+        scenario = self.data.scenario
+        sla = scenario.seam1.sla_hours if scenario is not None else None
+        return charts.first_response(response_hours(self._ledgers()), sla, ax=ax)
+
+    def teams(self, measure: str = "occupancy", ax: Axes | None = None) -> Axes:
+        """Weekly team occupancy (or ``measure="queue_length"``) over time."""
+        self._ledgers()
+        levels = self.data.team_levels
+        colors = team_colors(self.data.scenario, list(dict.fromkeys(levels["team"])))
+        return charts.teams(
+            levels, measure=measure, colors=colors, confidence=self.data.confidence, ax=ax
+        )
+
+    def pipeline(self, ax: Axes | None = None) -> Axes:
+        """Open pipeline and value won per quarter."""
+        return charts.pipeline(
+            pipeline_table(self._ledgers()),
+            self.data.currency,
+            confidence=self.data.confidence,
+            ax=ax,
+        )
+
+    def _ledgers(self) -> list:
+        ledgers = self.data.ledgers
+        if ledgers is None:
+            raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
+        return ledgers
