@@ -27,7 +27,9 @@ from funnelsim.analysis._common import (
 from funnelsim.engine.ledger import Ledger
 
 STAGES: tuple[str, ...] = ("discovery", "proposal", "negotiation", "commit")
-STAGE_WEIGHTS: tuple[float, ...] = (0.1, 0.3, 0.6, 0.8)
+# Stage probabilities as a sales team with a ~25-30% opportunity win rate sets them: late
+# stages above the average, early ones below. Stale records still bump a deal a stage up.
+STAGE_WEIGHTS: tuple[float, ...] = (0.1, 0.2, 0.35, 0.5)
 STAGE_BOUNDS: tuple[float, ...] = (0.25, 0.5, 0.75)
 
 
