@@ -8,6 +8,7 @@ from pathlib import Path
 from funnelsim.experiment.compare import Comparison
 from funnelsim.experiment.compare import compare as _compare
 from funnelsim.experiment.leaks import leaks as _leaks
+from funnelsim.experiment.plans import compare_plan
 from funnelsim.experiment.replications import Replication, run_replications
 from funnelsim.experiment.sensitivity import sensitivity as _sensitivity
 from funnelsim.experiment.sweep import sweep as _sweep
@@ -43,8 +44,9 @@ def run(
 
 
 compare = _compare
+plan = compare_plan
 leaks = _leaks
 sweep = _sweep
 sensitivity = _sensitivity
 
-__all__ = ["Comparison", "compare", "leaks", "run", "sensitivity", "sweep"]
+__all__ = ["Comparison", "compare", "leaks", "plan", "run", "sensitivity", "sweep"]

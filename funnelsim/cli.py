@@ -17,9 +17,11 @@ from rich.console import Console
 
 from funnelsim.api import compare as compare_scenarios
 from funnelsim.api import leaks as seam_leaks
+from funnelsim.api import plan as compare_plan
 from funnelsim.api import run as run_scenario
 from funnelsim.api import sensitivity as one_at_a_time
 from funnelsim.api import sweep as grid_sweep
+from funnelsim.experiment.plans import parse_hire
 from funnelsim.experiment.stats import CONFIDENCE
 from funnelsim.experiment.variants import parse_grid
 from funnelsim.output import (
@@ -40,6 +42,7 @@ from funnelsim.report.html import (
 from funnelsim.report.progress import progress_bar
 from funnelsim.report.terminal import (
     print_comparison,
+    print_headcount,
     print_leaks,
     print_results,
     print_sensitivity,
@@ -264,6 +267,63 @@ def compare(
     print_comparison(summary, names, base_spec.currency, console, result.confidence)
     if report_path is not None:
         console.print(f"Report written to [bold]{report_path}[/bold]")
+
+
+@main.command()
+@scenario_argument
+@set_option
+@click.option(
+    "--hire",
+    "hires",
+    multiple=True,
+    required=True,
+    metavar="TEAM=+N@YYYY-MM-DD",
+    help="Add (or with -N cut) heads on a date, e.g. --hire ae=+2@2027-04-01; repeatable.",
+)
+@reps_option(10, 2)
+@seed_option
+@workers_option
+@scheduler_option
+@csv_option
+@force_option
+@json_option
+def plan(
+    scenario: Path | None,
+    overrides: tuple[str, ...],
+    hires: tuple[str, ...],
+    reps: int,
+    seed: int,
+    workers: int,
+    scheduler: str | None,
+    out: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Paired difference of SCENARIO with a hiring plan against SCENARIO as it is."""
+    spec = load_scenario(scenario or default_scenario(), overrides)
+    parsed = [parse_hire(text) for text in hires]
+    if out is not None:
+        check_writable(out, force)
+    console = _console(as_json)
+    with progress_bar(console, 2 * reps, "comparing hiring plans") as advance:
+        result = compare_plan(
+            spec,
+            parsed,
+            replications=reps,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            on_done=lambda _i, _r: advance(),
+        )
+    summary = result.comparison.summary()
+    if out is not None:
+        write_table(summary, out, force=force)
+    if as_json:
+        click.echo(summary.to_json(orient="records", indent=2))
+        return
+    names = (spec.name, f"with {' '.join(hires)}")
+    print_comparison(summary, names, spec.currency, console, result.comparison.confidence)
+    print_headcount(result.headcount(), console)
 
 
 @main.command()

@@ -82,6 +82,7 @@ def _write_all(results: Results, folder: Path) -> None:
         results.ledger.to_parquet(folder / "ledger.parquet", index=False)
         results.terms.to_parquet(folder / "terms.parquet", index=False)
         results.team_levels.to_parquet(folder / "team_levels.parquet", index=False)
+        results.cashflow().to_csv(folder / "cashflow.csv", index=False)
 
 
 def _swap_into_place(staging: Path, out_dir: Path) -> None:

@@ -76,6 +76,23 @@ class Results:
         """Weekly team occupancy and queue length of every kept replication."""
         return self._ledger_frames(lambda ledger: ledger.team_levels)
 
+    @property
+    def headcount(self) -> pd.DataFrame:
+        """Every team's headcount and effective capacity over time, per kept replication."""
+        return self._ledger_frames(lambda ledger: ledger.headcount)
+
+    def cashflow(self) -> pd.DataFrame:
+        """The monthly cash-flow table of every kept replication (see analysis.cashflow)."""
+        from funnelsim.analysis.cashflow import cashflow
+
+        return self._ledger_frames(lambda ledger: cashflow(ledger, self.scenario))
+
+    def cash_metrics(self) -> pd.DataFrame:
+        """Burn, break-even and CAC payback on cash, one row per replication and metric."""
+        from funnelsim.analysis.cashflow import cash_metrics
+
+        return self._ledger_frames(lambda ledger: cash_metrics(ledger, self.scenario))
+
     def _ledger_frames(self, pick) -> pd.DataFrame:
         frames = []
         for rep in self.replications:

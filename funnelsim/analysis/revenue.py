@@ -20,10 +20,11 @@ from funnelsim.analysis._common import (
     ratio,
 )
 from funnelsim.engine.ledger import Ledger
-from funnelsim.scenario.models import Scenario
+from funnelsim.scenario.models import Comp, OutboundSource, Scenario
 
 COST_CATEGORIES: tuple[str, ...] = ("marketing", "sales", "finance", "cs", "tools", "other")
 MONTHS_PER_YEAR = 12.0
+HOURS_PER_MONTH = HOURS_PER_YEAR / MONTHS_PER_YEAR
 
 
 def retention(ledger: Ledger) -> pd.DataFrame:
@@ -54,10 +55,14 @@ def costs(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     """Costs over the horizon: leads per source, each team's loaded cost, tools.
 
     Columns item, category, cost. Items are ``leads:<source>`` (leads created times the
-    source's cost per lead, category marketing), ``team:<team>`` (headcount x cost per year
-    x horizon years; category by the stage the team serves: seam 1 team, fallback and AE
-    team sales, deal desk finance, onboarding team cs, a team serving none other) and
-    ``tools`` (tools per year x horizon years).
+    source's cost per lead, category marketing), ``team:<team>`` (employed person-years x
+    the yearly cost per head: ``comp.base_per_year`` if given, else ``cost_per_year``;
+    person-years follow the hiring plan, attrition and vacancies, each person prorated by
+    employed time; category by the stage the team serves: seam 1 team, fallback and AE
+    team sales, deal desk finance, onboarding team cs, a team serving none other),
+    ``commission:<team>`` (:func:`commission_cost`), ``bonus:<team>`` (handoff bonus x
+    accepted leads the team handed to sales, :func:`handoffs`) and ``tools`` (tools per
+    year x horizon years).
     """
     years = horizon_hours(ledger) / HOURS_PER_YEAR
     leads = _leads_per_source(ledger)
@@ -65,13 +70,51 @@ def costs(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
         (f"leads:{name}", "marketing", float(leads[i] * source.cost_per_lead))
         for i, (name, source) in enumerate(scenario.sources.items())
     ]
+    rows += outbound_attempt_costs(ledger, scenario)
     category = _team_categories(scenario)
-    rows += [
-        (f"team:{name}", category[name], float(team.headcount * team.cost_per_year * years))
-        for name, team in scenario.teams.items()
-    ]
+    for name, team in scenario.teams.items():
+        person_years = _person_years(ledger, name, team.headcount, years)
+        rows.append((f"team:{name}", category[name], person_years * team.yearly_cost_per_head))
+        comp = team.comp
+        if comp is not None and comp.commission_rate > 0:
+            rows.append((f"commission:{name}", category[name], commission_cost(ledger, comp)))
+        if comp is not None and comp.handoff_bonus > 0:
+            bonus = comp.handoff_bonus * handoffs(ledger, scenario, name)
+            rows.append((f"bonus:{name}", category[name], float(bonus)))
     rows.append(("tools", "tools", float(scenario.costs.tools_per_year * years)))
     return pd.DataFrame(rows, columns=["item", "category", "cost"])
+
+
+def commission_cost(ledger: Ledger, comp: Comp) -> float:
+    """Commission paid within the horizon: rate x booked ARR of each won deal, in equal
+    monthly parts over ``commission_months`` from the time it was won."""
+    won_time = observed(ledger, "won_time")
+    booked = np.asarray(ledger.columns["booked_arr"], dtype=float)
+    deals = np.isfinite(won_time) & (booked > 0)
+    months = comp.commission_months
+    pay_times = won_time[deals][:, None] + np.arange(months)[None, :] * HOURS_PER_MONTH
+    paid_parts = (pay_times < horizon_hours(ledger)).sum(axis=1)
+    return float(np.sum(comp.commission_rate * booked[deals] * paid_parts / months))
+
+
+def handoffs(ledger: Ledger, scenario: Scenario, team: str) -> int:
+    """Accepted leads (SQLs) a seam 1 team handed to sales; the fallback's were re-routed."""
+    accepted = np.isfinite(observed(ledger, "sql_time"))
+    rerouted = ledger.columns["rerouted"].astype(bool)
+    mine = np.zeros(len(accepted), dtype=bool)
+    if team == scenario.seam1.team:
+        mine |= ~rerouted
+    if team == scenario.seam1.fallback_team:
+        mine |= rerouted
+    return int(np.sum(accepted & mine))
+
+
+def _person_years(ledger: Ledger, name: str, headcount: int, years: float) -> float:
+    """Employed person-years of a team in the run (headcount x years for a fixed team)."""
+    employed = ledger.meta.get("team_employed_hours", {})
+    if name in employed:
+        return float(employed[name]) / HOURS_PER_YEAR
+    return float(headcount * years)
 
 
 def unit_economics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
@@ -217,20 +260,24 @@ def acquisition_teams(scenario: Scenario) -> tuple[str, ...]:
 def _acquisition_cost(ledger: Ledger, scenario: Scenario) -> float:
     """Lead costs + acquisition team costs + tools over the horizon."""
     table = costs(ledger, scenario)
-    team_items = {f"team:{name}" for name in acquisition_teams(scenario)}
+    team_items = _acquisition_items(scenario)
     mask = table["category"].isin(["marketing", "tools"]) | table["item"].isin(team_items)
     return float(table.loc[mask, "cost"].sum())
 
 
+def _acquisition_items(scenario: Scenario) -> set[str]:
+    """Cost items of the acquisition teams: pay, commission and handoff bonuses."""
+    return {
+        f"{kind}:{name}"
+        for name in acquisition_teams(scenario)
+        for kind in ("team", "commission", "bonus")
+    }
+
+
 def _acquisition_team_cost(ledger: Ledger, scenario: Scenario) -> float:
-    """Acquisition teams' loaded cost over the horizon."""
-    years = horizon_hours(ledger) / HOURS_PER_YEAR
-    return float(
-        sum(
-            scenario.teams[name].headcount * scenario.teams[name].cost_per_year * years
-            for name in acquisition_teams(scenario)
-        )
-    )
+    """Acquisition teams' pay, commission and bonuses over the horizon."""
+    table = costs(ledger, scenario)
+    return float(table.loc[table["item"].isin(_acquisition_items(scenario)), "cost"].sum())
 
 
 def _leads_per_source(ledger: Ledger) -> np.ndarray:
@@ -246,3 +293,14 @@ def _team_categories(scenario: Scenario) -> dict[str, str]:
     for name in acquisition_teams(scenario):
         category[name] = "sales"
     return category
+
+
+def outbound_attempt_costs(ledger: Ledger, scenario: Scenario) -> list[tuple[str, str, float]]:
+    """Cost rows ``attempts:<source>`` (attempts x cost per attempt) of outbound sources."""
+    attempts = ledger.outbound_attempts
+    rows = []
+    for name, source in scenario.sources.items():
+        if isinstance(source, OutboundSource):
+            n = 0 if attempts is None else int((attempts["source"] == name).sum())
+            rows.append((f"attempts:{name}", "marketing", float(n * source.cost_per_attempt)))
+    return rows

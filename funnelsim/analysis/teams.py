@@ -30,9 +30,10 @@ def utilization(ledger: Ledger) -> pd.DataFrame:
     rows = []
     for team in slots:
         n_slots = int(slots[team])
-        capacity = n_slots * horizon
+        # A team whose headcount changes offers the slot-hours its present heads held.
+        capacity = float(ledger.meta.get("team_slot_hours", {}).get(team, n_slots * horizon))
         occupancy = float(busy.get(team, 0.0)) / capacity if capacity > 0 else np.nan
-        available = n_slots * float(open_hours.get(team, 0.0))
+        available = capacity / horizon * float(open_hours.get(team, 0.0)) if horizon else 0.0
         used = float(work.get(team, 0.0)) / available if available > 0 else np.nan
         mean_queue, max_queue = (
             (float(queue.at[team, "mean"]), float(queue.at[team, "max"]))

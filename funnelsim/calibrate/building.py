@@ -142,10 +142,12 @@ def _sales(fitted: Fitted, data: dict[str, Any], segments: list[str], prov: dict
     sales["qualify_prob"] = dict.fromkeys(segments, 0.5)
     sales["win_rate"] = {}
     sales["cycle_days"] = {}
+    sales["lost_cycle_days"] = {}
     if not fitted.cycles or fitted.cycles["all"].time is None:
         sales["win_rate"] = dict.fromkeys(segments, 0.25)
         default_cycle = {"dist": "lognormal", "median": 40, "p90": 100}
         sales["cycle_days"] = dict.fromkeys(segments, default_cycle)
+        sales.pop("lost_cycle_days")
         return
     maps_to_cycle = fitted.last_stage == "opportunity"
     for segment in segments:
@@ -157,13 +159,17 @@ def _sales(fitted: Fitted, data: dict[str, Any], segments: list[str], prov: dict
             f"fitted{where}: {cycle.won} won / {cycle.lost} lost, {cycle.still_open} open "
             f"censored; {cycle.win_rate:.3f} (95% CI {low:.3f}-{high:.3f})"
         )
-        if maps_to_cycle:
+        if not maps_to_cycle:
+            sales["cycle_days"][segment] = {"dist": "lognormal", "median": 40, "p90": 100}
+        elif fitted.cycles["all"].lost_time is not None:
+            _outcome_cycles(fitted, sales, segment, prov)
+        else:
             sales["cycle_days"][segment] = cycle.time.spec
             prov[f"sales.cycle_days.{segment}"] = (
                 f"fitted{where}: {cycle.time.family}, KM median {cycle.median_days:.0f} days"
             )
-        else:
-            sales["cycle_days"][segment] = {"dist": "lognormal", "median": 40, "p90": 100}
+    if not sales["lost_cycle_days"]:
+        sales.pop("lost_cycle_days")
     stalled = fitted.cycles["all"].stalled
     sales["slip"] = {"prob": _round(stalled) if stalled else 0.0, "extra_days": STALLED_DAYS}
     prov["sales.slip"] = (
@@ -174,6 +180,26 @@ def _sales(fitted: Fitted, data: dict[str, Any], segments: list[str], prov: dict
     )
     if "sql" in fitted.chain and fitted.qualify:
         prov["sales.qualify_prob"] = "fitted: SQL -> opportunity conversion (pilot-adjusted)"
+
+
+def _outcome_cycles(
+    fitted: Fitted, sales: dict[str, Any], segment: str, prov: dict[str, str]
+) -> None:
+    """Won deals' cycle as cycle_days, lost deals' as lost_cycle_days (pooled when few)."""
+    pooled = fitted.cycles["all"]
+    for key, outcome in (("cycle_days", "won"), ("lost_cycle_days", "lost")):
+        cycle = fitted.cycles.get(segment, pooled)
+        fit = getattr(cycle, f"{outcome}_time")
+        if getattr(cycle, outcome) < MIN_SEGMENT or fit is None:
+            cycle, fit = pooled, getattr(pooled, f"{outcome}_time")
+        median = getattr(cycle, f"{outcome}_median_days")
+        where = "" if cycle is not pooled else f" (pooled: few {outcome} here)"
+        how = fit.note or f"{fit.family} by AIC"
+        sales[key][segment] = fit.spec
+        prov[f"sales.{key}.{segment}"] = (
+            f"fitted{where}: {outcome} deals ({getattr(cycle, outcome)} closed, open ones "
+            f"censored); {how}; Aalen-Johansen median {median:.0f} days"
+        )
 
 
 def _stage_times(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> None:

@@ -26,8 +26,13 @@ KS_P = 0.05
 KS_CLOSE = 0.1
 
 
-def measures(records: pd.DataFrame, mapping: Mapping, export_date: pd.Timestamp, weeks: float):
-    """Entry rate, stage conversions, win rate, closed cycle times and won revenue by quarter."""
+OUTCOMES = {"won": 1, "lost": 2}
+
+
+def measures(
+    records: pd.DataFrame, mapping: Mapping, export_date: pd.Timestamp, weeks: float
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Entry rate, conversions, win rate, won revenue by quarter; cycle days by outcome."""
     chain = _chain(mapping)
     out: dict[str, float] = {f"{chain[0]}s per week": len(records) / weeks}
     for a, b in itertools.pairwise(chain):
@@ -39,11 +44,11 @@ def measures(records: pd.DataFrame, mapping: Mapping, export_date: pd.Timestamp,
         never = (~reached & (records.loc[has, "status"] == "lost")).to_numpy()
         dur[never] = np.inf
         out[f"conversion {a} -> {b}"] = km_conversion(dur, reached.to_numpy())
-    cycles = np.empty(0)
+    cycles = {name: np.empty(0) for name in OUTCOMES}
     if mapping.stages.close is not None:
         durations, causes = cycle_data(records, chain, export_date)
         out["win rate"] = win_share(durations, causes)
-        cycles = durations[causes > 0]
+        cycles = {name: durations[causes == code] for name, code in OUTCOMES.items()}
     won = records[(records["status"] == "won") & records["close"].notna()]
     revenue = won.groupby(won["close"].dt.to_period("Q"))["amount"].sum()
     for quarter, value in revenue.items():
@@ -51,28 +56,41 @@ def measures(records: pd.DataFrame, mapping: Mapping, export_date: pd.Timestamp,
     return out, cycles
 
 
+def _prediction_interval(sim: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Where one more replication (the data, if the model is right) falls with ``level``.
+
+    Normal prediction interval, mean +- t sd sqrt(1 + 1/n): with ten replications the range
+    of the replications themselves would hold a new one only 9 times in 11.
+    """
+    n = len(sim)
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * np.std(sim, ddof=1) * np.sqrt(1 + 1 / n)
+    return float(np.mean(sim) - half), float(np.mean(sim) + half)
+
+
 def check_fit(
     scenario: Scenario, export: Export, mapping: Mapping, reps: int = 10, seed: int = 0
 ) -> pd.DataFrame:
-    """Verdict per quantity: observed inside the simulated 95% range; KS for cycle times."""
+    """Verdict per quantity: observed inside the simulated 95% prediction interval; KS for
+    won and lost cycle days."""
     weeks = (export.export_date - export.start_date) / DAY / 7.0
     observed, observed_cycles = measures(export.cohort, mapping, export.export_date, weeks)
     export_hours = (export.export_date - pd.Timestamp(scenario.start_date)) / pd.Timedelta(hours=1)
     sims: list[dict[str, float]] = []
-    sim_cycles = []
+    sim_cycles: dict[str, list[np.ndarray]] = {name: [] for name in OUTCOMES}
     for rep_seed in replication_seeds(seed, reps):
         leads = simulate(scenario, rep_seed).leads
         records = ledger_records(leads, scenario.start_date, export_hours, mapping.created_stage)
         values, cycles = measures(records, mapping, export.export_date, weeks)
         sims.append(values)
-        sim_cycles.append(cycles)
+        for name, durations in cycles.items():
+            sim_cycles[name].append(durations)
     table = pd.DataFrame(sims)
     rows = []
     for name, value in observed.items():
         sim = table[name].dropna().to_numpy() if name in table else np.zeros(reps)
         if len(sim) < reps:
             sim = np.concatenate([sim, np.zeros(reps - len(sim))])
-        low, high = np.quantile(sim, [0.025, 0.975])
+        low, high = _prediction_interval(sim)
         inside = bool(low <= value <= high)
         rows.append(
             (
@@ -86,17 +104,17 @@ def check_fit(
                 "ok" if inside else "outside",
             )
         )
-    if len(observed_cycles):
-        pooled = np.concatenate(sim_cycles) if sim_cycles else np.empty(0)
-        if len(pooled):
-            ks = stats.ks_2samp(observed_cycles, pooled)
+    for name, observed_days in observed_cycles.items():
+        pooled = np.concatenate(sim_cycles[name])
+        if len(observed_days) and len(pooled):
+            ks = stats.ks_2samp(observed_days, pooled)
             verdict = (
                 "ok" if ks.pvalue >= KS_P else ("close" if ks.statistic < KS_CLOSE else "differs")
             )
             rows.append(
                 (
-                    "cycle days (closed) KS",
-                    float(np.median(observed_cycles)),
+                    f"cycle days ({name}) KS",
+                    float(np.median(observed_days)),
                     float(np.median(pooled)),
                     np.nan,
                     np.nan,

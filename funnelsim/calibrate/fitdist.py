@@ -33,6 +33,7 @@ class DistFit:
     events: np.ndarray = field(default_factory=lambda: np.empty(0))
     censored: np.ndarray = field(default_factory=lambda: np.empty(0))
     cure: float = 1.0
+    note: str = ""
 
     @property
     def median(self) -> float:
@@ -40,6 +41,12 @@ class DistFit:
         if self.frozen is None:
             return float(np.median(self.events)) if len(self.events) else float("nan")
         return float(self.frozen.ppf(0.5))
+
+    def sf(self, x: np.ndarray) -> np.ndarray:
+        """Fitted survival (empirical for the fallback)."""
+        if self.frozen is None:
+            return 1.0 - np.searchsorted(np.sort(self.events), x, side="right") / len(self.events)
+        return self.frozen.sf(x)
 
     def ppf(self, q: np.ndarray) -> np.ndarray:
         """Fitted quantiles (empirical quantiles for the fallback)."""
@@ -72,25 +79,50 @@ def _start(family: str, x: np.ndarray) -> np.ndarray:
     return np.array([math.log(max(cv2**-0.5, 0.1)), math.log(mean)])
 
 
+def _log_pdf_sf(family: str, theta: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log density and log survival at ``x`` (closed forms: much faster than frozen scipy)."""
+    logx = np.log(x)
+    if family == "lognormal":
+        sigma, mu = math.exp(theta[0]), theta[1]
+        z = (logx - mu) / sigma
+        return -logx - theta[0] - 0.5 * math.log(2 * math.pi) - 0.5 * z * z, special.log_ndtr(-z)
+    if family == "gamma":
+        shape, scale = math.exp(theta[0]), math.exp(theta[1])
+        logpdf = (shape - 1) * logx - x / scale - special.gammaln(shape) - shape * theta[1]
+        with np.errstate(divide="ignore"):
+            return logpdf, np.log(special.gammaincc(shape, x / scale))
+    if family == "weibull":
+        shape = math.exp(theta[0])
+        zc = np.exp(shape * (logx - theta[1]))
+        return theta[0] - theta[1] + (shape - 1) * (logx - theta[1]) - zc, -zc
+    scale = math.exp(theta[0])
+    return -theta[0] - x / scale, -x / scale
+
+
 def _negloglik(
-    theta: np.ndarray, family: str, events: np.ndarray, censored: np.ndarray, cure: float
+    theta: np.ndarray,
+    family: str,
+    events: np.ndarray,
+    censored: np.ndarray,
+    cure: float | np.ndarray,
 ) -> float:
     if np.any(np.abs(theta) > 50):
         return 1e300
-    dist = _frozen(family, theta)
-    total = float(np.sum(dist.logpdf(events)))
-    if len(censored):
-        if cure >= 1.0:
-            total += float(np.sum(dist.logsf(censored)))
-        else:
-            total += float(np.sum(np.log(1.0 - cure + cure * dist.sf(censored))))
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.sum(_log_pdf_sf(family, theta, events)[0]))
+        if len(censored):
+            logsf = _log_pdf_sf(family, theta, censored)[1]
+            if np.all(np.asarray(cure) >= 1.0):
+                total += float(np.sum(logsf))
+            else:
+                total += float(np.sum(np.log(1.0 - cure + cure * np.exp(logsf))))
     return -total if np.isfinite(total) else 1e300
 
 
 def fit_duration(
     events: np.ndarray,
     censored: np.ndarray | None = None,
-    cure: float = 1.0,
+    cure: float | np.ndarray = 1.0,
     families: tuple[str, ...] = FAMILIES,
     min_parametric: int = MIN_PARAMETRIC,
     floor: float = 0.5,
@@ -99,11 +131,15 @@ def fit_duration(
 
     Values below ``floor`` (e.g. same-day closes in date-only data) are set to ``floor``.
     ``cure`` is the share that ever converts, from Kaplan-Meier; only censored records
-    that may still convert weigh on the fitted shape.
+    that may still convert weigh on the fitted shape. It may be one value per censored
+    record (the chance that this record, still open at its age, will still convert).
     """
     events = np.maximum(np.asarray(events, dtype=float), floor)
     censored = np.asarray(censored if censored is not None else [], dtype=float)
-    censored = np.maximum(censored[np.isfinite(censored)], floor)
+    keep = np.isfinite(censored)
+    if np.ndim(cure):
+        cure = np.clip(np.broadcast_to(np.asarray(cure, dtype=float), censored.shape)[keep], 0, 1)
+    censored = np.maximum(censored[keep], floor)
     if len(events) < min_parametric:
         return _empirical(events, censored)
     aics: dict[str, float] = {}
@@ -134,7 +170,7 @@ def fit_duration(
         frozen=frozen,
         events=events,
         censored=censored,
-        cure=cure,
+        cure=float(np.mean(cure)) if np.ndim(cure) else float(cure),
     )
 
 

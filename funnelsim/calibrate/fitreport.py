@@ -65,6 +65,10 @@ def tables(cal: Calibration) -> dict[str, pd.DataFrame]:
                 c.median_days,
                 *c.median_ci,
                 *_fit_cols(c.time),
+                c.won_median_days,
+                *_fit_cols(c.won_time),
+                c.lost_median_days,
+                *_fit_cols(c.lost_time),
             )
             for c in f.cycles.values()
         ],
@@ -83,6 +87,14 @@ def tables(cal: Calibration) -> dict[str, pd.DataFrame]:
             "family",
             "fitted_median",
             "aic",
+            "won_aj_median_days",
+            "won_family",
+            "won_fitted_median",
+            "won_aic",
+            "lost_aj_median_days",
+            "lost_family",
+            "lost_fitted_median",
+            "lost_aic",
         ],
     )
     values = pd.DataFrame(
@@ -102,6 +114,8 @@ def _fit_cols(fit: DistFit | None) -> tuple[str, float, str]:
     if fit is None:
         return ("", float("nan"), "")
     aic = ", ".join(f"{k} {v:.1f}" for k, v in sorted(fit.aic.items(), key=lambda kv: kv[1]))
+    if fit.note:
+        aic = f"{aic} ({fit.note})"
     return (fit.family, fit.median, aic)
 
 

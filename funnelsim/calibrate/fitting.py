@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from funnelsim.calibrate.fitdist import MIN_PARAMETRIC, DistFit, fit_duration
+from funnelsim.calibrate.fitdist import MIN_PARAMETRIC, DistFit, _round, fit_duration
 from funnelsim.calibrate.mapping import STAGES, Mapping
 from funnelsim.calibrate.reading import Export
 from funnelsim.calibrate.survival import (
     bootstrap_interval,
+    cif_quantiles,
     km_conversion,
     km_quantile,
     win_share,
@@ -32,6 +33,11 @@ SEASONALITY_P = 0.01
 MIN_SEGMENT = 30
 STALLED_MIN_RECORDS = 30
 STALLED_MIN_SHARE = 0.05
+OUTCOME_ROUNDS = 2
+GOF_MIN_D = 0.05
+GOF_KS_1PCT = 1.63
+GOF_PROBS = (np.arange(99) + 0.5) / 99
+EMPIRICAL_POINTS = 200
 
 
 @dataclass
@@ -73,6 +79,10 @@ class CycleFit:
     time: DistFit | None
     stalled: float = 0.0
     stalled_ci: tuple[float, float] = (0.0, 0.0)
+    won_time: DistFit | None = None
+    lost_time: DistFit | None = None
+    won_median_days: float = float("nan")
+    lost_median_days: float = float("nan")
     durations: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     causes: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
 
@@ -344,6 +354,7 @@ def _cycle(
         if event.any()
         else None
     )
+    won_time, lost_time = _outcome_fits(durations, causes, stalled, win)
     return CycleFit(
         segment=segment,
         won=int((causes == 1).sum()),
@@ -356,8 +367,70 @@ def _cycle(
         time=time_fit,
         stalled=stalled,
         stalled_ci=stalled_ci,
+        won_time=won_time,
+        lost_time=lost_time,
+        won_median_days=float(cif_quantiles(durations, causes, 1, np.array([0.5]))[0]),
+        lost_median_days=float(cif_quantiles(durations, causes, 2, np.array([0.5]))[0]),
         durations=durations,
         causes=causes,
+    )
+
+
+def _outcome_fits(
+    durations: np.ndarray, causes: np.ndarray, stalled: float, win: float
+) -> tuple[DistFit | None, DistFit | None]:
+    """Time to close of won and of lost deals, fitted jointly with the open ones censored.
+
+    A deal open at age c may still win (chance p S_won(c)), still lose (q S_lost(c)) or
+    have stalled (s), with p = (1 - s) win, q = (1 - s) (1 - win). Its likelihood
+    s + p S_won(c) + q S_lost(c) does not split, so the two fits alternate: each sees an
+    open deal as one that will still end its way with chance p S(c) / (s + p S(c) + other),
+    where ``other`` comes from the current fit of the other outcome.
+    """
+    won, lost, ages = durations[causes == 1], durations[causes == 2], durations[causes == 0]
+    if not len(won) or not len(lost) or not 0.0 < win < 1.0:
+        return None, None
+    p, q = (1.0 - stalled) * win, (1.0 - stalled) * (1.0 - win)
+    won_fit = fit_duration(won, ages, cure=p)
+    lost_fit = fit_duration(lost, ages, cure=q)
+    for _ in range(OUTCOME_ROUNDS):
+        still_won = p * won_fit.sf(ages)
+        lost_fit = fit_duration(lost, ages, cure=q / (stalled + q + still_won))
+        still_lost = q * lost_fit.sf(ages)
+        won_fit = fit_duration(won, ages, cure=p / (stalled + p + still_lost))
+    return _checked(won_fit, durations, causes, 1), _checked(lost_fit, durations, causes, 2)
+
+
+def _checked(fit: DistFit, durations: np.ndarray, causes: np.ndarray, which: int) -> DistFit:
+    """The parametric fit, or Aalen-Johansen quantiles when no family follows the data.
+
+    The fit is kept when its largest CDF distance from the censoring-aware observed
+    quantiles stays under max(0.05, 1.63 / sqrt(n)) (KS at 1%); otherwise (e.g. bimodal
+    closes) the outcome's cycle is written as an empirical distribution of those quantiles.
+    """
+    if fit.frozen is None:
+        return fit
+    observed = cif_quantiles(durations, causes, which, GOF_PROBS)
+    ok = np.isfinite(observed)
+    distance = float(np.max(np.abs(fit.frozen.cdf(observed[ok]) - GOF_PROBS[ok])))
+    if distance <= max(GOF_MIN_D, GOF_KS_1PCT / np.sqrt(fit.n_events)):
+        return fit
+    grid = (np.arange(EMPIRICAL_POINTS) + 0.5) / EMPIRICAL_POINTS
+    values = np.maximum(cif_quantiles(durations, causes, which, grid), 0.5)
+    values = values[np.isfinite(values)]
+    spec = {"dist": "empirical", "samples": [_round(v) for v in values]}
+    note = f"no family fits (CDF distance {distance:.3f}): Aalen-Johansen quantiles"
+    return DistFit(
+        "empirical",
+        spec,
+        fit.n_events,
+        fit.n_censored,
+        fit.aic,
+        None,
+        values,
+        fit.censored,
+        fit.cure,
+        note,
     )
 
 

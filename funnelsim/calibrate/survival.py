@@ -82,6 +82,28 @@ def aalen_johansen(durations: np.ndarray, cause: np.ndarray) -> tuple[float, flo
     return cif1, cif2, float(survival[-1])
 
 
+def cif_quantiles(
+    durations: np.ndarray, cause: np.ndarray, which: int, probs: np.ndarray
+) -> np.ndarray:
+    """Time quantiles among records ending in ``which`` (Aalen-Johansen; NaN past the last)."""
+    durations = np.asarray(durations, dtype=float)
+    cause = np.asarray(cause)
+    times = np.unique(durations[cause > 0])
+    if not (cause == which).any():
+        return np.full(len(probs), np.nan)
+    ordered = np.sort(durations)
+    at_risk = len(ordered) - np.searchsorted(ordered, times, side="left")
+    d_all = _count_at(durations[cause > 0], times)
+    d_this = _count_at(durations[cause == which], times)
+    survival = np.cumprod(1.0 - d_all / at_risk)
+    before = np.concatenate([[1.0], survival[:-1]])
+    cif = np.cumsum(before * d_this / at_risk)
+    share = cif / cif[-1]
+    index = np.searchsorted(share, np.asarray(probs) - 1e-12, side="left")
+    out = times[np.minimum(index, len(times) - 1)]
+    return np.where(index < len(times), out, np.nan)
+
+
 def win_share(durations: np.ndarray, cause: np.ndarray) -> float:
     """Probability an opportunity ends won rather than lost, open deals censored."""
     cif1, cif2, _ = aalen_johansen(durations, cause)

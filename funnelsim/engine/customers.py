@@ -16,6 +16,7 @@ from funnelsim.engine.ledger import ACTIVE, CHURNED, LOST_AT_SEAM, REASON_CODE
 from funnelsim.scenario.models import Scenario
 
 HOURS_PER_YEAR = 8760.0
+HOURS_PER_MONTH = HOURS_PER_YEAR / 12
 
 
 @dataclass
@@ -57,8 +58,20 @@ def run_terms(
     early_churn_u: np.ndarray,
     term_u: np.ndarray,
     perfect_seams: frozenset[int],
+    pay_hours: np.ndarray | None = None,
+    ramp: np.ndarray | None = None,
+    churn_at: np.ndarray | None = None,
 ) -> CustomerOutcome:
-    """Play every customer's terms from its invoice date until churn or the horizon."""
+    """Play every customer's terms from its invoice date until churn or the horizon.
+
+    ``pay_hours`` (customers x terms) is each invoice's time to be paid (0 when None).
+    With products, ``ramp`` (customers x months) holds each customer's share of its
+    monthly recurring revenue in its first months after go-live (the first term's start;
+    later months bill in full) and ``churn_at`` the time its monthly churn strikes (inf:
+    never). Monthly churn ends a customer mid-term at a month end; at a term's end the
+    renewal decision applies to those still there. A term is invoiced upfront in full
+    (its ramped months included) and never refunded.
+    """
     horizon = scenario.horizon_hours
     seam3, seam4 = scenario.seam3, scenario.seam4
     term_hours = seam4.term_months * HOURS_PER_YEAR / 12
@@ -85,11 +98,28 @@ def run_terms(
         idx = np.flatnonzero(live)
         end = term_start[idx] + term_hours
         n_terms[idx] += 1
-        invoiced[idx] += current_arr[idx] * seam4.term_months / 12
-        revenue[idx] += (
-            current_arr[idx] * (np.minimum(end, horizon) - term_start[idx]) / (HOURS_PER_YEAR)
-        )
-        decided = end <= horizon
+        if ramp is None:
+            term_invoice = current_arr[idx] * seam4.term_months / 12
+        else:
+            term_invoice = _ramped(current_arr[idx], ramp[idx], start[idx], term_start[idx], end)
+        invoiced[idx] += term_invoice
+        if churn_at is None:
+            quits = np.zeros(len(idx), dtype=bool)
+            stop = np.minimum(end, horizon)
+        else:
+            quits = (churn_at[idx] < horizon) & (churn_at[idx] <= end)
+            stop = np.minimum(np.minimum(end, horizon), churn_at[idx])
+        if ramp is None:
+            revenue[idx] += current_arr[idx] * (stop - term_start[idx]) / (HOURS_PER_YEAR)
+        else:
+            revenue[idx] += _ramped(current_arr[idx], ramp[idx], start[idx], term_start[idx], stop)
+        if quits.any():
+            gone_now = idx[quits]
+            outcome[gone_now] = CHURNED
+            reason[gone_now] = REASON_CODE["churned"]
+            churn_time[gone_now] = stop[quits]
+            alive[gone_now] = False
+        decided = (end <= horizon) & ~quits
         term_arr = current_arr[idx].copy()
         status = np.where(decided, "renewed", "in_force").astype(object)
         ends_idx = idx[decided]
@@ -131,16 +161,20 @@ def run_terms(
         decided_status[~gone & _scatter(expand, ~gone)] = "expanded"
         decided_status[~gone & _scatter(contract, ~gone)] = "contracted"
         status[decided] = decided_status
+        status[quits] = "churned"
+        paid = term_start[idx] + (0.0 if pay_hours is None else pay_hours[idx, k])
         rows.append(
             pd.DataFrame(
                 {
                     "lead_id": lead[idx],
                     "term": k + 1,
                     "start": term_start[idx],
-                    "end": end,
+                    "end": np.where(quits, stop, end),
                     "arr": term_arr,
                     "status": status,
                     "next_arr": np.where(decided, current_arr[idx], np.nan),
+                    "invoiced": term_invoice,
+                    "paid_time": paid,
                 }
             )
         )
@@ -189,6 +223,25 @@ def _early_churn(
     return base | no_context | slow
 
 
+def ramp_area(ramp: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Months of full revenue earned in the first ``months`` months after go-live.
+
+    ``ramp`` (rows x R) holds each row's factor for months 1..R; later months count 1.
+    """
+    m = np.arange(ramp.shape[1])
+    within = np.clip(months[:, None] - m[None, :], 0.0, 1.0)
+    return months - ((1.0 - ramp) * within).sum(axis=1)
+
+
+def _ramped(
+    arr: np.ndarray, ramp: np.ndarray, go_live: np.ndarray, begin: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """Revenue of ARR ``arr`` from ``begin`` to ``end`` (hours) under each row's ramp."""
+    a = (begin - go_live) / HOURS_PER_MONTH
+    b = (end - go_live) / HOURS_PER_MONTH
+    return arr / 12 * (ramp_area(ramp, b) - ramp_area(ramp, a))
+
+
 def _scatter(mask: np.ndarray, where: np.ndarray) -> np.ndarray:
     out = np.zeros(len(where), dtype=bool)
     out[np.flatnonzero(where)] = mask
@@ -205,5 +258,7 @@ def _empty_terms() -> pd.DataFrame:
             "arr": pd.Series(dtype=float),
             "status": pd.Series(dtype=object),
             "next_arr": pd.Series(dtype=float),
+            "invoiced": pd.Series(dtype=float),
+            "paid_time": pd.Series(dtype=float),
         }
     )

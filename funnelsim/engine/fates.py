@@ -8,18 +8,25 @@ a baseline and in its variant, which makes comparisons paired.
 
 from __future__ import annotations
 
+import heapq
 import zlib
+from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
+import pandas as pd
 
 from funnelsim.engine.calendar import WorkCalendar
-from funnelsim.scenario.models import Scenario
+from funnelsim.scenario.models import OutboundSource, Scenario
 
 HOURS_PER_WEEK = 168.0
 ARRIVAL_STREAM = 1
 FATE_STREAM = 2
 TERM_STREAM = 3
+OUTBOUND_TIME_STREAM = 4
+OUTBOUND_DRAW_STREAM = 5
+PRODUCT_STREAM = 6
+PAYMENT_STREAM = 7
 FATE_BLOCK_ROWS = 1 << 15
 
 
@@ -76,35 +83,146 @@ def source_key(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
 
-def draw_arrivals(scenario: Scenario, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Poisson arrival times (hours) and source index per lead, sorted by time.
+@dataclass
+class Arrivals:
+    """Every lead's creation time, source and outbound account, and the outbound attempts."""
 
-    Each source is a non-homogeneous Poisson process: its weekly rate, scaled by a
+    times: np.ndarray
+    source: np.ndarray
+    account: np.ndarray
+    attempts: pd.DataFrame
+
+
+ATTEMPT_OUTCOMES = ("no_connect", "exhausted", "declined", "lead")
+
+
+def draw_arrivals(scenario: Scenario, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Arrival times (hours) and source index per lead, sorted by time.
+
+    Each inbound source is a non-homogeneous Poisson process: its weekly rate, scaled by a
     monthly seasonality multiplier and, when the source sets ``business_hours_share``,
     concentrated into the scenario calendar's open hours. Times come from the source's
     own stream of unit exponential spacings mapped through the inverse cumulative
     intensity, so the k-th lead of a source keeps its draws when the rate changes: it
     only arrives earlier or later. That keeps comparisons of arrival rates paired.
+    Outbound sources' leads come from their connect attempts (:func:`draw_outbound`).
     """
+    arrivals = draw_all_arrivals(scenario, seed)
+    return arrivals.times, arrivals.source
+
+
+def draw_all_arrivals(scenario: Scenario, seed: int) -> Arrivals:
+    """All leads (inbound and outbound) sorted by time, with accounts and attempt logs."""
     horizon = scenario.horizon_hours
     edges, month_index, open_share = _hour_grid(scenario, horizon)
     times: list[np.ndarray] = []
     sources: list[np.ndarray] = []
+    accounts: list[np.ndarray] = []
+    logs: list[pd.DataFrame] = []
     for index, (name, source) in enumerate(scenario.sources.items()):
-        rng = stream(seed, ARRIVAL_STREAM, source_key(name))
-        rate_per_hour = source.leads_per_week / HOURS_PER_WEEK
-        season = np.ones(12) if source.seasonality is None else np.asarray(source.seasonality)
-        weight = _hour_weights(open_share, source.business_hours_share)
-        intensity = rate_per_hour * season[month_index] * weight * np.diff(edges)
-        cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
-        spacings = _cumulative_exponentials(rng, cumulative[-1])
-        arrivals = np.interp(spacings, cumulative, edges)
+        if isinstance(source, OutboundSource):
+            arrivals, account, log = draw_outbound(
+                seed, name, source, edges, _hour_weights(open_share, 1.0)
+            )
+            log.insert(0, "source", name)
+            logs.append(log)
+        else:
+            rng = stream(seed, ARRIVAL_STREAM, source_key(name))
+            rate_per_hour = source.leads_per_week / HOURS_PER_WEEK
+            season = np.ones(12) if source.seasonality is None else np.asarray(source.seasonality)
+            weight = _hour_weights(open_share, source.business_hours_share)
+            intensity = rate_per_hour * season[month_index] * weight * np.diff(edges)
+            cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
+            spacings = _cumulative_exponentials(rng, cumulative[-1])
+            arrivals = np.interp(spacings, cumulative, edges)
+            account = np.full(len(arrivals), -1, dtype=np.int32)
         times.append(arrivals)
         sources.append(np.full(len(arrivals), index, dtype=np.int16))
+        accounts.append(account)
     all_times = np.concatenate(times) if times else np.empty(0)
     all_sources = np.concatenate(sources) if sources else np.empty(0, dtype=np.int16)
+    all_accounts = np.concatenate(accounts) if accounts else np.empty(0, dtype=np.int32)
     order = np.argsort(all_times, kind="stable")
-    return all_times[order], all_sources[order]
+    attempts = pd.concat(logs, ignore_index=True) if logs else _empty_attempts()
+    return Arrivals(all_times[order], all_sources[order], all_accounts[order], attempts)
+
+
+def draw_outbound(
+    seed: int, name: str, spec: OutboundSource, edges: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """An outbound source's leads (times, accounts) and its attempt log.
+
+    Attempt times are a Poisson process at ``attempts_per_week`` (relative intensity
+    ``weight`` per hour of ``edges``, from the source's own stream); attempt j uses row j
+    of its own uniforms (connect, accept, retry delay), all drawn in bulk. Each attempt
+    takes the account whose retry or cooling-off ended first, else the next account never
+    tried; with neither, the attempt is idle (the market is worked out for now).
+    """
+    key = source_key(name)
+    rate_per_hour = spec.attempts_per_week / HOURS_PER_WEEK
+    cumulative = np.concatenate([[0.0], np.cumsum(rate_per_hour * weight * np.diff(edges))])
+    at = np.interp(
+        _cumulative_exponentials(stream(seed, OUTBOUND_TIME_STREAM, key), cumulative[-1]),
+        cumulative,
+        edges,
+    )
+    u = stream(seed, OUTBOUND_DRAW_STREAM, key).random((len(at), 3))
+    connect = u[:, 0] < spec.connect_prob
+    accept = u[:, 1] < spec.accept_prob
+    retry_hours = spec.retry_days.ppf(u[:, 2]) * 24.0
+    cooling_hours = spec.cooling_off_days * 24.0
+    tries = np.zeros(spec.accounts, dtype=np.int64)
+    due: list[tuple[float, int]] = []
+    fresh = 0
+    log_time: list[float] = []
+    log_account: list[int] = []
+    log_try: list[int] = []
+    log_outcome: list[int] = []
+    for j, t in enumerate(at.tolist()):
+        if due and due[0][0] <= t:
+            account = heapq.heappop(due)[1]
+        elif fresh < spec.accounts:
+            account = fresh
+            fresh += 1
+        else:
+            continue
+        tries[account] += 1
+        log_time.append(t)
+        log_account.append(account)
+        log_try.append(int(tries[account]))
+        if connect[j] and accept[j]:
+            outcome = 3
+        elif connect[j] or tries[account] >= spec.max_attempts:
+            outcome = 2 if connect[j] else 1
+            tries[account] = 0
+            heapq.heappush(due, (t + cooling_hours, account))
+        else:
+            outcome = 0
+            heapq.heappush(due, (t + float(retry_hours[j]), account))
+        log_outcome.append(outcome)
+    outcome_codes = np.asarray(log_outcome, dtype=np.int8)
+    log = pd.DataFrame(
+        {
+            "time": np.asarray(log_time, dtype=float),
+            "account": np.asarray(log_account, dtype=np.int32),
+            "attempt": np.asarray(log_try, dtype=np.int32),
+            "outcome": pd.Categorical.from_codes(outcome_codes, categories=list(ATTEMPT_OUTCOMES)),
+        }
+    )
+    is_lead = outcome_codes == 3
+    return log["time"].to_numpy()[is_lead], log["account"].to_numpy()[is_lead], log
+
+
+def _empty_attempts() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "source": pd.Series(dtype=object),
+            "time": pd.Series(dtype=float),
+            "account": pd.Series(dtype=np.int32),
+            "attempt": pd.Series(dtype=np.int32),
+            "outcome": pd.Categorical([], categories=list(ATTEMPT_OUTCOMES)),
+        }
+    )
 
 
 def _hour_grid(scenario: Scenario, horizon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

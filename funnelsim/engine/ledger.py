@@ -75,6 +75,8 @@ BOOL_COLUMNS = (
     "context_transferred",
 )
 INT_COLUMNS = ("source", "segment", "sdr_head", "outcome", "seam", "loss_reason", "terms")
+# The lead's product (-1: the scenario has no products) and outbound account (-1: inbound).
+PRODUCT_COLUMNS = ("product", "account")
 
 
 def empty_columns(n_leads: int) -> dict[str, np.ndarray]:
@@ -88,6 +90,8 @@ def empty_columns(n_leads: int) -> dict[str, np.ndarray]:
         columns[name] = np.zeros(n_leads, dtype=bool)
     for name in INT_COLUMNS:
         columns[name] = np.zeros(n_leads, dtype=np.int32)
+    for name in PRODUCT_COLUMNS:
+        columns[name] = np.full(n_leads, -1, dtype=np.int32)
     columns["outcome"][:] = UNDECIDED
     columns["sdr_head"][:] = -1
     return columns
@@ -95,7 +99,13 @@ def empty_columns(n_leads: int) -> dict[str, np.ndarray]:
 
 @dataclass
 class Ledger:
-    """One replication's results: leads, contract terms, weekly team levels and metadata."""
+    """One replication's results: leads, contract terms, weekly team levels and metadata.
+
+    ``headcount`` is the ledger of team capacity: one row per team and change (team,
+    time, date, headcount, present, effective_capacity; built on access from
+    ``capacity_rows``); ``staff`` one row per person's stint on a team whose headcount
+    changes (team, seat, start, end, tenure_months, absence_hours; from ``stint_rows``).
+    """
 
     columns: dict[str, np.ndarray]
     terms: pd.DataFrame
@@ -104,6 +114,30 @@ class Ledger:
     segment_names: tuple[str, ...]
     reason_names: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    capacity_rows: list[tuple[str, float, int, int, float]] = field(default_factory=list)
+    stint_rows: list[tuple[str, int, float, float, float, float]] = field(default_factory=list)
+
+    @property
+    def headcount(self) -> pd.DataFrame:
+        """The ledger of team capacity: team, time, date, headcount, present, capacity."""
+        columns = ["team", "time", "headcount", "present", "effective_capacity"]
+        table = pd.DataFrame(self.capacity_rows, columns=columns)
+        table = table.astype(
+            {"time": float, "headcount": np.int64, "present": np.int64, "effective_capacity": float}
+        )
+        start = pd.Timestamp(self.meta.get("start_date", "1970-01-01"))
+        table.insert(2, "date", start + pd.to_timedelta(table["time"], unit="h"))
+        # Several changes at one time leave one row: the state after all of them.
+        return table.drop_duplicates(["team", "time"], keep="last").reset_index(drop=True)
+
+    @property
+    def staff(self) -> pd.DataFrame:
+        """One row per person's stint on a team whose headcount changes over the run."""
+        columns = ["team", "seat", "start", "end", "tenure_months", "absence_hours"]
+        return pd.DataFrame(self.stint_rows, columns=columns)
+
+    product_names: tuple[str, ...] = ()
+    outbound_attempts: pd.DataFrame | None = None
 
     @property
     def n_leads(self) -> int:
@@ -120,6 +154,8 @@ class Ledger:
                 frame[name] = _categorical(values, self.segment_names)
             elif name == "outcome":
                 frame[name] = _categorical(values, OUTCOMES)
+            elif name == "product":
+                frame[name] = _categorical(values, self.product_names)
             elif name == "loss_reason":
                 frame[name] = _categorical(values - 1, self.reason_names[1:])
             else:

@@ -18,7 +18,15 @@ from scipy import special
 
 from funnelsim.engine.calendar import WorkCalendar
 from funnelsim.engine.customers import max_terms, run_terms
-from funnelsim.engine.fates import Fate, draw_arrivals, draw_fates, draw_term_fates
+from funnelsim.engine.fates import (
+    PAYMENT_STREAM,
+    PRODUCT_STREAM,
+    Fate,
+    draw_all_arrivals,
+    draw_fates,
+    draw_rows,
+    draw_term_fates,
+)
 from funnelsim.engine.flow import Flow, FlowInputs, FlowRules
 from funnelsim.engine.ledger import (
     IN_FLIGHT,
@@ -30,10 +38,18 @@ from funnelsim.engine.ledger import (
     Ledger,
     empty_columns,
 )
+from funnelsim.engine.staffing import (
+    StaffedTeam,
+    build_roster,
+    capacity_rows,
+    employed_hours,
+    stint_rows,
+)
 from funnelsim.engine.teams import HOURS_PER_WEEK, Team
 from funnelsim.scenario.models import Scenario
 
 HOURS_PER_DAY = 24.0
+HOURS_PER_MONTH = 8760.0 / 12
 CALENDAR_MARGIN_HOURS = 3 * 8760.0
 SEAMS = (1, 2, 3, 4)
 # The fate columns marketing needs for every lead; the rest are drawn for MQLs only.
@@ -59,22 +75,27 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     if unknown:
         raise ValueError(f"perfect_seams: unknown seam {sorted(unknown)[0]} (expected 1-4)")
     horizon = scenario.horizon_hours
-    created, source = draw_arrivals(scenario, seed)
+    arrivals = draw_all_arrivals(scenario, seed)
+    created, source = arrivals.times, arrivals.source
     n = len(created)
     names = tuple(scenario.sources)
     columns = empty_columns(n)
     columns["created"] = created
     columns["source"] = source.astype(np.int32)
+    columns["account"] = arrivals.account.astype(np.int32)
     segment_names = tuple(scenario.segments)
     lost_reason_names = tuple(scenario.sales.lost_reasons)
     reason_names = STATIC_REASONS + lost_reason_names
 
-    _marketing(scenario, draw_fates(seed, source, names, columns=MARKETING_FATES), columns, perfect)
+    marketing_fates = draw_fates(seed, source, names, columns=MARKETING_FATES)
+    _marketing(scenario, marketing_fates, columns, perfect)
+    churn_u = _products(scenario, seed, marketing_fates[Fate.DEAL_VALUE], columns)
+    del marketing_fates
     items = np.flatnonzero(columns["mql_time"] < horizon)
     fates = draw_fates(seed, source, names, rows=items)
     env = simpy.Environment()
     counter = [0]
-    teams = _build_teams(env, scenario, counter)
+    teams = _build_teams(env, scenario, counter, seed)
     flow = Flow(
         env,
         _flow_inputs(scenario, fates, columns, items, perfect),
@@ -91,16 +112,27 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     )
     flow.run()
     _collect_flow(flow, items, fates, columns)
-    terms = _customers(scenario, seed, items, fates, columns, perfect)
+    terms = _customers(scenario, seed, items, fates, columns, perfect, churn_u)
     del fates
     _settle_outcomes(columns)
     return Ledger(
         columns=columns,
         terms=terms,
         team_levels=_team_levels(teams, scenario),
+        capacity_rows=[
+            row for name, team in teams.items() for row in capacity_rows(name, team, horizon)
+        ],
+        stint_rows=[
+            row
+            for name, team in teams.items()
+            if isinstance(team, StaffedTeam)
+            for row in stint_rows(name, team.stints)
+        ],
         source_names=tuple(scenario.sources),
         segment_names=segment_names,
         reason_names=reason_names,
+        product_names=tuple(scenario.products or ()),
+        outbound_attempts=arrivals.attempts,
         meta={
             "seed": int(seed),
             "scenario": scenario.name,
@@ -112,6 +144,19 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
             "queued_leads": len(items),
             "team_busy_hours": {name: team.busy_hours() for name, team in teams.items()},
             "team_slots": {name: team.slots for name, team in teams.items()},
+            "team_employed_hours": {
+                name: employed_hours(team.stints, horizon)
+                if isinstance(team, StaffedTeam)
+                else team.headcount * horizon
+                for name, team in teams.items()
+            },
+            "team_slot_hours": {
+                name: team.slot_hours() if isinstance(team, StaffedTeam) else team.slots * horizon
+                for name, team in teams.items()
+            },
+            "team_requeued": {
+                name: team.requeued for name, team in teams.items() if isinstance(team, StaffedTeam)
+            },
             "team_work_hours": {name: team.work_hours() for name, team in teams.items()},
             "team_open_hours": {
                 name: team.calendar.working_hours_until(horizon) for name, team in teams.items()
@@ -160,6 +205,37 @@ def _marketing(
     columns["seam"][scored_out] = 1
     columns["loss_reason"][scored_out] = REASON_CODE["scored_out"]
     columns["loss_time"][never_mql] = created[never_mql]
+
+
+def _products(
+    scenario: Scenario, seed: int, deal_u: np.ndarray, columns: dict[str, np.ndarray]
+) -> np.ndarray | None:
+    """Each lead's product and, where the product sets one, its deal value; churn uniforms.
+
+    Products draw from their own stream (keyed by source and rank like the fates), so a
+    scenario without products meets exactly the draws it met before products existed.
+    A product's deal value is drawn at the lead's own deal-value uniform.
+    """
+    if scenario.products is None:
+        return None
+    source = columns["source"]
+    u = draw_rows(seed, PRODUCT_STREAM, source, tuple(scenario.sources), 2, None, [0, 1])
+    products = list(scenario.products.values())
+    shares = np.array([[p.share_in(seg) for p in products] for seg in scenario.segments])
+    cumulative = np.cumsum(shares, axis=1)
+    cumulative /= cumulative[:, -1:]
+    segment = columns["segment"]
+    product = np.empty(len(source), dtype=np.int32)
+    for code in range(len(scenario.segments)):
+        mask = segment == code
+        product[mask] = np.searchsorted(cumulative[code], u[0][mask], side="right")
+    product = np.minimum(product, len(products) - 1)
+    columns["product"] = product
+    for code, spec in enumerate(products):
+        mask = product == code
+        if spec.deal_value is not None and mask.any():
+            columns["deal_value"][mask] = spec.deal_value.ppf(deal_u[mask])
+    return u[1]
 
 
 def _segments(scenario: Scenario, source: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -236,6 +312,10 @@ def _flow_inputs(
     for code, name in enumerate(scenario.segments):
         mask = opportunity & (seg == code)
         cycle[mask] = sales.cycle_days[name].ppf(u[Fate.CYCLE][mask])
+        if sales.lost_cycle_days is not None:
+            # Lost deals take their own cycle, at the same uniform (won deals unchanged).
+            lost = mask & ~win
+            cycle[lost] = sales.lost_cycle_days[name].ppf(u[Fate.CYCLE][lost])
     slipped = u[Fate.SLIP] < sales.slip.prob
     slip = _where_drawn(slipped & opportunity, sales.slip.extra_days.ppf, u[Fate.SLIP_DAYS])
     closing = opportunity & win
@@ -305,7 +385,7 @@ def _flow_rules(scenario: Scenario, perfect: frozenset[int]) -> FlowRules:
         horizon=scenario.horizon_hours,
         half_life=None if 1 in perfect else seam1.decay.half_life_hours,
         decay_floor=seam1.decay.floor,
-        p_accept_unfit=seam1.acceptance.p_accept_unfit,
+        p_accept_unfit=_p_accept_unfit(scenario),
         sla_hours=None if 1 in perfect else seam1.sla_hours,
         fallthrough_rate=0.0 if 2 in perfect else seam2.fallthrough_per_week_waiting,
         skip_deal_desk=2 in perfect,
@@ -313,8 +393,24 @@ def _flow_rules(scenario: Scenario, perfect: frozenset[int]) -> FlowRules:
     )
 
 
-def _build_teams(env: simpy.Environment, scenario: Scenario, counter: list[int]) -> dict[str, Team]:
-    """One SimPy team per scenario team, routed by the rule of the stage that uses it."""
+def _p_accept_unfit(scenario: Scenario) -> float:
+    """SDRs paid per accepted lead accept unfit leads more readily (``volume_incentive``)."""
+    acceptance = scenario.seam1.acceptance
+    comp = scenario.teams[scenario.seam1.team].comp
+    if comp is None or comp.handoff_bonus <= 0:
+        return acceptance.p_accept_unfit
+    p = acceptance.p_accept_unfit
+    return p + acceptance.volume_incentive * (1.0 - p)
+
+
+def _build_teams(
+    env: simpy.Environment, scenario: Scenario, counter: list[int], seed: int = 0
+) -> dict[str, Team]:
+    """One SimPy team per scenario team, routed by the rule of the stage that uses it.
+
+    A team whose headcount changes over the run (plan, ramp, attrition, vacations) is a
+    ``StaffedTeam`` following its roster, drawn from streams keyed by ``seed``.
+    """
     routing = {
         scenario.seam3.team: "pooled",
         scenario.seam2.team: "pooled",
@@ -337,6 +433,21 @@ def _build_teams(env: simpy.Environment, scenario: Scenario, counter: list[int])
             head_segments = [
                 segment_code[seg] for seg, count in spec.segments.items() for _ in range(count)
             ]
+        if spec.staffed:
+            teams[name] = StaffedTeam(
+                env,
+                name,
+                spec.capacity_per_head,
+                calendars[calendar_spec],
+                routing.get(name, "pooled"),
+                n_weeks,
+                counter,
+                scenario.horizon_hours,
+                build_roster(spec, name, scenario.start_date, scenario.horizon_hours, seed),
+                spec.ramp,
+                spec.work_time is not None,
+            )
+            continue
         teams[name] = Team(
             env,
             name,
@@ -387,6 +498,7 @@ def _customers(
     fates: dict[Fate, np.ndarray],
     columns: dict[str, np.ndarray],
     perfect: frozenset[int],
+    churn_u: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Contract errors, context transfer, then the term loop for every invoiced customer."""
     seam2, seam3 = scenario.seam2, scenario.seam3
@@ -420,6 +532,7 @@ def _customers(
         fates[Fate.EARLY_CHURN][at_item],
         term_u,
         perfect,
+        *_cash_and_products(scenario, seed, columns, customers, churn_u),
     )
     columns["outcome"][customers] = result.outcome
     columns["seam"][customers] = result.seam
@@ -432,6 +545,51 @@ def _customers(
     lost = customers[result.outcome == LOST_AT_SEAM]
     columns["loss_time"][lost] = result.churn_time[result.outcome == LOST_AT_SEAM]
     return result.terms
+
+
+def _cash_and_products(
+    scenario: Scenario,
+    seed: int,
+    columns: dict[str, np.ndarray],
+    customers: np.ndarray,
+    churn_u: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Hours to collect each term's invoice; with products, each customer's ramp and churn.
+
+    Collection delays come from their own stream (keyed by source and rank), one uniform
+    per term. A product's monthly churn p strikes at the end of month M after go-live,
+    with P(M > m) = (1 - p)^m, drawn at the lead's own product-churn uniform.
+    """
+    n_terms = max_terms(scenario)
+    pay_u = draw_rows(
+        seed,
+        PAYMENT_STREAM,
+        columns["source"],
+        tuple(scenario.sources),
+        n_terms,
+        customers,
+        list(range(n_terms)),
+    ).T
+    pay_hours = scenario.costs.collection_days.ppf(pay_u.ravel()).reshape(pay_u.shape) * 24.0
+    if scenario.products is None or churn_u is None:
+        return pay_hours, None, None
+    products = list(scenario.products.values())
+    product = columns["product"][customers]
+    ramp = None
+    width = max(len(p.ramp_months) for p in products)
+    if width:
+        table = np.ones((len(products), width))
+        for code, spec in enumerate(products):
+            table[code, : len(spec.ramp_months)] = spec.ramp_months
+        ramp = table[product]
+    churn_at = None
+    monthly = np.array([p.monthly_churn for p in products])[product]
+    if monthly.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            months = np.ceil(np.log(churn_u[customers]) / np.log1p(-monthly))
+        months = np.where(monthly > 0, np.maximum(months, 1.0), np.inf)
+        churn_at = columns["invoice_time"][customers] + months * HOURS_PER_MONTH
+    return pay_hours, ramp, churn_at
 
 
 def _settle_outcomes(columns: dict[str, np.ndarray]) -> None:

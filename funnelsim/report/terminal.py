@@ -94,6 +94,26 @@ def _metrics_table(summary: pd.DataFrame, currency: str, interval: str) -> Table
     return table
 
 
+def print_headcount(headcount: pd.DataFrame, console: Console) -> None:
+    """The planned headcount over time (before attrition and vacations), baseline and plan."""
+    table = Table(title="Planned headcount (before attrition and vacations)", title_justify="left")
+    for name, justify in (
+        ("team", "left"),
+        ("from", "left"),
+        ("baseline", "right"),
+        ("plan", "right"),
+    ):
+        table.add_column(name, justify=justify)
+    for _, row in headcount.iterrows():
+        table.add_row(
+            str(row["team"]),
+            str(row["date"]),
+            str(int(row["headcount_baseline"])),
+            str(int(row["headcount_plan"])),
+        )
+    console.print(table)
+
+
 def print_comparison(
     summary: pd.DataFrame,
     names: tuple[str, str],

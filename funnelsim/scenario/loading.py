@@ -174,6 +174,8 @@ def _top_fields() -> list[str]:
 
 def _is_union_tag(part: object) -> bool:
     tags = {"fixed", "exponential", "lognormal", "gamma", "weibull", "triangular", "beta"}
+    if isinstance(part, str) and part.startswith("kind="):
+        return True  # a source's kind (inbound / outbound)
     return isinstance(part, str) and (part in tags | {"uniform", "empirical"})
 
 

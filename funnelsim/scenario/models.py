@@ -8,9 +8,9 @@ states only what differs from a typical company.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from funnelsim.scenario.distributions import Beta, Distribution, Fixed, Gamma, Lognormal
 
@@ -88,6 +88,73 @@ class Source(_Spec):
         return self
 
 
+class OutboundSource(_Spec):
+    """An outbound motion: connect attempts on a finite market of accounts.
+
+    Attempts run at ``attempts_per_week`` during the scenario calendar's open hours. An
+    attempt connects with ``connect_prob``; a connected account becomes a lead with
+    ``accept_prob`` (and leaves the market) or says no. An account not connected is tried
+    again after ``retry_days`` until ``max_attempts``; an account that said no, or ran out
+    of attempts, rests ``cooling_off_days`` before it can be tried again (attempts reset).
+    """
+
+    kind: Literal["outbound"]
+    accounts: int = Field(ge=0, description="size of the market (distinct accounts)")
+    attempts_per_week: float = Field(ge=0)
+    connect_prob: Probability = Field(ge=0, le=1)
+    accept_prob: Probability = Field(default=1.0, ge=0, le=1)
+    retry_days: Distribution = Fixed(value=3)
+    max_attempts: int = Field(default=6, ge=1)
+    cooling_off_days: float = Field(default=90, ge=0)
+    cost_per_attempt: float = Field(default=0.0, ge=0)
+    cost_per_lead: float = Field(default=0.0, ge=0)
+    fit: Distribution = Beta(a=2, b=5)
+    segment_mix: dict[str, Probability] | None = None
+
+
+def _source_kind(value: Any) -> str:
+    """Union tag of a source: ``kind=outbound`` when it says so, else ``kind=inbound``."""
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return "kind=outbound" if kind == "outbound" else "kind=inbound"
+
+
+AnySource = Annotated[
+    Annotated[Source, Tag("kind=inbound")] | Annotated[OutboundSource, Tag("kind=outbound")],
+    Discriminator(_source_kind),
+]
+
+
+class Product(_Spec):
+    """A product: its share of leads (overall or per segment), deal value, ramp and churn.
+
+    ``ramp_months`` are the shares of steady-state monthly recurring revenue in the first
+    months after go-live (the contract start); later months bill in full.
+    ``monthly_churn`` is a hazard per month on top of term renewals (see docs).
+    """
+
+    share: Probability | None = Field(default=None, ge=0, le=1)
+    mix: dict[str, Probability] | None = Field(
+        default=None, description="share of each segment's leads (overrides share)"
+    )
+    deal_value: Distribution | None = None
+    ramp_months: tuple[float, ...] = ()
+    monthly_churn: Probability = Field(default=0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _valid(self) -> Product:
+        if self.share is None and self.mix is None:
+            raise ValueError("a product needs share or mix")
+        if any(not 0 <= f <= 1 for f in self.ramp_months):
+            raise ValueError("ramp_months: factors must lie in [0, 1]")
+        return self
+
+    def share_in(self, segment: str) -> float:
+        """This product's share of a segment's leads."""
+        if self.mix is not None:
+            return float(self.mix.get(segment, 0.0))
+        return float(self.share or 0.0)
+
+
 class Scoring(_Spec):
     """Lead scoring: a noisy reading of true fit; MQL when it passes the threshold."""
 
@@ -110,6 +177,40 @@ class Marketing(_Spec):
     data_decay_per_year: float = Field(default=0.25, ge=0, lt=1)
 
 
+class PlanStep(_Spec):
+    """A change of a team's headcount on a date: ``+2`` hires two people, ``-1`` lets one go."""
+
+    date: dt.date
+    change: int
+
+    @model_validator(mode="after")
+    def _nonzero(self) -> PlanStep:
+        if self.change == 0:
+            raise ValueError("change must be a non-zero number of heads (e.g. +2 or -1)")
+        return self
+
+
+class Attrition(_Spec):
+    """People leave after a tenure drawn in months; replaced after a hiring delay if asked."""
+
+    tenure_months: Distribution
+    replace: bool = True
+    hiring_delay_days: Distribution = Fixed(value=60)
+
+
+class Comp(_Spec):
+    """Compensation per head: base salary, commission on booked ARR, SDR handoff bonus.
+
+    ``base_per_year``, when given, replaces the team's ``cost_per_year`` as the yearly
+    cost of one employed head; commission and handoff bonuses come on top.
+    """
+
+    base_per_year: float | None = Field(default=None, ge=0)
+    commission_rate: float = Field(default=0.0, ge=0, le=1)
+    commission_months: int = Field(default=1, ge=1, le=60)
+    handoff_bonus: float = Field(default=0.0, ge=0)
+
+
 class Team(_Spec):
     """A team: heads, concurrent items per head, work time per item, calendar and cost.
 
@@ -126,6 +227,41 @@ class Team(_Spec):
     segments: dict[str, int] | None = Field(
         default=None, description="heads per segment, for routing: by_segment"
     )
+    plan: tuple[PlanStep, ...] = Field(
+        default=(), description="headcount changes over time: [{date, change: +2}, ...]"
+    )
+    ramp: tuple[float, ...] | None = Field(
+        default=None,
+        description="a new hire's productivity per month of tenure, e.g. [0.35, 0.65, 1]",
+    )
+    attrition: Attrition | None = None
+    vacation_days_per_year: float = Field(default=0.0, ge=0, le=120)
+    comp: Comp | None = None
+
+    @model_validator(mode="after")
+    def _valid_plan(self) -> Team:
+        if self.ramp is not None and (not self.ramp or any(not 0 < p <= 1 for p in self.ramp)):
+            raise ValueError("ramp: productivity per month must be in (0, 1]")
+        heads = self.headcount
+        for step in sorted(self.plan, key=lambda s: s.date):
+            heads += step.change
+            if heads < 0:
+                raise ValueError(f"plan: headcount would fall below 0 on {step.date}")
+        return self
+
+    @property
+    def staffed(self) -> bool:
+        """True when headcount changes over the run (plan, ramp, attrition or vacations)."""
+        return bool(
+            self.plan or self.ramp or self.attrition is not None or self.vacation_days_per_year > 0
+        )
+
+    @property
+    def yearly_cost_per_head(self) -> float:
+        """The yearly cost of one employed head: the comp base if given, else cost_per_year."""
+        if self.comp is not None and self.comp.base_per_year is not None:
+            return self.comp.base_per_year
+        return self.cost_per_year
 
 
 def _default_teams() -> dict[str, Team]:
@@ -157,6 +293,13 @@ class Decay(_Spec):
 class Acceptance(_Spec):
     p_accept_fit: Probability = Field(default=0.85, ge=0, le=1)
     p_accept_unfit: Probability = Field(default=0.3, ge=0, le=1)
+    volume_incentive: Probability = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="when the seam 1 team earns a handoff bonus, p_accept_unfit rises by this "
+        "share of the way to 1",
+    )
 
 
 class Seam1(_Spec):
@@ -206,6 +349,10 @@ class Sales(_Spec):
         }
     )
     win_rate: dict[str, Probability] = Field(default_factory=lambda: _per_segment(0.28, 0.22, 0.15))
+    lost_cycle_days: dict[str, Distribution] | None = Field(
+        default=None,
+        description="days to close for lost deals by segment; absent: lost deals use cycle_days",
+    )
     lost_reasons: dict[str, float] = Field(
         default_factory=lambda: {"no_decision": 0.4, "competitor": 0.35, "price": 0.25}
     )
@@ -285,6 +432,13 @@ class Costs(_Spec):
 
     tools_per_year: float = Field(default=0.0, ge=0)
     gross_margin: Probability = Field(default=0.78, ge=0, le=1)
+    collection_days: Distribution = Field(
+        default_factory=lambda: Fixed(value=30),
+        description="days from invoice to cash collected (net 30 by default)",
+    )
+    payment_fee_rate: Probability = Field(
+        default=0.0, ge=0, le=1, description="payment processing fee, share of cash collected"
+    )
 
 
 class Scenario(_Spec):
@@ -303,7 +457,7 @@ class Scenario(_Spec):
             "enterprise": Segment(share=0.1, deal_value=Lognormal(median=150_000, p90=400_000)),
         }
     )
-    sources: dict[str, Source] = Field(
+    sources: dict[str, AnySource] = Field(
         default_factory=lambda: {"inbound": Source(leads_per_week=100, cost_per_lead=80)}
     )
     marketing: Marketing = Marketing()
@@ -314,6 +468,7 @@ class Scenario(_Spec):
     seam3: Seam3 = Seam3()
     seam4: Seam4 = Seam4()
     costs: Costs = Costs()
+    products: dict[str, Product] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -332,8 +487,12 @@ class Scenario(_Spec):
             if source.segment_mix is not None:
                 _check_names(f"sources.{name}.segment_mix", source.segment_mix, segment_names)
                 _check_shares(f"sources.{name}.segment_mix", source.segment_mix)
+        if self.products is not None:
+            _check_products(self.products, segment_names)
         for field in ("qualify_prob", "cycle_days", "win_rate"):
             _check_covers(f"sales.{field}", getattr(self.sales, field), segment_names)
+        if self.sales.lost_cycle_days is not None:
+            _check_covers("sales.lost_cycle_days", self.sales.lost_cycle_days, segment_names)
         for path, team in (
             ("seam1.team", self.seam1.team),
             ("seam1.fallback_team", self.seam1.fallback_team),
@@ -367,9 +526,40 @@ class Scenario(_Spec):
                         f"teams.{team_name}.segments: heads per segment must add up to "
                         f"headcount ({team.headcount})"
                     )
+        self._check_staffing()
         if sum(self.sales.lost_reasons.values()) <= 0:
             raise ValueError("sales.lost_reasons: weights must add up to more than 0")
         return self
+
+    def _check_staffing(self) -> None:
+        """Plan dates inside the horizon; staffing changes only where routing allows them."""
+        end = self.start_date + dt.timedelta(days=self.horizon_days)
+        by_segment = {
+            team
+            for routing, team in (
+                (self.seam1.routing, self.seam1.team),
+                (self.sales.routing, self.sales.team),
+            )
+            if routing == "by_segment"
+        }
+        seam1_teams = {self.seam1.team, self.seam1.fallback_team}
+        for name, team in self.teams.items():
+            for step in team.plan:
+                if not self.start_date <= step.date < end:
+                    raise ValueError(
+                        f"teams.{name}.plan: date {step.date} is outside the horizon "
+                        f"({self.start_date} to {end - dt.timedelta(days=1)})"
+                    )
+            if team.staffed and name in by_segment:
+                raise ValueError(
+                    f"teams.{name}: plan, ramp, attrition and vacations need routing other "
+                    "than by_segment"
+                )
+            if team.comp is not None and team.comp.handoff_bonus > 0 and name not in seam1_teams:
+                raise ValueError(
+                    f"teams.{name}.comp.handoff_bonus: only the seam 1 team or its fallback "
+                    "hands leads off"
+                )
 
     @property
     def horizon_hours(self) -> float:
@@ -397,3 +587,19 @@ def _check_covers(path: str, mapping: dict[str, object], required: set[str]) -> 
     if missing:
         raise ValueError(f"{path}: missing a value for segment '{missing[0]}'")
     _check_names(path, mapping, required)
+
+
+def _check_products(products: dict[str, Product], segments: set[str]) -> None:
+    """Products' shares add up to 1 within every segment; mixes name known segments."""
+    if not products:
+        raise ValueError("products: name at least one product, or leave the key out")
+    for name, product in products.items():
+        if product.mix is not None:
+            _check_names(f"products.{name}.mix", product.mix, segments)
+    for segment in sorted(segments):
+        total = sum(p.share_in(segment) for p in products.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"products: shares must add up to 1 in segment '{segment}' "
+                f"(they add up to {total:.4g})"
+            )

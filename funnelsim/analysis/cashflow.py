@@ -1,0 +1,188 @@
+"""Cash: a monthly cash-flow table per replication and the metrics that follow from it.
+
+Months are twelfths of a 365-day year (730 hours) counted from the scenario's start; the
+last month may be shorter. Money in: bookings (booked ARR at the month of the win),
+invoices (each contract term invoiced upfront at its start, as in the terms table) and
+cash collected when the invoice is paid (``costs.collection_days`` after it; invoices
+unpaid at the horizon stay in receivables), less payment processing fees
+(``costs.payment_fee_rate`` of the cash collected). Money out: lead and outbound attempt
+costs in the month they are incurred, and every other item of
+:func:`funnelsim.analysis.revenue.costs` (salaries, commissions, tools, other) spread
+over the months in proportion to their length, so the months add up to the run's costs.
+
+Identities: collected + receivables = invoiced (at every month end, cumulatively), and
+each column's monthly values add up to the run's total.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.analysis._common import HOURS_PER_DAY, HOURS_PER_YEAR, horizon_hours, observed
+from funnelsim.analysis.revenue import costs, unit_economics
+from funnelsim.engine.ledger import Ledger
+from funnelsim.scenario.models import OutboundSource, Scenario
+
+HOURS_PER_MONTH = HOURS_PER_YEAR / 12
+CASH_OUT_COLUMNS: tuple[str, ...] = (
+    "salaries",
+    "commissions",
+    "lead_costs",
+    "tools",
+    "other_costs",
+)
+
+
+def month_edges(ledger: Ledger) -> np.ndarray:
+    """Start hour of every month within the horizon, and the horizon itself."""
+    horizon = horizon_hours(ledger)
+    return np.append(np.arange(0.0, horizon, HOURS_PER_MONTH), horizon)
+
+
+def cashflow(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """The monthly cash-flow table of one replication.
+
+    Columns month (1-based), start_day, days, bookings, invoiced, collected, receivables
+    (invoiced but not yet collected at the month's end), fees, salaries, commissions,
+    lead_costs, tools, other_costs, cash_in (collected - fees), cash_out, net_cash
+    (cash_in - cash_out) and cumulative_cash.
+    """
+    edges = month_edges(ledger)
+    n_months = len(edges) - 1
+    widths = np.diff(edges)
+    c = ledger.columns
+    terms = ledger.terms
+
+    def per_month(times: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        times = np.asarray(times, dtype=float)
+        keep = np.isfinite(times) & (times >= 0) & (times < edges[-1])
+        index = np.minimum(np.searchsorted(edges, times[keep], side="right") - 1, n_months - 1)
+        return np.bincount(
+            index, weights=np.asarray(weights, dtype=float)[keep], minlength=n_months
+        )
+
+    bookings = per_month(observed(ledger, "won_time"), c["booked_arr"])
+    invoiced = per_month(terms["start"].to_numpy(), terms["invoiced"].to_numpy())
+    collected = per_month(terms["paid_time"].to_numpy(), terms["invoiced"].to_numpy())
+    fees = collected * scenario.costs.payment_fee_rate
+    lead_costs = _acquisition_spend(ledger, scenario, per_month)
+    table = costs(ledger, scenario)
+    items = table["item"].astype(str)
+    timed = items.str.startswith(("leads:", "attempts:"))
+    share = widths / widths.sum()
+    spread = {
+        "salaries": items.str.startswith("team:"),
+        "commissions": items.str.contains("commission"),
+        "tools": items == "tools",
+    }
+    out = {
+        name: float(table.loc[mask & ~timed, "cost"].sum()) * share for name, mask in spread.items()
+    }
+    claimed = timed | spread["salaries"] | spread["commissions"] | spread["tools"]
+    other = float(table.loc[~claimed, "cost"].sum()) * share
+    cash_in = collected - fees
+    cash_out = out["salaries"] + out["commissions"] + lead_costs + out["tools"] + other
+    net = cash_in - cash_out
+    return pd.DataFrame(
+        {
+            "month": np.arange(1, n_months + 1, dtype=np.int64),
+            "start_day": edges[:-1] / HOURS_PER_DAY,
+            "days": widths / HOURS_PER_DAY,
+            "bookings": bookings,
+            "invoiced": invoiced,
+            "collected": collected,
+            "receivables": np.cumsum(invoiced) - np.cumsum(collected),
+            "fees": fees,
+            "salaries": out["salaries"],
+            "commissions": out["commissions"],
+            "lead_costs": lead_costs,
+            "tools": out["tools"],
+            "other_costs": other,
+            "cash_in": cash_in,
+            "cash_out": cash_out,
+            "net_cash": net,
+            "cumulative_cash": np.cumsum(net),
+        }
+    )
+
+
+def cash_metrics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """Burn, cash need, break-even and CAC payback on cash (columns metric, value, unit).
+
+    Rows: invoiced, collected, receivables_at_horizon, cash_out, net_cash;
+    net_burn_per_month (mean monthly cash_out - cash_in; negative when cash grows);
+    peak_cash_need (the deepest cumulative deficit, 0 if never negative);
+    months_to_break_even (the first month from which every month's net cash is >= 0,
+    NaN if the last month still burns); cac (acquisition cost / won deals, as
+    :func:`funnelsim.analysis.revenue.unit_economics`) and cac_payback_cash_months (the
+    first k such that won deals observed for k months after their win have, on average,
+    collected net of fees times the gross margin at least the CAC; NaN if none).
+    """
+    table = cashflow(ledger, scenario)
+    net = table["net_cash"].to_numpy()
+    burning = np.flatnonzero(net < 0)
+    if len(burning) == 0:
+        break_even = 0.0
+    elif burning[-1] == len(net) - 1:
+        break_even = np.nan
+    else:
+        break_even = float(burning[-1] + 2)
+    economics = unit_economics(ledger, scenario).set_index("metric")["value"]
+    cac = float(economics["cac"])
+    currency = scenario.currency
+    rows = [
+        ("invoiced", float(table["invoiced"].sum()), currency),
+        ("collected", float(table["collected"].sum()), currency),
+        ("receivables_at_horizon", float(table["receivables"].iloc[-1]), currency),
+        ("cash_out", float(table["cash_out"].sum()), currency),
+        ("net_cash", float(net.sum()), currency),
+        ("net_burn_per_month", float(-net.mean()), currency),
+        ("peak_cash_need", float(max(0.0, -table["cumulative_cash"].min())), currency),
+        ("months_to_break_even", break_even, "months"),
+        ("cac", cac, currency),
+        ("cac_payback_cash_months", _cash_payback(ledger, scenario, cac), "months"),
+    ]
+    return pd.DataFrame(rows, columns=["metric", "value", "unit"])
+
+
+def _cash_payback(ledger: Ledger, scenario: Scenario, cac: float) -> float:
+    """Months after the win until a won deal's margin on cash collected covers the CAC."""
+    won_time = observed(ledger, "won_time")
+    won = np.flatnonzero(np.isfinite(won_time) & ledger.columns["won"].astype(bool))
+    if len(won) == 0 or not np.isfinite(cac):
+        return np.nan
+    horizon = horizon_hours(ledger)
+    terms = ledger.terms
+    paid = terms["paid_time"].to_numpy(dtype=float)
+    lead = terms["lead_id"].to_numpy()
+    keep = paid < horizon
+    net_rate = (1.0 - scenario.costs.payment_fee_rate) * scenario.costs.gross_margin
+    amount = terms["invoiced"].to_numpy(dtype=float)[keep] * net_rate
+    month_after = np.maximum(np.ceil((paid[keep] - won_time[lead[keep]]) / HOURS_PER_MONTH), 1.0)
+    for k in range(1, int(np.ceil(horizon / HOURS_PER_MONTH)) + 1):
+        cohort = won[won_time[won] + k * HOURS_PER_MONTH <= horizon]
+        if len(cohort) == 0:
+            break
+        in_cohort = np.isin(lead[keep], cohort)
+        collected = amount[in_cohort & (month_after <= k)].sum()
+        if collected / len(cohort) >= cac:
+            return float(k)
+    return np.nan
+
+
+def _acquisition_spend(ledger: Ledger, scenario: Scenario, per_month) -> np.ndarray:
+    """Lead costs by the month each lead was created, outbound attempts by attempt time."""
+    c = ledger.columns
+    price = np.array([s.cost_per_lead for s in scenario.sources.values()])
+    spend = per_month(c["created"], price[c["source"]])
+    attempts = ledger.outbound_attempts
+    if attempts is not None and len(attempts):
+        per_attempt = {
+            name: s.cost_per_attempt
+            for name, s in scenario.sources.items()
+            if isinstance(s, OutboundSource)
+        }
+        cost = attempts["source"].map(per_attempt).to_numpy(dtype=float)
+        spend = spend + per_month(attempts["time"].to_numpy(), cost)
+    return spend
