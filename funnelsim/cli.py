@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import os
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -21,6 +23,7 @@ from funnelsim.api import plan as compare_plan
 from funnelsim.api import run as run_scenario
 from funnelsim.api import sensitivity as one_at_a_time
 from funnelsim.api import sweep as grid_sweep
+from funnelsim.atomic import write_text
 from funnelsim.experiment.plans import parse_hire
 from funnelsim.experiment.stats import CONFIDENCE
 from funnelsim.experiment.variants import parse_grid
@@ -98,26 +101,6 @@ set_option = click.option(
     metavar="PATH=VALUE",
     help="Override a scenario field, e.g. --set seam1.sla_hours=1 (YAML scalar).",
 )
-seed_option = click.option(
-    "--seed",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Root seed; replication seeds are spawned from it.",
-)
-workers_option = click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Local worker processes.",
-)
-scheduler_option = click.option(
-    "--scheduler",
-    metavar="tcp://HOST:PORT",
-    default=None,
-    help="Run on an existing Dask cluster instead of local processes.",
-)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 report_option = click.option(
     "--report",
@@ -131,15 +114,67 @@ csv_option = click.option(
 )
 
 
-def reps_option(default: int, minimum: int) -> Callable:
-    """--reps with a command's own default."""
-    return click.option(
-        "--reps",
-        default=default,
-        show_default=True,
-        type=click.IntRange(min=minimum),
-        help="Independent replications (paired across scenarios).",
-    )
+@dataclass(frozen=True)
+class Execution:
+    """How a command runs its replications: how many, from which seed, and where."""
+
+    reps: int
+    seed: int
+    workers: int
+    scheduler: str | None
+
+    def api_kwargs(self) -> dict[str, object]:
+        """The keyword arguments every experiment function of the API takes."""
+        return {
+            "replications": self.reps,
+            "seed": self.seed,
+            "workers": self.workers,
+            "scheduler": self.scheduler,
+        }
+
+
+def execution_options(default_reps: int, min_reps: int) -> Callable:
+    """--reps, --seed, --workers and --scheduler, passed on as one ``execution`` argument."""
+    options = [
+        click.option(
+            "--reps",
+            default=default_reps,
+            show_default=True,
+            type=click.IntRange(min=min_reps),
+            help="Independent replications (paired across scenarios).",
+        ),
+        click.option(
+            "--seed",
+            default=0,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Root seed; replication seeds are spawned from it.",
+        ),
+        click.option(
+            "--workers",
+            default=1,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Local worker processes.",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="tcp://HOST:PORT",
+            default=None,
+            help="Run on an existing Dask cluster instead of local processes.",
+        ),
+    ]
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def wrapper(reps: int, seed: int, workers: int, scheduler: str | None, **kwargs: object):
+            return command(execution=Execution(reps, seed, workers, scheduler), **kwargs)
+
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
 
 
 @click.group(cls=_Group)
@@ -151,10 +186,7 @@ def main() -> None:
 @main.command()
 @scenario_argument
 @set_option
-@reps_option(1, 1)
-@seed_option
-@workers_option
-@scheduler_option
+@execution_options(1, 1)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
@@ -167,10 +199,7 @@ def main() -> None:
 def run(
     scenario: Path | None,
     overrides: tuple[str, ...],
-    reps: int,
-    seed: int,
-    workers: int,
-    scheduler: str | None,
+    execution: Execution,
     out: Path | None,
     force: bool,
     no_ledger: bool,
@@ -185,13 +214,10 @@ def run(
     if report_path is not None:
         check_report_path(report_path, force)
     console = _console(as_json)
-    with progress_bar(console, reps, f"simulating {spec.name}") as advance:
+    with progress_bar(console, execution.reps, f"simulating {spec.name}") as advance:
         results = run_scenario(
             spec,
-            replications=reps,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
+            **execution.api_kwargs(),
             keep_ledgers=not no_ledger,
             on_done=lambda _rep: advance(),
         )
@@ -213,10 +239,7 @@ def run(
 @click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("variant", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @set_option
-@reps_option(10, 2)
-@seed_option
-@workers_option
-@scheduler_option
+@execution_options(10, 2)
 @csv_option
 @force_option
 @report_option
@@ -225,10 +248,7 @@ def compare(
     baseline: Path,
     variant: Path | None,
     overrides: tuple[str, ...],
-    reps: int,
-    seed: int,
-    workers: int,
-    scheduler: str | None,
+    execution: Execution,
     out: Path | None,
     force: bool,
     report_path: Path | None,
@@ -244,14 +264,11 @@ def compare(
     if report_path is not None:
         check_report_path(report_path, force)
     console = _console(as_json)
-    with progress_bar(console, 2 * reps, "comparing") as advance:
+    with progress_bar(console, 2 * execution.reps, "comparing") as advance:
         result = compare_scenarios(
             base_spec,
             variant_spec,
-            replications=reps,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
+            **execution.api_kwargs(),
             on_done=lambda _i, _r: advance(),
         )
     summary = result.summary()
@@ -280,10 +297,7 @@ def compare(
     metavar="TEAM=+N@YYYY-MM-DD",
     help="Add (or with -N cut) heads on a date, e.g. --hire ae=+2@2027-04-01; repeatable.",
 )
-@reps_option(10, 2)
-@seed_option
-@workers_option
-@scheduler_option
+@execution_options(10, 2)
 @csv_option
 @force_option
 @json_option
@@ -291,10 +305,7 @@ def plan(
     scenario: Path | None,
     overrides: tuple[str, ...],
     hires: tuple[str, ...],
-    reps: int,
-    seed: int,
-    workers: int,
-    scheduler: str | None,
+    execution: Execution,
     out: Path | None,
     force: bool,
     as_json: bool,
@@ -305,14 +316,11 @@ def plan(
     if out is not None:
         check_writable(out, force)
     console = _console(as_json)
-    with progress_bar(console, 2 * reps, "comparing hiring plans") as advance:
+    with progress_bar(console, 2 * execution.reps, "comparing hiring plans") as advance:
         result = compare_plan(
             spec,
             parsed,
-            replications=reps,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
+            **execution.api_kwargs(),
             on_done=lambda _i, _r: advance(),
         )
     summary = result.comparison.summary()
@@ -329,20 +337,14 @@ def plan(
 @main.command()
 @scenario_argument
 @set_option
-@reps_option(10, 2)
-@seed_option
-@workers_option
-@scheduler_option
+@execution_options(10, 2)
 @csv_option
 @force_option
 @json_option
 def leaks(
     scenario: Path | None,
     overrides: tuple[str, ...],
-    reps: int,
-    seed: int,
-    workers: int,
-    scheduler: str | None,
+    execution: Execution,
     out: Path | None,
     force: bool,
     as_json: bool,
@@ -352,13 +354,10 @@ def leaks(
     if out is not None:
         check_writable(out, force)
     console = _console(as_json)
-    with progress_bar(console, 5 * reps, "fixing each seam in turn") as advance:
+    with progress_bar(console, 5 * execution.reps, "fixing each seam in turn") as advance:
         table = seam_leaks(
             spec,
-            replications=reps,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
+            **execution.api_kwargs(),
             on_done=lambda _i, _r: advance(),
         )
     _emit(table, out, force, as_json)
@@ -377,10 +376,7 @@ def leaks(
     metavar="PATH=V1,V2,...",
     help="A parameter and its values; repeat for a full grid.",
 )
-@reps_option(10, 2)
-@seed_option
-@workers_option
-@scheduler_option
+@execution_options(10, 2)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
@@ -391,10 +387,7 @@ def sweep(
     scenario: Path | None,
     overrides: tuple[str, ...],
     grid_specs: tuple[str, ...],
-    reps: int,
-    seed: int,
-    workers: int,
-    scheduler: str | None,
+    execution: Execution,
     out: Path | None,
     as_json: bool,
 ) -> None:
@@ -403,14 +396,11 @@ def sweep(
     grid = parse_grid(grid_specs)
     n_points = math.prod(len(values) for values in grid.values())
     console = _console(as_json)
-    with progress_bar(console, (n_points + 1) * reps, "sweeping") as advance:
+    with progress_bar(console, (n_points + 1) * execution.reps, "sweeping") as advance:
         table = grid_sweep(
             spec,
             grid,
-            replications=reps,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
+            **execution.api_kwargs(),
             out_dir=out,
             on_done=lambda _i, _r: advance(),
         )
@@ -442,10 +432,7 @@ def sweep(
     show_default=True,
     help="The headline metric to explain (or net_value).",
 )
-@reps_option(5, 2)
-@seed_option
-@workers_option
-@scheduler_option
+@execution_options(5, 2)
 @csv_option
 @force_option
 @json_option
@@ -455,10 +442,7 @@ def sensitivity(
     params: tuple[str, ...],
     step: float,
     metric: str,
-    reps: int,
-    seed: int,
-    workers: int,
-    scheduler: str | None,
+    execution: Execution,
     out: Path | None,
     force: bool,
     as_json: bool,
@@ -474,10 +458,7 @@ def sensitivity(
             parameters=params or None,
             step=step,
             metric=metric,
-            replications=reps,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
+            **execution.api_kwargs(),
             on_done=lambda _i, _r: advance(),
         )
     _emit(table, out, force, as_json)
@@ -532,16 +513,9 @@ def validate(scenario: Path | None, overrides: tuple[str, ...], show: bool) -> N
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 def init(path: Path, force: bool) -> None:
     """Write a starter scenario to PATH (a copy of the bundled baseline) to edit."""
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists; pass --force to replace it")
-    source = default_scenario()
-    text = source.read_text(encoding="utf-8")
     if path.suffix not in {".yaml", ".yml"}:
         raise ScenarioError(f"{path}: expected a .yaml file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, default_scenario().read_text(encoding="utf-8"), force)
     click.echo(f"wrote {path}; edit it, then: funnelsim run {path}")
 
 

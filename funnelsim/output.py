@@ -8,9 +8,6 @@ never damages an existing one. An existing directory is replaced only when asked
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -18,18 +15,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from funnelsim.atomic import OutputExistsError, refuse_existing, write_folder, write_text
 from funnelsim.results import Results
 from funnelsim.scenario.loading import dump_scenario
 
-
-class OutputExistsError(FileExistsError):
-    """The results directory exists and overwriting was not asked for."""
+__all__ = [
+    "OutputExistsError",
+    "check_writable",
+    "summary_document",
+    "write_results",
+    "write_table",
+]
 
 
 def check_writable(out_dir: Path, force: bool) -> None:
     """Refuse early (before any simulation) when ``out_dir`` exists and force is off."""
-    if out_dir.exists() and not force:
-        raise OutputExistsError(f"{out_dir}: already exists; pass --force to replace it")
+    refuse_existing(out_dir, force)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputExistsError(f"{out_dir}: exists and is not a directory")
 
@@ -53,18 +54,8 @@ def summary_document(results: Results) -> dict[str, Any]:
 
 def write_results(results: Results, out_dir: Path, force: bool = False) -> Path:
     """Write the results directory atomically and return its path."""
-    out_dir = Path(out_dir)
-    check_writable(out_dir, force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        _write_all(results, staging)
-        os.chmod(staging, _default_file_mode() | 0o111)
-        _swap_into_place(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out_dir
+    check_writable(Path(out_dir), force)
+    return write_folder(Path(out_dir), lambda folder: _write_all(results, folder), force)
 
 
 def _write_all(results: Results, folder: Path) -> None:
@@ -85,23 +76,6 @@ def _write_all(results: Results, folder: Path) -> None:
         results.cashflow().to_csv(folder / "cashflow.csv", index=False)
 
 
-def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    if not out_dir.exists():
-        os.replace(staging, out_dir)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-    os.replace(out_dir, retired / out_dir.name)
-    os.replace(staging, out_dir)
-    shutil.rmtree(retired, ignore_errors=True)
-
-
-def _default_file_mode() -> int:
-    """0o666 less the process umask: what a plain open() would have given the file."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """DataFrame rows as dicts with NaN turned into None (valid JSON)."""
     clean = frame.astype(object).where(frame.notna(), None)
@@ -116,17 +90,4 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def write_table(frame: pd.DataFrame, path: Path, force: bool = False) -> Path:
     """Write one table as CSV atomically (temporary file, then rename)."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists; pass --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            frame.to_csv(stream, index=False)
-        os.chmod(tmp, _default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(Path(path), frame.to_csv(index=False), force)

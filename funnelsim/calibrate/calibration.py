@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +14,6 @@ from funnelsim.calibrate.reading import Export, read_export
 from funnelsim.calibrate.yamlout import scenario_yaml
 from funnelsim.scenario.loading import scenario_from_dict
 from funnelsim.scenario.models import Scenario
-
-
-class OutputExistsError(FileExistsError):
-    """The output exists and --force was not given."""
 
 
 @dataclass
@@ -60,40 +53,3 @@ def calibrate(
     calibration = Calibration(export, fitted, built, text)
     calibration.scenario  # noqa: B018 - validate the written text now
     return calibration
-
-
-def write_text(path: Path, text: str, force: bool) -> None:
-    """Write a file atomically; refuse to replace one without ``force``."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists; pass --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_folder(folder: Path, fill, force: bool) -> None:
-    """Build a folder under a temporary name with ``fill(tmp)``, then move it into place."""
-    folder = Path(folder)
-    if folder.exists() and not force:
-        raise OutputExistsError(f"{folder}: already exists; pass --force to replace it")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        fill(staging)
-        if folder.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
-            os.replace(folder, retired / folder.name)
-            os.replace(staging, folder)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

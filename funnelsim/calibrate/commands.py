@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from funnelsim.calibrate.calibration import OutputExistsError, calibrate, write_folder, write_text
+from funnelsim.atomic import OutputExistsError, write_folder, write_text
+from funnelsim.calibrate.calibration import calibrate
 from funnelsim.calibrate.checking import check_fit
 from funnelsim.calibrate.mapping import MappingError, load_mapping
 from funnelsim.calibrate.reading import read_export

@@ -201,11 +201,8 @@ class Team:
         free = self.free_total if self.pooled else self.free[head]
         if free <= 0:
             return
-        if not self._always_open:
-            opening = self.calendar.next_open(now)
-            if opening > now:
-                self._wake_at(opening)
-                return
+        if not self._always_open and self._closed_until_opening(now):
+            return
         withdrawn = self.withdrawn
         down = self.waiting.down
         while queue and free > 0:
@@ -221,6 +218,14 @@ class Team:
             else:
                 self.free[head] = free
             self._start(item, head, now, hold, done)
+
+    def _closed_until_opening(self, now: float) -> bool:
+        """Whether the calendar is closed at ``now``; if so, wake the team at its opening."""
+        opening = self.calendar.next_open(now)
+        if opening > now:
+            self._wake_at(opening)
+            return True
+        return False
 
     def _wake_at(self, opening: float) -> None:
         """One pending wake-up per team, at the calendar's next opening."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from funnelsim.atomic import write_text
 from funnelsim.experiment.executors import execute
 from funnelsim.experiment.replications import replication_jobs, run_replication
 from funnelsim.experiment.stats import CONFIDENCE, paired_difference, t_interval
@@ -129,10 +128,5 @@ def _load_points(out_dir: Path | None, keys: list[str]) -> dict[str, list[dict[s
 def _save_point(
     out_dir: Path, key: str, point: Mapping[str, Any], values: list[dict[str, float]]
 ) -> None:
-    folder = Path(out_dir) / "points"
-    folder.mkdir(parents=True, exist_ok=True)
     document = json.dumps({"overrides": point, "replications": values}, default=str)
-    handle, tmp = tempfile.mkstemp(prefix=f".{key}.", dir=folder)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(document)
-    os.replace(tmp, folder / f"{key}.json")
+    write_text(Path(out_dir) / "points" / f"{key}.json", document, force=True)

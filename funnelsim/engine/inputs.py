@@ -1,0 +1,147 @@
+"""The queued part's inputs and rules, drawn in bulk from the MQLs' fates."""
+
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+
+from funnelsim.engine.fates import Fate
+from funnelsim.engine.flow import FlowInputs, FlowRules
+from funnelsim.engine.ledger import STATIC_REASONS
+from funnelsim.engine.marketing import HOURS_PER_DAY, per_segment_value
+from funnelsim.scenario.models import Scenario
+
+
+def flow_inputs(
+    scenario: Scenario,
+    fates: dict[Fate, np.ndarray],
+    columns: dict[str, np.ndarray],
+    items: np.ndarray,
+    perfect: frozenset[int],
+) -> FlowInputs:
+    """Everything the queued part needs for its items, drawn in bulk (``fates`` at items)."""
+    u = fates
+    seg = columns["segment"][items]
+    seam1, sales, seam2 = scenario.seam1, scenario.sales, scenario.seam2
+    mql_time = columns["mql_time"][items]
+    fit = columns["fit"][items]
+    is_fit = columns["is_fit"][items]
+    p1 = 1 in perfect
+    response = np.zeros(len(items)) if p1 else seam1.response_delay.ppf(u[Fate.RESPONSE_DELAY])
+    decay_per_year = scenario.marketing.data_decay_per_year
+    if p1 or decay_per_year < 1e-12:
+        stale_time = np.full(len(items), np.inf)
+    else:
+        mean_years = -1.0 / np.log1p(-decay_per_year)
+        with np.errstate(over="ignore"):
+            wait = -mean_years * 8760.0 * np.log1p(-u[Fate.STALE])
+        stale_time = columns["created"][items] + wait
+    fallback_team = seam1.fallback_team
+    fallback_work = (
+        scenario.teams[fallback_team].work_time.ppf(u[Fate.FALLBACK_WORK])
+        if fallback_team
+        else np.zeros(len(items))
+    )
+    # A lead's coupled uniform u reaches sales when u < fit * decay; comparing u / fit
+    # with decay keeps one number per lead.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach_threshold = np.where(fit > 0, u[Fate.QUALIFY] / fit, np.inf)
+    qualify = per_segment_value(scenario, sales.qualify_prob, seg)
+    win_rate = per_segment_value(scenario, sales.win_rate, seg)
+    opportunity = is_fit & (u[Fate.OPPORTUNITY] < qualify)
+    win = u[Fate.WIN] < win_rate
+    # Durations are drawn only for the items that can reach their stage; others keep 0.
+    cycle = np.zeros(len(items))
+    for code, name in enumerate(scenario.segments):
+        mask = opportunity & (seg == code)
+        cycle[mask] = sales.cycle_days[name].ppf(u[Fate.CYCLE][mask])
+        if sales.lost_cycle_days is not None:
+            # Lost deals take their own cycle, at the same uniform (won deals unchanged).
+            lost = mask & ~win
+            cycle[lost] = sales.lost_cycle_days[name].ppf(u[Fate.CYCLE][lost])
+    slipped = u[Fate.SLIP] < sales.slip.prob
+    slip = _where_drawn(slipped & opportunity, sales.slip.extra_days.ppf, u[Fate.SLIP_DAYS])
+    closing = opportunity & win
+    weights = np.array(list(sales.lost_reasons.values()), dtype=float)
+    lost_reason = len(STATIC_REASONS) + np.minimum(
+        np.searchsorted(np.cumsum(weights) / weights.sum(), u[Fate.LOST_REASON], "right"),
+        len(weights) - 1,
+    )
+    p2 = 2 in perfect
+    nonstandard = u[Fate.NONSTANDARD] < seam2.nonstandard_share
+    approval = _where_drawn(nonstandard & closing, seam2.approval_delay_days.ppf, u[Fate.APPROVAL])
+    invoice = _where_drawn(closing, seam2.invoice_delay_days.ppf, u[Fate.INVOICE_DELAY])
+    if p2:
+        approval = np.zeros(len(items))
+        invoice = np.zeros(len(items))
+    deal_desk = scenario.teams[seam2.team].work_time
+    onboarding = _where_drawn(closing, scenario.seam3.onboarding_days.ppf, u[Fate.ONBOARDING])
+
+    discovery = sales.discovery_days.ppf(u[Fate.DISCOVERY]) * HOURS_PER_DAY
+    cycle *= HOURS_PER_DAY
+    columns["slipped"][items] = slipped & is_fit
+    columns["stale_stage"][items] = u[Fate.STALE_STAGE] < sales.crm_hygiene.stale_stage_share
+    columns["nonstandard"][items] = nonstandard
+    return FlowInputs(
+        lead=items,
+        segment=seg.tolist(),
+        mql_time=_floats(mql_time),
+        pickup_time=mql_time + response,
+        sdr_work=_floats(scenario.teams[seam1.team].work_time.ppf(u[Fate.SDR_WORK])),
+        fallback_delay=_floats(seam1.fallback_response_delay.ppf(u[Fate.FALLBACK_DELAY])),
+        fallback_work=_floats(fallback_work),
+        is_fit=is_fit.tolist(),
+        reach_threshold=_floats(reach_threshold),
+        stale_time=_floats(stale_time),
+        accept_fit=(p1 | (u[Fate.ACCEPT] < seam1.acceptance.p_accept_fit)).tolist(),
+        accept_unfit_u=_floats(u[Fate.ACCEPT]),
+        discovery=_floats(discovery),
+        opportunity=opportunity.tolist(),
+        cycle=_floats(cycle),
+        slip=_floats(slip * HOURS_PER_DAY),
+        win=win.tolist(),
+        lost_reason=lost_reason.tolist(),
+        approval=_floats(approval * HOURS_PER_DAY),
+        deal_desk_work=_floats(_where_drawn(closing, deal_desk.ppf, u[Fate.DEAL_DESK_WORK])),
+        fallthrough_u=_floats(u[Fate.FALLTHROUGH]),
+        invoice_delay=_floats(invoice * HOURS_PER_DAY),
+        onboarding=_floats(onboarding * HOURS_PER_DAY),
+    )
+
+
+def _where_drawn(mask: np.ndarray, ppf, u: np.ndarray) -> np.ndarray:
+    """``ppf(u)`` where ``mask`` holds and 0 elsewhere, computing only the masked cells."""
+    out = np.zeros(len(u))
+    if mask.any():
+        out[mask] = ppf(u[mask])
+    return out
+
+
+def _floats(values: np.ndarray) -> array:
+    """A compact array of Python floats (8 bytes each, fast scalar access)."""
+    return array("d", np.ascontiguousarray(values, dtype=float).tobytes())
+
+
+def flow_rules(scenario: Scenario, perfect: frozenset[int]) -> FlowRules:
+    seam1, seam2 = scenario.seam1, scenario.seam2
+    return FlowRules(
+        horizon=scenario.horizon_hours,
+        half_life=None if 1 in perfect else seam1.decay.half_life_hours,
+        decay_floor=seam1.decay.floor,
+        p_accept_unfit=_p_accept_unfit(scenario),
+        sla_hours=None if 1 in perfect else seam1.sla_hours,
+        fallthrough_rate=0.0 if 2 in perfect else seam2.fallthrough_per_week_waiting,
+        skip_deal_desk=2 in perfect,
+        perfect_seam1=1 in perfect,
+    )
+
+
+def _p_accept_unfit(scenario: Scenario) -> float:
+    """SDRs paid per accepted lead accept unfit leads more readily (``volume_incentive``)."""
+    acceptance = scenario.seam1.acceptance
+    comp = scenario.teams[scenario.seam1.team].comp
+    if comp is None or comp.handoff_bonus <= 0:
+        return acceptance.p_accept_unfit
+    p = acceptance.p_accept_unfit
+    return p + acceptance.volume_incentive * (1.0 - p)

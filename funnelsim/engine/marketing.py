@@ -1,0 +1,134 @@
+"""The marketing phase in bulk: segments, fit, scoring, nurture, products and deal values."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from funnelsim.engine.fates import (
+    PRODUCT_STREAM,
+    Fate,
+    draw_rows,
+)
+from funnelsim.engine.ledger import (
+    LOST_AT_SEAM,
+    NOT_A_FIT,
+    REASON_CODE,
+)
+from funnelsim.scenario.models import Scenario
+
+HOURS_PER_DAY = 24.0
+# The fate columns marketing needs for every lead; the rest are drawn for MQLs only.
+MARKETING_FATES = (
+    Fate.SEGMENT,
+    Fate.FIT,
+    Fate.SCORE_NOISE,
+    Fate.QUALIFY,
+    Fate.RESURFACE,
+    Fate.RESURFACE_DELAY,
+    Fate.DEAL_VALUE,
+)
+
+
+def run_marketing(
+    scenario: Scenario,
+    fates: dict[Fate, np.ndarray],
+    columns: dict[str, np.ndarray],
+    perfect: frozenset[int],
+) -> None:
+    """Segments, fit, scoring, nurture and the deal value of every lead, in bulk."""
+    source = columns["source"]
+    created = columns["created"]
+    segment = _segments(scenario, source, fates[Fate.SEGMENT])
+    columns["segment"] = segment
+    fit = np.empty(len(source))
+    for index, spec in enumerate(scenario.sources.values()):
+        mask = source == index
+        fit[mask] = np.clip(spec.fit.ppf(fates[Fate.FIT][mask]), 0.0, 1.0)
+    scoring = scenario.marketing.scoring
+    score = fit + scoring.noise_sd * special.ndtri(fates[Fate.SCORE_NOISE])
+    is_fit = fates[Fate.QUALIFY] < fit
+    mql = score >= scoring.mql_threshold
+    if 1 in perfect:
+        mql |= is_fit
+    nurture = scenario.marketing.nurture
+    resurfaced = ~mql & (fates[Fate.RESURFACE] < nurture.resurface_prob)
+    resurface_time = (
+        created + nurture.resurface_after_days.ppf(fates[Fate.RESURFACE_DELAY]) * HOURS_PER_DAY
+    )
+    columns["mql_time"] = np.where(mql, created, np.where(resurfaced, resurface_time, np.nan))
+    columns.update(fit=fit, score=score, is_fit=is_fit, nurtured=~mql)
+    columns["mql"] = columns["mql_time"] < scenario.horizon_hours
+    columns["resurfaced"] = resurfaced
+    columns["deal_value"] = by_segment(
+        scenario, segment, fates[Fate.DEAL_VALUE], lambda s: s.deal_value
+    )
+    never_mql = ~mql & ~resurfaced
+    columns["outcome"][never_mql & ~is_fit] = NOT_A_FIT
+    scored_out = never_mql & is_fit
+    columns["outcome"][scored_out] = LOST_AT_SEAM
+    columns["seam"][scored_out] = 1
+    columns["loss_reason"][scored_out] = REASON_CODE["scored_out"]
+    columns["loss_time"][never_mql] = created[never_mql]
+
+
+def draw_products(
+    scenario: Scenario, seed: int, deal_u: np.ndarray, columns: dict[str, np.ndarray]
+) -> np.ndarray | None:
+    """Each lead's product and, where the product sets one, its deal value; churn uniforms.
+
+    Products draw from their own stream (keyed by source and rank like the fates), so a
+    scenario without products meets exactly the draws it met before products existed.
+    A product's deal value is drawn at the lead's own deal-value uniform.
+    """
+    if scenario.products is None:
+        return None
+    source = columns["source"]
+    u = draw_rows(seed, PRODUCT_STREAM, source, tuple(scenario.sources), 2, None, [0, 1])
+    products = list(scenario.products.values())
+    shares = np.array([[p.share_in(seg) for p in products] for seg in scenario.segments])
+    cumulative = np.cumsum(shares, axis=1)
+    cumulative /= cumulative[:, -1:]
+    segment = columns["segment"]
+    product = np.empty(len(source), dtype=np.int32)
+    for code in range(len(scenario.segments)):
+        mask = segment == code
+        product[mask] = np.searchsorted(cumulative[code], u[0][mask], side="right")
+    product = np.minimum(product, len(products) - 1)
+    columns["product"] = product
+    for code, spec in enumerate(products):
+        mask = product == code
+        if spec.deal_value is not None and mask.any():
+            columns["deal_value"][mask] = spec.deal_value.ppf(deal_u[mask])
+    return u[1]
+
+
+def _segments(scenario: Scenario, source: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Each lead's segment code, from its source's segment mix or the global shares."""
+    names = list(scenario.segments)
+    default = np.cumsum([scenario.segments[s].share for s in names])
+    segment = np.empty(len(source), dtype=np.int32)
+    for index, spec in enumerate(scenario.sources.values()):
+        mask = source == index
+        if spec.segment_mix is None:
+            cumulative = default
+        else:
+            cumulative = np.cumsum([spec.segment_mix.get(s, 0.0) for s in names])
+        codes = np.searchsorted(cumulative / cumulative[-1], u[mask], side="right")
+        segment[mask] = np.minimum(codes, len(names) - 1)
+    return segment
+
+
+def by_segment(scenario: Scenario, segment: np.ndarray, u: np.ndarray, pick) -> np.ndarray:
+    """Draw a per-segment distribution at uniforms ``u`` (one value per lead)."""
+    out = np.zeros(len(segment))
+    for code, spec in enumerate(scenario.segments.values()):
+        mask = segment == code
+        if mask.any():
+            out[mask] = pick(spec).ppf(u[mask])
+    return out
+
+
+def per_segment_value(scenario: Scenario, mapping: dict, segment: np.ndarray) -> np.ndarray:
+    table = np.array([mapping[name] for name in scenario.segments], dtype=float)
+    return table[segment]

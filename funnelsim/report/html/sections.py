@@ -1,0 +1,249 @@
+"""The report's sections: summary, leakage, funnel, speed to lead, teams, pipeline, what-ifs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+
+import pandas as pd
+
+from funnelsim.experiment.compare import Comparison
+from funnelsim.report import charts
+from funnelsim.report.data import (
+    ReportData,
+    flow_table,
+    funnel_table,
+    pipeline_table,
+    response_hours,
+    team_colors,
+)
+from funnelsim.report.html.markup import chart, formatter, section
+from funnelsim.report.html.summary import SummaryFacts
+from funnelsim.report.html.tables import (
+    comparison_table,
+    leakage_table,
+    leaks_table,
+    metrics_table,
+)
+
+
+def summary_section(data: ReportData, facts: SummaryFacts) -> str:
+    """The summary: headline cards, a note on replications and the findings."""
+    fmt = formatter(data.n_replications, data.currency)
+    cards = [
+        ("Revenue within the horizon", fmt(facts.headline["horizon_revenue"], data.currency)),
+        ("ARR at the horizon", fmt(facts.headline["arr_at_horizon"], data.currency)),
+    ]
+    if facts.worst_seam is not None and facts.worst_seam_arr is not None:
+        cards.append(
+            (
+                f"Biggest leak: seam {facts.worst_seam}, ARR lost a year",
+                fmt(facts.worst_seam_arr, data.currency),
+            )
+        )
+    if facts.best_fix_value is not None:
+        cards.append(
+            (
+                f"Fixing seam {facts.best_fix_seam} is worth",
+                fmt(facts.best_fix_value, data.currency),
+            )
+        )
+    elif facts.best_whatif_net is not None:
+        cards.append(
+            (
+                f"{facts.best_whatif}: net value",
+                fmt(facts.best_whatif_net, data.currency, signed=True),
+            )
+        )
+    else:
+        cards.append(("Won deals", fmt(facts.headline["won_deals"], "deals")))
+    card_html = "".join(
+        f'<div class="card"><div class="card-label">{escape(label)}</div>'
+        f'<div class="card-value">{value}</div></div>'
+        for label, value in cards
+    )
+    if data.n_replications < 2:
+        notice = (
+            '<p class="notice">This run has a single replication, so its figures are single-run '
+            "estimates without confidence intervals. Rerun with <code>--reps 10</code> or more "
+            "before relying on them.</p>"
+        )
+    else:
+        notice = (
+            f'<p class="note">Figures are means over {data.n_replications} independent '
+            f"replications; brackets give the {data.confidence:.0%} confidence interval.</p>"
+        )
+    sentences = "".join(f"<li>{s}</li>" for s in facts.sentences)
+    return section(
+        "summary",
+        "Summary",
+        f'<div class="cards">{card_html}</div>{notice}<ul class="findings">{sentences}</ul>',
+    )
+
+
+def leakage_section(data: ReportData, leaks: pd.DataFrame | None) -> str:
+    """Where revenue leaks: the waterfall, its table and what fixing each seam is worth."""
+    waterfall = chart(
+        lambda ax: charts.waterfall(
+            data.leakage_summary, data.metric("horizon_revenue"), data.currency, ax=ax
+        ),
+        (9.5, 5.0),
+        "Leakage waterfall from potential to realised revenue",
+    )
+    parts = [
+        "<p>Potential revenue is what was realised plus the revenue the leaks cost within the "
+        "horizon; each bar is one seam and reason (attributed leakage). Whiskers show the "
+        "interval of each loss.</p>",
+        waterfall,
+        leakage_table(data),
+    ]
+    if leaks is not None and len(leaks):
+        parts.append("<h3>What fixing each seam is worth</h3>")
+        parts.append(
+            chart(
+                lambda ax: charts.seam_fixes(leaks, data.currency, ax=ax),
+                (9.0, 3.8),
+                "Counterfactual value of fixing each seam",
+            )
+        )
+        parts.append(leaks_table(leaks, data))
+    return section("leakage", "Where revenue leaks", *parts)
+
+
+def funnel_section(data: ReportData) -> str:
+    """The funnel and, with ledgers, the flow of leads to their outcomes."""
+    parts = [
+        chart(
+            lambda ax: charts.funnel(funnel_table(data.summary), ax=ax),
+            (9.0, 4.2),
+            "Funnel with stage-to-stage conversion",
+        ),
+    ]
+    if data.ledgers is not None:
+        parts.append(
+            chart(
+                lambda ax: charts.flow(flow_table(data.ledgers), ax=ax),
+                (10.0, 5.6),
+                "Flow of leads across stages to their outcomes",
+            )
+        )
+    else:
+        parts.append(no_ledger_note())
+    return section("funnel", "The funnel", *parts)
+
+
+def speed_section(data: ReportData) -> str:
+    """Speed to lead: first-response times against the SLA."""
+    sla = data.scenario.seam1.sla_hours if data.scenario is not None else None
+    fmt = formatter(data.n_replications, data.currency)
+    median = data.metric("median_first_response_hours")
+    text = f"Median first response: <b>{fmt(median, 'hours')}</b>."
+    if sla is not None:
+        text += (
+            f" Share answered within the {sla:g}-hour SLA: "
+            f"<b>{fmt(data.metric('sla_compliance'), 'share')}</b>."
+        )
+    else:
+        text += " The scenario sets no response SLA."
+    return section(
+        "speed",
+        "Speed to lead",
+        f"<p>{text} Leads cool while they wait, in wall-clock time, nights and weekends "
+        "included.</p>",
+        chart(
+            lambda ax: charts.first_response(response_hours(data.ledgers), sla, ax=ax),
+            (9.0, 4.2),
+            "First response time against the SLA",
+        ),
+    )
+
+
+def teams_section(data: ReportData) -> str:
+    """Team occupancy and queues over time."""
+    levels = data.team_levels
+    colors = team_colors(data.scenario, list(dict.fromkeys(levels["team"])))
+    charts_html = "".join(
+        chart(
+            lambda ax, m=measure: charts.teams(
+                levels, measure=m, colors=colors, confidence=data.confidence, ax=ax
+            ),
+            (9.0, 3.8),
+            f"Team {measure.replace('_', ' ')} over time",
+        )
+        for measure in ("occupancy", "queue_length")
+    )
+    return section(
+        "teams",
+        "Teams: load and queues",
+        "<p>Each team is coloured as the seam it serves. Lines are weekly means over the "
+        "replications, bands their interval.</p>",
+        charts_html,
+    )
+
+
+def pipeline_section(data: ReportData) -> str:
+    """Open pipeline and value won per quarter."""
+    return section(
+        "pipeline",
+        "Pipeline over time",
+        chart(
+            lambda ax: charts.pipeline(
+                pipeline_table(data.ledgers), data.currency, confidence=data.confidence, ax=ax
+            ),
+            (9.0, 4.0),
+            "Open pipeline and value won per quarter",
+        ),
+    )
+
+
+def whatif_section(data: ReportData, comparisons: Mapping[str, Comparison]) -> str:
+    """Each what-if's paired differences against the baseline, chart and table."""
+    parts = []
+    for name, comparison in comparisons.items():
+        summary = comparison.summary()
+        parts.append(f"<h3>{escape(name)}</h3>")
+        parts.append(
+            chart(
+                lambda ax, s=summary: charts.forest(s, data.currency, ax=ax),
+                (9.0, 3.6),
+                f"Paired differences: {name}",
+            )
+        )
+        parts.append(comparison_table(summary, data.currency, comparison))
+    return section("whatifs", "What-ifs against the baseline", *parts)
+
+
+def metrics_section(data: ReportData) -> str:
+    """Every headline metric with its interval."""
+    return section("metrics", "Headline metrics", metrics_table(data))
+
+
+def method_section(data: ReportData) -> str:
+    """How to read the report: seams, attributed and counterfactual values, intervals."""
+    return section(
+        "method",
+        "How to read this report",
+        "<ul>"
+        "<li><b>Seams</b> are the hand-offs between departments: 1 marketing → sales, "
+        "2 sales → finance (quote-to-cash), 3 finance → customer success, 4 renewal.</li>"
+        "<li><b>Attributed leakage</b> is the expected value of the leads lost at a seam: "
+        "their deal value times the chance such a lead would have closed and stayed, "
+        "estimated from the same run.</li>"
+        "<li><b>Counterfactual</b> values (seam fixes, what-ifs) are paired differences: the "
+        "same replications rerun with the change, every lead meeting the same random draws, "
+        "so the difference is measured with little noise.</li>"
+        f"<li>Intervals are {data.confidence:.0%} Student-t confidence intervals over "
+        "independent replications. ARR is annual; revenue within the horizon is what is "
+        f"recognised in the {data.horizon_days} days simulated.</li>"
+        "<li>This is a simulation of the scenario as described; its figures are as good as "
+        "the inputs. Replace assumptions with CRM data where it exists.</li>"
+        "</ul>",
+    )
+
+
+def no_ledger_note() -> str:
+    """Said where lead-level charts would go when the run kept no ledgers."""
+    return (
+        '<p class="note">The lead-level charts (flow, speed to lead, teams, pipeline) need '
+        "the run's ledgers, which were not kept for this report.</p>"
+    )

@@ -1,0 +1,156 @@
+"""The report's tables: leakage by seam and reason, seam fixes, comparisons, headline metrics."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.experiment.compare import Comparison
+from funnelsim.report import charts
+from funnelsim.report.data import REASON_LABELS, SEAM_NAMES, ReportData
+from funnelsim.report.formatting import number, with_interval
+from funnelsim.report.html.markup import interval_header, table
+
+METRIC_LABELS: dict[str, str] = {
+    "leads": "Leads",
+    "mqls": "MQLs",
+    "sqls": "SQLs",
+    "opportunities": "Opportunities",
+    "won_deals": "Won deals",
+    "active_customers": "Active customers at the horizon",
+    "booked_arr": "ARR booked",
+    "arr_at_horizon": "ARR at the horizon",
+    "horizon_revenue": "Revenue within the horizon",
+    "invoiced_revenue": "Revenue invoiced within the horizon",
+    "win_rate": "Win rate (won / closed opportunities)",
+    "median_sales_cycle_days": "Median sales cycle",
+    "median_first_response_hours": "Median first response",
+    "sla_compliance": "First responses within the SLA",
+    "median_quote_to_cash_days": "Median quote-to-cash (closed-won to invoice)",
+    "nrr": "Net revenue retention",
+    "grr": "Gross revenue retention",
+    "cac": "Customer acquisition cost (CAC)",
+    "cac_payback_months": "CAC payback",
+    "forecast_mape": "Quarterly forecast error (MAPE)",
+    "lead_to_customer": "Lead-to-customer conversion",
+    "total_cost": "Total cost over the horizon",
+    "net_value": "Net value (revenue − cost)",
+}
+
+
+def metric_label(metric: str) -> str:
+    """A metric's label in the report."""
+    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+
+
+def metrics_table(data: ReportData) -> str:
+    """Every headline metric with its interval (metrics nobody measured left out)."""
+    rows = []
+    for row in data.summary.itertuples(index=False):
+        if row.replications == 0 and not np.isfinite(row.mean):
+            continue
+        rows.append(
+            (
+                metric_label(row.metric),
+                with_interval(row.mean, row.ci_low, row.ci_high, row.unit, data.currency),
+            )
+        )
+    return table(["metric", interval_header(data)], rows, numeric=(1,))
+
+
+def leakage_table(data: ReportData) -> str:
+    """Attributed leakage by seam and reason: leads, ARR and horizon revenue lost."""
+    units = {
+        "leads_lost": "leads",
+        "arr_lost": data.currency,
+        "horizon_revenue_lost": data.currency,
+    }
+    indexed = data.leakage_summary.set_index(["seam", "reason", "measure"])
+    pairs = list(
+        dict.fromkeys(
+            zip(data.leakage_summary["seam"], data.leakage_summary["reason"], strict=True)
+        )
+    )
+    rows = []
+    for seam, reason in pairs:
+        cells = []
+        for measure, unit in units.items():
+            row = indexed.loc[(seam, reason, measure)]
+            cells.append(
+                with_interval(row["mean"], row["ci_low"], row["ci_high"], unit, data.currency)
+            )
+        rows.append(
+            (
+                f'<span class="dot" style="background:{charts.seam_color(seam)}"></span>'
+                f"{int(seam)} {escape(SEAM_NAMES.get(int(seam), ''))}",
+                escape(REASON_LABELS.get(reason, reason)),
+                *cells,
+            )
+        )
+    return table(
+        ["seam", "reason", "leads lost", "ARR lost", "revenue lost within the horizon"],
+        rows,
+        numeric=(2, 3, 4),
+        raw=True,
+        caption=f"Attributed leakage by seam and reason ({interval_header(data)})",
+    )
+
+
+def leaks_table(leaks: pd.DataFrame, data: ReportData) -> str:
+    """Seam fixes by rank: counterfactual gains beside the attributed loss."""
+    rows = []
+    for row in leaks.sort_values("rank").itertuples(index=False):
+        record = row._asdict()
+        rows.append(
+            (
+                str(record["rank"]),
+                f"{record['seam']} {escape(SEAM_NAMES.get(int(record['seam']), ''))}",
+                _cell(record, "counterfactual_horizon_revenue", data.currency),
+                _cell(record, "counterfactual_arr_at_horizon", data.currency),
+                _cell(record, "attributed_horizon_revenue_lost", data.currency),
+            )
+        )
+    return table(
+        [
+            "rank",
+            "seam",
+            "fix it: revenue gained",
+            "fix it: ARR at horizon gained",
+            "attributed: revenue lost",
+        ],
+        rows,
+        numeric=(2, 3, 4),
+        raw=True,
+    )
+
+
+def comparison_table(summary: pd.DataFrame, currency: str, comparison: Comparison) -> str:
+    """A paired comparison: baseline, what-if and their difference with its interval."""
+    rows = []
+    for row in summary.itertuples(index=False):
+        rows.append(
+            (
+                metric_label(row.metric),
+                number(row.baseline, row.unit, currency),
+                number(row.variant, row.unit, currency),
+                with_interval(row.difference, row.ci_low, row.ci_high, row.unit, currency),
+            )
+        )
+    return table(
+        ["metric", "baseline", "what-if", f"difference [{comparison.confidence:.0%} CI]"],
+        rows,
+        numeric=(1, 2, 3),
+        caption=f"Paired over {len(comparison.baseline_runs)} replications",
+    )
+
+
+def _cell(record: dict[str, Any], name: str, currency: str) -> str:
+    """A figure with its interval from ``name``, ``name_ci_low`` and ``name_ci_high``."""
+    return escape(
+        with_interval(
+            record[name], record[f"{name}_ci_low"], record[f"{name}_ci_high"], currency, currency
+        )
+    )

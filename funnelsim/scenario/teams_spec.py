@@ -1,0 +1,114 @@
+"""Scenario sections of the teams: headcount, plans, attrition, ramp, comp and cost."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field, model_validator
+
+from funnelsim.scenario.base import _Spec
+from funnelsim.scenario.distributions import Distribution, Fixed, Gamma, Lognormal
+from funnelsim.scenario.market import Calendar
+
+
+class PlanStep(_Spec):
+    """A change of a team's headcount on a date: ``+2`` hires two people, ``-1`` lets one go."""
+
+    date: dt.date
+    change: int
+
+    @model_validator(mode="after")
+    def _nonzero(self) -> PlanStep:
+        if self.change == 0:
+            raise ValueError("change must be a non-zero number of heads (e.g. +2 or -1)")
+        return self
+
+
+class Attrition(_Spec):
+    """People leave after a tenure drawn in months; replaced after a hiring delay if asked."""
+
+    tenure_months: Distribution
+    replace: bool = True
+    hiring_delay_days: Distribution = Fixed(value=60)
+
+
+class Comp(_Spec):
+    """Compensation per head: base salary, commission on booked ARR, SDR handoff bonus.
+
+    ``base_per_year``, when given, replaces the team's ``cost_per_year`` as the yearly
+    cost of one employed head; commission and handoff bonuses come on top.
+    """
+
+    base_per_year: float | None = Field(default=None, ge=0)
+    commission_rate: float = Field(default=0.0, ge=0, le=1)
+    commission_months: int = Field(default=1, ge=1, le=60)
+    handoff_bonus: float = Field(default=0.0, ge=0)
+
+
+class Team(_Spec):
+    """A team: heads, concurrent items per head, work time per item, calendar and cost.
+
+    ``work_time`` is in working hours (it advances only while the calendar is open). Teams
+    whose holding time is set by the stage (the AE's sales cycle, the CSM's onboarding)
+    leave it unset.
+    """
+
+    headcount: int = Field(ge=0)
+    capacity_per_head: int = Field(default=1, ge=1)
+    work_time: Distribution | None = None
+    cost_per_year: float = Field(default=0.0, ge=0)
+    calendar: Calendar | None = None
+    segments: dict[str, int] | None = Field(
+        default=None, description="heads per segment, for routing: by_segment"
+    )
+    plan: tuple[PlanStep, ...] = Field(
+        default=(), description="headcount changes over time: [{date, change: +2}, ...]"
+    )
+    ramp: tuple[float, ...] | None = Field(
+        default=None,
+        description="a new hire's productivity per month of tenure, e.g. [0.35, 0.65, 1]",
+    )
+    attrition: Attrition | None = None
+    vacation_days_per_year: float = Field(default=0.0, ge=0, le=120)
+    comp: Comp | None = None
+
+    @model_validator(mode="after")
+    def _valid_plan(self) -> Team:
+        if self.ramp is not None and (not self.ramp or any(not 0 < p <= 1 for p in self.ramp)):
+            raise ValueError("ramp: productivity per month must be in (0, 1]")
+        heads = self.headcount
+        for step in sorted(self.plan, key=lambda s: s.date):
+            heads += step.change
+            if heads < 0:
+                raise ValueError(f"plan: headcount would fall below 0 on {step.date}")
+        return self
+
+    @property
+    def staffed(self) -> bool:
+        """True when headcount changes over the run (plan, ramp, attrition or vacations)."""
+        return bool(
+            self.plan or self.ramp or self.attrition is not None or self.vacation_days_per_year > 0
+        )
+
+    @property
+    def yearly_cost_per_head(self) -> float:
+        """The yearly cost of one employed head: the comp base if given, else cost_per_year."""
+        if self.comp is not None and self.comp.base_per_year is not None:
+            return self.comp.base_per_year
+        return self.cost_per_year
+
+
+def _default_teams() -> dict[str, Team]:
+    return {
+        "sdr": Team(
+            headcount=4,
+            capacity_per_head=1,
+            work_time=Lognormal(median=0.5, p90=1.5),
+            cost_per_year=85_000,
+        ),
+        "ae": Team(headcount=8, capacity_per_head=30, cost_per_year=160_000),
+        "deal_desk": Team(
+            headcount=1, capacity_per_head=1, work_time=Gamma(mean=3, sd=2), cost_per_year=110_000
+        ),
+        "csm": Team(headcount=3, capacity_per_head=15, cost_per_year=120_000),
+    }
