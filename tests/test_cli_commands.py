@@ -93,3 +93,12 @@ def test_init_then_validate(tmp_path: Path) -> None:
     assert runner.invoke(main, ["validate", str(path)]).exit_code == 0
     again = runner.invoke(main, ["init", str(path)])
     assert again.exit_code == 2 and "--force" in again.output
+
+
+def test_bundled_baseline_is_found_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["validate"])
+    assert result.exit_code == 0, result.output
+    assert "baseline.yaml: valid" in result.output

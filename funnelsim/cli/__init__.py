@@ -1,0 +1,24 @@
+"""The ``funnelsim`` command line: thin over the Python API. Exit 0 ok, 1 failure, 2 bad input."""
+
+from __future__ import annotations
+
+import click
+
+from funnelsim.calibrate.commands import calibrate_command, check_fit_command
+from funnelsim.cli.common import Group
+from funnelsim.cli.experiments import compare, leaks, plan, sensitivity, sweep
+from funnelsim.cli.runs import init, report, run, validate
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="funnelsim")
+def main() -> None:
+    """funnelsim: where a B2B revenue engine leaks, seam by seam, and what a change is worth."""
+
+
+for command in (run, compare, plan, leaks, sweep, sensitivity, report, validate, init):
+    main.add_command(command)
+main.add_command(calibrate_command)
+main.add_command(check_fit_command)
+
+__all__ = ["main"]
