@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -276,3 +278,36 @@ def test_outbound_validation() -> None:
         _with(BASE, sources={"cold": {**OUTBOUND, "connect_prob": 2}})
     with pytest.raises(Exception, match="products"):
         _with(BASE, products={"a": {"share": 0.5}})
+
+
+def test_cash_salaries_follow_the_hiring_plan_and_commissions_their_payments() -> None:
+    """Pay starts when hires start; commission is paid in the months after each win."""
+    from funnelsim.experiment.variants import with_overrides
+
+    base = fs.load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml")
+    hired = with_overrides(
+        base,
+        {
+            "horizon_days": 365,
+            "teams.ae.plan": [{"date": "2027-07-01", "change": 4}],
+            "teams.ae.comp": {
+                "base_per_year": 150000,
+                "commission_rate": 0.1,
+                "commission_months": 3,
+            },
+        },
+    )
+    ledger = fs.simulate(hired, 2)
+    table = cashflow(ledger, hired)
+    cost = costs(ledger, hired)
+    team_pay = cost.loc[cost["item"].str.startswith("team:"), "cost"].sum()
+    commission = cost.loc[cost["item"].str.startswith("commission:"), "cost"].sum()
+    assert np.isclose(table["salaries"].sum(), team_pay)
+    assert np.isclose(table["commissions"].sum(), commission)
+    start = (np.datetime64("2027-07-01") - np.datetime64(hired.start_date, "D")).astype(int)
+    before = table.loc[table["start_day"] + table["days"] <= start, "salaries"]
+    after = table.loc[table["start_day"] >= start, "salaries"]
+    monthly_raise = 4 * 150000 / 12
+    assert after.mean() - before.mean() > 0.9 * monthly_raise
+    first_win = np.nanmin(ledger.columns["won_time"]) / 24.0
+    assert table.loc[table["start_day"] + table["days"] <= first_win, "commissions"].sum() == 0

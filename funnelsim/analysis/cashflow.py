@@ -79,6 +79,8 @@ def cashflow(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     out = {
         name: float(table.loc[mask & ~timed, "cost"].sum()) * share for name, mask in spread.items()
     }
+    out["salaries"] = _salaries_by_month(ledger, table, edges)
+    out["commissions"] = _commissions_by_month(ledger, scenario, per_month, n_months)
     claimed = timed | spread["salaries"] | spread["commissions"] | spread["tools"]
     other = float(table.loc[~claimed, "cost"].sum()) * share
     cash_in = collected - fees
@@ -105,6 +107,52 @@ def cashflow(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
             "cumulative_cash": np.cumsum(net),
         }
     )
+
+
+def _salaries_by_month(ledger: Ledger, table: pd.DataFrame, edges: np.ndarray) -> np.ndarray:
+    """Each team's pay spread over the months by its employed headcount (hiring plans,
+    attrition and vacancies included); a fixed team's evenly."""
+    salaries = np.zeros(len(edges) - 1)
+    levels = ledger.headcount
+    for item, cost in zip(table["item"].astype(str), table["cost"], strict=True):
+        if not item.startswith("team:") or cost == 0:
+            continue
+        rows = levels[levels["team"] == item.removeprefix("team:")].sort_values("time")
+        person_hours = _step_integral(
+            rows["time"].to_numpy(float), rows["headcount"].to_numpy(float), edges
+        )
+        total = person_hours.sum()
+        weights = person_hours / total if total > 0 else np.diff(edges) / edges[-1]
+        salaries += cost * weights
+    return salaries
+
+
+def _step_integral(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Integral of a step function (value from each time on) over each interval of edges."""
+    if len(times) == 0:
+        return np.zeros(len(edges) - 1)
+    knots = np.append(np.maximum(times, 0.0), max(edges[-1], times[-1]))
+    cumulative = np.concatenate([[0.0], np.cumsum(values * np.diff(knots))])
+    return np.diff(np.interp(edges, knots, cumulative))
+
+
+def _commissions_by_month(
+    ledger: Ledger, scenario: Scenario, per_month, n_months: int
+) -> np.ndarray:
+    """Commission in the months it is paid: equal parts from each deal's won time on."""
+    won_time = observed(ledger, "won_time")
+    booked = np.asarray(ledger.columns["booked_arr"], dtype=float)
+    deals = np.isfinite(won_time) & (booked > 0)
+    paid = np.zeros(n_months)
+    for team in scenario.teams.values():
+        comp = team.comp
+        if comp is None or comp.commission_rate <= 0:
+            continue
+        months = comp.commission_months
+        times = won_time[deals][:, None] + np.arange(months)[None, :] * HOURS_PER_MONTH
+        parts = np.repeat(comp.commission_rate * booked[deals] / months, months)
+        paid += per_month(times.ravel(), parts)
+    return paid
 
 
 def cash_metrics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
