@@ -13,12 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from funnelsim.analysis.cashflow import cash_metrics
 from funnelsim.analysis.headline import headline
 from funnelsim.analysis.leakage import attributed_leakage
 from funnelsim.analysis.revenue import costs
 from funnelsim.engine import Ledger, simulate
 from funnelsim.experiment.executors import execute
 from funnelsim.scenario.models import Scenario
+
+CASH_HEADLINE = (
+    "net_burn_per_month",
+    "peak_cash_need",
+    "months_to_break_even",
+    "cac_payback_cash_months",
+)
 
 
 @dataclass
@@ -63,10 +71,12 @@ def run_replication(
         [("total_cost", float(costs(ledger, scenario)["cost"].sum()), scenario.currency)],
         columns=["metric", "value", "unit"],
     )
+    cash = cash_metrics(ledger, scenario)
+    cash = cash[cash["metric"].isin(CASH_HEADLINE)]
     return Replication(
         index=index,
         seed=seed,
-        headline=pd.concat([headline(ledger, scenario), total_cost], ignore_index=True),
+        headline=pd.concat([headline(ledger, scenario), total_cost, cash], ignore_index=True),
         leakage=attributed_leakage(ledger),
         ledger=ledger if keep_ledger else None,
     )
