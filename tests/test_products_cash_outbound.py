@@ -11,7 +11,7 @@ from scipy import stats
 
 import funnelsim as fs
 from funnelsim.analysis.cashflow import HOURS_PER_MONTH, cash_metrics, cashflow
-from funnelsim.analysis.revenue import costs
+from funnelsim.analysis.revenue import by_source, costs
 from funnelsim.output import write_results
 from funnelsim.scenario import scenario_from_dict
 
@@ -256,6 +256,10 @@ def test_outbound_finite_market_and_cooling_off() -> None:
     table = costs(ledger, scenario).set_index("item")["cost"]
     assert table["attempts:cold"] == pytest.approx(2.0 * len(attempts))
     assert table["leads:cold"] == pytest.approx(10.0 * len(cold))
+    per_source = by_source(ledger, scenario).set_index("source")
+    assert per_source.at["cold", "lead_cost"] == pytest.approx(
+        table["leads:cold"] + table["attempts:cold"]
+    )
 
 
 def test_outbound_leads_per_week_match_attempts_times_connect_rate() -> None:

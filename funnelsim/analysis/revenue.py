@@ -148,8 +148,8 @@ def unit_economics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
 def by_source(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     """Per source: volume, cost, conversion and revenue, and the source's own CAC.
 
-    Columns source, leads, lead_cost, mqls, sqls, won_deals, booked_arr, horizon_revenue,
-    cac. A source's CAC is its lead cost plus the acquisition teams' costs (SDR, fallback,
+    Columns source, leads, lead_cost (cost per lead, plus cost per attempt for an outbound
+    source), mqls, sqls, won_deals, booked_arr, horizon_revenue, cac. A source's CAC is its lead cost plus the acquisition teams' costs (SDR, fallback,
     AE; see :func:`unit_economics`) allocated by its share of SQLs, over its won deals
     (NaN with none).
     """
@@ -165,6 +165,11 @@ def by_source(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
 
     leads = _leads_per_source(ledger)
     lead_cost = leads * np.array([s.cost_per_lead for s in scenario.sources.values()])
+    attempt_cost = dict(
+        (item.removeprefix("attempts:"), cost)
+        for item, _, cost in outbound_attempt_costs(ledger, scenario)
+    )
+    lead_cost = lead_cost + np.array([attempt_cost.get(name, 0.0) for name in scenario.sources])
     sqls = per_source(sql)
     team_cost = _acquisition_team_cost(ledger, scenario)
     total_sqls = sqls.sum()
