@@ -149,9 +149,10 @@ def by_source(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     """Per source: volume, cost, conversion and revenue, and the source's own CAC.
 
     Columns source, leads, lead_cost (cost per lead, plus cost per attempt for an outbound
-    source), mqls, sqls, won_deals, booked_arr, horizon_revenue, cac. A source's CAC is its lead cost plus the acquisition teams' costs (SDR, fallback,
-    AE; see :func:`unit_economics`) allocated by its share of SQLs, over its won deals
-    (NaN with none).
+    source), mqls, sqls, won_deals, booked_arr, horizon_revenue, cac. A source's CAC is its
+    lead cost plus the acquisition teams' costs (SDR, fallback, AE; see
+    :func:`unit_economics`) allocated by its share of SQLs, over its won deals (NaN with
+    none).
     """
     c = ledger.columns
     n_sources = len(ledger.source_names)
