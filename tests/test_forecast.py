@@ -6,34 +6,20 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import sales, sdr_team
 
 import funnelsim as fs
 from funnelsim.analysis import forecast_accuracy, forecast_error
 from funnelsim.analysis.forecast import STAGE_WEIGHTS, recorded_stage
 from funnelsim.scenario import apply_overrides, scenario_from_dict
 
-
-def _per_segment(value: Any) -> dict[str, Any]:
-    return {"smb": value, "mid_market": value, "enterprise": value}
-
-
 # Enough opportunities within a year, cycles of weeks to months so that many are open at
 # each quarter's start.
 PIPELINE: dict[str, Any] = {
     "horizon_days": 365,
     "sources": {"inbound": {"leads_per_week": 50, "fit": {"dist": "beta", "a": 4, "b": 2}}},
-    "teams": {
-        "sdr": {
-            "headcount": 5,
-            "capacity_per_head": 2,
-            "work_time": {"dist": "lognormal", "median": 0.5, "p90": 1.5},
-        }
-    },
-    "sales": {
-        "qualify_prob": _per_segment(0.7),
-        "win_rate": _per_segment(0.4),
-        "cycle_days": _per_segment({"dist": "lognormal", "median": 40, "p90": 120}),
-    },
+    "teams": {"sdr": sdr_team(5)},
+    "sales": sales(0.4, 40, 120),
 }
 
 

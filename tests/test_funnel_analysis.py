@@ -8,48 +8,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import busy_scenario, per_segment
 
 import funnelsim as fs
 from funnelsim.analysis.funnel import STAGES, conversion, outcomes, stage_counts
 from funnelsim.engine.ledger import OUTCOMES, SEAM_REASONS
 from funnelsim.scenario import scenario_from_dict
 
-
-def _per_segment(value: Any) -> dict[str, Any]:
-    return {"smb": value, "mid_market": value, "enterprise": value}
-
-
 # A small company with every kind of outcome within a year: short terms so that seams 3
 # and 4 act, generous sales so that there are customers, leaky quote-to-cash.
-BUSY: dict[str, Any] = {
-    "horizon_days": 365,
-    "sources": {
-        "inbound": {"leads_per_week": 40, "fit": {"dist": "beta", "a": 3, "b": 3}},
-        "referral": {
-            "leads_per_week": 10,
-            "fit": {"dist": "beta", "a": 5, "b": 2},
-            "segment_mix": {"smb": 0.2, "mid_market": 0.5, "enterprise": 0.3},
-        },
-    },
-    "teams": {
-        "sdr": {
-            "headcount": 6,
-            "capacity_per_head": 2,
-            "work_time": {"dist": "lognormal", "median": 0.5, "p90": 1.5},
-        }
-    },
-    "sales": {
-        "qualify_prob": _per_segment(0.7),
-        "win_rate": _per_segment(0.5),
-        "cycle_days": _per_segment({"dist": "lognormal", "median": 10, "p90": 30}),
-    },
-    "seam2": {"fallthrough_per_week_waiting": 0.3, "contract_error_prob": 0.3},
-    "seam3": {
-        "context_transfer_prob": 0.3,
-        "early_churn_prob": {"with_context": 0.05, "without_context": 0.3},
-    },
-    "seam4": {"term_months": 3},
-}
+BUSY: dict[str, Any] = busy_scenario()
 DEFAULT_SMALL: dict[str, Any] = {
     "horizon_days": 180,
     "sources": {"inbound": {"leads_per_week": 40}},
@@ -130,7 +98,7 @@ def test_grouped_conversion_adds_up_to_overall(ledger: fs.Ledger, by: str) -> No
 
 
 def test_conversion_rate_is_nan_when_nobody_entered() -> None:
-    data = {**DEFAULT_SMALL, "sales": {"win_rate": _per_segment(0.0)}}
+    data = {**DEFAULT_SMALL, "sales": {"win_rate": per_segment(0.0)}}
     table = conversion(fs.simulate(scenario_from_dict(data), 1)).set_index("from_stage")
     assert table.loc["won", "entered"] == 0
     assert np.isnan(table.loc["won", "rate"])

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import busy_scenario
 
 import funnelsim as fs
 from funnelsim.analysis.leakage import (
@@ -24,41 +25,10 @@ ALL_REASONS = [(seam, reason) for seam, reasons in SEAM_REASONS.items() for reas
 NEVER_LOSE_A_LEAD = ("contract_error", "slow_quote_to_cash")
 
 
-def _per_segment(value: Any) -> dict[str, Any]:
-    return {"smb": value, "mid_market": value, "enterprise": value}
-
-
 # A small, leaky company with every kind of loss within a year (short terms for seams 3-4).
-BUSY: dict[str, Any] = {
-    "horizon_days": 365,
-    "sources": {
-        "inbound": {"leads_per_week": 40, "fit": {"dist": "beta", "a": 3, "b": 3}},
-        "referral": {
-            "leads_per_week": 10,
-            "fit": {"dist": "beta", "a": 5, "b": 2},
-            "segment_mix": {"smb": 0.2, "mid_market": 0.5, "enterprise": 0.3},
-        },
-    },
-    "teams": {
-        "sdr": {
-            "headcount": 6,
-            "capacity_per_head": 2,
-            "work_time": {"dist": "lognormal", "median": 0.5, "p90": 1.5},
-        },
-        "deal_desk": {"headcount": 1, "work_time": {"dist": "gamma", "mean": 3, "sd": 2}},
-    },
-    "sales": {
-        "qualify_prob": _per_segment(0.7),
-        "win_rate": _per_segment(0.5),
-        "cycle_days": _per_segment({"dist": "lognormal", "median": 10, "p90": 30}),
-    },
-    "seam2": {"fallthrough_per_week_waiting": 0.3, "contract_error_prob": 0.3},
-    "seam3": {
-        "context_transfer_prob": 0.3,
-        "early_churn_prob": {"with_context": 0.05, "without_context": 0.3},
-    },
-    "seam4": {"term_months": 3},
-}
+BUSY: dict[str, Any] = busy_scenario(
+    deal_desk={"headcount": 1, "work_time": {"dist": "gamma", "mean": 3, "sd": 2}}
+)
 CLEAN_SEAM2 = [
     "seam2.contract_error_prob=0",
     "seam2.fallthrough_per_week_waiting=0",

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import per_segment
 
 import funnelsim as fs
 from funnelsim.analysis import (
@@ -33,10 +34,6 @@ from funnelsim.analysis import (
 from funnelsim.scenario import apply_overrides, scenario_from_dict
 
 ALWAYS_OPEN = {"weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": [0, 24]}
-
-
-def _per_segment(value: Any) -> dict[str, Any]:
-    return {"smb": value, "mid_market": value, "enterprise": value}
 
 
 # A small company with customers within a year: generous sales, monthly terms so that
@@ -65,9 +62,9 @@ RICH: dict[str, Any] = {
         "ae": {"headcount": 5, "capacity_per_head": 30, "cost_per_year": 150_000},
     },
     "sales": {
-        "qualify_prob": _per_segment(0.7),
-        "win_rate": _per_segment(0.5),
-        "cycle_days": _per_segment({"dist": "lognormal", "median": 10, "p90": 30}),
+        "qualify_prob": per_segment(0.7),
+        "win_rate": per_segment(0.5),
+        "cycle_days": per_segment({"dist": "lognormal", "median": 10, "p90": 30}),
     },
     "seam4": {"term_months": 1},
     "costs": {"tools_per_year": 36_000, "gross_margin": 0.7},
@@ -332,7 +329,7 @@ def test_cac_is_acquisition_cost_over_won_deals(rich):
 
 
 def test_zero_won_deals_gives_nan_cac_not_an_error():
-    sales = {**RICH["sales"], "win_rate": _per_segment(0.0)}
+    sales = {**RICH["sales"], "win_rate": per_segment(0.0)}
     scenario = scenario_from_dict(_with(RICH, horizon_days=180, sales=sales))
     ledger = fs.simulate(scenario, 2)
     assert not ledger.columns["won"].any()

@@ -101,6 +101,12 @@ def _ledgers(results: fs.Results) -> list:
     return [rep.ledger for rep in results.replications]
 
 
+def _mean_stage_counts(results: fs.Results) -> pd.Series:
+    """Leads reaching each stage, mean over the replications."""
+    counts = pd.concat([stage_counts(ledger) for ledger in _ledgers(results)])
+    return counts.groupby("stage")["count"].mean()
+
+
 # ----------------------------------------------------------------------- rendering
 
 
@@ -141,8 +147,7 @@ def test_zero_won_deals_is_an_edge_case_that_draws(no_wins: fs.Results) -> None:
 
 def test_funnel_bars_equal_stage_counts(small: fs.Results) -> None:
     ax = small.plot.funnel()
-    counts = pd.concat([stage_counts(ledger) for ledger in _ledgers(small)])
-    expected = counts.groupby("stage")["count"].mean()
+    expected = _mean_stage_counts(small)
     bars = _gids(ax, "stage:")
     assert set(bars) == {f"stage:{stage}" for stage in expected.index}
     for stage, mean in expected.items():
@@ -177,8 +182,7 @@ def test_a_seam_that_loses_nothing_gets_no_bar(small: fs.Results) -> None:
 
 def test_flow_trunk_equals_stage_counts_and_bands_every_lead(small: fs.Results) -> None:
     ax = small.plot.flow()
-    counts = pd.concat([stage_counts(ledger) for ledger in _ledgers(small)])
-    expected = counts.groupby("stage")["count"].mean()
+    expected = _mean_stage_counts(small)
     trunk = _gids(ax, "stage:")
     for stage, mean in expected.items():
         assert trunk[f"stage:{stage}"].get_height() == pytest.approx(mean)

@@ -9,7 +9,9 @@ times. Every estimate carries its sample sizes and, where it is a headline numbe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,8 @@ GOF_MIN_D = 0.05
 GOF_KS_1PCT = 1.63
 GOF_PROBS = (np.arange(99) + 0.5) / 99
 EMPIRICAL_POINTS = 200
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -134,29 +138,23 @@ def fit_export(export: Export, mapping: Mapping, seed: int = 0, replicates: int 
         and chain.index("opportunity") == chain.index("sql") + 1
     ):
         i = chain.index("sql")
-        for segment, rows in cohort.groupby("segment"):
-            qualify[str(segment)] = _stage(
-                rows.reset_index(drop=True),
-                chain,
-                i,
-                export.export_date,
-                str(segment),
-                rng,
-                replicates,
-                [],
-            )
+        qualify = _per_segment(
+            cohort,
+            lambda rows, segment: _stage(
+                rows, chain, i, export.export_date, segment, rng, replicates, []
+            ),
+        )
     cycles: dict[str, CycleFit] = {}
     if mapping.stages.close is not None:
         cycles["all"] = _cycle(cohort, chain, export.export_date, "all", rng, replicates)
-        for segment, rows in cohort.groupby("segment"):
-            cycles[str(segment)] = _cycle(
-                rows.reset_index(drop=True),
-                chain,
-                export.export_date,
-                str(segment),
-                rng,
-                replicates,
+        cycles.update(
+            _per_segment(
+                cohort,
+                lambda rows, segment: _cycle(
+                    rows, chain, export.export_date, segment, rng, replicates
+                ),
             )
+        )
     deal_values = _deal_values(export.records, notes)
     shares = cohort["segment"].value_counts(normalize=True).sort_index()
     mix = {
@@ -183,6 +181,42 @@ def fit_export(export: Export, mapping: Mapping, seed: int = 0, replicates: int 
         concurrent_per_owner=concurrent,
         notes=notes,
     )
+
+
+def _per_segment(cohort: pd.DataFrame, fit: Callable[[pd.DataFrame, str], T]) -> dict[str, T]:
+    """``fit(rows, segment)`` for each segment's records (renumbered from 0), in segment order."""
+    return {
+        str(segment): fit(rows.reset_index(drop=True), str(segment))
+        for segment, rows in cohort.groupby("segment")
+    }
+
+
+def _with_interval(
+    statistic: Callable[..., float],
+    arrays: tuple[np.ndarray, ...],
+    rng: np.random.Generator,
+    replicates: int,
+) -> tuple[float, tuple[float, float]]:
+    """``statistic(*arrays)`` and its bootstrap 95% interval over records."""
+    return statistic(*arrays), bootstrap_interval(statistic, arrays, rng, replicates)
+
+
+def _median_days(
+    durations: np.ndarray,
+    event: np.ndarray,
+    cure: bool,
+    rng: np.random.Generator,
+    replicates: int,
+) -> tuple[float, tuple[float, float]]:
+    """Kaplan-Meier median time to the event and its bootstrap 95% interval."""
+    return _with_interval(
+        lambda d, e: km_quantile(d, e, 0.5, cure=cure), (durations, event), rng, replicates
+    )
+
+
+def _cif_median(durations: np.ndarray, causes: np.ndarray, which: int) -> float:
+    """Aalen-Johansen median time to outcome ``which``."""
+    return float(cif_quantiles(durations, causes, which, np.array([0.5]))[0])
 
 
 def _chain(mapping: Mapping) -> tuple[str, ...]:
@@ -269,12 +303,8 @@ def _stage(
     dur = np.where(sub_reached, (sub_at - sub_start) / DAY, np.where(status == "open", age, np.inf))
     event = sub_reached.to_numpy()
     dur = dur.astype(float)
-    conversion = km_conversion(dur, event)
-    low, high = bootstrap_interval(km_conversion, (dur, event), rng, replicates)
-    median = km_quantile(dur, event, 0.5, cure=True)
-    med_ci = bootstrap_interval(
-        lambda d, e: km_quantile(d, e, 0.5, cure=True), (dur, event), rng, replicates
-    )
+    conversion, (low, high) = _with_interval(km_conversion, (dur, event), rng, replicates)
+    median, med_ci = _median_days(dur, event, True, rng, replicates)
     open_mask = ~event & np.isfinite(dur)
     time_fit = None
     instant = float(np.mean(dur[event] <= 0)) if event.any() else 1.0
@@ -333,8 +363,7 @@ def _cycle(
     """
     durations, causes = cycle_data(frame, chain, export_date)
     event = causes > 0
-    win = win_share(durations, causes)
-    win_ci = bootstrap_interval(win_share, (durations, causes), rng, replicates)
+    win, win_ci = _with_interval(win_share, (durations, causes), rng, replicates)
     stalled, stalled_ci = 0.0, (0.0, 0.0)
     if event.any():
         last = durations[event].max()
@@ -345,10 +374,7 @@ def _cycle(
             low, high = bootstrap_interval(km_conversion, (durations, event), rng, replicates)
             stalled_ci = (1.0 - high, 1.0 - low)
     cure = stalled > 0
-    median = km_quantile(durations, event, 0.5, cure=cure)
-    med_ci = bootstrap_interval(
-        lambda d, e: km_quantile(d, e, 0.5, cure=cure), (durations, event), rng, replicates
-    )
+    median, med_ci = _median_days(durations, event, cure, rng, replicates)
     time_fit = (
         fit_duration(durations[event], durations[~event], cure=1.0 - stalled)
         if event.any()
@@ -369,8 +395,8 @@ def _cycle(
         stalled_ci=stalled_ci,
         won_time=won_time,
         lost_time=lost_time,
-        won_median_days=float(cif_quantiles(durations, causes, 1, np.array([0.5]))[0]),
-        lost_median_days=float(cif_quantiles(durations, causes, 2, np.array([0.5]))[0]),
+        won_median_days=_cif_median(durations, causes, 1),
+        lost_median_days=_cif_median(durations, causes, 2),
         durations=durations,
         causes=causes,
     )

@@ -9,14 +9,7 @@ import pandas as pd
 
 from funnelsim.experiment.compare import Comparison
 from funnelsim.report import charts
-from funnelsim.report.data import (
-    ReportData,
-    flow_table,
-    funnel_table,
-    pipeline_table,
-    response_hours,
-    team_colors,
-)
+from funnelsim.report.data import ReportData
 from funnelsim.report.html.markup import chart, formatter, section
 from funnelsim.report.html.summary import SummaryFacts
 from funnelsim.report.html.tables import (
@@ -25,6 +18,7 @@ from funnelsim.report.html.tables import (
     leaks_table,
     metrics_table,
 )
+from funnelsim.report.plotting import PlotAccessor
 
 
 def summary_section(data: ReportData, facts: SummaryFacts) -> str:
@@ -84,9 +78,7 @@ def summary_section(data: ReportData, facts: SummaryFacts) -> str:
 def leakage_section(data: ReportData, leaks: pd.DataFrame | None) -> str:
     """Where revenue leaks: the waterfall, its table and what fixing each seam is worth."""
     waterfall = chart(
-        lambda ax: charts.waterfall(
-            data.leakage_summary, data.metric("horizon_revenue"), data.currency, ax=ax
-        ),
+        PlotAccessor(data).waterfall,
         (9.5, 5.0),
         "Leakage waterfall from potential to realised revenue",
     )
@@ -114,7 +106,7 @@ def funnel_section(data: ReportData) -> str:
     """The funnel and, with ledgers, the flow of leads to their outcomes."""
     parts = [
         chart(
-            lambda ax: charts.funnel(funnel_table(data.summary), ax=ax),
+            PlotAccessor(data).funnel,
             (9.0, 4.2),
             "Funnel with stage-to-stage conversion",
         ),
@@ -122,7 +114,7 @@ def funnel_section(data: ReportData) -> str:
     if data.ledgers is not None:
         parts.append(
             chart(
-                lambda ax: charts.flow(flow_table(data.ledgers), ax=ax),
+                PlotAccessor(data).flow,
                 (10.0, 5.6),
                 "Flow of leads across stages to their outcomes",
             )
@@ -151,7 +143,7 @@ def speed_section(data: ReportData) -> str:
         f"<p>{text} Leads cool while they wait, in wall-clock time, nights and weekends "
         "included.</p>",
         chart(
-            lambda ax: charts.first_response(response_hours(data.ledgers), sla, ax=ax),
+            PlotAccessor(data).first_response,
             (9.0, 4.2),
             "First response time against the SLA",
         ),
@@ -160,13 +152,10 @@ def speed_section(data: ReportData) -> str:
 
 def teams_section(data: ReportData) -> str:
     """Team occupancy and queues over time."""
-    levels = data.team_levels
-    colors = team_colors(data.scenario, list(dict.fromkeys(levels["team"])))
+    plot = PlotAccessor(data)
     charts_html = "".join(
         chart(
-            lambda ax, m=measure: charts.teams(
-                levels, measure=m, colors=colors, confidence=data.confidence, ax=ax
-            ),
+            lambda ax, m=measure: plot.teams(measure=m, ax=ax),
             (9.0, 3.8),
             f"Team {measure.replace('_', ' ')} over time",
         )
@@ -187,9 +176,7 @@ def pipeline_section(data: ReportData) -> str:
         "pipeline",
         "Pipeline over time",
         chart(
-            lambda ax: charts.pipeline(
-                pipeline_table(data.ledgers), data.currency, confidence=data.confidence, ax=ax
-            ),
+            PlotAccessor(data).pipeline,
             (9.0, 4.0),
             "Open pipeline and value won per quarter",
         ),

@@ -1,0 +1,55 @@
+"""Scenario builders shared by the test modules (plain functions: import them from here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def per_segment(value: Any) -> dict[str, Any]:
+    """The same value for every segment."""
+    return {"smb": value, "mid_market": value, "enterprise": value}
+
+
+def sdr_team(headcount: int) -> dict[str, Any]:
+    """An SDR team of two leads a head, half an hour of work each (p90 1.5 hours)."""
+    return {
+        "headcount": headcount,
+        "capacity_per_head": 2,
+        "work_time": {"dist": "lognormal", "median": 0.5, "p90": 1.5},
+    }
+
+
+def sales(win_rate: float, cycle_median: float, cycle_p90: float) -> dict[str, Any]:
+    """Sales alike in every segment: 70% qualify, a lognormal cycle in days."""
+    return {
+        "qualify_prob": per_segment(0.7),
+        "win_rate": per_segment(win_rate),
+        "cycle_days": per_segment({"dist": "lognormal", "median": cycle_median, "p90": cycle_p90}),
+    }
+
+
+def busy_scenario(**teams: dict[str, Any]) -> dict[str, Any]:
+    """A small, leaky company with every kind of outcome and loss within a year.
+
+    Short terms so that seams 3 and 4 act, generous sales so that there are customers,
+    leaky quote-to-cash. ``teams`` are added after the SDR team.
+    """
+    return {
+        "horizon_days": 365,
+        "sources": {
+            "inbound": {"leads_per_week": 40, "fit": {"dist": "beta", "a": 3, "b": 3}},
+            "referral": {
+                "leads_per_week": 10,
+                "fit": {"dist": "beta", "a": 5, "b": 2},
+                "segment_mix": {"smb": 0.2, "mid_market": 0.5, "enterprise": 0.3},
+            },
+        },
+        "teams": {"sdr": sdr_team(6), **teams},
+        "sales": sales(0.5, 10, 30),
+        "seam2": {"fallthrough_per_week_waiting": 0.3, "contract_error_prob": 0.3},
+        "seam3": {
+            "context_transfer_prob": 0.3,
+            "early_churn_prob": {"with_context": 0.05, "without_context": 0.3},
+        },
+        "seam4": {"term_months": 3},
+    }
