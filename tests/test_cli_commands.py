@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -102,3 +103,17 @@ def test_bundled_baseline_is_found_from_any_directory(
     result = CliRunner().invoke(main, ["validate"])
     assert result.exit_code == 0, result.output
     assert "baseline.yaml: valid" in result.output
+
+
+def test_run_with_leaks_puts_seam_fixes_in_tables_and_report(small: Path, tmp_path: Path) -> None:
+    out, report = tmp_path / "out", tmp_path / "report.html"
+    result = CliRunner().invoke(
+        main,
+        ["run", str(small), "--reps", "2", "--leaks", "--out", str(out), "--report", str(report)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "What fixing each seam is worth" in result.output
+    fixes = pd.read_csv(out / "seam_fixes.csv")
+    assert sorted(fixes["seam"]) == [1, 2, 3, 4]
+    html = report.read_text()
+    assert "seam fix" in html.lower() or "fixing" in html.lower()

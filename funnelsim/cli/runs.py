@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from funnelsim.api import leaks as seam_leaks
 from funnelsim.api import run as run_scenario
 from funnelsim.atomic import write_text
 from funnelsim.cli.common import (
@@ -26,6 +27,7 @@ from funnelsim.output import (
     check_writable,
     summary_document,
     write_results,
+    write_table,
 )
 from funnelsim.report.html import (
     check_report_path,
@@ -35,6 +37,7 @@ from funnelsim.report.html import (
 )
 from funnelsim.report.progress import progress_bar
 from funnelsim.report.terminal import (
+    print_leaks,
     print_results,
 )
 from funnelsim.scenario.loading import ScenarioError, dump_scenario, load_scenario
@@ -52,6 +55,12 @@ from funnelsim.scenario.loading import ScenarioError, dump_scenario, load_scenar
 @force_option
 @click.option("--no-ledger", is_flag=True, help="Keep only summaries (no Parquet ledger).")
 @report_option
+@click.option(
+    "--leaks",
+    "with_leaks",
+    is_flag=True,
+    help="Also value fixing each seam (counterfactual, paired) for the tables and report.",
+)
 @json_option
 def run(
     scenario: Path | None,
@@ -61,6 +70,7 @@ def run(
     force: bool,
     no_ledger: bool,
     report_path: Path | None,
+    with_leaks: bool,
     as_json: bool,
 ) -> None:
     """Simulate SCENARIO (default: the bundled baseline) and show where revenue leaks."""
@@ -78,15 +88,25 @@ def run(
             keep_ledgers=not no_ledger,
             on_done=lambda _rep: advance(),
         )
+    seam_fixes = None
+    if with_leaks:
+        with progress_bar(console, 5 * execution.reps, "fixing each seam in turn") as advance:
+            seam_fixes = seam_leaks(
+                spec, **execution.api_kwargs(), on_done=lambda _i, _r: advance()
+            )
     write_results(results, out_dir, force=force)
+    if seam_fixes is not None:
+        write_table(seam_fixes, out_dir / "seam_fixes.csv")
     if report_path is not None:
-        write_report(report_from_results(results), report_path, force=force)
+        write_report(report_from_results(results, leaks=seam_fixes), report_path, force=force)
     if as_json:
         document = summary_document(results)
         document["results_dir"] = str(out_dir)
         click.echo(json.dumps(document, indent=2, default=str))
     else:
         print_results(results, console)
+        if seam_fixes is not None:
+            print_leaks(seam_fixes, spec.currency, console, results.confidence)
         console.print(f"Results written to [bold]{out_dir}[/bold]")
         if report_path is not None:
             console.print(f"Report written to [bold]{report_path}[/bold]")
