@@ -13,12 +13,15 @@ import click
 import pandas as pd
 from rich.console import Console
 
+from funnelsim.api import leaks as seam_leaks
 from funnelsim.output import (
     OutputExistsError,
     write_table,
 )
 from funnelsim.report.data import ReportInputError
+from funnelsim.report.progress import progress_bar
 from funnelsim.scenario.loading import ScenarioError
+from funnelsim.scenario.models import Scenario
 
 BAD_INPUT = 2
 FAILURE = 1
@@ -161,3 +164,11 @@ def console_for(to_stderr: bool) -> Console:
 def slug(name: str) -> str:
     """A file-name-safe form of a scenario name."""
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in name).strip("-") or "run"
+
+
+def seam_fixes_with_progress(
+    spec: Scenario, execution: Execution, console: Console
+) -> pd.DataFrame:
+    """Value fixing each seam (``fs.leaks``) with a progress bar: shared by leaks and run."""
+    with progress_bar(console, 5 * execution.reps, "fixing each seam in turn") as advance:
+        return seam_leaks(spec, **execution.api_kwargs(), on_done=advance)

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from funnelsim.api import compare as compare_scenarios
-from funnelsim.api import leaks as seam_leaks
 from funnelsim.api import plan as compare_plan
 from funnelsim.api import sensitivity as one_at_a_time
 from funnelsim.api import sweep as grid_sweep
@@ -23,6 +22,7 @@ from funnelsim.cli.common import (
     json_option,
     report_option,
     scenario_argument,
+    seam_fixes_with_progress,
     set_option,
 )
 from funnelsim.experiment.plans import parse_hire
@@ -82,7 +82,7 @@ def compare(
             base_spec,
             variant_spec,
             **execution.api_kwargs(),
-            on_done=lambda _i, _r: advance(),
+            on_done=advance,
         )
     summary = result.summary()
     names = (base_spec.name, variant_spec.name if variant else f"{base_spec.name} with --set")
@@ -134,7 +134,7 @@ def plan(
             spec,
             parsed,
             **execution.api_kwargs(),
-            on_done=lambda _i, _r: advance(),
+            on_done=advance,
         )
     summary = result.comparison.summary()
     if out is not None:
@@ -167,12 +167,7 @@ def leaks(
     if out is not None:
         check_writable(out, force)
     console = console_for(as_json)
-    with progress_bar(console, 5 * execution.reps, "fixing each seam in turn") as advance:
-        table = seam_leaks(
-            spec,
-            **execution.api_kwargs(),
-            on_done=lambda _i, _r: advance(),
-        )
+    table = seam_fixes_with_progress(spec, execution, console)
     emit_table(table, out, force, as_json)
     if not as_json:
         print_leaks(table, spec.currency, console, CONFIDENCE)
@@ -215,7 +210,7 @@ def sweep(
             grid,
             **execution.api_kwargs(),
             out_dir=out,
-            on_done=lambda _i, _r: advance(),
+            on_done=advance,
         )
     emit_table(table, out / "sweep.csv" if out else None, True, as_json)
     if not as_json:
@@ -272,7 +267,7 @@ def sensitivity(
             step=step,
             metric=metric,
             **execution.api_kwargs(),
-            on_done=lambda _i, _r: advance(),
+            on_done=advance,
         )
     emit_table(table, out, force, as_json)
     if not as_json:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from funnelsim.api import leaks as seam_leaks
 from funnelsim.api import run as run_scenario
 from funnelsim.atomic import write_text
 from funnelsim.cli.common import (
@@ -20,6 +19,7 @@ from funnelsim.cli.common import (
     json_option,
     report_option,
     scenario_argument,
+    seam_fixes_with_progress,
     set_option,
     slug,
 )
@@ -86,14 +86,11 @@ def run(
             spec,
             **execution.api_kwargs(),
             keep_ledgers=not no_ledger,
-            on_done=lambda _rep: advance(),
+            on_done=advance,
         )
     seam_fixes = None
     if with_leaks:
-        with progress_bar(console, 5 * execution.reps, "fixing each seam in turn") as advance:
-            seam_fixes = seam_leaks(
-                spec, **execution.api_kwargs(), on_done=lambda _i, _r: advance()
-            )
+        seam_fixes = seam_fixes_with_progress(spec, execution, console)
     write_results(results, out_dir, force=force)
     if seam_fixes is not None:
         write_table(seam_fixes, out_dir / "seam_fixes.csv")

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 def progress_bar(
     console: Console, total: int | None, description: str
 ) -> Iterator[Callable[[], None]]:
-    """Yield an ``advance()`` callable; the bar shows jobs done out of ``total``."""
+    """Yield an ``advance(*_)`` callable (usable as any ``on_done``); jobs done of ``total``."""
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -22,4 +22,4 @@ def progress_bar(
     ]
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(description, total=total)
-        yield lambda: progress.advance(task)
+        yield lambda *_: progress.advance(task)
