@@ -17,6 +17,7 @@ import pandas as pd
 
 from funnelsim.atomic import OutputExistsError, refuse_existing, write_folder, write_text
 from funnelsim.results import Results
+from funnelsim.safe_cells import csv_text, write_csv
 from funnelsim.scenario.loading import dump_scenario
 
 __all__ = [
@@ -60,10 +61,10 @@ def write_results(results: Results, out_dir: Path, force: bool = False) -> Path:
 
 def _write_all(results: Results, folder: Path) -> None:
     summary = results.summary()
-    summary.to_csv(folder / "summary.csv", index=False)
-    results.leakage_summary().to_csv(folder / "leakage.csv", index=False)
-    results.per_replication().to_csv(folder / "replications.csv", index=False)
-    results.leakage().to_csv(folder / "leakage_replications.csv", index=False)
+    write_csv(summary, folder / "summary.csv")
+    write_csv(results.leakage_summary(), folder / "leakage.csv")
+    write_csv(results.per_replication(), folder / "replications.csv")
+    write_csv(results.leakage(), folder / "leakage_replications.csv")
     (folder / "summary.json").write_text(
         json.dumps(summary_document(results), indent=2, allow_nan=False, default=str) + "\n",
         encoding="utf-8",
@@ -73,7 +74,7 @@ def _write_all(results: Results, folder: Path) -> None:
         results.ledger.to_parquet(folder / "ledger.parquet", index=False)
         results.terms.to_parquet(folder / "terms.parquet", index=False)
         results.team_levels.to_parquet(folder / "team_levels.parquet", index=False)
-        results.cashflow().to_csv(folder / "cashflow.csv", index=False)
+        write_csv(results.cashflow(), folder / "cashflow.csv")
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -89,5 +90,5 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def write_table(frame: pd.DataFrame, path: Path, force: bool = False) -> Path:
-    """Write one table as CSV atomically (temporary file, then rename)."""
-    return write_text(Path(path), frame.to_csv(index=False), force)
+    """Write one table as spreadsheet-safe CSV atomically (temporary file, then rename)."""
+    return write_text(Path(path), csv_text(frame), force)

@@ -14,6 +14,7 @@ import pandas as pd
 from funnelsim.calibrate.calibration import Calibration
 from funnelsim.calibrate.fitdist import DistFit
 from funnelsim.calibrate.survival import km_quantiles
+from funnelsim.safe_cells import write_csv
 
 PROBS = np.linspace(0.05, 0.95, 19)
 
@@ -149,7 +150,7 @@ def write_report(cal: Calibration, folder: Path) -> None:
     folder = Path(folder)
     parts = tables(cal)
     for name, frame in parts.items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
+        write_csv(frame, folder / f"{name}.csv")
     plots = []
     fits = [(f"stage {s.name}", s.time) for s in cal.fitted.stages]
     fits += [(f"cycle days, {k}", c.time) for k, c in cal.fitted.cycles.items()]

@@ -1,13 +1,19 @@
-"""HTML building blocks: inline charts, tables, sections and interval formatting."""
+"""HTML building blocks: inline charts, tables, sections and interval formatting.
+
+Escaping is the default: every helper escapes the text it is given, and only
+``markupsafe.Markup`` (markup the report builds itself) passes through unchanged. User text
+(names, descriptions, currency, loss reasons, labels) therefore never reaches the page as
+markup, whichever helper it goes through.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
 from collections.abc import Callable
-from html import escape
 
 import numpy as np
+from markupsafe import Markup, escape
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -18,35 +24,42 @@ DPI = 150
 Interval = tuple[float, float, float]
 
 
-def section(anchor: str, title: str, *parts: str) -> str:
-    """A report section: its anchor and heading (what the page's navigation lists), then parts."""
-    return f'<section id="{anchor}"><h2>{title}</h2>' + "".join(parts) + "</section>"
+def section(anchor: str, title: str, *parts: str) -> Markup:
+    """A report section: its anchor and heading (what the page's navigation lists), then parts.
+
+    ``parts`` that are not ``Markup`` are escaped.
+    """
+    return Markup('<section id="{}"><h2>{}</h2>{}</section>').format(
+        anchor, title, Markup("").join(parts)
+    )
 
 
-def chart(draw: Callable[[Axes], Axes], size: tuple[float, float], alt: str) -> str:
+def chart(draw: Callable[[Axes], Axes], size: tuple[float, float], alt: str) -> Markup:
     """Draw on a fresh Agg figure and return an <img> with the PNG inline (base64)."""
     figure = Figure(figsize=size, layout="constrained")
     draw(figure.add_subplot())
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{encoded}"></figure>'
+    return Markup('<figure><img alt="{}" src="data:image/png;base64,{}"></figure>').format(
+        alt, encoded
+    )
 
 
-def formatter(replications: int, currency: str) -> Callable[..., str]:
+def formatter(replications: int, currency: str) -> Callable[..., Markup]:
     """Format (mean, low, high) as 'mean [low – high]'; a lone mean with one replication."""
 
-    def fmt(value: Interval, unit: str, signed: bool = False) -> str:
+    def fmt(value: Interval, unit: str, signed: bool = False) -> Markup:
         mean, low, high = value
         text = number(mean, unit, currency)
         if signed and np.isfinite(mean) and mean > 0:
             text = "+" + text
+        html = escape(text)
         if replications >= 2 and np.isfinite(low) and np.isfinite(high):
-            text += (
-                f' <span class="ci">[{escape(number(low, unit, currency))} – '
-                f"{escape(number(high, unit, currency))}]</span>"
+            html += Markup(' <span class="ci">[{} – {}]</span>').format(
+                number(low, unit, currency), number(high, unit, currency)
             )
-        return text
+        return html
 
     return fmt
 
@@ -55,22 +68,23 @@ def table(
     header: list[str],
     rows: list[tuple[str, ...]],
     numeric: tuple[int, ...] = (),
-    raw: bool = False,
     caption: str | None = None,
-) -> str:
-    """A table; cells are escaped unless ``raw``, ``numeric`` columns right-aligned."""
+) -> Markup:
+    """A table; cells are escaped unless ``Markup``, ``numeric`` columns right-aligned."""
 
-    def cell(tag: str, i: int, value: str) -> str:
-        css = ' class="num"' if i in numeric else ""
-        text = value if raw else escape(value)
-        return f"<{tag}{css}>{text}</{tag}>"
+    def cell(tag: str, i: int, value: str) -> Markup:
+        css = Markup(' class="num"') if i in numeric else ""
+        return Markup("<{0}{1}>{2}</{0}>").format(Markup(tag), css, value)
 
-    head = "".join(cell("th", i, h) for i, h in enumerate(header))
-    body = "".join(
-        "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows
+    def line(tag: str, values: tuple[str, ...] | list[str]) -> Markup:
+        return Markup("<tr>{}</tr>").format(
+            Markup("").join(cell(tag, i, v) for i, v in enumerate(values))
+        )
+
+    cap = Markup("<caption>{}</caption>").format(caption) if caption else ""
+    return Markup("<table>{}<thead>{}</thead><tbody>{}</tbody></table>").format(
+        cap, line("th", header), Markup("").join(line("td", row) for row in rows)
     )
-    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def interval_header(data: ReportData) -> str:

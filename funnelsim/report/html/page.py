@@ -4,30 +4,36 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from html import escape
+
+from markupsafe import Markup
 
 from funnelsim.report.data import ReportData
 
 SECTION_RE = re.compile(r'<section id="([a-z]+)"><h2>(.*?)</h2>')
 
 
-def page(data: ReportData, sections: list[str]) -> str:
-    """The whole page around the sections, with a navigation link to each."""
+def page(data: ReportData, sections: list[Markup]) -> str:
+    """The whole page around the sections, with a navigation link to each.
+
+    Sections that are not ``Markup`` are escaped, like every text value of the header.
+    """
     generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    return TEMPLATE.format(
-        title=escape(f"Revenue leakage report: {data.name}"),
-        css=CSS,
-        name=escape(data.name),
-        description=escape(data.description),
-        meta=escape(
-            f"{data.horizon_days} days simulated · {_reps_text(data)} · seed {data.seed} · "
-            f"money in {data.currency} · generated {generated}"
-        ),
-        nav="".join(
-            f'<a href="#{anchor}">{title}</a>'
-            for anchor, title in SECTION_RE.findall("".join(sections))
-        ),
-        body="\n".join(sections),
+    body = Markup("\n").join(sections)
+    return str(
+        Markup(TEMPLATE).format(
+            title=f"Revenue leakage report: {data.name}",
+            css=Markup(CSS),
+            name=data.name,
+            description=data.description,
+            meta=f"{data.horizon_days} days simulated · {_reps_text(data)} · seed {data.seed} · "
+            f"money in {data.currency} · generated {generated}",
+            nav=Markup("").join(
+                # Titles are taken from the escaped headings, so they are markup already.
+                Markup('<a href="#{}">{}</a>').format(anchor, Markup(title))
+                for anchor, title in SECTION_RE.findall(body)
+            ),
+            body=body,
+        )
     )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
 
 import pandas as pd
+from markupsafe import Markup
 
 from funnelsim.experiment.compare import Comparison
 from funnelsim.report import charts
@@ -21,7 +21,7 @@ from funnelsim.report.html.tables import (
 from funnelsim.report.plotting import PlotAccessor
 
 
-def summary_section(data: ReportData, facts: SummaryFacts) -> str:
+def summary_section(data: ReportData, facts: SummaryFacts) -> Markup:
     """The summary: headline cards, a note on replications and the findings."""
     fmt = formatter(data.n_replications, data.currency)
     cards = [
@@ -51,31 +51,35 @@ def summary_section(data: ReportData, facts: SummaryFacts) -> str:
         )
     else:
         cards.append(("Won deals", fmt(facts.headline["won_deals"], "deals")))
-    card_html = "".join(
-        f'<div class="card"><div class="card-label">{escape(label)}</div>'
-        f'<div class="card-value">{value}</div></div>'
+    card_html = Markup("").join(
+        Markup(
+            '<div class="card"><div class="card-label">{}</div>'
+            '<div class="card-value">{}</div></div>'
+        ).format(label, value)
         for label, value in cards
     )
     if data.n_replications < 2:
-        notice = (
+        notice = Markup(
             '<p class="notice">This run has a single replication, so its figures are single-run '
             "estimates without confidence intervals. Rerun with <code>--reps 10</code> or more "
             "before relying on them.</p>"
         )
     else:
-        notice = (
-            f'<p class="note">Figures are means over {data.n_replications} independent '
-            f"replications; brackets give the {data.confidence:.0%} confidence interval.</p>"
-        )
-    sentences = "".join(f"<li>{s}</li>" for s in facts.sentences)
+        notice = Markup(
+            '<p class="note">Figures are means over {} independent replications; brackets give '
+            "the {:.0%} confidence interval.</p>"
+        ).format(data.n_replications, data.confidence)
+    sentences = Markup("").join(Markup("<li>{}</li>").format(s) for s in facts.sentences)
     return section(
         "summary",
         "Summary",
-        f'<div class="cards">{card_html}</div>{notice}<ul class="findings">{sentences}</ul>',
+        Markup('<div class="cards">{}</div>{}<ul class="findings">{}</ul>').format(
+            card_html, notice, sentences
+        ),
     )
 
 
-def leakage_section(data: ReportData, leaks: pd.DataFrame | None) -> str:
+def leakage_section(data: ReportData, leaks: pd.DataFrame | None) -> Markup:
     """Where revenue leaks: the waterfall, its table and what fixing each seam is worth."""
     waterfall = chart(
         PlotAccessor(data).waterfall,
@@ -83,14 +87,16 @@ def leakage_section(data: ReportData, leaks: pd.DataFrame | None) -> str:
         "Leakage waterfall from potential to realised revenue",
     )
     parts = [
-        "<p>Potential revenue is what was realised plus the revenue the leaks cost within the "
-        "horizon; each bar is one seam and reason (attributed leakage). Whiskers show the "
-        "interval of each loss.</p>",
+        Markup(
+            "<p>Potential revenue is what was realised plus the revenue the leaks cost within "
+            "the horizon; each bar is one seam and reason (attributed leakage). Whiskers show "
+            "the interval of each loss.</p>"
+        ),
         waterfall,
         leakage_table(data),
     ]
     if leaks is not None and len(leaks):
-        parts.append("<h3>What fixing each seam is worth</h3>")
+        parts.append(Markup("<h3>What fixing each seam is worth</h3>"))
         parts.append(
             chart(
                 lambda ax: charts.seam_fixes(leaks, data.currency, ax=ax),
@@ -102,7 +108,7 @@ def leakage_section(data: ReportData, leaks: pd.DataFrame | None) -> str:
     return section("leakage", "Where revenue leaks", *parts)
 
 
-def funnel_section(data: ReportData) -> str:
+def funnel_section(data: ReportData) -> Markup:
     """The funnel and, with ledgers, the flow of leads to their outcomes."""
     parts = [
         chart(
@@ -124,24 +130,25 @@ def funnel_section(data: ReportData) -> str:
     return section("funnel", "The funnel", *parts)
 
 
-def speed_section(data: ReportData) -> str:
+def speed_section(data: ReportData) -> Markup:
     """Speed to lead: first-response times against the SLA."""
     sla = data.scenario.seam1.sla_hours if data.scenario is not None else None
     fmt = formatter(data.n_replications, data.currency)
     median = data.metric("median_first_response_hours")
-    text = f"Median first response: <b>{fmt(median, 'hours')}</b>."
+    text = Markup("Median first response: <b>{}</b>.").format(fmt(median, "hours"))
     if sla is not None:
-        text += (
-            f" Share answered within the {sla:g}-hour SLA: "
-            f"<b>{fmt(data.metric('sla_compliance'), 'share')}</b>."
+        text += Markup(" Share answered within the {:g}-hour SLA: <b>{}</b>.").format(
+            sla, fmt(data.metric("sla_compliance"), "share")
         )
     else:
         text += " The scenario sets no response SLA."
     return section(
         "speed",
         "Speed to lead",
-        f"<p>{text} Leads cool while they wait, in wall-clock time, nights and weekends "
-        "included.</p>",
+        Markup(
+            "<p>{} Leads cool while they wait, in wall-clock time, nights and weekends "
+            "included.</p>"
+        ).format(text),
         chart(
             PlotAccessor(data).first_response,
             (9.0, 4.2),
@@ -150,10 +157,10 @@ def speed_section(data: ReportData) -> str:
     )
 
 
-def teams_section(data: ReportData) -> str:
+def teams_section(data: ReportData) -> Markup:
     """Team occupancy and queues over time."""
     plot = PlotAccessor(data)
-    charts_html = "".join(
+    charts_html = Markup("").join(
         chart(
             lambda ax, m=measure: plot.teams(measure=m, ax=ax),
             (9.0, 3.8),
@@ -164,13 +171,15 @@ def teams_section(data: ReportData) -> str:
     return section(
         "teams",
         "Teams: load and queues",
-        "<p>Each team is coloured as the seam it serves. Lines are weekly means over the "
-        "replications, bands their interval.</p>",
+        Markup(
+            "<p>Each team is coloured as the seam it serves. Lines are weekly means over the "
+            "replications, bands their interval.</p>"
+        ),
         charts_html,
     )
 
 
-def pipeline_section(data: ReportData) -> str:
+def pipeline_section(data: ReportData) -> Markup:
     """Open pipeline and value won per quarter."""
     return section(
         "pipeline",
@@ -183,12 +192,12 @@ def pipeline_section(data: ReportData) -> str:
     )
 
 
-def whatif_section(data: ReportData, comparisons: Mapping[str, Comparison]) -> str:
+def whatif_section(data: ReportData, comparisons: Mapping[str, Comparison]) -> Markup:
     """Each what-if's paired differences against the baseline, chart and table."""
     parts = []
     for name, comparison in comparisons.items():
         summary = comparison.summary()
-        parts.append(f"<h3>{escape(name)}</h3>")
+        parts.append(Markup("<h3>{}</h3>").format(name))
         parts.append(
             chart(
                 lambda ax, s=summary: charts.forest(s, data.currency, ax=ax),
@@ -200,37 +209,39 @@ def whatif_section(data: ReportData, comparisons: Mapping[str, Comparison]) -> s
     return section("whatifs", "What-ifs against the baseline", *parts)
 
 
-def metrics_section(data: ReportData) -> str:
+def metrics_section(data: ReportData) -> Markup:
     """Every headline metric with its interval."""
     return section("metrics", "Headline metrics", metrics_table(data))
 
 
-def method_section(data: ReportData) -> str:
+def method_section(data: ReportData) -> Markup:
     """How to read the report: seams, attributed and counterfactual values, intervals."""
     return section(
         "method",
         "How to read this report",
-        "<ul>"
-        "<li><b>Seams</b> are the hand-offs between departments: 1 marketing → sales, "
-        "2 sales → finance (quote-to-cash), 3 finance → customer success, 4 renewal.</li>"
-        "<li><b>Attributed leakage</b> is the expected value of the leads lost at a seam: "
-        "their deal value times the chance such a lead would have closed and stayed, "
-        "estimated from the same run.</li>"
-        "<li><b>Counterfactual</b> values (seam fixes, what-ifs) are paired differences: the "
-        "same replications rerun with the change, every lead meeting the same random draws, "
-        "so the difference is measured with little noise.</li>"
-        f"<li>Intervals are {data.confidence:.0%} Student-t confidence intervals over "
-        "independent replications. ARR is annual; revenue within the horizon is what is "
-        f"recognised in the {data.horizon_days} days simulated.</li>"
-        "<li>This is a simulation of the scenario as described; its figures are as good as "
-        "the inputs. Replace assumptions with CRM data where it exists.</li>"
-        "</ul>",
+        Markup(
+            "<ul>"
+            "<li><b>Seams</b> are the hand-offs between departments: 1 marketing → sales, "
+            "2 sales → finance (quote-to-cash), 3 finance → customer success, 4 renewal.</li>"
+            "<li><b>Attributed leakage</b> is the expected value of the leads lost at a seam: "
+            "their deal value times the chance such a lead would have closed and stayed, "
+            "estimated from the same run.</li>"
+            "<li><b>Counterfactual</b> values (seam fixes, what-ifs) are paired differences: the "
+            "same replications rerun with the change, every lead meeting the same random draws, "
+            "so the difference is measured with little noise.</li>"
+            "<li>Intervals are {:.0%} Student-t confidence intervals over independent "
+            "replications. ARR is annual; revenue within the horizon is what is recognised in "
+            "the {} days simulated.</li>"
+            "<li>This is a simulation of the scenario as described; its figures are as good as "
+            "the inputs. Replace assumptions with CRM data where it exists.</li>"
+            "</ul>"
+        ).format(data.confidence, data.horizon_days),
     )
 
 
-def no_ledger_note() -> str:
+def no_ledger_note() -> Markup:
     """Said where lead-level charts would go when the run kept no ledgers."""
-    return (
+    return Markup(
         '<p class="note">The lead-level charts (flow, speed to lead, teams, pipeline) need '
         "the run's ledgers, which were not kept for this report.</p>"
     )

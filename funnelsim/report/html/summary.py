@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from html import escape
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from funnelsim.experiment.compare import Comparison
 from funnelsim.report.data import SEAM_NAMES, ReportData, seam_leakage, total_leakage
@@ -41,7 +41,7 @@ class SummaryFacts:
     best_whatif: str | None = None
     best_whatif_revenue: Interval | None = None
     best_whatif_net: Interval | None = None
-    sentences: list[str] = field(default_factory=list)
+    sentences: list[Markup] = field(default_factory=list)
 
 
 def summary_facts(
@@ -64,9 +64,16 @@ def summary_facts(
         facts.headline["active_customers"],
     )
     facts.sentences.append(
-        f"Over the {data.horizon_days} days simulated, {escape(data.name)} realises "
-        f"<b>{fmt(revenue, currency)}</b> of revenue and ends with <b>{fmt(arr, currency)}</b> "
-        f"of ARR from <b>{fmt(customers, 'customers')}</b> active customers."
+        Markup(
+            "Over the {} days simulated, {} realises <b>{}</b> of revenue and ends with "
+            "<b>{}</b> of ARR from <b>{}</b> active customers."
+        ).format(
+            data.horizon_days,
+            data.name,
+            fmt(revenue, currency),
+            fmt(arr, currency),
+            fmt(customers, "customers"),
+        )
     )
     arr_lost = data.leakage_summary[data.leakage_summary["measure"] == "arr_lost"]
     if data.leakage is not None:
@@ -90,27 +97,40 @@ def summary_facts(
         facts.worst_reason_arr = _interval(top)
         share = facts.worst_reason_arr[0] / facts.worst_seam_arr[0]
         facts.sentences.append(
-            f"The seam that loses the most ARR is <b>seam {facts.worst_seam} "
-            f"({SEAM_NAMES[facts.worst_seam]})</b>: <b>{fmt(facts.worst_seam_arr, currency)}</b> "
-            f"of ARR a year, mostly because leads <b>{_reason_phrase(facts.worst_reason)}</b> "
-            f"({fmt(facts.worst_reason_arr, currency)}, {100 * share:.0f}% of that seam's loss)."
+            Markup(
+                "The seam that loses the most ARR is <b>seam {} ({})</b>: <b>{}</b> of ARR a "
+                "year, mostly because leads <b>{}</b> ({}, {:.0f}% of that seam's loss)."
+            ).format(
+                facts.worst_seam,
+                SEAM_NAMES[facts.worst_seam],
+                fmt(facts.worst_seam_arr, currency),
+                _reason_phrase(facts.worst_reason),
+                fmt(facts.worst_reason_arr, currency),
+                100 * share,
+            )
         )
     else:
-        facts.sentences.append("No seam lost any ARR in this run.")
+        facts.sentences.append(Markup("No seam lost any ARR in this run."))
     if facts.total_revenue_lost is not None:
         facts.sentences.append(
-            f"Across all four seams, leakage costs {fmt(facts.total_arr_lost, currency)} of ARR "
-            f"and {fmt(facts.total_revenue_lost, currency)} of revenue within the horizon "
-            "(attributed: the expected value of the leads lost, from this run)."
+            Markup(
+                "Across all four seams, leakage costs {} of ARR and {} of revenue within the "
+                "horizon (attributed: the expected value of the leads lost, from this run)."
+            ).format(fmt(facts.total_arr_lost, currency), fmt(facts.total_revenue_lost, currency))
         )
     if leaks is not None and len(leaks):
         best = leaks.sort_values("counterfactual_horizon_revenue", ascending=False).iloc[0]
         facts.best_fix_seam = int(best["seam"])
         facts.best_fix_value = _interval(best, "counterfactual_horizon_revenue")
         facts.sentences.append(
-            f"Fixing <b>seam {facts.best_fix_seam} ({SEAM_NAMES[facts.best_fix_seam]})</b> "
-            f"is worth the most: <b>{fmt(facts.best_fix_value, currency)}</b> of revenue "
-            "within the horizon (counterfactual: the same runs with that seam made perfect)."
+            Markup(
+                "Fixing <b>seam {} ({})</b> is worth the most: <b>{}</b> of revenue within the "
+                "horizon (counterfactual: the same runs with that seam made perfect)."
+            ).format(
+                facts.best_fix_seam,
+                SEAM_NAMES[facts.best_fix_seam],
+                fmt(facts.best_fix_value, currency),
+            )
         )
     if comparisons:
         nets = {
@@ -124,10 +144,16 @@ def summary_facts(
         facts.best_whatif_net = _interval(table.loc["net_value"], "difference")
         lead = "The best what-if" if len(comparisons) > 1 else "The what-if"
         facts.sentences.append(
-            f"{lead}, <b>{escape(name)}</b>, changes revenue within the horizon by "
-            f"<b>{fmt(facts.best_whatif_revenue, currency, signed=True)}</b> and net value "
-            f"(after its cost) by <b>{fmt(facts.best_whatif_net, currency, signed=True)}</b>, "
-            "paired against the baseline on the same random numbers."
+            Markup(
+                "{}, <b>{}</b>, changes revenue within the horizon by <b>{}</b> and net value "
+                "(after its cost) by <b>{}</b>, paired against the baseline on the same random "
+                "numbers."
+            ).format(
+                lead,
+                name,
+                fmt(facts.best_whatif_revenue, currency, signed=True),
+                fmt(facts.best_whatif_net, currency, signed=True),
+            )
         )
     return facts
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from funnelsim.experiment.compare import Comparison
 from funnelsim.report import charts
@@ -46,7 +46,7 @@ def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric.replace("_", " "))
 
 
-def metrics_table(data: ReportData) -> str:
+def metrics_table(data: ReportData) -> Markup:
     """Every headline metric with its interval (metrics nobody measured left out)."""
     rows = []
     for row in data.summary.itertuples(index=False):
@@ -61,7 +61,7 @@ def metrics_table(data: ReportData) -> str:
     return table(["metric", interval_header(data)], rows, numeric=(1,))
 
 
-def leakage_table(data: ReportData) -> str:
+def leakage_table(data: ReportData) -> Markup:
     """Attributed leakage by seam and reason: leads, ARR and horizon revenue lost."""
     units = {
         "leads_lost": "leads",
@@ -84,9 +84,10 @@ def leakage_table(data: ReportData) -> str:
             )
         rows.append(
             (
-                f'<span class="dot" style="background:{charts.seam_color(seam)}"></span>'
-                f"{int(seam)} {escape(SEAM_NAMES.get(int(seam), ''))}",
-                escape(REASON_LABELS.get(reason, reason)),
+                Markup('<span class="dot" style="background:{}"></span>{} {}').format(
+                    charts.seam_color(seam), int(seam), SEAM_NAMES.get(int(seam), "")
+                ),
+                REASON_LABELS.get(reason, reason),
                 *cells,
             )
         )
@@ -94,12 +95,11 @@ def leakage_table(data: ReportData) -> str:
         ["seam", "reason", "leads lost", "ARR lost", "revenue lost within the horizon"],
         rows,
         numeric=(2, 3, 4),
-        raw=True,
         caption=f"Attributed leakage by seam and reason ({interval_header(data)})",
     )
 
 
-def leaks_table(leaks: pd.DataFrame, data: ReportData) -> str:
+def leaks_table(leaks: pd.DataFrame, data: ReportData) -> Markup:
     """Seam fixes by rank: counterfactual gains beside the attributed loss."""
     rows = []
     for row in leaks.sort_values("rank").itertuples(index=False):
@@ -107,7 +107,7 @@ def leaks_table(leaks: pd.DataFrame, data: ReportData) -> str:
         rows.append(
             (
                 str(record["rank"]),
-                f"{record['seam']} {escape(SEAM_NAMES.get(int(record['seam']), ''))}",
+                f"{record['seam']} {SEAM_NAMES.get(int(record['seam']), '')}",
                 _cell(record, "counterfactual_horizon_revenue", data.currency),
                 _cell(record, "counterfactual_arr_at_horizon", data.currency),
                 _cell(record, "attributed_horizon_revenue_lost", data.currency),
@@ -123,11 +123,10 @@ def leaks_table(leaks: pd.DataFrame, data: ReportData) -> str:
         ],
         rows,
         numeric=(2, 3, 4),
-        raw=True,
     )
 
 
-def comparison_table(summary: pd.DataFrame, currency: str, comparison: Comparison) -> str:
+def comparison_table(summary: pd.DataFrame, currency: str, comparison: Comparison) -> Markup:
     """A paired comparison: baseline, what-if and their difference with its interval."""
     rows = []
     for row in summary.itertuples(index=False):
@@ -149,8 +148,6 @@ def comparison_table(summary: pd.DataFrame, currency: str, comparison: Compariso
 
 def _cell(record: dict[str, Any], name: str, currency: str) -> str:
     """A figure with its interval from ``name``, ``name_ci_low`` and ``name_ci_high``."""
-    return escape(
-        with_interval(
-            record[name], record[f"{name}_ci_low"], record[f"{name}_ci_high"], currency, currency
-        )
+    return with_interval(
+        record[name], record[f"{name}_ci_low"], record[f"{name}_ci_high"], currency, currency
     )
