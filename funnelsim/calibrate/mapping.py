@@ -9,6 +9,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from funnelsim.scenario.currency import Currency
 from funnelsim.scenario.loading import ScenarioError
 
 STAGES = ("lead", "mql", "sql", "opportunity")
@@ -57,7 +58,7 @@ class Mapping(_Spec):
 
     name: str = "calibrated"
     description: str = ""
-    currency: str = "USD"
+    currency: Currency = "USD"
     id: str
     created: str = Field(description="column with the record's creation date")
     created_stage: Literal["lead", "mql", "sql", "opportunity"] = Field(

@@ -18,6 +18,7 @@ from funnelsim.scenario.base import (
     Routing,
     _Spec,
 )
+from funnelsim.scenario.currency import Currency
 from funnelsim.scenario.distributions import Lognormal
 from funnelsim.scenario.market import (
     ALWAYS_OPEN,
@@ -91,7 +92,7 @@ class Scenario(_Spec):
     description: str = ""
     start_date: dt.date = dt.date(2027, 1, 4)
     horizon_days: int = Field(default=730, gt=0, le=3650)
-    currency: str = "USD"
+    currency: Currency = "USD"
     calendar: Calendar = Calendar()
     segments: dict[str, Segment] = Field(
         default_factory=lambda: {
