@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 from markupsafe import Markup, escape
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -35,11 +36,16 @@ def section(anchor: str, title: str, *parts: str) -> Markup:
 
 
 def chart(draw: Callable[[Axes], Axes], size: tuple[float, float], alt: str) -> Markup:
-    """Draw on a fresh Agg figure and return an <img> with the PNG inline (base64)."""
-    figure = Figure(figsize=size, layout="constrained")
-    draw(figure.add_subplot())
+    """Draw on a fresh Agg figure and return an <img> with the PNG inline (base64).
+
+    Text is drawn as written (no mathtext), so a ``$`` in a name or currency cannot break
+    the chart or turn into formula markup.
+    """
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    with rc_context({"text.parse_math": False}):
+        figure = Figure(figsize=size, layout="constrained")
+        draw(figure.add_subplot())
+        figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
     return Markup('<figure><img alt="{}" src="data:image/png;base64,{}"></figure>').format(
         alt, encoded
