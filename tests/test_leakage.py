@@ -36,6 +36,7 @@ CLEAN_SEAM2 = [
     "seam2.invoice_delay_days={dist: fixed, value: 0}",
     "teams.deal_desk.work_time={dist: fixed, value: 0}",
     "teams.deal_desk.calendar={weekdays: [mon, tue, wed, thu, fri, sat, sun], hours: [0, 24]}",
+    "teams.deal_desk.shift_hours_per_week=168",
     "teams.deal_desk.capacity_per_head=1000",
 ]
 

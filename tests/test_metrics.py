@@ -168,6 +168,7 @@ FAST_SDRS: dict[str, Any] = {
             "capacity_per_head": 1,
             "work_time": {"dist": "fixed", "value": 0.25},
             "calendar": ALWAYS_OPEN,
+            "shift_hours_per_week": 168,  # every head on duty around the clock
         }
     },
 }
@@ -212,6 +213,7 @@ def test_late_leads_are_rerouted_to_the_fallback_team():
             "capacity_per_head": 5,
             "work_time": {"dist": "fixed", "value": 0.25},
             "calendar": ALWAYS_OPEN,
+            "shift_hours_per_week": 168,  # every head on duty around the clock
         },
     }
     seam1 = {

@@ -72,7 +72,7 @@ def cashflow(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     timed = items.str.startswith(("leads:", "attempts:"))
     share = widths / widths.sum()
     spread = {
-        "salaries": items.str.startswith("team:"),
+        "salaries": items.str.startswith(("team:", "overtime:")),
         "commissions": items.str.contains("commission"),
         "tools": items == "tools",
     }
@@ -110,14 +110,15 @@ def cashflow(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
 
 
 def _salaries_by_month(ledger: Ledger, table: pd.DataFrame, edges: np.ndarray) -> np.ndarray:
-    """Each team's pay spread over the months by its employed headcount (hiring plans,
-    attrition and vacancies included); a fixed team's evenly."""
+    """Each team's pay and overtime spread over the months by its employed headcount
+    (hiring plans, attrition and vacancies included); a fixed team's evenly."""
     salaries = np.zeros(len(edges) - 1)
     levels = ledger.headcount
     for item, cost in zip(table["item"].astype(str), table["cost"], strict=True):
-        if not item.startswith("team:") or cost == 0:
+        kind, _, team = item.partition(":")
+        if kind not in ("team", "overtime") or cost == 0:
             continue
-        rows = levels[levels["team"] == item.removeprefix("team:")].sort_values("time")
+        rows = levels[levels["team"] == team].sort_values("time")
         person_hours = _step_integral(
             rows["time"].to_numpy(float), rows["headcount"].to_numpy(float), edges
         )

@@ -60,6 +60,8 @@ def costs(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     person-years follow the hiring plan, attrition and vacancies, each person prorated by
     employed time; category by the stage the team serves: seam 1 team, fallback and AE
     team sales, deal desk finance, onboarding team cs, a team serving none other),
+    ``overtime:<team>`` (employed person-years x the yearly overtime pay per head, for
+    teams with ``overtime_hours_per_week``),
     ``commission:<team>`` (:func:`commission_cost`), ``bonus:<team>`` (handoff bonus x
     accepted leads the team handed to sales, :func:`handoffs`) and ``tools`` (tools per
     year x horizon years).
@@ -75,6 +77,9 @@ def costs(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     for name, team in scenario.teams.items():
         person_years = _person_years(ledger, name, team.headcount, years)
         rows.append((f"team:{name}", category[name], person_years * team.yearly_cost_per_head))
+        if team.overtime_hours_per_week > 0:
+            overtime = person_years * team.yearly_overtime_cost_per_head
+            rows.append((f"overtime:{name}", category[name], overtime))
         comp = team.comp
         if comp is not None and comp.commission_rate > 0:
             rows.append((f"commission:{name}", category[name], commission_cost(ledger, comp)))
@@ -272,11 +277,11 @@ def _acquisition_cost(ledger: Ledger, scenario: Scenario) -> float:
 
 
 def _acquisition_items(scenario: Scenario) -> set[str]:
-    """Cost items of the acquisition teams: pay, commission and handoff bonuses."""
+    """Cost items of the acquisition teams: pay, overtime, commission and handoff bonuses."""
     return {
         f"{kind}:{name}"
         for name in acquisition_teams(scenario)
-        for kind in ("team", "commission", "bonus")
+        for kind in ("team", "overtime", "commission", "bonus")
     }
 
 

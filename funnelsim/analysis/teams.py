@@ -16,14 +16,17 @@ def utilization(ledger: Ledger) -> pd.DataFrame:
     """Per team: slots, occupancy, utilization, mean and max weekly queue length.
 
     Occupancy is wall-clock: busy slot-hours / (slots x horizon hours), counting a slot
-    held over a night or weekend. Utilization is working time: the working hours items
-    held slots / (slots x the team's open hours in the horizon). NaN for a team with no
-    slots. mean_queue and max_queue are over the weekly mean queue lengths.
+    held over a night or weekend. Utilization is against paid hours: the hours items held
+    slots while their heads were on duty / (slots per head x the person-hours the heads
+    were on duty: their shifts and paid overtime, while employed and not on leave). NaN
+    for a team with no slots. mean_queue and max_queue are over the weekly mean queue
+    lengths.
     """
     horizon = horizon_hours(ledger)
     busy = ledger.meta["team_busy_hours"]
     work = ledger.meta["team_work_hours"]
     open_hours = ledger.meta["team_open_hours"]
+    on_duty = ledger.meta.get("team_duty_slot_hours", {})
     slots = ledger.meta["team_slots"]
     levels = ledger.team_levels
     queue = levels.groupby("team", sort=False)["queue_length"].agg(["mean", "max"])
@@ -33,7 +36,10 @@ def utilization(ledger: Ledger) -> pd.DataFrame:
         # A team whose headcount changes offers the slot-hours its present heads held.
         capacity = float(ledger.meta.get("team_slot_hours", {}).get(team, n_slots * horizon))
         occupancy = float(busy.get(team, 0.0)) / capacity if capacity > 0 else np.nan
-        available = capacity / horizon * float(open_hours.get(team, 0.0)) if horizon else 0.0
+        if team in on_duty:
+            available = float(on_duty[team])
+        else:  # a ledger written before shifts: every head on duty whenever the calendar is open
+            available = capacity / horizon * float(open_hours.get(team, 0.0)) if horizon else 0.0
         used = float(work.get(team, 0.0)) / available if available > 0 else np.nan
         mean_queue, max_queue = (
             (float(queue.at[team, "mean"]), float(queue.at[team, "max"]))

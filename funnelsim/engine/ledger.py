@@ -104,7 +104,9 @@ class Ledger:
     ``headcount`` is the ledger of team capacity: one row per team and change (team,
     time, date, headcount, present, effective_capacity; built on access from
     ``capacity_rows``); ``staff`` one row per person's stint on a team whose headcount
-    changes (team, seat, start, end, tenure_months, absence_hours; from ``stint_rows``).
+    changes or whose heads work staggered shifts (team, seat, start, end, tenure_months,
+    absence_hours; from ``stint_rows``). ``team_levels`` has per team and week the
+    occupancy, mean queue length and ``on_duty_hours`` (person-hours on shift).
     """
 
     columns: dict[str, np.ndarray]

@@ -51,7 +51,8 @@ def settle_outcomes(columns: dict[str, np.ndarray]) -> None:
 
 
 def team_levels(teams: dict[str, Team], scenario: Scenario) -> pd.DataFrame:
-    """Weekly occupancy (busy slots / slots) and mean queue length for each team."""
+    """Weekly occupancy (busy slots / slots), mean queue length and the person-hours the
+    team's heads were on duty (paid shift and overtime hours worked) for each team."""
     frames = []
     for name, team in teams.items():
         busy = team.busy_area()
@@ -65,6 +66,7 @@ def team_levels(teams: dict[str, Team], scenario: Scenario) -> pd.DataFrame:
                     "week": weeks,
                     "occupancy": busy / (width * slots),
                     "queue_length": team.queue_area() / width,
+                    "on_duty_hours": team.on_duty_hours(),
                 }
             )
         )
@@ -87,7 +89,7 @@ def stint_table(teams: dict[str, Team]) -> list[tuple]:
 
 
 def team_meta(teams: dict[str, Team], horizon: float) -> dict[str, dict]:
-    """The ledger's per-team metadata: busy, slot, employed, work and open hours."""
+    """The ledger's per-team metadata: busy, slot, employed, work, open and on-duty hours."""
     return {
         "team_busy_hours": {name: team.busy_hours() for name, team in teams.items()},
         "team_slots": {name: team.slots for name, team in teams.items()},
@@ -107,5 +109,9 @@ def team_meta(teams: dict[str, Team], horizon: float) -> dict[str, dict]:
         "team_work_hours": {name: team.work_hours() for name, team in teams.items()},
         "team_open_hours": {
             name: team.calendar.working_hours_until(horizon) for name, team in teams.items()
+        },
+        "team_duty_slot_hours": {
+            name: float(team.on_duty_hours().sum()) * team.slots_per_head
+            for name, team in teams.items()
         },
     }

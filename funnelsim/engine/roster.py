@@ -123,3 +123,14 @@ def stint_rows(name: str, stints: list[Stint]) -> list[tuple[str, int, float, fl
 def employed_hours(stints: list[Stint], horizon: float) -> float:
     """Person-hours employed within the horizon."""
     return float(sum(max(0.0, min(s.end, horizon) - s.start) for s in stints))
+
+
+def presence_spans(stint: Stint, horizon: float) -> list[tuple[float, float]]:
+    """The stretches of a stint, up to the horizon, when its person is not on leave."""
+    spans = []
+    at, end = stint.start, min(stint.end, horizon)
+    for begin, back in stint.absences:
+        spans.append((at, min(begin, end)))
+        at = max(at, back)
+    spans.append((at, end))
+    return [(a, b) for a, b in spans if b > a]

@@ -1,4 +1,4 @@
-"""A team served seat by seat: usable slots per seat, ramp, routing, queues and jobs."""
+"""A team served seat by seat: usable slots per seat, ramp, shifts, routing, queues and jobs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import simpy
 
 from funnelsim.engine.calendar import WorkCalendar
 from funnelsim.engine.roster import HOURS_PER_MONTH
-from funnelsim.engine.teams import Team
+from funnelsim.engine.teams import LevelLog, Team
 
 INF = math.inf
 
@@ -21,6 +21,11 @@ class SeatTeam(Team):
     Subclasses open and close the seats (``StaffedTeam`` follows a roster); this class
     routes items to present seats, queues them, starts them on usable slots and, for teams
     with a ``work_time``, slows the work by the occupant's ramp-up productivity.
+
+    With ``duty`` (one on-duty calendar per seat, ``shifts.duty_calendars``) each seat
+    starts items only during its own shift, least-loaded routing picks among the heads on
+    duty (else those whose shift starts first), and a ``work_time`` stage's work, timed by
+    the stage on the team calendar, advances only during the head's shift.
     """
 
     def __init__(
@@ -36,10 +41,13 @@ class SeatTeam(Team):
         n_seats: int,
         ramp: tuple[float, ...] | None,
         working_time: bool,
+        duty: list[WorkCalendar] | None = None,
+        head_segments: list[int] | None = None,
     ) -> None:
         super().__init__(
             env, name, 0, slots_per_head, calendar, routing, None, n_weeks, counter, horizon
         )
+        self.head_segments = head_segments
         self.n_seats = n_seats
         self.ramp = ramp
         self.working_time = working_time
@@ -56,6 +64,25 @@ class SeatTeam(Team):
         self.jobs: dict[int, list] = {}
         self.capacity_log: list[tuple[float, int, int, float]] = []
         self._flushed = False
+        self.duty = duty
+        # One busy log per distinct shift calendar, to measure work on each head's shift.
+        self.duty_calendars: list[WorkCalendar] = list(dict.fromkeys(duty or [calendar]))
+        self.duty_index = [self.duty_calendars.index(c) for c in duty or [calendar] * n_seats]
+        self.duty_busy = [LevelLog() for _ in self.duty_calendars] if duty else [self.busy]
+
+    def seat_calendar(self, seat: int) -> WorkCalendar:
+        """The calendar a seat's occupant is on duty by (the team's without shifts)."""
+        return self.duty[seat] if self.duty is not None else self.calendar
+
+    def _busy_up(self, seat: int, at: float) -> None:
+        self.busy.up(at)
+        if self.duty is not None:
+            self.duty_busy[self.duty_index[seat]].up(at)
+
+    def _busy_down(self, seat: int, at: float) -> None:
+        self.busy.down(at)
+        if self.duty is not None:
+            self.duty_busy[self.duty_index[seat]].down(at)
 
     # Productivity and usable slots.
 
@@ -98,7 +125,9 @@ class SeatTeam(Team):
             return -1
         if self.pooled:
             return 0
-        seats = self._candidate_seats()
+        seats = self._candidate_seats(segment, on_duty=self.routing == "least_loaded")
+        if not seats:
+            return -1
         if self.routing == "least_loaded":
             load = self.load
             return min(seats, key=lambda s: (load[s], s))
@@ -115,13 +144,27 @@ class SeatTeam(Team):
             return -1
         if self.pooled:
             return 0
-        return min(self._candidate_seats(), key=lambda s: (self.load[s], s))
+        return min(self._candidate_seats(on_duty=True), key=lambda s: (self.load[s], s))
 
-    def _candidate_seats(self) -> list[int]:
-        """The present seats, else the employed ones (all away: queue for their return)."""
-        return [s for s in range(self.n_seats) if self.present[s]] or [
+    def _candidate_seats(self, segment: int | None = None, on_duty: bool = False) -> list[int]:
+        """The present seats, else the employed ones (all away: queue for their return).
+
+        With ``by_segment`` routing, only the segment's heads. With shifts and ``on_duty``
+        (a routing tool that knows who is working), only the heads on duty now, else those
+        whose shift starts first; round robin and by-segment rules assign in turn whatever
+        the shift, as a CRM's assignment rule does.
+        """
+        seats = [s for s in range(self.n_seats) if self.present[s]] or [
             s for s in range(self.n_seats) if self.employed[s]
         ]
+        if segment is not None and self.routing == "by_segment" and self.head_segments:
+            seats = [s for s in seats if self.head_segments[s] == segment]
+        if self.duty is None or not on_duty or len(seats) < 2:
+            return seats
+        now = self.env.now
+        opening = [self.duty[s].next_open(now) for s in seats]
+        first = min(opening)
+        return [s for s, at in zip(seats, opening, strict=True) if at == first]
 
     def _load_changed(self, head: int) -> None:
         """Least-loaded routing scans the seats; nothing to keep up to date."""
@@ -174,10 +217,10 @@ class SeatTeam(Team):
             queue.popleft()
         if not queue or self._free_seat(head) < 0:
             return
-        if not self._always_open and self._closed_until_opening(now):
+        if self.duty is None and not self._always_open and self._closed_until_opening(now):
             return
         while queue:
-            seat = self._free_seat(head)
+            seat = self._free_seat(head) if self.duty is None else self._on_duty_seat(head, now)
             if seat < 0:
                 break
             entry = queue.popleft()
@@ -191,24 +234,41 @@ class SeatTeam(Team):
                 self.load[head] -= 1
             self._begin(item, seat, now, entry[1], entry[2], entry[3])
 
+    def _on_duty_seat(self, queue_index: int, now: float) -> int:
+        """A seat with a usable slot whose shift is on now; else wake at the first such shift."""
+        seats = [queue_index] if not self.pooled else range(self.n_seats)
+        free = [s for s in seats if self.busy_n[s] < self.limit[s]]
+        opening = [self.duty[s].next_open(now) for s in free]
+        for seat, at in zip(free, opening, strict=True):
+            if at <= now:
+                return seat
+        if opening:
+            self._wake_at(min(opening))
+        return -1
+
     def _begin(self, item: int, seat: int, now: float, hold, done, remaining) -> None:
-        """Start an item on a seat: a fresh start runs the hold, a resumed one its remainder."""
+        """Start an item on a seat: a fresh start runs the hold, a resumed one its remainder.
+
+        A ``work_time`` stage times its work on the team calendar; the work is re-timed on
+        the seat's shift and slowed by the occupant's productivity p.
+        """
         p = self.productivity(seat, now) if self.working_time else 1.0
         calendar = self.calendar
+        duty = self.seat_calendar(seat)
         if remaining is None:
             end = hold(item, now)
-            if p < 1.0:
+            if p < 1.0 or (self.working_time and duty is not calendar):
                 work = calendar.working_hours_until(end) - calendar.working_hours_until(now)
-                end = calendar.add_working_hours(now, work / p)
+                end = duty.add_working_hours(now, work / p)
         elif self.working_time:
-            end = calendar.add_working_hours(now, remaining / p)
+            end = duty.add_working_hours(now, remaining / p)
         else:
             end = now + remaining
         job = [item, seat, now, end, done, p]
         self.jobs[item] = job
         self.busy_n[seat] += 1
         self.load[seat] += 1
-        self.busy.up(now)
+        self._busy_up(seat, now)
         self._event_counter[0] += 1
         self.env.timeout(end - now).callbacks.append(lambda _e: self._complete(job))
 
@@ -221,7 +281,7 @@ class SeatTeam(Team):
         self.busy_n[seat] -= 1
         self.load[seat] -= 1
         self.served += 1
-        self.busy.down(now)
+        self._busy_down(seat, now)
         done(item, now)
         self._fill(0 if self.pooled else seat, now)
 
@@ -233,7 +293,7 @@ class SeatTeam(Team):
             return
         self._flushed = True
         for job in self.jobs.values():
-            self.busy.down(job[3])
+            self._busy_down(job[1], job[3])
 
     def busy_area(self) -> np.ndarray:
         self._flush()
@@ -244,8 +304,17 @@ class SeatTeam(Team):
         return super().busy_hours()
 
     def work_hours(self) -> float:
+        """Slot-hours spent on items while their heads were on duty, up to the horizon."""
         self._flush()
-        return super().work_hours()
+        if self.duty is None:
+            return super().work_hours()
+        total = 0.0
+        for calendar, log in zip(self.duty_calendars, self.duty_busy, strict=True):
+            starts, ends = np.asarray(log.ups), np.asarray(log.downs)
+            working = calendar.working_hours_array
+            total += float(np.sum(working(np.minimum(ends, self.horizon))))
+            total -= float(np.sum(working(starts)))
+        return total
 
     def slot_hours(self) -> float:
         """Slot-hours the present heads offered within the horizon (wall-clock)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
+import numpy as np
 import simpy
 
 from funnelsim.engine.calendar import WorkCalendar
@@ -13,12 +14,14 @@ from funnelsim.engine.roster import (
     Stint,
     build_roster,
     employed_hours,
+    presence_spans,
     seat_key,
     seat_windows,
     stint_rows,
 )
 from funnelsim.engine.seats import SeatTeam
-from funnelsim.engine.teams import Team
+from funnelsim.engine.shifts import on_duty_hours
+from funnelsim.engine.teams import Team, week_edges
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -51,6 +54,9 @@ class StaffedTeam(SeatTeam):
       listed months; people on the team at the start are fully ramped). Teams with a
       ``work_time`` work slower (work time / p); teams whose holding time is set by the stage
       (AEs, CSMs) get fewer usable slots (``max(1, round(p x capacity_per_head))``).
+
+    A fixed team whose calendar is wider than one shift is a ``StaffedTeam`` too (one stint
+    per seat for the whole run), served seat by seat on its heads' shifts (``duty``).
     """
 
     def __init__(
@@ -66,6 +72,8 @@ class StaffedTeam(SeatTeam):
         stints: list[Stint],
         ramp: tuple[float, ...] | None,
         working_time: bool,
+        duty: list[WorkCalendar] | None = None,
+        head_segments: list[int] | None = None,
     ) -> None:
         n_seats = max((s.seat for s in stints), default=-1) + 1
         super().__init__(
@@ -80,6 +88,8 @@ class StaffedTeam(SeatTeam):
             n_seats,
             ramp,
             working_time,
+            duty,
+            head_segments,
         )
         self.stints = stints
         self.stint_of = [-1] * n_seats
@@ -113,6 +123,16 @@ class StaffedTeam(SeatTeam):
             self.env.timeout(at).callbacks.append(lambda _e, a=action, x=args: a(*x))
         if not self.capacity_log or self.capacity_log[0][0] > 0.0:
             self._log()
+
+    def on_duty_hours(self) -> np.ndarray:
+        """Person-hours the heads were on duty per week: their shifts while employed and
+        not on leave, up to the horizon."""
+        edges = week_edges(self.n_weeks, self.horizon)
+        hours = np.zeros(self.n_weeks)
+        for stint in self.stints:
+            spans = presence_spans(stint, self.horizon)
+            hours += on_duty_hours(self.seat_calendar(stint.seat), spans, edges)
+        return hours
 
     def _log(self) -> None:
         now = self.env.now
@@ -160,16 +180,15 @@ class StaffedTeam(SeatTeam):
             (job for job in self.jobs.values() if job[1] == seat), key=lambda job: job[2]
         )
         resumed = []
+        duty = self.seat_calendar(seat)
         for job in running:
             item, _, _, end, done, p = job
             del self.jobs[item]
-            self.busy.down(now)
+            self._busy_down(seat, now)
             self.busy_n[seat] -= 1
             self.load[seat] -= 1
             if self.working_time:
-                remaining = (
-                    self.calendar.working_hours_until(end) - self.calendar.working_hours_until(now)
-                ) * p
+                remaining = (duty.working_hours_until(end) - duty.working_hours_until(now)) * p
             else:
                 remaining = end - now
             resumed.append([item, None, done, max(remaining, 0.0)])

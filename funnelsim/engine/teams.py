@@ -43,6 +43,11 @@ class LevelLog:
         return level_areas(np.asarray(self.ups), np.asarray(self.downs), n_weeks, until)
 
 
+def week_edges(n_weeks: int, horizon: float) -> np.ndarray:
+    """Week boundaries from 0 to the horizon (the last week may be cut short)."""
+    return np.minimum(np.arange(n_weeks + 1) * HOURS_PER_WEEK, horizon)
+
+
 def level_areas(ups: np.ndarray, downs: np.ndarray, n_weeks: int, until: float) -> np.ndarray:
     """Level x hours per week up to ``until``, for a level from 0 stepping at ``ups``/``downs``.
 
@@ -284,6 +289,11 @@ class Team:
         starts, ends = np.asarray(self.busy.ups), np.asarray(self.busy.downs)
         working = self.calendar.working_hours_array
         return float(np.sum(working(np.minimum(ends, self.horizon)) - working(starts)))
+
+    def on_duty_hours(self) -> np.ndarray:
+        """Person-hours on duty per week up to the horizon: every head works the calendar."""
+        edges = week_edges(self.n_weeks, self.horizon)
+        return self.headcount * np.diff(self.calendar.working_hours_array(edges))
 
     @property
     def slots(self) -> int:

@@ -47,7 +47,14 @@ from funnelsim.scenario.seams import (
     Seam4,
     Slip,
 )
-from funnelsim.scenario.teams_spec import Attrition, Comp, PlanStep, Team, _default_teams
+from funnelsim.scenario.teams_spec import (
+    Attrition,
+    Comp,
+    PlanStep,
+    Team,
+    _default_teams,
+    check_shift,
+)
 
 __all__ = [
     "ALWAYS_OPEN",
@@ -188,6 +195,7 @@ class Scenario(_Spec):
         }
         seam1_teams = {self.seam1.team, self.seam1.fallback_team}
         for name, team in self.teams.items():
+            check_shift(name, team, self.team_calendar(name))
             for step in team.plan:
                 if not self.start_date <= step.date < end:
                     raise ValueError(

@@ -48,9 +48,11 @@ class Comp(_Spec):
 class Team(_Spec):
     """A team: heads, concurrent items per head, work time per item, calendar and cost.
 
-    ``work_time`` is in working hours (it advances only while the calendar is open). Teams
+    ``work_time`` is in working hours (it advances only while the head is on duty). Teams
     whose holding time is set by the stage (the AE's sales cycle, the CSM's onboarding)
-    leave it unset.
+    leave it unset. Capacity is paid hours: each head works ``shift_hours_per_week`` (plus
+    any paid overtime) inside the team calendar; a calendar open longer than that is
+    covered by staggering the heads' shifts, not by longer days.
     """
 
     headcount: int = Field(ge=0)
@@ -71,6 +73,18 @@ class Team(_Spec):
     attrition: Attrition | None = None
     vacation_days_per_year: float = Field(default=0.0, ge=0, le=120)
     comp: Comp | None = None
+    shift_hours_per_week: float = Field(
+        default=40.0,
+        gt=0,
+        le=168,
+        description="paid hours one head works a week inside the team calendar",
+    )
+    overtime_hours_per_week: float = Field(
+        default=0.0, ge=0, le=168, description="paid overtime hours per head a week"
+    )
+    overtime_cost_multiplier: float = Field(
+        default=1.5, ge=0, description="overtime pay per hour over the shift's hourly cost"
+    )
 
     @model_validator(mode="after")
     def _valid_plan(self) -> Team:
@@ -96,6 +110,37 @@ class Team(_Spec):
         if self.comp is not None and self.comp.base_per_year is not None:
             return self.comp.base_per_year
         return self.cost_per_year
+
+    @property
+    def paid_hours_per_week(self) -> float:
+        """Hours one head is on duty a week at most: the shift plus paid overtime."""
+        return self.shift_hours_per_week + self.overtime_hours_per_week
+
+    @property
+    def yearly_overtime_cost_per_head(self) -> float:
+        """Overtime pay a year per employed head: the yearly cost buys the shift's hours,
+        overtime hours cost that hourly rate times ``overtime_cost_multiplier``."""
+        share = self.overtime_hours_per_week / self.shift_hours_per_week
+        return self.yearly_cost_per_head * share * self.overtime_cost_multiplier
+
+
+def check_shift(name: str, team: Team, calendar: Calendar) -> None:
+    """Refuse paid overtime that the team calendar leaves no open hours for."""
+    if team.overtime_hours_per_week <= 0:
+        return
+    open_hours = weekly_open_hours(calendar)
+    if team.paid_hours_per_week > open_hours:
+        raise ValueError(
+            f"teams.{name}.overtime_hours_per_week: a {team.shift_hours_per_week:g} h shift "
+            f"plus {team.overtime_hours_per_week:g} h overtime exceed the {open_hours:g} h a "
+            "week the team calendar is open; widen the calendar or lower the overtime"
+        )
+
+
+def weekly_open_hours(calendar: Calendar) -> float:
+    """Hours a week the calendar is open, holidays aside."""
+    start, end = calendar.hours
+    return len(set(calendar.weekdays)) * (end - start)
 
 
 def _default_teams() -> dict[str, Team]:
