@@ -118,6 +118,8 @@ class _Staged:
 
     def __init__(self, target: Path, force: bool = False, note: Note | None = None) -> None:
         self.target = Path(target)
+        if self.target.name in {"", ".."}:  # "." or "..": name it by its absolute path
+            self.target = Path(os.path.abspath(self.target))
         self.force = force
         self.path: Path | None = None
         self._note = note or print_note
