@@ -323,6 +323,20 @@ def test_report_and_csv_outputs_of_experiments_refused_before_simulating(
     assert "cannot write in /proc" in _error_line(_invoke([*compare, "--out", "/proc/c.csv"]))
 
 
+def test_out_with_spaces_and_unicode_is_written(tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out dir" / "ünï cødé 📈"
+    assert _run(tiny, out).exit_code == 0
+    _assert_complete(out)
+
+
+def test_table_outputs_refuse_an_existing_file_and_keep_it(tiny: Path, tmp_path: Path) -> None:
+    existing = tmp_path / "existing_file"
+    existing.write_text("keep")
+    line = _error_line(_invoke(["leaks", tiny, "--reps", "2", "--out", existing]))
+    assert "already exists" in line
+    assert existing.read_text() == "keep"
+
+
 def test_parents_made_for_a_refused_run_are_removed(tiny: Path, tmp_path: Path) -> None:
     result = _invoke(["run", tiny, "--out", tmp_path / "new" / "out", "--report", "/proc/r.html"])
     assert "cannot write in /proc" in _error_line(result)
