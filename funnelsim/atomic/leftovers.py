@@ -49,7 +49,8 @@ class NameLock:
             ) from None
 
     def release(self) -> None:
-        """Remove the lock file while still holding it, then let go."""
+        """Remove the lock file while still holding it, then let go (a process that opened
+        the removed file sees it unlinked once locked, and filelock makes it try again)."""
         if not self._lock.is_locked:
             return
         try:
