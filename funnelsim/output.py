@@ -2,12 +2,14 @@
 
 The directory is built under a temporary name beside its target and renamed into place
 only when complete, so an interrupted or failed write never leaves a half directory and
-never damages an existing one. An existing directory is replaced only when asked.
+never damages an existing one. An existing directory is replaced only when asked, and
+only when it is funnelsim's own run results (its marker).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -15,25 +17,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from funnelsim.atomic import OutputExistsError, refuse_existing, write_folder, write_text
+from funnelsim.atomic import (
+    OutputExistsError,
+    StagedFolder,
+    probe_writable,
+    refuse_existing,
+    write_folder,
+    write_text,
+)
 from funnelsim.results import Results
 from funnelsim.safe_cells import csv_text, write_csv
 from funnelsim.scenario.loading import dump_scenario
 
+RUN_KIND = "run"
+
 __all__ = [
+    "RUN_KIND",
     "OutputExistsError",
     "check_writable",
+    "fill_results",
+    "stage_results",
     "summary_document",
     "write_results",
     "write_table",
 ]
 
 
-def check_writable(out_dir: Path, force: bool) -> None:
-    """Refuse early (before any simulation) when ``out_dir`` exists and force is off."""
-    refuse_existing(out_dir, force)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputExistsError(f"{out_dir}: exists and is not a directory")
+def check_writable(path: Path, force: bool) -> None:
+    """Refuse early (before any simulation) an output file that exists while force is off,
+    or that could not be written there; creates nothing."""
+    refuse_existing(path, force)
+    if path.exists() and path.is_dir():
+        raise OutputExistsError(f"{path}: is a directory; give a file name")
+    probe_writable(path)
+
+
+def stage_results(out_dir: Path, force: bool = False) -> StagedFolder:
+    """The results directory's staging, to open before simulating (refuses bad targets)."""
+    return StagedFolder(Path(out_dir), RUN_KIND, force)
 
 
 def summary_document(results: Results) -> dict[str, Any]:
@@ -53,10 +74,25 @@ def summary_document(results: Results) -> dict[str, Any]:
     }
 
 
-def write_results(results: Results, out_dir: Path, force: bool = False) -> Path:
-    """Write the results directory atomically and return its path."""
-    check_writable(Path(out_dir), force)
-    return write_folder(Path(out_dir), lambda folder: _write_all(results, folder), force)
+def write_results(
+    results: Results,
+    out_dir: Path,
+    force: bool = False,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+) -> Path:
+    """Write the results directory (plus extra ``tables`` by file name) atomically."""
+    return write_folder(
+        Path(out_dir), lambda folder: fill_results(results, folder, tables), force, RUN_KIND
+    )
+
+
+def fill_results(
+    results: Results, folder: Path, tables: Mapping[str, pd.DataFrame] | None = None
+) -> None:
+    """Write every results file, and extra ``tables`` as CSV, into a staging folder."""
+    _write_all(results, folder)
+    for name, frame in (tables or {}).items():
+        write_table(frame, folder / name)
 
 
 def _write_all(results: Results, folder: Path) -> None:

@@ -14,10 +14,8 @@ import pandas as pd
 from rich.console import Console
 
 from funnelsim.api import leaks as seam_leaks
-from funnelsim.output import (
-    OutputExistsError,
-    write_table,
-)
+from funnelsim.atomic import OutputError
+from funnelsim.output import write_table
 from funnelsim.report.data import ReportInputError
 from funnelsim.report.progress import progress_bar
 from funnelsim.scenario.loading import ScenarioError
@@ -34,7 +32,7 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (ScenarioError, OutputExistsError, ReportInputError) as exc:
+        except (ScenarioError, OutputError, ReportInputError) as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(BAD_INPUT)
         except (click.exceptions.Exit, click.ClickException, click.Abort):

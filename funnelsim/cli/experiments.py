@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from funnelsim.api import compare as compare_scenarios
 from funnelsim.api import plan as compare_plan
@@ -96,7 +97,7 @@ def compare(
         return
     print_comparison(summary, names, base_spec.currency, console, result.confidence)
     if report_path is not None:
-        console.print(f"Report written to [bold]{report_path}[/bold]")
+        console.print(f"Report written to [bold]{escape(str(report_path))}[/bold]")
 
 
 @click.command()
@@ -211,6 +212,7 @@ def sweep(
             **execution.api_kwargs(),
             out_dir=out,
             on_done=advance,
+            on_warning=lambda message: click.echo(f"warning: {message}", err=True),
         )
     emit_table(table, out / "sweep.csv" if out else None, True, as_json)
     if not as_json:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from funnelsim.api import run as run_scenario
-from funnelsim.atomic import write_text
+from funnelsim.atomic import OutputRefusedError, write_text
 from funnelsim.cli.common import (
     Execution,
     console_for,
@@ -23,18 +25,14 @@ from funnelsim.cli.common import (
     set_option,
     slug,
 )
-from funnelsim.output import (
-    check_writable,
-    summary_document,
-    write_results,
-    write_table,
-)
+from funnelsim.output import fill_results, stage_results, summary_document
 from funnelsim.report.html import (
     check_report_path,
     report_from_directory,
     report_from_results,
     write_report,
 )
+from funnelsim.report.html.files import stage_report
 from funnelsim.report.progress import progress_bar
 from funnelsim.report.terminal import (
     print_leaks,
@@ -50,7 +48,8 @@ from funnelsim.scenario.loading import ScenarioError, dump_scenario, load_scenar
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Results directory (default: results/NAME-TIMESTAMP).",
+    help="Results directory (default: results/NAME-TIMESTAMP); --force replaces only "
+    "funnelsim's own results.",
 )
 @force_option
 @click.option("--no-ledger", is_flag=True, help="Keep only summaries (no Parquet ledger).")
@@ -75,27 +74,34 @@ def run(
 ) -> None:
     """Simulate SCENARIO (default: the bundled baseline) and show where revenue leaks."""
     spec = load_scenario(scenario or default_scenario(), overrides)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out_dir = out or Path("results") / f"{slug(spec.name)}-{stamp}"
-    check_writable(out_dir, force)
+    out_dir = out or default_results_dir(spec.name)
     if report_path is not None:
-        check_report_path(report_path, force)
+        refuse_report_in_results(report_path, out_dir)
     console = console_for(as_json)
-    with progress_bar(console, execution.reps, f"simulating {spec.name}") as advance:
-        results = run_scenario(
-            spec,
-            **execution.api_kwargs(),
-            keep_ledgers=not no_ledger,
-            on_done=advance,
-        )
-    seam_fixes = None
-    if with_leaks:
-        seam_fixes = seam_fixes_with_progress(spec, execution, console)
-    write_results(results, out_dir, force=force)
-    if seam_fixes is not None:
-        write_table(seam_fixes, out_dir / "seam_fixes.csv")
-    if report_path is not None:
-        write_report(report_from_results(results, leaks=seam_fixes), report_path, force=force)
+    with ExitStack() as outputs:
+        staged = outputs.enter_context(stage_results(out_dir, force))
+        report_file = None
+        if report_path is not None:
+            report_file = outputs.enter_context(stage_report(report_path, force))
+        description = f"simulating {spec.name}"
+        with progress_bar(console, execution.reps, description) as advance:
+            results = run_scenario(
+                spec,
+                **execution.api_kwargs(),
+                keep_ledgers=not no_ledger,
+                on_done=advance,
+            )
+        seam_fixes = None
+        if with_leaks:
+            seam_fixes = seam_fixes_with_progress(spec, execution, console)
+        tables = {"seam_fixes.csv": seam_fixes} if seam_fixes is not None else None
+        assert staged.path is not None
+        fill_results(results, staged.path, tables)
+        if report_file is not None:
+            report_file.write(report_from_results(results, leaks=seam_fixes))
+        staged.commit()
+        if report_file is not None:
+            report_file.commit()
     if as_json:
         document = summary_document(results)
         document["results_dir"] = str(out_dir)
@@ -104,9 +110,25 @@ def run(
         print_results(results, console)
         if seam_fixes is not None:
             print_leaks(seam_fixes, spec.currency, console, results.confidence)
-        console.print(f"Results written to [bold]{out_dir}[/bold]")
+        console.print(f"Results written to [bold]{escape(str(out_dir))}[/bold]")
         if report_path is not None:
-            console.print(f"Report written to [bold]{report_path}[/bold]")
+            console.print(f"Report written to [bold]{escape(str(report_path))}[/bold]")
+
+
+def default_results_dir(name: str) -> Path:
+    """results/NAME-YYYYmmdd-HHMMSS-micro: sortable, readable, unique per run."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    return Path("results") / f"{slug(name)}-{stamp}"
+
+
+def refuse_report_in_results(report_path: Path, out_dir: Path) -> None:
+    """The report is a file of its own: never the results folder nor inside it."""
+    report, results = report_path.resolve(), out_dir.resolve()
+    if report == results or results in report.parents:
+        raise OutputRefusedError(
+            f"{report_path}: the --report file must not be the --out folder ({out_dir}) "
+            "or inside it"
+        )
 
 
 @click.command()

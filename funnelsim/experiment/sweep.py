@@ -3,21 +3,26 @@
 All points run on the same replication seeds as the base scenario, so each point's gain
 over the base is a paired difference. With an output directory, each finished point is
 written atomically as its own JSON file; a rerun skips the points already there and
-gives the same final table as an uninterrupted run.
+gives the same final table as an uninterrupted run. A point file that is damaged or
+belongs to another sweep is run again, with a warning naming it. The directory carries
+funnelsim's sweep marker and is locked while a sweep writes into it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import warnings
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from funnelsim.atomic import write_text
+from funnelsim.atomic import ClaimedFolder, write_text
 from funnelsim.experiment.executors import execute
 from funnelsim.experiment.replications import replication_jobs, run_replication
 from funnelsim.experiment.stats import CONFIDENCE, paired_difference, t_interval
@@ -25,6 +30,7 @@ from funnelsim.experiment.variants import grid_points, scenario_data, with_overr
 from funnelsim.scenario.models import Scenario
 
 SWEEP_METRICS = ("horizon_revenue", "arr_at_horizon", "won_deals", "total_cost", "net_value")
+SWEEP_KIND = "sweep"
 
 
 def sweep(
@@ -37,33 +43,54 @@ def sweep(
     out_dir: Path | None = None,
     on_done: Callable[[int, Any], None] | None = None,
     confidence: float = CONFIDENCE,
+    on_warning: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """One row per grid point: metrics with CIs, gain over the base, and the best point."""
+    """One row per grid point: metrics with CIs, gain over the base, and the best point.
+
+    ``on_warning`` gets one line per saved point that is run again (default: ``warnings``).
+    """
     points = [{}, *grid_points(grid)]
     scenarios = [with_overrides(base, point) for point in points]
     keys = [_point_key(base, point, replications, seed) for point in points]
-    stored = _load_points(out_dir, keys)
-    todo = [i for i, key in enumerate(keys) if key not in stored]
-    jobs: list[tuple] = []
-    owners: list[int] = []
-    for i in todo:
-        jobs += replication_jobs(scenarios[i], replications, seed, keep_ledgers=False)
-        owners += [i] * replications
-    collected: dict[int, dict[int, dict[str, float]]] = {i: {} for i in todo}
+    with _claimed(out_dir):
+        stored = _load_points(out_dir, keys, points, replications, on_warning or _warn)
+        todo = [i for i, key in enumerate(keys) if key not in stored]
+        jobs: list[tuple] = []
+        owners: list[int] = []
+        for i in todo:
+            jobs += replication_jobs(scenarios[i], replications, seed, keep_ledgers=False)
+            owners += [i] * replications
+        collected: dict[int, dict[int, dict[str, float]]] = {i: {} for i in todo}
 
-    def finished(job: int, rep: Any) -> None:
-        point = owners[job]
-        collected[point][rep.index] = _metric_values(rep, base.currency)
-        if len(collected[point]) == replications:
-            values = [collected[point][r] for r in range(replications)]
-            stored[keys[point]] = values
-            if out_dir is not None:
-                _save_point(out_dir, keys[point], points[point], values)
-        if on_done:
-            on_done(job, rep)
+        def finished(job: int, rep: Any) -> None:
+            point = owners[job]
+            collected[point][rep.index] = _metric_values(rep, base.currency)
+            if len(collected[point]) == replications:
+                values = [collected[point][r] for r in range(replications)]
+                stored[keys[point]] = values
+                if out_dir is not None:
+                    _save_point(out_dir, keys[point], points[point], values)
+            if on_done:
+                on_done(job, rep)
 
-    execute(run_replication, jobs, workers=workers, scheduler=scheduler, on_done=finished)
+        execute(run_replication, jobs, workers=workers, scheduler=scheduler, on_done=finished)
     return _table(points, [stored[key] for key in keys], list(grid), confidence)
+
+
+def _claimed(out_dir: Path | None) -> AbstractContextManager[object]:
+    """The sweep directory held for this sweep (created with its marker when missing)."""
+    if out_dir is None:
+        return nullcontext()
+    return ClaimedFolder(Path(out_dir), SWEEP_KIND, adopt=_sweep_before_markers)
+
+
+def _sweep_before_markers(folder: Path) -> bool:
+    """A folder holding only what sweeps wrote before they left a marker (or nothing)."""
+    return all(entry.name in {"points", "sweep.csv"} for entry in folder.iterdir())
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def _metric_values(rep: Any, currency: str) -> dict[str, float]:
@@ -114,19 +141,65 @@ def _point_key(base: Scenario, point: Mapping[str, Any], replications: int, seed
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _load_points(out_dir: Path | None, keys: list[str]) -> dict[str, list[dict[str, float]]]:
+def _load_points(
+    out_dir: Path | None,
+    keys: list[str],
+    points: list[dict[str, Any]],
+    replications: int,
+    warn: Callable[[str], None],
+) -> dict[str, list[dict[str, float]]]:
+    """The saved points that are sound; a damaged or foreign one is left to run again."""
     stored: dict[str, list[dict[str, float]]] = {}
     if out_dir is None:
         return stored
-    for key in keys:
+    for key, point in zip(keys, points, strict=True):
         path = Path(out_dir) / "points" / f"{key}.json"
-        if path.is_file():
-            stored[key] = json.loads(path.read_text(encoding="utf-8"))["replications"]
+        if not path.exists():
+            continue
+        values, problem = _read_point(path, key, point, replications)
+        if values is not None:
+            stored[key] = values
+        else:
+            warn(f"{path}: {problem}; running this point again")
     return stored
+
+
+def _read_point(
+    path: Path, key: str, point: Mapping[str, Any], replications: int
+) -> tuple[list[dict[str, float]] | None, str]:
+    """A point file's replications, or None and what is wrong with it."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None, "unreadable (not a JSON point file)"
+    if not isinstance(document, dict):
+        return None, "not a sweep point (expected a JSON object)"
+    if document.get("key", key) != key or document.get("overrides") != _as_json(point):
+        return None, "saved by another sweep (a different scenario or grid point)"
+    values = document.get("replications")
+    if not isinstance(values, list) or len(values) != replications:
+        return None, f"expected {replications} replications"
+    if not all(_sound_replication(value) for value in values):
+        return None, f"expected the finite metrics {', '.join(SWEEP_METRICS)} per replication"
+    return [{name: float(value[name]) for name in SWEEP_METRICS} for value in values], ""
+
+
+def _sound_replication(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(value.get(name), int | float)
+        and not isinstance(value.get(name), bool)
+        and math.isfinite(value[name])
+        for name in SWEEP_METRICS
+    )
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as it reads back from the JSON a point file holds."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def _save_point(
     out_dir: Path, key: str, point: Mapping[str, Any], values: list[dict[str, float]]
 ) -> None:
-    document = json.dumps({"overrides": point, "replications": values}, default=str)
+    document = json.dumps({"key": key, "overrides": point, "replications": values}, default=str)
     write_text(Path(out_dir) / "points" / f"{key}.json", document, force=True)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
@@ -13,7 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 def progress_bar(
     console: Console, total: int | None, description: str
 ) -> Iterator[Callable[[], None]]:
-    """Yield an ``advance(*_)`` callable (usable as any ``on_done``); jobs done of ``total``."""
+    """Yield an ``advance(*_)`` callable (usable as any ``on_done``); jobs done of ``total``.
+
+    ``description`` is plain text (it may hold a scenario name): never read as markup."""
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -21,5 +24,5 @@ def progress_bar(
         TimeElapsedColumn(),
     ]
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(description, total=total)
+        task = progress.add_task(escape(description), total=total)
         yield lambda *_: progress.advance(task)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from funnelsim.report.formatting import with_interval
@@ -24,7 +25,7 @@ def print_results(results: Results, console: Console) -> None:
     reps = results.n_replications
     interval = f"mean [{results.confidence:.0%} CI]" if reps > 1 else "value"
     console.print(
-        f"[bold]{scenario.name}[/bold]: {scenario.horizon_days} days, "
+        f"[bold]{escape(scenario.name)}[/bold]: {scenario.horizon_days} days, "
         f"{reps} replication{'s' if reps != 1 else ''}, seed {results.seed}"
     )
     summary = results.summary()
@@ -45,7 +46,8 @@ def _funnel_table(summary: pd.DataFrame, currency: str, interval: str) -> Table:
     for metric in FUNNEL_METRICS:
         if metric in rows.index:
             row = rows.loc[metric]
-            table.add_row(
+            _add_row(
+                table,
                 metric.replace("_", " "),
                 with_interval(row["mean"], row["ci_low"], row["ci_high"], row["unit"], currency),
             )
@@ -75,7 +77,7 @@ def _leakage_table(leakage: pd.DataFrame, currency: str, interval: str) -> Table
                     with_interval(row["mean"], row["ci_low"], row["ci_high"], unit, currency)
                 )
             title = SEAM_TITLES.get(int(seam), str(seam)) if position == 0 else ""
-            table.add_row(title, reason.replace("_", " "), *cells)
+            _add_row(table, title, reason.replace("_", " "), *cells)
         table.add_section()
     return table
 
@@ -87,7 +89,8 @@ def _metrics_table(summary: pd.DataFrame, currency: str, interval: str) -> Table
     for _, row in summary.iterrows():
         if row["metric"] in FUNNEL_METRICS:
             continue
-        table.add_row(
+        _add_row(
+            table,
             row["metric"].replace("_", " "),
             with_interval(row["mean"], row["ci_low"], row["ci_high"], row["unit"], currency),
         )
@@ -105,7 +108,8 @@ def print_headcount(headcount: pd.DataFrame, console: Console) -> None:
     ):
         table.add_column(name, justify=justify)
     for _, row in headcount.iterrows():
-        table.add_row(
+        _add_row(
+            table,
             str(row["team"]),
             str(row["date"]),
             str(int(row["headcount_baseline"])),
@@ -123,13 +127,13 @@ def print_comparison(
 ) -> None:
     """Paired differences per metric, with how much narrower pairing made the interval."""
     table = Table(
-        title=f"{names[1]} vs {names[0]}: paired difference [{confidence:.0%} CI]",
+        title=f"{escape(names[1])} vs {escape(names[0])}: paired difference [{confidence:.0%} CI]",
         title_justify="left",
     )
     for name, justify in (
         ("metric", "left"),
-        (names[0], "right"),
-        (names[1], "right"),
+        (escape(names[0]), "right"),
+        (escape(names[1]), "right"),
         ("difference", "right"),
         ("unpaired CI would be", "right"),
         ("narrower by", "right"),
@@ -137,7 +141,8 @@ def print_comparison(
         table.add_column(name, justify=justify)
     for _, row in summary.iterrows():
         unit = row["unit"]
-        table.add_row(
+        _add_row(
+            table,
             row["metric"].replace("_", " "),
             with_interval(row["baseline"], float("nan"), float("nan"), unit, currency),
             with_interval(row["variant"], float("nan"), float("nan"), unit, currency),
@@ -165,7 +170,8 @@ def print_leaks(leaks: pd.DataFrame, currency: str, console: Console, confidence
     ):
         table.add_column(name, justify=justify)
     for _, row in leaks.iterrows():
-        table.add_row(
+        _add_row(
+            table,
             str(row["rank"]),
             f"{row['seam']} {row['seam_name']}",
             _cell(row, "counterfactual_horizon_revenue", currency, currency),
@@ -190,10 +196,11 @@ def print_sweep(
         title_justify="left",
     )
     for name in [*paths, "horizon revenue", "total cost", "net gain vs base", "best"]:
-        table.add_column(name, justify="right")
+        table.add_column(escape(name), justify="right")
     for _, row in table_data.iterrows():
         point = ["base" if row["is_base"] else str(row[p]) for p in paths]
-        table.add_row(
+        _add_row(
+            table,
             *point,
             _cell(row, "horizon_revenue", currency, currency),
             _cell(row, "total_cost", currency, currency),
@@ -209,11 +216,13 @@ def print_sensitivity(
     """Tornado as a table: effect of moving each parameter down and up."""
     metric = table_data["metric"].iloc[0] if len(table_data) else "metric"
     unit = currency if metric not in {"won_deals", "active_customers"} else "deals"
-    table = Table(title=f"Sensitivity of {metric} [{confidence:.0%} CI]", title_justify="left")
+    title = f"Sensitivity of {escape(metric)} [{confidence:.0%} CI]"
+    table = Table(title=title, title_justify="left")
     for name in ("parameter", "base", "low → effect", "high → effect", "swing"):
         table.add_column(name, justify="left" if name == "parameter" else "right")
     for _, row in table_data.iterrows():
-        table.add_row(
+        _add_row(
+            table,
             row["parameter"],
             f"{row['base_value']:g}",
             f"{row['low_value']:g} → "
@@ -227,6 +236,11 @@ def print_sensitivity(
             with_interval(row["swing"], float("nan"), float("nan"), unit, currency),
         )
     console.print(table)
+
+
+def _add_row(table: Table, *cells: str) -> None:
+    """Add a row of plain text: names, units and values are never read as markup."""
+    table.add_row(*(escape(str(cell)) for cell in cells))
 
 
 def _cell(row: pd.Series, name: str, unit: str, currency: str) -> str:
