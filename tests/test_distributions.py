@@ -23,7 +23,7 @@ SPECS = [
     {"dist": "triangular", "low": 1, "mode": 2, "high": 7},
     {"dist": "triangular", "low": 0, "mode": 0, "high": 4},
     {"dist": "beta", "a": 2, "b": 5},
-    {"dist": "uniform", "low": -1, "high": 3},
+    {"dist": "uniform", "low": 0.5, "high": 3},
     {"dist": "empirical", "samples": [1, 2, 2, 5, 10]},
 ]
 IDS = [f"{s['dist']}-{i}" for i, s in enumerate(SPECS)]

@@ -9,7 +9,7 @@ import numpy as np
 from funnelsim.engine.fates import Fate
 from funnelsim.engine.flow import FlowInputs, FlowRules
 from funnelsim.engine.ledger import STATIC_REASONS
-from funnelsim.engine.marketing import HOURS_PER_DAY, per_segment_value
+from funnelsim.engine.marketing import HOURS_PER_DAY, canonical_order, per_segment_value
 from funnelsim.scenario.models import Scenario
 
 
@@ -63,10 +63,17 @@ def flow_inputs(
     slipped = u[Fate.SLIP] < sales.slip.prob
     slip = _where_drawn(slipped & opportunity, sales.slip.extra_days.ppf, u[Fate.SLIP_DAYS])
     closing = opportunity & win
-    weights = np.array(list(sales.lost_reasons.values()), dtype=float)
-    lost_reason = len(STATIC_REASONS) + np.minimum(
-        np.searchsorted(np.cumsum(weights) / weights.sum(), u[Fate.LOST_REASON], "right"),
-        len(weights) - 1,
+    reasons = list(sales.lost_reasons)
+    order = canonical_order(reasons)
+    weights = np.array([sales.lost_reasons[reasons[i]] for i in order], dtype=float)
+    lost_reason = (
+        len(STATIC_REASONS)
+        + order[
+            np.minimum(
+                np.searchsorted(np.cumsum(weights) / weights.sum(), u[Fate.LOST_REASON], "right"),
+                len(weights) - 1,
+            )
+        ]
     )
     p2 = 2 in perfect
     nonstandard = u[Fate.NONSTANDARD] < seam2.nonstandard_share

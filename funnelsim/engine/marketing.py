@@ -86,15 +86,16 @@ def draw_products(
     source = columns["source"]
     u = draw_rows(seed, PRODUCT_STREAM, source, tuple(scenario.sources), 2, None, [0, 1])
     products = list(scenario.products.values())
-    shares = np.array([[p.share_in(seg) for p in products] for seg in scenario.segments])
+    order = canonical_order(list(scenario.products))
+    shares = np.array([[products[i].share_in(seg) for i in order] for seg in scenario.segments])
     cumulative = np.cumsum(shares, axis=1)
     cumulative /= cumulative[:, -1:]
     segment = columns["segment"]
-    product = np.empty(len(source), dtype=np.int32)
+    picked = np.empty(len(source), dtype=np.int32)
     for code in range(len(scenario.segments)):
         mask = segment == code
-        product[mask] = np.searchsorted(cumulative[code], u[0][mask], side="right")
-    product = np.minimum(product, len(products) - 1)
+        picked[mask] = np.searchsorted(cumulative[code], u[0][mask], side="right")
+    product = order[np.minimum(picked, len(products) - 1)]
     columns["product"] = product
     for code, spec in enumerate(products):
         mask = product == code
@@ -104,19 +105,29 @@ def draw_products(
 
 
 def _segments(scenario: Scenario, source: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Each lead's segment code, from its source's segment mix or the global shares."""
+    """Each lead's segment code, from its source's segment mix or the global shares.
+
+    The uniform is read against the segments in sorted name order, so the order a file
+    lists them in changes no lead's segment (codes stay the listed positions).
+    """
     names = list(scenario.segments)
-    default = np.cumsum([scenario.segments[s].share for s in names])
+    order = canonical_order(names)
+    default = np.cumsum([scenario.segments[names[i]].share for i in order])
     segment = np.empty(len(source), dtype=np.int32)
     for index, spec in enumerate(scenario.sources.values()):
         mask = source == index
         if spec.segment_mix is None:
             cumulative = default
         else:
-            cumulative = np.cumsum([spec.segment_mix.get(s, 0.0) for s in names])
-        codes = np.searchsorted(cumulative / cumulative[-1], u[mask], side="right")
-        segment[mask] = np.minimum(codes, len(names) - 1)
+            cumulative = np.cumsum([spec.segment_mix.get(names[i], 0.0) for i in order])
+        picked = np.searchsorted(cumulative / cumulative[-1], u[mask], side="right")
+        segment[mask] = order[np.minimum(picked, len(names) - 1)]
     return segment
+
+
+def canonical_order(names: list[str]) -> np.ndarray:
+    """Listed positions of ``names`` in sorted order: draws by name, not by file order."""
+    return np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int32)
 
 
 def by_segment(scenario: Scenario, segment: np.ndarray, u: np.ndarray, pick) -> np.ndarray:

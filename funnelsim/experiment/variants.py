@@ -8,8 +8,9 @@ from typing import Any
 
 import yaml
 
-from funnelsim.scenario.loading import ScenarioError, scenario_from_dict
+from funnelsim.scenario.loading import ScenarioError, apply_overrides, scenario_from_dict
 from funnelsim.scenario.models import Scenario
+from funnelsim.scenario.safe_yaml import ScenarioDumper, YamlLimitError, load_yaml
 
 
 def scenario_data(scenario: Scenario) -> dict[str, Any]:
@@ -17,14 +18,23 @@ def scenario_data(scenario: Scenario) -> dict[str, Any]:
     return scenario.model_dump(mode="json", by_alias=True)
 
 
-def with_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:
-    """A copy of ``scenario`` with each dotted path set to its value, validated."""
-    texts = [
-        f"{path}={yaml.safe_dump(value, default_flow_style=True).strip()}"
-        for path, value in overrides.items()
-    ]
-    texts = [text.removesuffix("\n...") for text in texts]
-    return scenario_from_dict(scenario_data(scenario), texts, source="variant")
+def with_overrides(
+    scenario: Scenario, overrides: Mapping[str, Any], option: str = "--grid"
+) -> Scenario:
+    """A copy of ``scenario`` with each dotted path set to its value, validated.
+
+    The values go through the same override code as ``--set`` (defaults, did-you-mean
+    for a misspelt source, team, segment or product name); ``option`` names them in errors.
+    """
+    texts = [f"{path}={_flow_yaml(value)}" for path, value in overrides.items()]
+    data = apply_overrides(scenario_data(scenario), texts, option=option)
+    return scenario_from_dict(data, source="variant")
+
+
+def _flow_yaml(value: Any) -> str:
+    """A value as one line of YAML that the scenario loader reads back as the same value."""
+    text = yaml.dump(value, Dumper=ScenarioDumper, default_flow_style=True, width=10**9)
+    return text.strip().removesuffix("\n...")
 
 
 def parse_grid(specs: Iterable[str]) -> dict[str, list[Any]]:
@@ -36,7 +46,9 @@ def parse_grid(specs: Iterable[str]) -> dict[str, list[Any]]:
         if not sep or not path or not values.strip():
             raise ScenarioError(f"--grid {spec!r}: expected path.to.field=v1,v2,...")
         try:
-            grid[path] = [yaml.safe_load(v) for v in values.split(",")]
+            grid[path] = [load_yaml(v) for v in values.split(",")]
+        except YamlLimitError as exc:
+            raise ScenarioError(f"--grid {path}: {exc.problem}") from None
         except yaml.YAMLError:
             raise ScenarioError(f"--grid {path}: values must be YAML scalars") from None
     return grid

@@ -14,11 +14,17 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from scipy import special
 
+from funnelsim.scenario.base import NonNegative, Number
+
 _Z90 = float(special.ndtri(0.9))
+# Parameter ranges that keep every quantile and moment finite in float64.
+MAX_LOGNORMAL_SPREAD = 1e4  # p90 / median
+MAX_GAMMA_CV = 1e3  # sd / mean, and its inverse
+MIN_WEIBULL_SHAPE = 0.05
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF evaluated at uniforms ``u`` in [0, 1)."""
@@ -39,7 +45,7 @@ class Fixed(_Dist):
     """A constant: every draw is ``value``."""
 
     dist: Literal["fixed"] = "fixed"
-    value: float = Field(ge=0)
+    value: NonNegative
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return np.full(np.shape(u), self.value, dtype=float)
@@ -55,9 +61,11 @@ class Exponential(_Dist):
     """Exponential with the given mean (memoryless waits and work times)."""
 
     dist: Literal["exponential"] = "exponential"
-    mean_: float = Field(gt=0, alias="mean")
+    mean_: Number = Field(gt=0, alias="mean")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return -self.mean_ * np.log1p(-np.asarray(u, dtype=float))
@@ -73,13 +81,18 @@ class Lognormal(_Dist):
     """Lognormal given by its median and 90th percentile, the way people quote delays."""
 
     dist: Literal["lognormal"] = "lognormal"
-    median: float = Field(gt=0)
-    p90: float = Field(gt=0)
+    median: Number = Field(gt=0)
+    p90: Number = Field(gt=0)
 
     @model_validator(mode="after")
     def _p90_above_median(self) -> Lognormal:
         if self.p90 <= self.median:
             raise ValueError(f"p90 ({self.p90}) must be greater than median ({self.median})")
+        if self.p90 > MAX_LOGNORMAL_SPREAD * self.median:
+            raise ValueError(
+                f"p90 ({self.p90:g}) may be at most {MAX_LOGNORMAL_SPREAD:,.0f} times "
+                f"the median ({self.median:g})"
+            )
         return self
 
     @property
@@ -104,10 +117,21 @@ class Gamma(_Dist):
     """Gamma given by mean and standard deviation."""
 
     dist: Literal["gamma"] = "gamma"
-    mean_: float = Field(gt=0, alias="mean")
-    sd: float = Field(gt=0)
+    mean_: Number = Field(gt=0, alias="mean")
+    sd: Number = Field(gt=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
+
+    @model_validator(mode="after")
+    def _sane_spread(self) -> Gamma:
+        if not 1 / MAX_GAMMA_CV <= self.sd / self.mean_ <= MAX_GAMMA_CV:
+            raise ValueError(
+                f"sd ({self.sd:g}) must lie between mean/{MAX_GAMMA_CV:g} and "
+                f"{MAX_GAMMA_CV:g} x mean (mean {self.mean_:g}; use dist: fixed for a constant)"
+            )
+        return self
 
     @property
     def shape(self) -> float:
@@ -131,8 +155,8 @@ class Weibull(_Dist):
     """Weibull with ``shape`` k and ``scale`` lambda."""
 
     dist: Literal["weibull"] = "weibull"
-    shape: float = Field(gt=0)
-    scale: float = Field(gt=0)
+    shape: Number = Field(ge=MIN_WEIBULL_SHAPE)
+    scale: Number = Field(gt=0)
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return self.scale * (-np.log1p(-np.asarray(u, dtype=float))) ** (1 / self.shape)
@@ -150,9 +174,9 @@ class Triangular(_Dist):
     """Triangular on [low, high] with the given mode: a planner's three-point estimate."""
 
     dist: Literal["triangular"] = "triangular"
-    low: float = Field(ge=0)
-    mode: float = Field(ge=0)
-    high: float = Field(ge=0)
+    low: NonNegative
+    mode: NonNegative
+    high: NonNegative
 
     @model_validator(mode="after")
     def _ordered(self) -> Triangular:
@@ -180,8 +204,8 @@ class Beta(_Dist):
     """Beta(a, b) on [0, 1]: the usual shape for a lead's fit."""
 
     dist: Literal["beta"] = "beta"
-    a: float = Field(gt=0)
-    b: float = Field(gt=0)
+    a: Number = Field(gt=0)
+    b: Number = Field(gt=0)
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return special.betaincinv(self.a, self.b, np.asarray(u, dtype=float))
@@ -195,11 +219,11 @@ class Beta(_Dist):
 
 
 class Uniform(_Dist):
-    """Uniform on [low, high]."""
+    """Uniform on [low, high] (non-negative, like every quantity a scenario draws)."""
 
     dist: Literal["uniform"] = "uniform"
-    low: float
-    high: float
+    low: NonNegative
+    high: NonNegative
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -221,7 +245,7 @@ class Empirical(_Dist):
     """Resample observed values (e.g. from a CRM export) with equal weight."""
 
     dist: Literal["empirical"] = "empirical"
-    samples: tuple[float, ...] = Field(min_length=1)
+    samples: tuple[NonNegative, ...] = Field(min_length=1)
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         ordered = np.sort(np.asarray(self.samples, dtype=float))

@@ -1,58 +1,35 @@
-"""Reading scenarios: safe YAML, ``--set`` overrides, and one-line validation errors."""
+"""Reading scenarios: files (size-capped, safe YAML with limits), ``extends:``, overrides.
+
+Every problem is a ``ScenarioError`` whose message is one line naming the file and the
+field (or line), which the command line turns into exit code 2.
+"""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from funnelsim.scenario.errors import ScenarioError, describe_validation_error
 from funnelsim.scenario.models import Scenario
+from funnelsim.scenario.overrides import apply_overrides, parse_override
+from funnelsim.scenario.safe_yaml import MAX_FILE_BYTES, dump_yaml, load_yaml
 
+MAX_EXTENDS = 32
 
-class ScenarioError(ValueError):
-    """A scenario that cannot be used: the message is one line naming the field."""
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Split ``a.b.c=value`` into a key path and a YAML scalar (never evaluated as code)."""
-    if "=" not in text:
-        raise ScenarioError(f"--set {text!r}: expected path.to.field=value")
-    path, _, raw = text.partition("=")
-    keys = [k.strip() for k in path.split(".")]
-    if not path.strip() or any(not k for k in keys):
-        raise ScenarioError(f"--set {text!r}: expected path.to.field=value")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ScenarioError(
-            f"--set {path}: value {raw!r} is not a YAML scalar ({problem})"
-        ) from None
-    return keys, value
-
-
-def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Return a copy of ``data`` with each ``a.b.c=value`` override applied."""
-    result = _deep_copy(data)
-    for text in overrides:
-        keys, value = parse_override(text)
-        node: Any = result
-        for depth, key in enumerate(keys[:-1]):
-            child = node.get(key) if isinstance(node, dict) else None
-            if child is None:
-                child = {}
-                node[key] = child
-            elif not isinstance(child, dict):
-                where = ".".join(keys[: depth + 1])
-                raise ScenarioError(f"--set {'.'.join(keys)}: {where} is a value, not a section")
-            node = child
-        if isinstance(node, dict):
-            node[_existing_key(node, keys[-1])] = value
-    return result
+__all__ = [
+    "MAX_EXTENDS",
+    "ScenarioError",
+    "apply_overrides",
+    "describe_validation_error",
+    "dump_scenario",
+    "load_scenario",
+    "parse_override",
+    "scenario_from_dict",
+]
 
 
 def scenario_from_dict(
@@ -72,39 +49,79 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     """Load a scenario YAML file safely, apply ``--set`` style overrides, validate.
 
     A file may start from another with ``extends: other.yaml`` (relative to itself) and
-    state only what differs; sections are merged key by key.
+    state only what differs; sections are merged key by key. Chains are at most
+    ``MAX_EXTENDS`` files long.
     """
     path = Path(path)
-    data = _read_with_extends(path, seen=())
+    data = _read_with_extends(path)
     return scenario_from_dict(data, overrides, source=str(path))
 
 
-def _read_with_extends(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
-    data = _read_yaml(path)
-    parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    if not isinstance(parent, str):
-        raise ScenarioError(f"{path}: extends: expected the path of another scenario file")
-    parent_path = (path.parent / parent).resolve()
-    if parent_path in seen:
-        raise ScenarioError(f"{path}: extends: {parent} extends itself in a loop")
-    base = _read_with_extends(parent_path, (*seen, path.resolve()))
-    return _deep_merge(base, data)
+def dump_scenario(scenario: Scenario) -> str:
+    """The scenario as resolved (every default filled in) as YAML text."""
+    return dump_yaml(scenario.model_dump(mode="json", by_alias=True))
+
+
+def _read_with_extends(path: Path) -> dict[str, Any]:
+    """The file merged over the chain of files it extends, child over parent."""
+    chain: list[dict[str, Any]] = []
+    visited: list[Path] = []
+    current = path
+    while True:
+        data = _read_yaml(current)
+        chain.append(data)
+        parent = data.pop("extends", None)
+        if parent is None:
+            break
+        if not isinstance(parent, str):
+            raise ScenarioError(f"{current}: extends: expected the path of another scenario file")
+        if len(chain) > MAX_EXTENDS:
+            raise ScenarioError(
+                f"{path}: extends: more than {MAX_EXTENDS} files deep (stopped at {current})"
+            )
+        visited.append(_resolve(current, current, parent))
+        parent_path = _resolve(current.parent / parent, current, parent)
+        if parent_path in visited:
+            raise ScenarioError(f"{current}: extends: {parent} extends itself in a loop")
+        if not parent_path.is_file():
+            raise ScenarioError(f"{current}: extends: {parent}: no such scenario file")
+        current = parent_path
+    merged = chain.pop()
+    while chain:
+        merged = _deep_merge(merged, chain.pop())
+    return merged
+
+
+def _resolve(target: Path, current: Path, parent: str) -> Path:
+    try:
+        return target.resolve()
+    except RuntimeError:
+        raise ScenarioError(f"{current}: extends: {parent}: a symlink loop") from None
+    except OSError as exc:
+        raise ScenarioError(f"{current}: extends: {parent}: {exc.strerror}") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ScenarioError(f"{path}: no such scenario file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the file ({exc.strerror})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(
+            f"{path}: larger than the {MAX_FILE_BYTES // 2**20} MB limit for scenario files"
+        )
+    try:
+        data = load_yaml(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ScenarioError(f"{path}: invalid YAML{where}: {problem}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a text file") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -113,7 +130,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _deep_merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
-    merged = _deep_copy(base)
+    """``child`` over ``base``, section by section; shares (never copies or changes) values."""
+    merged = dict(base)
     for key, value in child.items():
         if (
             isinstance(value, Mapping)
@@ -122,104 +140,5 @@ def _deep_merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, 
         ):
             merged[key] = _deep_merge(merged[key], value)
         else:
-            merged[key] = _deep_copy(value)
+            merged[key] = value
     return merged
-
-
-def dump_scenario(scenario: Scenario) -> str:
-    """The scenario as resolved (every default filled in) as YAML text."""
-    data = scenario.model_dump(mode="json", by_alias=True)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line: the first error's field path, what was expected, and a did-you-mean."""
-    error = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
-    loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
-    path = ".".join(loc) or "(top level)"
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        suggestion = _suggest(loc)
-        hint = f"; did you mean '{suggestion}'?" if suggestion else ""
-        return f"{path}: unknown field{hint}"
-    if kind == "missing":
-        return f"{path}: required field is missing"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if kind == "union_tag_invalid":
-        return f"{path}: unknown distribution; expected one of {error['ctx']['expected_tags']}"
-    if kind == "union_tag_not_found":
-        return f"{path}: a distribution needs 'dist' (e.g. dist: lognormal)"
-    if path == "(top level)" or message.startswith(tuple(f"{k}." for k in _top_fields())):
-        return message
-    return (
-        f"{path}: {message} (got {error.get('input')!r})"
-        if _show_input(kind)
-        else (f"{path}: {message}")
-    )
-
-
-def _show_input(kind: str) -> bool:
-    return kind.endswith(("_type", "_parsing", "greater_than", "less_than")) or kind in {
-        "greater_than_equal",
-        "less_than_equal",
-        "literal_error",
-        "too_short",
-        "too_long",
-    }
-
-
-def _top_fields() -> list[str]:
-    return list(Scenario.model_fields)
-
-
-def _is_union_tag(part: object) -> bool:
-    tags = {"fixed", "exponential", "lognormal", "gamma", "weibull", "triangular", "beta"}
-    if isinstance(part, str) and part.startswith("kind="):
-        return True  # a source's kind (inbound / outbound)
-    return isinstance(part, str) and (part in tags | {"uniform", "empirical"})
-
-
-def _suggest(loc: list[str]) -> str | None:
-    """The closest known field name to the misspelt last key of ``loc``."""
-    model: type[BaseModel] | None = Scenario
-    skip_key = False
-    for part in loc[:-1]:
-        if skip_key:
-            skip_key = False
-            continue
-        field = model.model_fields.get(part) if model is not None else None
-        if field is None:
-            return None
-        model = _model_of(field.annotation)
-        skip_key = getattr(field.annotation, "__origin__", None) is dict
-    if model is None or skip_key:
-        return None
-    names = [f.alias or n for n, f in model.model_fields.items()]
-    match = difflib.get_close_matches(loc[-1], names, n=1, cutoff=0.6)
-    return match[0] if match else None
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside an annotation such as ``Team``, ``dict[str, Team]``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _existing_key(node: dict[Any, Any], key: str) -> Any:
-    """The key as the mapping already holds it ('90' or 90), else an int for digits."""
-    if key in node:
-        return key
-    return int(key) if key.isdigit() else key
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
-    return value

@@ -7,7 +7,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from funnelsim.scenario.base import WEEKDAYS, Probability, _Spec
+from funnelsim.scenario.base import (
+    MAX_ACCOUNTS,
+    MAX_ATTEMPTS,
+    MAX_WEEKLY_RATE,
+    WEEKDAYS,
+    Count,
+    NonNegative,
+    Number,
+    Probability,
+    _Spec,
+)
 from funnelsim.scenario.distributions import Beta, Distribution, Fixed, Lognormal
 
 
@@ -21,7 +31,7 @@ class Calendar(_Spec):
         "thu",
         "fri",
     )
-    hours: tuple[float, float] = (9.0, 17.0)
+    hours: tuple[Number, Number] = (9.0, 17.0)
     holidays: tuple[dt.date, ...] = ()
 
     @model_validator(mode="after")
@@ -51,10 +61,10 @@ class Segment(_Spec):
 class Source(_Spec):
     """A lead source: Poisson arrivals, optional monthly seasonality, fit and cost."""
 
-    leads_per_week: float = Field(ge=0)
-    cost_per_lead: float = Field(default=0.0, ge=0)
+    leads_per_week: Number = Field(ge=0, le=MAX_WEEKLY_RATE)
+    cost_per_lead: NonNegative = 0.0
     fit: Distribution = Beta(a=2, b=5)
-    seasonality: tuple[float, ...] | None = Field(
+    seasonality: tuple[NonNegative, ...] | None = Field(
         default=None, description="12 monthly multipliers of the weekly rate, Jan..Dec"
     )
     segment_mix: dict[str, Probability] | None = None
@@ -71,8 +81,12 @@ class Source(_Spec):
         if self.seasonality is not None:
             if len(self.seasonality) != 12:
                 raise ValueError("seasonality must list 12 monthly multipliers (Jan..Dec)")
-            if min(self.seasonality) < 0:
-                raise ValueError("seasonality multipliers must be >= 0")
+            peak = self.leads_per_week * max(self.seasonality)
+            if peak > MAX_WEEKLY_RATE:
+                raise ValueError(
+                    f"seasonality: the peak month's rate ({peak:g} leads a week) is beyond "
+                    f"the limit of {MAX_WEEKLY_RATE:,}"
+                )
         return self
 
 
@@ -87,15 +101,17 @@ class OutboundSource(_Spec):
     """
 
     kind: Literal["outbound"]
-    accounts: int = Field(ge=0, description="size of the market (distinct accounts)")
-    attempts_per_week: float = Field(ge=0)
+    accounts: Count = Field(
+        ge=0, le=MAX_ACCOUNTS, description="size of the market (distinct accounts)"
+    )
+    attempts_per_week: Number = Field(ge=0, le=MAX_WEEKLY_RATE)
     connect_prob: Probability = Field(ge=0, le=1)
     accept_prob: Probability = Field(default=1.0, ge=0, le=1)
     retry_days: Distribution = Fixed(value=3)
-    max_attempts: int = Field(default=6, ge=1)
-    cooling_off_days: float = Field(default=90, ge=0)
-    cost_per_attempt: float = Field(default=0.0, ge=0)
-    cost_per_lead: float = Field(default=0.0, ge=0)
+    max_attempts: Count = Field(default=6, ge=1, le=MAX_ATTEMPTS)
+    cooling_off_days: NonNegative = 90
+    cost_per_attempt: NonNegative = 0.0
+    cost_per_lead: NonNegative = 0.0
     fit: Distribution = Beta(a=2, b=5)
     segment_mix: dict[str, Probability] | None = None
 
@@ -125,7 +141,7 @@ class Product(_Spec):
         default=None, description="share of each segment's leads (overrides share)"
     )
     deal_value: Distribution | None = None
-    ramp_months: tuple[float, ...] = ()
+    ramp_months: tuple[Number, ...] = ()
     monthly_churn: Probability = Field(default=0.0, ge=0, lt=1)
 
     @model_validator(mode="after")
@@ -147,7 +163,7 @@ class Scoring(_Spec):
     """Lead scoring: a noisy reading of true fit; MQL when it passes the threshold."""
 
     mql_threshold: Probability = Field(default=0.45, ge=0, le=1)
-    noise_sd: float = Field(default=0.15, ge=0)
+    noise_sd: NonNegative = 0.15
 
 
 class Nurture(_Spec):
@@ -162,4 +178,4 @@ class Nurture(_Spec):
 class Marketing(_Spec):
     scoring: Scoring = Scoring()
     nurture: Nurture = Nurture()
-    data_decay_per_year: float = Field(default=0.25, ge=0, lt=1)
+    data_decay_per_year: Number = Field(default=0.25, ge=0, lt=1)

@@ -8,12 +8,14 @@ states only what differs from a typical company.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from funnelsim.scenario.base import (
     DEFAULT_SEGMENTS,
     WEEKDAYS,
+    Count,
     Probability,
     Routing,
     _Spec,
@@ -92,13 +94,31 @@ __all__ = [
 ]
 
 
+# Every date a run touches (horizon plus the engine's margin) must fit pandas' timestamps.
+FIRST_START = dt.date(1900, 1, 1)
+LAST_START = dt.date(2200, 12, 31)
+
+
+def _plausible_start(value: dt.date) -> dt.date:
+    if not FIRST_START <= value <= LAST_START:
+        raise ValueError(f"expected a date from {FIRST_START} to {LAST_START} (got {value})")
+    return value
+
+
+StartDate = Annotated[dt.date, AfterValidator(_plausible_start)]
+
+
+# Sections whose entries missing from a file keep their defaults (the others replace them).
+FILLS_GAPS = frozenset({"teams"})
+
+
 class Scenario(_Spec):
     """A whole company: the spec the engine turns, with a seed, into a ledger."""
 
     name: str = "unnamed"
     description: str = ""
-    start_date: dt.date = dt.date(2027, 1, 4)
-    horizon_days: int = Field(default=730, gt=0, le=3650)
+    start_date: StartDate = dt.date(2027, 1, 4)
+    horizon_days: Count = Field(default=730, gt=0, le=3650)
     currency: Currency = "USD"
     calendar: Calendar = Calendar()
     segments: dict[str, Segment] = Field(

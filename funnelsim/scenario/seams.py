@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, model_validator
 
-from funnelsim.scenario.base import Probability, Routing, _Spec
+from funnelsim.scenario.base import Count, NonNegative, Number, Probability, Routing, _Spec
 from funnelsim.scenario.distributions import Distribution, Fixed, Gamma, Lognormal
 
 
 class Decay(_Spec):
     """Speed-to-lead decay: share still reachable after waiting t wall-clock hours."""
 
-    half_life_hours: float | None = Field(default=10.0, gt=0)
+    half_life_hours: Number | None = Field(default=10.0, gt=0)
     floor: Probability = Field(default=0.1, ge=0, le=1)
 
 
@@ -33,7 +35,7 @@ class Seam1(_Spec):
     team: str = "sdr"
     routing: Routing = "round_robin"
     response_delay: Distribution = Field(default_factory=lambda: Lognormal(median=6, p90=48))
-    sla_hours: float | None = Field(default=None, gt=0)
+    sla_hours: Number | None = Field(default=None, gt=0)
     fallback_team: str | None = None
     fallback_response_delay: Distribution = Fixed(value=0.25)
     decay: Decay = Decay()
@@ -78,7 +80,7 @@ class Sales(_Spec):
         default=None,
         description="days to close for lost deals by segment; absent: lost deals use cycle_days",
     )
-    lost_reasons: dict[str, float] = Field(
+    lost_reasons: dict[str, NonNegative] = Field(
         default_factory=lambda: {"no_decision": 0.4, "competitor": 0.35, "price": 0.25}
     )
     slip: Slip = Slip()
@@ -91,7 +93,7 @@ class Seam2(_Spec):
     team: str = "deal_desk"
     nonstandard_share: Probability = Field(default=0.35, ge=0, le=1)
     approval_delay_days: Distribution = Field(default_factory=lambda: Lognormal(median=4, p90=14))
-    fallthrough_per_week_waiting: float = Field(default=0.04, ge=0)
+    fallthrough_per_week_waiting: NonNegative = 0.04
     contract_error_prob: Probability = Field(default=0.08, ge=0, le=1)
     contract_error_value_loss: Probability = Field(default=0.12, ge=0, le=1)
     invoice_delay_days: Distribution = Field(default_factory=lambda: Lognormal(median=9, p90=21))
@@ -100,7 +102,7 @@ class Seam2(_Spec):
 class EarlyChurn(_Spec):
     with_context: Probability = Field(default=0.04, ge=0, le=1)
     without_context: Probability = Field(default=0.12, ge=0, le=1)
-    target_onboarding_days: float = Field(default=30, ge=0)
+    target_onboarding_days: NonNegative = 30
     per_extra_week: Probability = Field(
         default=0.005, ge=0, le=1, description="added churn risk per week onboarding runs late"
     )
@@ -134,9 +136,9 @@ class Contraction(_Spec):
 class Seam4(_Spec):
     """Renewal: trigger lead time, renewal curve over lead time, expansion, contraction."""
 
-    term_months: int = Field(default=12, ge=1, le=60)
-    trigger_days_before_end: float = Field(default=30, ge=0)
-    renew_prob: dict[int, Probability] = Field(
+    term_months: Count = Field(default=12, ge=1, le=60)
+    trigger_days_before_end: NonNegative = 30
+    renew_prob: dict[Annotated[Count, Field(ge=0)], Probability] = Field(
         default_factory=lambda: {30: 0.82, 90: 0.92},
         description="renewal probability by outreach lead time in days, interpolated",
     )
@@ -147,15 +149,13 @@ class Seam4(_Spec):
     def _curve(self) -> Seam4:
         if not self.renew_prob:
             raise ValueError("renew_prob needs at least one {days: probability} point")
-        if any(not 0 <= p <= 1 for p in self.renew_prob.values()):
-            raise ValueError("renew_prob values must be probabilities in [0, 1]")
         return self
 
 
 class Costs(_Spec):
     """Costs beyond people: tools, and the gross margin used for CAC payback."""
 
-    tools_per_year: float = Field(default=0.0, ge=0)
+    tools_per_year: NonNegative = 0.0
     gross_margin: Probability = Field(default=0.78, ge=0, le=1)
     collection_days: Distribution = Field(
         default_factory=lambda: Fixed(value=30),

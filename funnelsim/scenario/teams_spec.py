@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from funnelsim.scenario.base import _Spec
+from funnelsim.scenario.base import (
+    MAX_CAPACITY_PER_HEAD,
+    MAX_HEADCOUNT,
+    Count,
+    NonNegative,
+    Number,
+    _Spec,
+)
 from funnelsim.scenario.distributions import Distribution, Fixed, Gamma, Lognormal
 from funnelsim.scenario.market import Calendar
 
@@ -15,7 +23,7 @@ class PlanStep(_Spec):
     """A change of a team's headcount on a date: ``+2`` hires two people, ``-1`` lets one go."""
 
     date: dt.date
-    change: int
+    change: Count = Field(ge=-MAX_HEADCOUNT, le=MAX_HEADCOUNT)
 
     @model_validator(mode="after")
     def _nonzero(self) -> PlanStep:
@@ -39,10 +47,10 @@ class Comp(_Spec):
     cost of one employed head; commission and handoff bonuses come on top.
     """
 
-    base_per_year: float | None = Field(default=None, ge=0)
-    commission_rate: float = Field(default=0.0, ge=0, le=1)
-    commission_months: int = Field(default=1, ge=1, le=60)
-    handoff_bonus: float = Field(default=0.0, ge=0)
+    base_per_year: NonNegative | None = None
+    commission_rate: Number = Field(default=0.0, ge=0, le=1)
+    commission_months: Count = Field(default=1, ge=1, le=60)
+    handoff_bonus: NonNegative = 0.0
 
 
 class Team(_Spec):
@@ -55,23 +63,23 @@ class Team(_Spec):
     covered by staggering the heads' shifts, not by longer days.
     """
 
-    headcount: int = Field(ge=0)
-    capacity_per_head: int = Field(default=1, ge=1)
+    headcount: Count = Field(ge=0, le=MAX_HEADCOUNT)
+    capacity_per_head: Count = Field(default=1, ge=1, le=MAX_CAPACITY_PER_HEAD)
     work_time: Distribution | None = None
-    cost_per_year: float = Field(default=0.0, ge=0)
+    cost_per_year: NonNegative = 0.0
     calendar: Calendar | None = None
-    segments: dict[str, int] | None = Field(
+    segments: dict[str, Annotated[Count, Field(ge=0)]] | None = Field(
         default=None, description="heads per segment, for routing: by_segment"
     )
     plan: tuple[PlanStep, ...] = Field(
         default=(), description="headcount changes over time: [{date, change: +2}, ...]"
     )
-    ramp: tuple[float, ...] | None = Field(
+    ramp: tuple[Number, ...] | None = Field(
         default=None,
         description="a new hire's productivity per month of tenure, e.g. [0.35, 0.65, 1]",
     )
     attrition: Attrition | None = None
-    vacation_days_per_year: float = Field(default=0.0, ge=0, le=120)
+    vacation_days_per_year: Number = Field(default=0.0, ge=0, le=120)
     comp: Comp | None = None
     shift_hours_per_week: float = Field(
         default=40.0,
@@ -95,6 +103,11 @@ class Team(_Spec):
             heads += step.change
             if heads < 0:
                 raise ValueError(f"plan: headcount would fall below 0 on {step.date}")
+            if heads > MAX_HEADCOUNT:
+                raise ValueError(
+                    f"plan: headcount would reach {heads:,} on {step.date}, beyond the "
+                    f"limit of {MAX_HEADCOUNT:,}"
+                )
         return self
 
     @property
