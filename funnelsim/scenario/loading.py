@@ -115,10 +115,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _deep_merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     merged = _deep_copy(base)
     for key, value in child.items():
+        # A distribution, or a curve table or preset, replaces its parent's whole.
         if (
             isinstance(value, Mapping)
             and isinstance(merged.get(key), Mapping)
-            and ("dist" not in value)
+            and not {"dist", "points", "preset"} & set(value)
         ):
             merged[key] = _deep_merge(merged[key], value)
         else:
@@ -174,8 +175,8 @@ def _top_fields() -> list[str]:
 
 def _is_union_tag(part: object) -> bool:
     tags = {"fixed", "exponential", "lognormal", "gamma", "weibull", "triangular", "beta"}
-    if isinstance(part, str) and part.startswith("kind="):
-        return True  # a source's kind (inbound / outbound)
+    if isinstance(part, str) and part.startswith(("kind=", "shape=")):
+        return True  # a source's kind (inbound / outbound), a curve's shape
     return isinstance(part, str) and (part in tags | {"uniform", "empirical"})
 
 
