@@ -2,7 +2,8 @@
 
 Pure functions: a ledger (and, where a rule is needed, its scenario) in, a tidy DataFrame
 out. Durations are wall-clock (buyers wait on weekends too) and count only leads that
-reached both ends of a step within the horizon.
+reached both ends of a step within the horizon; SLA compliance alone runs on the SLA's
+own clock (``seam1.sla_clock``: the seam 1 team's open hours, or wall-clock).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import pandas as pd
 
 from funnelsim.analysis._common import (
     HOURS_PER_DAY,
+    ROUNDING_HOURS,
     durations,
+    horizon_hours,
     observed,
     ratio,
     summary,
 )
+from funnelsim.engine.calendar import WorkCalendar
 from funnelsim.engine.ledger import Ledger
 from funnelsim.scenario.models import Scenario
 
@@ -51,14 +55,16 @@ def first_response(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     """Speed to lead at seam 1 in one row: response hours, SLA compliance, re-routed share.
 
     Columns n (leads answered within the horizon), median_hours, p90_hours, sla_hours,
-    sla_compliance (share of answered leads answered within ``seam1.sla_hours``; NaN when
-    the scenario sets no SLA) and rerouted_share (re-routed leads over MQLs that reached
-    seam 1 within the horizon).
+    sla_compliance (share of answered leads answered within ``seam1.sla_hours`` counted on
+    the SLA's clock; NaN when the scenario sets no SLA) and rerouted_share (re-routed leads
+    over MQLs that reached seam 1 within the horizon).
     """
     wait = _response_hours(ledger)
     n, _, median, p90 = summary(wait)
     sla = scenario.seam1.sla_hours
-    compliance = np.nan if sla is None or n == 0 else float((wait <= sla).mean())
+    compliance = np.nan
+    if sla is not None and n > 0:
+        compliance = float((sla_clock_hours(ledger, scenario) <= sla + ROUNDING_HOURS).mean())
     mql = observed(ledger, "mql_time")
     reached = np.isfinite(mql)
     rerouted = ratio(int((ledger.columns["rerouted"] & reached).sum()), int(reached.sum()))
@@ -94,6 +100,27 @@ def sales_cycle(ledger: Ledger) -> pd.DataFrame:
     )
     table["segment"] = pd.Categorical(table["segment"], categories=list(ledger.segment_names))
     return table.astype({"n": np.int64, "won": np.int64})
+
+
+def sla_clock_hours(ledger: Ledger, scenario: Scenario) -> np.ndarray:
+    """Hours from MQL to first response on the SLA's clock, for leads answered in the horizon.
+
+    On the business clock only the hours the seam 1 team's calendar is open count, so a
+    lead arriving on Friday evening has used none of its SLA by Monday morning.
+    """
+    mql = observed(ledger, "mql_time")
+    response = observed(ledger, "first_response")
+    answered = np.isfinite(mql) & np.isfinite(response)
+    mql, response = mql[answered], response[answered]
+    if scenario.seam1.sla_clock == "wall":
+        return durations(mql, response)
+    calendar = WorkCalendar(
+        scenario.team_calendar(scenario.seam1.team),
+        scenario.start_date,
+        horizon_hours(ledger) + 7 * 24.0,
+    )
+    hours = calendar.open_hours_between(mql, response)
+    return np.where((hours < 0) & (hours > -ROUNDING_HOURS), 0.0, hours)
 
 
 def _response_hours(ledger: Ledger) -> np.ndarray:

@@ -121,6 +121,7 @@ def funnel_section(data: ReportData) -> str:
         )
     else:
         parts.append(no_ledger_note())
+        parts.append(saturation_note(data))
     return section("funnel", "The funnel", *parts)
 
 
@@ -131,8 +132,10 @@ def speed_section(data: ReportData) -> str:
     median = data.metric("median_first_response_hours")
     text = f"Median first response: <b>{fmt(median, 'hours')}</b>."
     if sla is not None:
+        clock = data.scenario.seam1.sla_clock if data.scenario is not None else "business"
+        counted = "the SDR team's open hours" if clock == "business" else "wall-clock hours"
         text += (
-            f" Share answered within the {sla:g}-hour SLA: "
+            f" Share answered within the {sla:g}-hour SLA (counted in {counted}): "
             f"<b>{fmt(data.metric('sla_compliance'), 'share')}</b>."
         )
     else:
@@ -166,7 +169,20 @@ def teams_section(data: ReportData) -> str:
         "Teams: load and queues",
         "<p>Each team is coloured as the seam it serves. Lines are weekly means over the "
         "replications, bands their interval.</p>",
+        saturation_note(data),
         charts_html,
+    )
+
+
+def saturation_note(data: ReportData) -> str:
+    """One line per team busy >= 90% for a quarter, naming its queue ('' when none)."""
+    lines = data.saturation_warnings()
+    if not lines:
+        return ""
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    return (
+        '<p class="note">Saturated teams cap what any upstream fix is worth; work waiting '
+        f"in their queues cools:</p><ul>{items}</ul>"
     )
 
 
