@@ -29,34 +29,24 @@ from funnelsim.scenario.base import Probability, _Spec
 
 ChanceFn = Callable[[float], float]
 
-# Named response curves (wait hours -> relative chance). Their measured effect on the
-# baseline is documented in docs/curves.md and asserted by tests/test_curves.py.
+# Named response curves (wait hours -> relative chance). What each reproduces on the
+# baseline is documented in docs/waiting.md and asserted by tests/test_curves.py.
 PRESETS: dict[str, dict[float, float]] = {
     # The published speed-to-lead anchors, read observationally as the studies did:
     # odds of qualifying ~21x within 5 minutes vs 5-30 minutes (MIT/InsideSales 2007) and
     # ~7x within the hour vs later (HBR 2011, Oldroyd et al.).
     "literature": {
         0.0833: 1.0,
-        0.13: 0.35,
-        0.25: 0.14,
-        0.5: 0.075,
-        1.0: 0.05,
-        1.5: 0.02,
-        24.0: 0.006,
-        72.0: 0.003,
-    },
-    # A causal reading of the same studies: their observational ratios also carry which
-    # firms answer fast, so a lead's own chance falls by far less (see docs/curves.md).
-    "moderate": {
-        0.0833: 1.0,
-        0.5: 0.9,
-        1.0: 0.85,
-        4.0: 0.78,
-        12.0: 0.62,
-        24.0: 0.48,
-        48.0: 0.33,
-        96.0: 0.22,
-        168.0: 0.2,
+        0.1167: 0.36,
+        0.1667: 0.17,
+        0.25: 0.1,
+        0.5: 0.068,
+        1.0: 0.048,
+        4.0: 0.034,
+        12.0: 0.025,
+        24.0: 0.014,
+        48.0: 0.008,
+        96.0: 0.005,
     },
 }
 
@@ -156,9 +146,9 @@ class PointsCurve(_TableCurve):
 
 
 class PresetCurve(_TableCurve):
-    """A named table from ``PRESETS`` (see docs/curves.md for what each reproduces)."""
+    """A named table from ``PRESETS`` (see docs/waiting.md for what each reproduces)."""
 
-    preset: Literal["literature", "moderate"]
+    preset: Literal["literature"]
 
     def table(self) -> dict[float, float]:
         return PRESETS[self.preset]
@@ -192,6 +182,9 @@ def check_table(points: dict[float, float]) -> None:
     if waits[0] <= 0:
         raise ValueError("points: waits must be > 0 hours (the curve is flat before the first)")
     chances = [points[w] for w in waits]
+    for wait, chance in zip(waits, chances, strict=True):
+        if not 0.0 <= chance <= 1.0:
+            raise ValueError(f"points: chances must be in [0, 1] (got {chance:g} at {wait:g} h)")
     if chances[0] != 1.0:
         raise ValueError(
             "points: the chance at the shortest wait must be 1 (chances are relative to an "
