@@ -143,3 +143,19 @@ def test_response_buckets_count_every_answered_mql() -> None:
     assert table["n"].sum() == answered.sum()
     assert table["qualified"].sum() == (answered & (c["sql_time"] <= horizon)).sum()
     assert table["bucket"].iloc[0] == "<=5 min"
+
+
+def test_sensitivity_all_leaves_curve_points_alone() -> None:
+    """``--param all`` names only curve fields a dotted path can reach, and they nudge validly."""
+    from funnelsim.experiment.sensitivity import _nudges, resolve_parameters
+    from funnelsim.experiment.variants import get_path, scenario_data, with_overrides
+
+    scenario = load_scenario(BASELINE, ["seam1.decay={points: {0.0833: 1, 2: 0.5}}"])
+    data = scenario_data(scenario)
+    paths = resolve_parameters(data, ["all"])
+    assert "seam1.decay.points" not in {p.rsplit(".", 1)[0] for p in paths}
+    assert not any(p.startswith("sales.followup_decay") for p in paths)
+    for path in [p for p in paths if "decay" in p]:
+        value = get_path(data, path)
+        for nudged in _nudges(path, value, 0.2):
+            with_overrides(scenario, {path: nudged})
