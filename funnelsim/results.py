@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from funnelsim.analysis.saturation import LOAD_COLUMNS, saturation, saturation_warnings
 from funnelsim.experiment.replications import Replication
 from funnelsim.experiment.stats import CONFIDENCE, summarise
 from funnelsim.scenario.models import Scenario
@@ -46,6 +47,15 @@ class Results:
         frame = self.per_replication()
         table = summarise(frame, ["metric", "unit"], "value", self.confidence)
         return table
+
+    def saturation(self) -> pd.DataFrame:
+        """Teams at >= 90% occupancy for a quarter (mean over replications); see analysis."""
+        kept = [rep for rep in self.replications if rep.load is not None]
+        return saturation(_stack(kept, "load") if kept else pd.DataFrame(columns=LOAD_COLUMNS))
+
+    def warnings(self) -> list[str]:
+        """One line per saturated team, naming the queue it builds (empty when none)."""
+        return saturation_warnings(self.saturation(), self.scenario)
 
     def leakage(self) -> pd.DataFrame:
         """Attributed leakage by seam and reason, one row per replication."""

@@ -220,6 +220,7 @@ def test_late_leads_are_rerouted_to_the_fallback_team():
         "response_delay": {"dist": "fixed", "value": 10.0},
         "sla_hours": 4.0,
         "fallback_team": "backup",
+        "fallback_response_delay": {"dist": "fixed", "value": 0.25},
     }
     scenario = scenario_from_dict(_with(FAST_SDRS, teams=teams, seam1=seam1))
     ledger = fs.simulate(scenario, 5)
@@ -230,6 +231,11 @@ def test_late_leads_are_rerouted_to_the_fallback_team():
     expected = 4.0 + scenario.seam1.fallback_response_delay.mean()
     assert row["median_hours"] == pytest.approx(expected)
     assert row["sla_compliance"] == 0.0
+    # Without a delay of its own, the backup notices a lead as slowly as the SDRs would.
+    own_delay = {k: v for k, v in seam1.items() if k != "fallback_response_delay"}
+    default = scenario_from_dict(_with(FAST_SDRS, teams=teams, seam1=own_delay))
+    row = first_response(fs.simulate(default, 5), default).iloc[0]
+    assert row["median_hours"] == pytest.approx(4.0 + 10.0)
 
 
 # Retention.

@@ -9,8 +9,16 @@ from funnelsim.analysis.leakage import (
     leakage_by_seam,
 )
 from funnelsim.analysis.revenue import by_source, costs, pipeline, retention, unit_economics
+from funnelsim.analysis.saturation import quarterly_load, saturation, saturation_warnings
 from funnelsim.analysis.teams import utilization
-from funnelsim.analysis.timing import first_response, quote_to_cash, sales_cycle, stage_times
+from funnelsim.analysis.timing import (
+    first_response,
+    quote_to_cash,
+    response_buckets,
+    sales_cycle,
+    speed_to_lead_ratios,
+    stage_times,
+)
 
 __all__ = [
     "attributed_leakage",
@@ -25,9 +33,14 @@ __all__ = [
     "leakage_by_seam",
     "outcomes",
     "pipeline",
+    "quarterly_load",
     "quote_to_cash",
+    "response_buckets",
     "retention",
     "sales_cycle",
+    "saturation",
+    "saturation_warnings",
+    "speed_to_lead_ratios",
     "stage_counts",
     "stage_times",
     "unit_economics",

@@ -45,6 +45,7 @@ from funnelsim.report.terminal import (
     print_leaks,
     print_sensitivity,
     print_sweep,
+    print_warnings,
 )
 from funnelsim.scenario.loading import ScenarioError, load_scenario
 
@@ -96,6 +97,7 @@ def compare(
         click.echo(summary.to_json(orient="records", indent=2))
         return
     print_comparison(summary, names, base_spec.currency, console, result.confidence)
+    print_warnings(result.warnings(), console)
     if report_path is not None:
         console.print(f"Report written to [bold]{escape(str(report_path))}[/bold]")
 

@@ -37,6 +37,7 @@ from funnelsim.report.progress import progress_bar
 from funnelsim.report.terminal import (
     print_leaks,
     print_results,
+    print_warnings,
 )
 from funnelsim.scenario.loading import ScenarioError, dump_scenario, load_scenario
 
@@ -105,9 +106,11 @@ def run(
     if as_json:
         document = summary_document(results)
         document["results_dir"] = str(out_dir)
+        document["warnings"] = results.warnings()
         click.echo(json.dumps(document, indent=2, default=str))
     else:
         print_results(results, console)
+        print_warnings(results.warnings(), console)
         if seam_fixes is not None:
             print_leaks(seam_fixes, spec.currency, console, results.confidence)
         console.print(f"Results written to [bold]{escape(str(out_dir))}[/bold]")

@@ -6,6 +6,11 @@ drawn in bulk before the run; here only queueing and the time-dependent decision
 are MQL leads in the order they reach seam 1; results go to compact arrays and lists,
 scattered into the ledger after the run.
 
+Every wait between teams can cool a lead, each by its own curve and coupled to the lead's
+own uniform: the first response (``went_cold``) and an SQL's wait for an AE
+(``not_followed_up``). An SLA deadline is counted on the seam 1 team's calendar (business
+clock) or in wall-clock hours; a re-routed lead meets the fallback team's own notice delay.
+
 Arrivals at seam 1 and SLA checks happen at pre-drawn times, so they are not SimPy events:
 ``Flow.run`` walks their time-sorted stream and lets SimPy process every event due before
 the next one. SimPy events are queue completions, team wake-ups and pure delays that feed
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +38,8 @@ from funnelsim.engine.teams import Team
 
 NOT_ARRIVED, QUEUED, STARTED, REROUTED = range(4)
 NAN = math.nan
+# A waiting curve per source code (None: waiting there costs nothing).
+Curves = tuple[Callable[[float], float] | None, ...]
 
 
 @dataclass
@@ -41,6 +48,7 @@ class FlowInputs:
 
     lead: np.ndarray
     segment: list[int]
+    source: list[int]
     mql_time: Sequence[float]
     pickup_time: np.ndarray
     sdr_work: Sequence[float]
@@ -53,6 +61,7 @@ class FlowInputs:
     accept_unfit_u: Sequence[float]
     discovery: Sequence[float]
     opportunity: list[bool]
+    opportunity_threshold: Sequence[float]
     cycle: Sequence[float]
     slip: Sequence[float]
     win: list[bool]
@@ -69,10 +78,12 @@ class FlowRules:
     """Scalar rules the queued part applies."""
 
     horizon: float
-    half_life: float | None
-    decay_floor: float
+    reach: Curves
+    followup: Curves
     p_accept_unfit: float
     sla_hours: float | None
+    sla_business: bool
+    same_team_fallback: bool
     fallthrough_rate: float
     skip_deal_desk: bool
     perfect_seam1: bool = False
@@ -121,6 +132,10 @@ class Flow:
         self.reason = [0] * n
         self.sla_breached = [False] * n
         self.rerouted = [False] * n
+        self.sla_deadline = [math.inf] * n
+        # Whether each SQL became an opportunity: its fate, unless it cooled waiting for an AE.
+        self.opened = list(inputs.opportunity)
+        self.not_followed_up = [False] * n
         self.results: dict[str, array] = {
             name: array("d", [NAN]) * n for name in self.RESULT_FIELDS
         }
@@ -134,7 +149,8 @@ class Flow:
         times = self.x.pickup_time
         kinds = np.zeros(len(times), dtype=np.int8)
         if self.rules.sla_hours is not None:
-            sla_times = np.asarray(self.x.mql_time) + self.rules.sla_hours
+            sla_times = self._sla_deadlines()
+            self.sla_deadline = sla_times.tolist()
             times = np.concatenate([times, sla_times])
             kinds = np.concatenate([kinds, np.ones(len(sla_times), dtype=np.int8)])
         order = np.argsort(times, kind="stable")
@@ -151,6 +167,13 @@ class Flow:
                 env._now = at  # nothing is due before ``at``: advance the clock to it
             actions[kind](index - n if kind else index)
         env.run(until=horizon)
+
+    def _sla_deadlines(self) -> np.ndarray:
+        """Each lead's SLA deadline: SLA hours after its MQL, on the chosen clock."""
+        mql = np.asarray(self.x.mql_time, dtype=float)
+        if self.rules.sla_business:
+            return self.sdr.calendar.add_working_hours_array(mql, self.rules.sla_hours)
+        return mql + self.rules.sla_hours
 
     def _after(self, delay: float, action, item: int) -> None:
         self.events[0] += 1
@@ -189,9 +212,23 @@ class Flow:
         self.sla_breached[item] = True
         if self.fallback is None:
             return
+        if self.rules.same_team_fallback:
+            if state == QUEUED:
+                self._reroute_within(item)
+            return  # not yet noticed: the same team still notices it at its own time
         if state == QUEUED:
             self.sdr.withdraw(item, self.head[item])
         self._send_to_fallback(item)
+
+    def _reroute_within(self, item: int) -> None:
+        """Fallback to the seam 1 team itself: a queued lead moves to another head, if any."""
+        head = self.sdr.route(self.x.segment[item])
+        if head < 0 or head == self.head[item]:
+            return
+        self.sdr.withdraw(item, self.head[item])
+        self.head[item] = head
+        self.rerouted[item] = True
+        self.sdr.arrive(item, head, self._sdr_hold, self._sdr_done)
 
     def _send_to_fallback(self, item: int) -> None:
         self.state[item] = REROUTED
@@ -222,14 +259,10 @@ class Flow:
         rules = self.rules
         first_response = self._first_response[item]
         wait = first_response - x.mql_time[item]
-        if rules.sla_hours is not None and wait > rules.sla_hours:
+        if first_response > self.sla_deadline[item]:
             self.sla_breached[item] = True
-        half_life = rules.half_life
-        if half_life is None or wait <= 0:
-            reach = 1.0
-        else:
-            floor = rules.decay_floor
-            reach = floor + (1.0 - floor) * 0.5 ** (wait / half_life)
+        curve = rules.reach[x.source[item]]
+        reach = 1.0 if curve is None or wait <= 0 else curve(wait)
         if not x.is_fit[item]:
             if x.accept_unfit_u[item] < rules.p_accept_unfit * reach:
                 self._to_sales(item, now)
@@ -245,16 +278,11 @@ class Flow:
         else:
             self._to_sales(item, now)
 
-    def _decay(self, wait: float) -> float:
-        """Share of leads still reachable after waiting ``wait`` hours (as ``_sdr_done``)."""
-        half_life = self.rules.half_life
-        if half_life is None or wait <= 0:
-            return 1.0
-        floor = self.rules.decay_floor
-        return floor + (1.0 - floor) * 0.5 ** (wait / half_life)
-
     # Sales: discovery, opportunity, cycle, win or loss. The opportunity and expected close
-    # times follow from the AE's start in bulk after the run.
+    # times follow from the AE's start in bulk after the run. An SQL that waited for an AE
+    # becomes an opportunity when its uniform u < qualify * followup(wait); when
+    # qualify * followup(wait) <= u < qualify it was lost only because it waited:
+    # ``not_followed_up`` at seam 1 (the AE's discovery finds it gone).
 
     def _to_sales(self, item: int, now: float) -> None:
         self.results["sql_time"][item] = now
@@ -271,12 +299,22 @@ class Flow:
         self._ae_start[item] = start
         end = start + x.discovery[item]
         if x.opportunity[item]:
+            curve = self.rules.followup[x.source[item]]
+            if curve is not None:
+                chance = curve(start - self.results["sql_time"][item])
+                if x.opportunity_threshold[item] >= chance:
+                    self.opened[item] = False
+                    self.not_followed_up[item] = True
+                    return end
             end = end + x.cycle[item] + x.slip[item]
         return end
 
     def _ae_done(self, item: int, now: float) -> None:
         x = self.x
         self.results["close_time"][item] = now
+        if self.not_followed_up[item]:
+            self._lose(item, 1, "not_followed_up", now)
+            return
         if not x.opportunity[item]:
             self.outcome[item] = NOT_A_FIT if not x.is_fit[item] else CLOSED_LOST
             if x.is_fit[item]:

@@ -7,10 +7,10 @@ from array import array
 import numpy as np
 
 from funnelsim.engine.fates import Fate
-from funnelsim.engine.flow import FlowInputs, FlowRules
+from funnelsim.engine.flow import Curves, FlowInputs, FlowRules
 from funnelsim.engine.ledger import STATIC_REASONS
 from funnelsim.engine.marketing import HOURS_PER_DAY, canonical_order, per_segment_value
-from funnelsim.scenario.models import Scenario
+from funnelsim.scenario.models import Curve, Scenario
 
 
 def flow_inputs(
@@ -50,6 +50,9 @@ def flow_inputs(
     qualify = per_segment_value(scenario, sales.qualify_prob, seg)
     win_rate = per_segment_value(scenario, sales.win_rate, seg)
     opportunity = is_fit & (u[Fate.OPPORTUNITY] < qualify)
+    # The same coupling after an SQL waits for an AE: u < qualify * followup(wait).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        opportunity_threshold = np.where(qualify > 0, u[Fate.OPPORTUNITY] / qualify, np.inf)
     win = u[Fate.WIN] < win_rate
     # Durations are drawn only for the items that can reach their stage; others keep 0.
     cycle = np.zeros(len(items))
@@ -90,13 +93,16 @@ def flow_inputs(
     columns["slipped"][items] = slipped & is_fit
     columns["stale_stage"][items] = u[Fate.STALE_STAGE] < sales.crm_hygiene.stale_stage_share
     columns["nonstandard"][items] = nonstandard
+    # A re-routed lead meets the fallback team's own notice delay, at its own uniform.
+    fallback_notice = seam1.fallback_response_delay or seam1.response_delay
     return FlowInputs(
         lead=items,
         segment=seg.tolist(),
+        source=columns["source"][items].tolist(),
         mql_time=_floats(mql_time),
         pickup_time=mql_time + response,
         sdr_work=_floats(scenario.teams[seam1.team].work_time.ppf(u[Fate.SDR_WORK])),
-        fallback_delay=_floats(seam1.fallback_response_delay.ppf(u[Fate.FALLBACK_DELAY])),
+        fallback_delay=_floats(fallback_notice.ppf(u[Fate.FALLBACK_DELAY])),
         fallback_work=_floats(fallback_work),
         is_fit=is_fit.tolist(),
         reach_threshold=_floats(reach_threshold),
@@ -105,6 +111,7 @@ def flow_inputs(
         accept_unfit_u=_floats(u[Fate.ACCEPT]),
         discovery=_floats(discovery),
         opportunity=opportunity.tolist(),
+        opportunity_threshold=_floats(opportunity_threshold),
         cycle=_floats(cycle),
         slip=_floats(slip * HOURS_PER_DAY),
         win=win.tolist(),
@@ -131,17 +138,28 @@ def _floats(values: np.ndarray) -> array:
 
 
 def flow_rules(scenario: Scenario, perfect: frozenset[int]) -> FlowRules:
+    """The scalar rules of the queued part; a perfect seam 1 has no waiting costs or SLA."""
     seam1, seam2 = scenario.seam1, scenario.seam2
+    p1 = 1 in perfect
     return FlowRules(
         horizon=scenario.horizon_hours,
-        half_life=None if 1 in perfect else seam1.decay.half_life_hours,
-        decay_floor=seam1.decay.floor,
+        reach=_curves(scenario, None if p1 else seam1.decay),
+        followup=_curves(scenario, None if p1 else scenario.sales.followup_decay),
         p_accept_unfit=_p_accept_unfit(scenario),
-        sla_hours=None if 1 in perfect else seam1.sla_hours,
+        sla_hours=None if p1 else seam1.sla_hours,
+        sla_business=seam1.sla_clock == "business",
+        same_team_fallback=seam1.fallback_team == seam1.team,
         fallthrough_rate=0.0 if 2 in perfect else seam2.fallthrough_per_week_waiting,
         skip_deal_desk=2 in perfect,
         perfect_seam1=1 in perfect,
     )
+
+
+def _curves(scenario: Scenario, curve: Curve | None) -> Curves:
+    """The chance function of each source (by source code), or None where waits are free."""
+    if curve is None:
+        return tuple(None for _ in scenario.sources)
+    return tuple(curve.for_source(name).chance_function() for name in scenario.sources)
 
 
 def _p_accept_unfit(scenario: Scenario) -> float:

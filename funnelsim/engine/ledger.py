@@ -20,7 +20,7 @@ UNDECIDED = -1
 # Seam loss reasons, by seam. Reasons that erode value or defer revenue without losing the
 # lead (contract_error, slow_quote_to_cash) appear in leakage, never as an outcome.
 SEAM_REASONS: dict[int, tuple[str, ...]] = {
-    1: ("scored_out", "unrouted", "stale_contact", "went_cold", "rejected"),
+    1: ("scored_out", "unrouted", "stale_contact", "went_cold", "rejected", "not_followed_up"),
     2: ("fell_through", "contract_error", "slow_quote_to_cash"),
     3: ("missing_context", "slow_onboarding"),
     4: ("late_renewal",),

@@ -33,7 +33,7 @@ def collect_flow(
     # from the start time (the same additions, in the same order, as the hold's end).
     x = flow.x
     opp_time = np.asarray(columns["ae_start"][items]) + np.asarray(x.discovery)
-    opp_time[~np.asarray(x.opportunity, dtype=bool)] = np.nan
+    opp_time[~np.asarray(flow.opened, dtype=bool)] = np.nan
     columns["opp_time"][items] = opp_time
     columns["expected_close"][items] = opp_time + np.asarray(x.cycle)
     horizon = flow.rules.horizon

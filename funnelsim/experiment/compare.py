@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from funnelsim.analysis.saturation import saturation, saturation_warnings
 from funnelsim.experiment.executors import execute
 from funnelsim.experiment.replications import Replication, replication_jobs, run_replication
 from funnelsim.experiment.stats import (
@@ -105,6 +106,19 @@ class Comparison:
                 }
             )
         return pd.DataFrame(rows)
+
+    def warnings(self) -> list[str]:
+        """Saturated teams in the baseline and in the variant, one line each, labelled."""
+        lines = []
+        for label, scenario, runs in (
+            ("baseline", self.baseline, self.baseline_runs),
+            ("variant", self.variant, self.variant_runs),
+        ):
+            loads = [rep.load for rep in runs if rep.load is not None]
+            if loads:
+                table = saturation(pd.concat(loads, ignore_index=True))
+                lines.extend(f"{label}: {line}" for line in saturation_warnings(table, scenario))
+        return lines
 
     def plot(self, metrics: tuple[str, ...] | None = None, ax: Axes | None = None) -> Axes:
         """Forest plot of the paired differences (money metrics by default), with CIs."""

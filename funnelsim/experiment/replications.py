@@ -17,6 +17,7 @@ from funnelsim.analysis.cashflow import cash_metrics
 from funnelsim.analysis.headline import headline
 from funnelsim.analysis.leakage import attributed_leakage
 from funnelsim.analysis.revenue import costs
+from funnelsim.analysis.saturation import quarterly_load
 from funnelsim.engine import Ledger, simulate
 from funnelsim.experiment.executors import execute
 from funnelsim.scenario.models import Scenario
@@ -31,13 +32,17 @@ CASH_HEADLINE = (
 
 @dataclass
 class Replication:
-    """What one replication sends back: its metrics, and its ledger only if asked."""
+    """What one replication sends back: its metrics, and its ledger only if asked.
+
+    ``load`` is each team's quarterly occupancy and queue, for saturation warnings.
+    """
 
     index: int
     seed: int
     headline: pd.DataFrame
     leakage: pd.DataFrame
     ledger: Ledger | None
+    load: pd.DataFrame | None = None
 
     def metrics(self, currency: str) -> pd.DataFrame:
         """Headline metrics plus total cost and per-seam losses: what comparisons diff."""
@@ -79,6 +84,7 @@ def run_replication(
         headline=pd.concat([headline(ledger, scenario), total_cost, cash], ignore_index=True),
         leakage=attributed_leakage(ledger),
         ledger=ledger if keep_ledger else None,
+        load=quarterly_load(ledger),
     )
 
 

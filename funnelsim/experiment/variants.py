@@ -78,6 +78,8 @@ def numeric_paths(data: Mapping[str, Any], prefix: str = "") -> list[str]:
     """Dotted paths of every numeric leaf (not booleans) of a scenario mapping."""
     paths = []
     for key, value in data.items():
+        if "." in str(key):
+            continue  # a curve's wait in hours (120.0): a dotted path cannot name it
         path = f"{prefix}{key}"
         if isinstance(value, Mapping):
             paths += numeric_paths(value, f"{path}.")

@@ -21,6 +21,7 @@ from funnelsim.analysis._common import durations, observed
 from funnelsim.analysis.funnel import STAGES, stage_masks
 from funnelsim.analysis.leakage import attributed_leakage
 from funnelsim.analysis.revenue import pipeline
+from funnelsim.analysis.saturation import quarterly_load, saturation, saturation_warnings
 from funnelsim.engine.ledger import OUTCOMES, Ledger
 from funnelsim.experiment.stats import CONFIDENCE, summarise, t_interval
 from funnelsim.results import LEAKAGE_MEASURES, Results
@@ -48,6 +49,7 @@ REASON_LABELS: dict[str, str] = {
     "stale_contact": "stale contact",
     "went_cold": "went cold",
     "rejected": "rejected by SDR",
+    "not_followed_up": "not followed up by an AE",
     "fell_through": "fell through",
     "contract_error": "contract errors",
     "slow_quote_to_cash": "slow quote-to-cash",
@@ -85,6 +87,7 @@ class ReportData:
     leakage: pd.DataFrame | None = None
     ledgers: list[Ledger] | None = None
     scenario: Scenario | None = None
+    warnings: list[str] | None = None
 
     @classmethod
     def from_results(cls, results: Results) -> ReportData:
@@ -104,6 +107,7 @@ class ReportData:
             leakage=results.leakage(),
             ledgers=[rep.ledger for rep in results.replications] if kept else None,
             scenario=scenario,
+            warnings=results.warnings(),
         )
 
     @classmethod
@@ -164,6 +168,15 @@ class ReportData:
         """A headline metric's unit ('' when absent)."""
         rows = self.summary[self.summary["metric"] == name]
         return "" if rows.empty else str(rows.iloc[0]["unit"])
+
+    def saturation_warnings(self) -> list[str]:
+        """Saturated teams, one line each: from the run, else from the kept ledgers."""
+        if self.warnings is not None:
+            return self.warnings
+        if not self.ledgers or self.scenario is None:
+            return []
+        load = pd.concat([quarterly_load(ledger) for ledger in self.ledgers], ignore_index=True)
+        return saturation_warnings(saturation(load), self.scenario)
 
     @property
     def team_levels(self) -> pd.DataFrame | None:

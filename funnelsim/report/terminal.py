@@ -38,6 +38,12 @@ def print_results(results: Results, console: Console) -> None:
     )
 
 
+def print_warnings(lines: list[str], console: Console) -> None:
+    """Print each warning (e.g. a saturated team) on one line."""
+    for line in lines:
+        console.print(f"[bold yellow]warning:[/bold yellow] {line}")
+
+
 def _funnel_table(summary: pd.DataFrame, currency: str, interval: str) -> Table:
     table = Table(title="Funnel", title_justify="left")
     table.add_column("stage")

@@ -74,7 +74,7 @@ def _top_fields() -> list[str]:
 
 def _is_union_tag(part: object) -> bool:
     tags = {"fixed", "exponential", "lognormal", "gamma", "weibull", "triangular", "beta"}
-    if isinstance(part, str) and part.startswith("kind="):
+    if isinstance(part, str) and part.startswith(("kind=", "shape=")):
         return True  # a source's kind (inbound / outbound)
     return isinstance(part, str) and (part in tags | {"uniform", "empirical"})
 

@@ -133,10 +133,11 @@ def _deep_merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, 
     """``child`` over ``base``, section by section; shares (never copies or changes) values."""
     merged = dict(base)
     for key, value in child.items():
+        # A distribution, or a curve table or preset, replaces its parent's whole.
         if (
             isinstance(value, Mapping)
             and isinstance(merged.get(key), Mapping)
-            and ("dist" not in value)
+            and not {"dist", "points", "preset"} & set(value)
         ):
             merged[key] = _deep_merge(merged[key], value)
         else:

@@ -21,6 +21,7 @@ from funnelsim.scenario.base import (
     _Spec,
 )
 from funnelsim.scenario.currency import Currency
+from funnelsim.scenario.curves import Curve, check_curve_sources
 from funnelsim.scenario.distributions import Lognormal
 from funnelsim.scenario.market import (
     ALWAYS_OPEN,
@@ -70,6 +71,7 @@ __all__ = [
     "Contraction",
     "Costs",
     "CrmHygiene",
+    "Curve",
     "Decay",
     "EarlyChurn",
     "Expansion",
@@ -173,6 +175,8 @@ class Scenario(_Spec):
         ):
             if team is not None and team not in self.teams:
                 raise ValueError(f"{path}: team '{team}' is not defined under teams")
+        check_curve_sources("seam1.decay", self.seam1.decay, set(self.sources))
+        check_curve_sources("sales.followup_decay", self.sales.followup_decay, set(self.sources))
         if self.seam1.fallback_team is not None and self.seam1.sla_hours is None:
             raise ValueError("seam1.fallback_team: needs seam1.sla_hours to say when to re-route")
         for path, team_name in (("seam1", self.seam1.team), ("seam2", self.seam2.team)):

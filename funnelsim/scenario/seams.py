@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from funnelsim.scenario.base import Count, NonNegative, Number, Probability, Routing, _Spec
+from funnelsim.scenario.curves import Curve, ExponentialCurve, PointsCurve
 from funnelsim.scenario.distributions import Distribution, Fixed, Gamma, Lognormal
 
+# Speed-to-lead decay: the exponential shape, the one older scenarios name.
+Decay = ExponentialCurve
 
-class Decay(_Spec):
-    """Speed-to-lead decay: share still reachable after waiting t wall-clock hours."""
-
-    half_life_hours: Number | None = Field(default=10.0, gt=0)
-    floor: Probability = Field(default=0.1, ge=0, le=1)
+# An SQL waiting for an AE: no loss for the first five days (nights, weekends and holiday
+# weekends are normal), then a qualified buyer nobody follows up drifts away. An assumption
+# documented in scenarios/baseline.yaml.
+FOLLOWUP_POINTS: dict[float, float] = {120: 1.0, 240: 0.85, 504: 0.6, 1008: 0.4, 2160: 0.25}
 
 
 class Acceptance(_Spec):
@@ -36,10 +38,28 @@ class Seam1(_Spec):
     routing: Routing = "round_robin"
     response_delay: Distribution = Field(default_factory=lambda: Lognormal(median=6, p90=48))
     sla_hours: Number | None = Field(default=None, gt=0)
+    sla_clock: Literal["business", "wall"] = Field(
+        default="business",
+        description="business: SLA hours count only while the seam 1 team's calendar is "
+        "open; wall: every hour counts",
+    )
     fallback_team: str | None = None
-    fallback_response_delay: Distribution = Fixed(value=0.25)
-    decay: Decay = Decay()
+    fallback_response_delay: Distribution | None = Field(
+        default=None,
+        description="the fallback team's own notice delay after a re-route (hours); "
+        "null: the same distribution as response_delay",
+    )
+    decay: Curve = Field(default_factory=ExponentialCurve)
     acceptance: Acceptance = Acceptance()
+
+    @model_validator(mode="after")
+    def _same_team_keeps_its_notice(self) -> Seam1:
+        if self.fallback_team == self.team and self.fallback_response_delay is not None:
+            raise ValueError(
+                "fallback_response_delay: does not apply when fallback_team is seam1.team "
+                "(the team notices a lead by its response_delay, re-routed or not)"
+            )
+        return self
 
 
 def _per_segment(smb: float, mid: float, ent: float) -> dict[str, float]:
@@ -85,6 +105,11 @@ class Sales(_Spec):
     )
     slip: Slip = Slip()
     crm_hygiene: CrmHygiene = CrmHygiene()
+    followup_decay: Curve | None = Field(
+        default_factory=lambda: PointsCurve(points=FOLLOWUP_POINTS),
+        description="relative chance an SQL still becomes an opportunity after waiting t "
+        "wall-clock hours for an AE; null: waiting for an AE costs nothing",
+    )
 
 
 class Seam2(_Spec):

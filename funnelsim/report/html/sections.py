@@ -127,6 +127,7 @@ def funnel_section(data: ReportData) -> Markup:
         )
     else:
         parts.append(no_ledger_note())
+        parts.append(saturation_note(data))
     return section("funnel", "The funnel", *parts)
 
 
@@ -137,9 +138,11 @@ def speed_section(data: ReportData) -> Markup:
     median = data.metric("median_first_response_hours")
     text = Markup("Median first response: <b>{}</b>.").format(fmt(median, "hours"))
     if sla is not None:
-        text += Markup(" Share answered within the {:g}-hour SLA: <b>{}</b>.").format(
-            sla, fmt(data.metric("sla_compliance"), "share")
-        )
+        clock = data.scenario.seam1.sla_clock if data.scenario is not None else "business"
+        counted = "the SDR team's open hours" if clock == "business" else "wall-clock hours"
+        text += Markup(
+            " Share answered within the {:g}-hour SLA (counted in {}): <b>{}</b>."
+        ).format(sla, counted, fmt(data.metric("sla_compliance"), "share"))
     else:
         text += " The scenario sets no response SLA."
     return section(
@@ -175,8 +178,21 @@ def teams_section(data: ReportData) -> Markup:
             "<p>Each team is coloured as the seam it serves. Lines are weekly means over the "
             "replications, bands their interval.</p>"
         ),
+        saturation_note(data),
         charts_html,
     )
+
+
+def saturation_note(data: ReportData) -> Markup:
+    """One line per team busy >= 90% for a quarter, naming its queue (empty when none)."""
+    lines = data.saturation_warnings()
+    if not lines:
+        return Markup("")
+    items = Markup("").join(Markup("<li>{}</li>").format(line) for line in lines)
+    return Markup(
+        '<p class="note">Saturated teams cap what any upstream fix is worth; work waiting '
+        "in their queues cools:</p><ul>{}</ul>"
+    ).format(items)
 
 
 def pipeline_section(data: ReportData) -> Markup:
@@ -226,6 +242,10 @@ def method_section(data: ReportData) -> Markup:
             "<li><b>Attributed leakage</b> is the expected value of the leads lost at a seam: "
             "their deal value times the chance such a lead would have closed and stayed, "
             "estimated from the same run.</li>"
+            "<li><b>Waiting costs leads.</b> A lead waiting for a first response can go cold, "
+            "and a qualified lead waiting for an AE can be lost as not followed up, each by "
+            "its own curve in wall-clock time. A team busy 90% or more for a quarter is "
+            "flagged as saturated: a fix upstream of it mostly lengthens its queue.</li>"
             "<li><b>Counterfactual</b> values (seam fixes, what-ifs) are paired differences: the "
             "same replications rerun with the change, every lead meeting the same random draws, "
             "so the difference is measured with little noise.</li>"

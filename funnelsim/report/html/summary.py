@@ -180,6 +180,7 @@ def _reason_phrase(reason: str) -> str:
         "stale_contact": "had stale contact records",
         "went_cold": "went cold waiting for a first response",
         "rejected": "were rejected by SDRs",
+        "not_followed_up": "were qualified but cooled waiting for an AE",
         "fell_through": "fell through in contract review",
         "contract_error": "lost value to manual contract errors",
         "slow_quote_to_cash": "waited on slow quote-to-cash",

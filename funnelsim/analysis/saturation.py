@@ -1,0 +1,106 @@
+"""Saturated teams: a team busy above ~90% for a quarter builds a queue that caps every fix.
+
+From the weekly team levels (wall-clock occupancy and mean queue length) to quarters, and
+from quarters to one warning line per saturated team, naming the queue it builds. Pure
+functions: a ledger (or stacked per-replication tables) in, a DataFrame or text out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.analysis._common import QUARTER_HOURS
+from funnelsim.engine.ledger import Ledger
+from funnelsim.engine.teams import HOURS_PER_WEEK
+from funnelsim.scenario.models import Scenario
+
+SATURATED_OCCUPANCY = 0.9
+LOAD_COLUMNS = ("team", "quarter", "occupancy", "queue_length")
+
+
+def quarterly_load(ledger: Ledger) -> pd.DataFrame:
+    """Per team and quarter: mean occupancy and mean queue length (weeks weighted by days).
+
+    Quarters are 1-based, a quarter being a fourth of a 365-day year from the start; a
+    week belongs to the quarter its middle falls in.
+    """
+    levels = ledger.team_levels
+    horizon = float(ledger.meta["horizon_hours"])
+    if levels.empty:
+        return pd.DataFrame({name: [] for name in LOAD_COLUMNS})
+    begin = levels["week"].to_numpy(dtype=float) * HOURS_PER_WEEK
+    width = np.clip(horizon - begin, 0.0, HOURS_PER_WEEK)
+    frame = pd.DataFrame(
+        {
+            "team": levels["team"].to_numpy(),
+            "quarter": ((begin + width / 2) // QUARTER_HOURS).astype(np.int64) + 1,
+            "weight": width,
+            "occupancy": levels["occupancy"].to_numpy(dtype=float) * width,
+            "queue_length": levels["queue_length"].to_numpy(dtype=float) * width,
+        }
+    )
+    frame = frame[frame["weight"] > 0]
+    grouped = frame.groupby(["team", "quarter"], sort=False)[
+        ["weight", "occupancy", "queue_length"]
+    ].sum()
+    out = grouped[["occupancy", "queue_length"]].div(grouped["weight"], axis=0).reset_index()
+    return out[list(LOAD_COLUMNS)]
+
+
+def saturation(load: pd.DataFrame, threshold: float = SATURATED_OCCUPANCY) -> pd.DataFrame:
+    """Teams whose mean occupancy reached ``threshold`` in at least one quarter.
+
+    ``load`` is :func:`quarterly_load`'s table, optionally stacked over replications (a
+    ``replication`` column is averaged out first). One row per saturated team: team,
+    quarters (how many), first_quarter, peak_occupancy, mean_queue (over its saturated
+    quarters) and peak_queue (the largest quarterly mean queue).
+    """
+    columns = ["team", "quarters", "first_quarter", "peak_occupancy", "mean_queue", "peak_queue"]
+    if load.empty:
+        return pd.DataFrame({name: [] for name in columns})
+    mean = load.groupby(["team", "quarter"], sort=False)[["occupancy", "queue_length"]].mean()
+    rows = []
+    for team, quarters in mean.groupby(level="team", sort=False):
+        hot = quarters[quarters["occupancy"] >= threshold]
+        if hot.empty:
+            continue
+        rows.append(
+            (
+                team,
+                len(hot),
+                int(hot.index.get_level_values("quarter").min()),
+                float(quarters["occupancy"].max()),
+                float(hot["queue_length"].mean()),
+                float(quarters["queue_length"].max()),
+            )
+        )
+    return pd.DataFrame(rows, columns=columns).astype({"quarters": np.int64})
+
+
+def queue_names(scenario: Scenario) -> dict[str, str]:
+    """What waits in each team's queue, by the stage the scenario gives the team."""
+    names = {
+        scenario.seam3.team: "customers waiting for onboarding",
+        scenario.seam2.team: "won deals waiting for their contract",
+        scenario.sales.team: "SQLs waiting for an AE",
+    }
+    if scenario.seam1.fallback_team:
+        names.setdefault(scenario.seam1.fallback_team, "re-routed MQLs waiting for a response")
+    names[scenario.seam1.team] = "MQLs waiting for a first response"
+    return names
+
+
+def saturation_warnings(table: pd.DataFrame, scenario: Scenario) -> list[str]:
+    """One line per saturated team: its occupancy, for how long, and the queue it builds."""
+    waiting = queue_names(scenario)
+    lines = []
+    for row in table.itertuples(index=False):
+        plural = "s" if row.quarters != 1 else ""
+        lines.append(
+            f"{row.team} saturated: >= {SATURATED_OCCUPANCY:.0%} busy in {row.quarters} "
+            f"quarter{plural} from Q{row.first_quarter} (peak {row.peak_occupancy:.0%}); "
+            f"queue of {waiting.get(row.team, 'items')} ~{row.mean_queue:,.0f} "
+            f"(peak quarter {row.peak_queue:,.0f})"
+        )
+    return lines
