@@ -134,7 +134,7 @@ class _TableCurve(_Curve):
 class PointsCurve(_TableCurve):
     """A table of ``{wait_hours: relative_chance}`` points, e.g. fitted to CRM data."""
 
-    points: dict[NonNegative, Probability]
+    points: dict[NonNegative, float]
 
     @model_validator(mode="after")
     def _valid_table(self) -> PointsCurve:
