@@ -207,7 +207,9 @@ def record_outcomes(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @FUZZ_SETTINGS
 @given(text=mutated_scenarios())
-def test_mutated_scenarios_validate_cleanly(text: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_mutated_scenarios_validate_cleanly(
+    text: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     folder = tmp_path_factory.mktemp("validate")
     (folder / "s.yaml").write_text(text, encoding="utf-8")
     invoke(["validate", "s.yaml"], folder)
@@ -232,8 +234,27 @@ SET_PATHS = st.one_of(
     ),
 )
 OVERRIDE_VALUES = st.sampled_from(
-    ["", "1", "-1", "0", "2", ".nan", ".inf", "1e5", "1e400", "true", "yes", "[1, 2]",
-     "{a: 1}", "2027-02-30", "[/bold]", "&a [*a]", "{", "1000000000", "0.5"]
+    [
+        "",
+        "1",
+        "-1",
+        "0",
+        "2",
+        ".nan",
+        ".inf",
+        "1e5",
+        "1e400",
+        "true",
+        "yes",
+        "[1, 2]",
+        "{a: 1}",
+        "2027-02-30",
+        "[/bold]",
+        "&a [*a]",
+        "{",
+        "1000000000",
+        "0.5",
+    ]
 )
 
 
