@@ -195,7 +195,7 @@ def print_leaks(leaks: pd.DataFrame, currency: str, console: Console, confidence
 def print_sweep(
     table_data: pd.DataFrame, paths: list[str], currency: str, console: Console, confidence: float
 ) -> None:
-    """One row per grid point; the point with the best net gain is starred."""
+    """One row per grid point; the best net value (gross profit − cost) gain is starred."""
     table = Table(
         title=(
             f"Sweep [{confidence:.0%} CI]; net value (gross profit − cost) = horizon revenue x "

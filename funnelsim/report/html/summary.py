@@ -127,15 +127,18 @@ def _seam_fixes(facts: SummaryFacts, leaks: pd.DataFrame, fmt) -> None:
             f"{fmt(facts.interaction_value, currency, signed=True)}."
         )
         _note_saturation(facts, 0, together)
+    told: set[str] = set()
     for seam, (team, occupancy, teams) in facts.saturated.items():
+        if seam == 0 and teams in told:
+            continue
+        told.add(teams)
         which = "Fixing all four seams" if seam == 0 else f"Fixing seam {seam}"
         also = teams.split(", ")[1:]
         facts.sentences.append(
             f"{which} would saturate the <b>{escape(team)}</b> team ({occupancy:.0%} occupancy "
             "in its busiest quarter of the fixed run"
             + (f"; also {escape(', '.join(also))}" if also else "")
-            + f"): beyond that, the gain needs more {escape(team)} capacity, not only a "
-            "better hand-off."
+            + "): that team's queue, not the hand-off, then limits what the fix is worth."
         )
 
 
@@ -201,9 +204,9 @@ def _leakage(facts: SummaryFacts, data: ReportData, fmt) -> None:
     )
     if facts.contract_error_deals:
         facts.sentences.append(
-            f"Manual contract errors hit {fmt((facts.contract_error_deals, np.nan, np.nan), '')}"
-            f" deals a run and cost {fmt((facts.contract_error_arr, np.nan, np.nan), currency)}"
-            " of ARR."
+            "Manual contract errors hit "
+            f"{fmt((facts.contract_error_deals, np.nan, np.nan), 'deals')} deals a run and "
+            f"cost {fmt((facts.contract_error_arr, np.nan, np.nan), currency)} of ARR."
         )
 
 
