@@ -12,22 +12,23 @@ adds up: realised revenue + attributed leakage = potential revenue
 (:func:`reconciliation`), and it never claims more than existing capacity could have
 turned into revenue.
 
-Per lost lead (``share`` is its capacity share, below):
+Per lost lead (``share`` is its capacity share, below), by how far it got, so a new
+loss reason is valued by the same rules:
 
-- Seam 1 (every reason: scored_out, went_cold, rejected, ...): ARR
-  ``deal_value x p_close_and_stay[segment] x share`` (see
+- Lost before a win (seam 1's scored_out, went_cold, rejected, ...; any reason of a lead
+  never won): ARR ``deal_value x p_close_and_stay[segment] x share`` (see
   :func:`close_and_stay_probability`); horizon revenue ``deal_value x r x share``, where
   ``r`` is the horizon revenue per unit of deal value of the fit SQLs of the lead's
   segment whose SQL time fell in the quarter of its loss (renewals, churn, contract
   errors and the time left included; all segments of that quarter if the segment had
   none there).
-- Seam 2 fell_through: ARR ``deal_value``; horizon revenue ``deal_value x r``, ``r`` over
-  the booked deals of its segment won in the same quarter.
+- Won but not booked (seam 2 fell_through): ARR ``deal_value``; horizon revenue
+  ``deal_value x r``, ``r`` over the booked deals of its segment won in the same quarter.
 - Seam 2 contract_error (no lead is lost): ``deals_affected`` is the booked deals with an
   error; ARR ``deal_value - booked_arr``; horizon revenue ``horizon_revenue x (deal_value -
   booked_arr) / booked_arr``.
-- Seams 3 and 4 (missing_context, slow_onboarding, late_renewal): the ARR of the term
-  that ended in churn; horizon revenue that ARR over the years left, the later terms
+- A customer lost (seams 3 and 4: missing_context, slow_onboarding, late_renewal): the
+  ARR of the term that ended in churn; horizon revenue that ARR over the years left, the later terms
   renewed at the run's net revenue retention (capped at 100%).
 
 Slow quote-to-cash loses nothing: it *defers* revenue and cash, a measure of its own
@@ -120,19 +121,19 @@ def lost_lead_values(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
 
     arr = np.zeros(len(lost))
     revenue = np.zeros(len(lost))
-    first = seam == 1
+    churned = seam >= 3
+    won = np.isfinite(c["won_time"][lost]) & ~churned
+    first = ~won & ~churned
     p_stay = close_and_stay_probability(ledger)["p_close_and_stay"].to_numpy(dtype=float)
     fit_sql = c["is_fit"].astype(bool) & np.isfinite(c["sql_time"])
     per_value = _revenue_per_value(ledger, fit_sql, c["sql_time"])
     arr[first] = deal_value[first] * p_stay[segment[first]]
     revenue[first] = deal_value[first] * per_value(segment[first], loss_time[first])
 
-    fell = (seam == 2) & (names[reason_code] == "fell_through")
     booked_value = _revenue_per_value(ledger, closed_won(ledger), c["won_time"])
-    arr[fell] = deal_value[fell]
-    revenue[fell] = deal_value[fell] * booked_value(segment[fell], c["won_time"][lost][fell])
+    arr[won] = deal_value[won]
+    revenue[won] = deal_value[won] * booked_value(segment[won], c["won_time"][lost][won])
 
-    churned = seam >= 3
     term_arr = _churned_term_arr(ledger)[lost]
     years_left = _years_left(horizon, c["churn_time"][lost])
     arr[churned] = term_arr[churned]
@@ -140,7 +141,7 @@ def lost_lead_values(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
         years_left[churned], _term_years(ledger), _net_retention(ledger)
     )
 
-    share = _capacity_shares(ledger, scenario, lost)
+    share = _capacity_shares(ledger, scenario, lost, first)
     return pd.DataFrame(
         {
             "lead_id": lost.astype(np.int64),
@@ -212,15 +213,21 @@ def reconciliation(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "value"])
 
 
-def _capacity_shares(ledger: Ledger, scenario: Scenario, lost: np.ndarray) -> np.ndarray:
-    """Per lost lead, the share of it the gating stages' idle capacity could have taken."""
+def _capacity_shares(
+    ledger: Ledger, scenario: Scenario, lost: np.ndarray, before_win: np.ndarray
+) -> np.ndarray:
+    """Per lost lead, the share of it the gating stages' idle capacity could have taken.
+
+    Only leads lost before a win need a stage they never started; won deals and
+    customers passed every gating stage already.
+    """
     c = ledger.columns
     share = np.ones(len(lost))
     spare = headroom(ledger, scenario).set_index("stage")["spare_items"]
     reach_desk = _desk_given_sql(ledger)
     before_sales = ~np.isfinite(c["ae_start"][lost])
     for stage, column in GATING_STAGES:
-        need = (~np.isfinite(c[column][lost])).astype(float)
+        need = (before_win & ~np.isfinite(c[column][lost])).astype(float)
         if stage == "deal_desk":
             need = np.where(before_sales, need * reach_desk, need)
         demand = float(np.sum(need * share))

@@ -88,6 +88,12 @@ def summary_facts(
         "active customers."
     )
     _leakage(facts, data, fmt)
+    if facts.best_fix_seam is None and facts.worst_seam is not None:
+        facts.sentences.append(
+            "What fixing each seam is worth (the counterfactual, the honest headline when a "
+            "fix would flood the next team) needs the seam-fix runs: rerun with "
+            "<code>--leaks</code>."
+        )
     _deferral(facts, data, fmt)
     if comparisons:
         _whatifs(facts, comparisons, fmt)
