@@ -15,7 +15,7 @@ from funnelsim.scenario.models import Scenario
 if TYPE_CHECKING:
     from funnelsim.report.plotting import PlotAccessor
 
-LEAKAGE_MEASURES = ("leads_lost", "arr_lost", "horizon_revenue_lost")
+LEAKAGE_MEASURES = ("leads_lost", "deals_affected", "arr_lost", "horizon_revenue_lost")
 
 
 @dataclass

@@ -57,8 +57,10 @@ def test_compare_with_set_pairs_the_runs(small: Path) -> None:
 
 def test_leaks_ranks_four_seams(small: Path) -> None:
     rows = _json(CliRunner(), ["leaks", str(small), "--reps", "2", "--json"])
-    assert sorted(row["seam"] for row in rows) == [1, 2, 3, 4]
-    assert [row["rank"] for row in rows] == [1, 2, 3, 4]
+    seams = [row for row in rows if row["kind"] == "seam"]
+    assert sorted(row["seam"] for row in seams) == [1, 2, 3, 4]
+    assert [row["rank"] for row in seams] == [1, 2, 3, 4]
+    assert [row["kind"] for row in rows[4:]] == ["all", "sum", "interaction"]
 
 
 def test_sweep_marks_one_best_point_and_saves_points(small: Path, tmp_path: Path) -> None:
@@ -114,6 +116,8 @@ def test_run_with_leaks_puts_seam_fixes_in_tables_and_report(small: Path, tmp_pa
     assert result.exit_code == 0, result.output
     assert "What fixing each seam is worth" in result.output
     fixes = pd.read_csv(out / "seam_fixes.csv")
-    assert sorted(fixes["seam"]) == [1, 2, 3, 4]
+    assert sorted(fixes.loc[fixes["kind"] == "seam", "seam"]) == [1, 2, 3, 4]
     html = report.read_text()
     assert "seam fix" in html.lower() or "fixing" in html.lower()
+    assert "all four seams fixed together" in html
+    assert "All four fixed together are worth" in html

@@ -190,9 +190,19 @@ def test_interrupted_sweep_resumes_to_the_same_table(tmp_path: Path) -> None:
 
 
 def test_leaks_fixing_a_seam_never_costs_revenue_at_seam_one() -> None:
-    table = fs.leaks(_small(), replications=4, seed=1)
+    everything = fs.leaks(_small(), replications=4, seed=1)
+    table = everything[everything["kind"] == "seam"]
     assert list(table["rank"]) == [1, 2, 3, 4]
     assert sorted(table["seam"]) == [1, 2, 3, 4]
+    # Then all four fixed together, the sum of single fixes and their interaction.
+    combined = everything[everything["kind"] != "seam"].set_index("kind")
+    assert list(combined.index) == ["all", "sum", "interaction"]
+    measure = "counterfactual_horizon_revenue"
+    assert combined.at["sum", measure] == pytest.approx(table[measure].sum())
+    assert combined.at["interaction", measure] == pytest.approx(
+        combined.at["all", measure] - combined.at["sum", measure]
+    )
+    assert combined.at["all", "attributed_leads_lost"] == table["attributed_leads_lost"].sum()
     gains = table["counterfactual_horizon_revenue"].to_numpy()
     assert (np.diff(gains) <= 0).all()
     seam1 = table.set_index("seam").loc[1]

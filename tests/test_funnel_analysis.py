@@ -40,7 +40,8 @@ def _direct_masks(ledger: fs.Ledger) -> dict[str, np.ndarray]:
         "mql": (leads["mql_time"] < horizon).to_numpy(),
         "sql": leads["sql_time"].notna().to_numpy(),
         "opportunity": leads["opportunity"].to_numpy(dtype=bool),
-        "won": leads["won"].to_numpy(dtype=bool),
+        # A deal that fell through in contract review is not won.
+        "won": (leads["won"] & (leads["loss_reason"] != "fell_through")).to_numpy(dtype=bool),
         "active_customer": (leads["outcome"] == "active").to_numpy(),
     }
 

@@ -326,7 +326,8 @@ def test_cac_is_acquisition_cost_over_won_deals(rich):
         scenario.teams[t].headcount * scenario.teams[t].cost_per_year for t in ("sdr", "ae")
     )
     total = lead_cost + teams * years + scenario.costs.tools_per_year * years
-    won = int(np.count_nonzero(np.isfinite(c["won_time"])))
+    # Booked deals only: a deal that fell through in contract review is not won.
+    won = int(np.count_nonzero(np.isfinite(c["won_time"]) & (c["booked_arr"] > 0)))
     assert won > 0
     values = unit_economics(ledger, scenario).set_index("metric")["value"]
     assert values["acquisition_cost"] == pytest.approx(total)
@@ -368,7 +369,7 @@ def test_by_source_adds_up_to_the_totals(rich):
     c = ledger.columns
     assert list(table["source"]) == list(scenario.sources)
     assert table["leads"].sum() == ledger.n_leads
-    assert table["won_deals"].sum() == c["won"].sum()
+    assert table["won_deals"].sum() == (c["won"] & (c["booked_arr"] > 0)).sum()
     assert table["booked_arr"].sum() == pytest.approx(c["booked_arr"].sum())
     assert table["horizon_revenue"].sum() == pytest.approx(c["horizon_revenue"].sum())
     assert (table["mqls"] <= table["leads"]).all()
@@ -397,7 +398,8 @@ def test_pipeline_per_quarter(rich):
     assert (table["open_pipeline"] >= 0).all()
     assert table["open_pipeline"].iloc[0] == 0, "nothing is open at the start"
     c = ledger.columns
-    won_in_horizon = c["won"] & (c["won_time"] <= ledger.meta["horizon_hours"])
+    booked = c["won"] & (c["booked_arr"] > 0)
+    won_in_horizon = booked & (c["won_time"] <= ledger.meta["horizon_hours"])
     assert table["won_value"].sum() == pytest.approx(c["deal_value"][won_in_horizon].sum())
     assert (
         table["opps_created"].sum()
@@ -454,6 +456,8 @@ HEADLINE_METRICS = [
     "median_first_response_hours",
     "sla_compliance",
     "median_quote_to_cash_days",
+    "deferred_revenue",
+    "deferred_cash",
     "nrr",
     "grr",
     "cac",

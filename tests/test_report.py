@@ -313,15 +313,20 @@ def test_summary_numbers_equal_the_results(small: fs.Results) -> None:
         assert mean == pytest.approx(summary.at[metric, "mean"])
         assert low == pytest.approx(summary.at[metric, "ci_low"])
         assert high == pytest.approx(summary.at[metric, "ci_high"])
-    per_rep = small.leakage().groupby(["replication", "seam"])["arr_lost"].sum().unstack()
+    # The worst seam is the one losing the most revenue within the horizon (bounded by the
+    # potential), not ARR a year.
+    measure = "horizon_revenue_lost"
+    per_rep = small.leakage().groupby(["replication", "seam"])[measure].sum().unstack()
     worst = int(per_rep.mean().idxmax())
     assert facts.worst_seam == worst
-    assert facts.worst_seam_arr[0] == pytest.approx(per_rep[worst].mean())
+    assert facts.worst_seam_revenue[0] == pytest.approx(per_rep[worst].mean())
     table = seam_leakage(small.leakage())
-    row = table[(table["seam"] == worst) & (table["measure"] == "arr_lost")].iloc[0]
-    assert facts.worst_seam_arr[1:] == pytest.approx((row["ci_low"], row["ci_high"]))
-    arr = small.leakage_summary().query("measure == 'arr_lost' and seam == @worst")
-    assert facts.worst_reason == arr.loc[arr["mean"].idxmax(), "reason"]
+    row = table[(table["seam"] == worst) & (table["measure"] == measure)].iloc[0]
+    assert facts.worst_seam_revenue[1:] == pytest.approx((row["ci_low"], row["ci_high"]))
+    lost = small.leakage_summary().query("measure == @measure and seam == @worst")
+    assert facts.worst_reason == lost.loc[lost["mean"].idxmax(), "reason"]
+    realised = summary.at["horizon_revenue", "mean"]
+    assert facts.potential_revenue == pytest.approx(realised + per_rep.sum(axis=1).mean())
     html = render_report(data)
     revenue = summary.loc["horizon_revenue"]
     text = fs.report.formatting.number(
@@ -372,7 +377,7 @@ def test_report_from_directory_matches_memory(small: fs.Results, small_dir: Path
     for metric, values in in_memory.headline.items():
         assert from_disk.headline[metric] == pytest.approx(values)
     assert from_disk.worst_seam == in_memory.worst_seam
-    assert from_disk.worst_seam_arr == pytest.approx(in_memory.worst_seam_arr)
+    assert from_disk.worst_seam_revenue == pytest.approx(in_memory.worst_seam_revenue)
     assert from_disk.total_revenue_lost == pytest.approx(in_memory.total_revenue_lost)
     disk = ReportData.from_directory(folder)
     pd.testing.assert_frame_equal(flow_table(disk.ledgers), flow_table(_ledgers(small)))

@@ -1,5 +1,7 @@
 """Analysis: pure functions from ledgers to tidy pandas DataFrames."""
 
+from funnelsim.analysis.capacity import headroom, peak_occupancy
+from funnelsim.analysis.deferral import deferral
 from funnelsim.analysis.forecast import forecast_accuracy, forecast_error
 from funnelsim.analysis.funnel import conversion, outcomes, stage_counts
 from funnelsim.analysis.headline import headline
@@ -7,6 +9,7 @@ from funnelsim.analysis.leakage import (
     attributed_leakage,
     close_and_stay_probability,
     leakage_by_seam,
+    reconciliation,
 )
 from funnelsim.analysis.revenue import by_source, costs, pipeline, retention, unit_economics
 from funnelsim.analysis.saturation import quarterly_load, saturation, saturation_warnings
@@ -26,15 +29,19 @@ __all__ = [
     "close_and_stay_probability",
     "conversion",
     "costs",
+    "deferral",
     "first_response",
     "forecast_accuracy",
     "forecast_error",
     "headline",
+    "headroom",
     "leakage_by_seam",
     "outcomes",
+    "peak_occupancy",
     "pipeline",
     "quarterly_load",
     "quote_to_cash",
+    "reconciliation",
     "response_buckets",
     "retention",
     "sales_cycle",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from funnelsim.engine.ledger import Ledger
+from funnelsim.engine.ledger import LOST_AT_SEAM, Ledger
 
 HOURS_PER_DAY = 24.0
 # SimPy's clock accumulates timeouts, so an event due at t can fire at t - 1e-15: a
@@ -30,6 +30,22 @@ def observed(ledger: Ledger, name: str) -> np.ndarray:
     values = np.asarray(ledger.columns[name], dtype=float)
     with np.errstate(invalid="ignore"):
         return np.where(values <= horizon_hours(ledger), values, np.nan)
+
+
+def fell_through(ledger: Ledger) -> np.ndarray:
+    """Deals won in sales that fell apart in contract review (lost at seam 2, fell_through)."""
+    c = ledger.columns
+    code = ledger.reason_names.index("fell_through")
+    return (c["outcome"] == LOST_AT_SEAM) & (c["seam"] == 2) & (c["loss_reason"] == code)
+
+
+def closed_won(ledger: Ledger) -> np.ndarray:
+    """Won deals that were booked: sales won them and they did not fall through at seam 2.
+
+    Every count of won deals (funnel, win rate, CAC) uses this, so a deal that fell
+    through is never counted as won.
+    """
+    return ledger.columns["won"].astype(bool) & ~fell_through(ledger)
 
 
 def durations(start: np.ndarray, end: np.ndarray) -> np.ndarray:

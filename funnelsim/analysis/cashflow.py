@@ -19,7 +19,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import HOURS_PER_DAY, HOURS_PER_YEAR, horizon_hours, observed
+from funnelsim.analysis._common import (
+    HOURS_PER_DAY,
+    HOURS_PER_YEAR,
+    closed_won,
+    horizon_hours,
+    observed,
+)
 from funnelsim.analysis.revenue import costs, unit_economics
 from funnelsim.engine.ledger import Ledger
 from funnelsim.scenario.models import OutboundSource, Scenario
@@ -198,7 +204,7 @@ def cash_metrics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
 def _cash_payback(ledger: Ledger, scenario: Scenario, cac: float) -> float:
     """Months after the win until a won deal's margin on cash collected covers the CAC."""
     won_time = observed(ledger, "won_time")
-    won = np.flatnonzero(np.isfinite(won_time) & ledger.columns["won"].astype(bool))
+    won = np.flatnonzero(np.isfinite(won_time) & closed_won(ledger))
     if len(won) == 0 or not np.isfinite(cac):
         return np.nan
     horizon = horizon_hours(ledger)

@@ -12,6 +12,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
+from funnelsim.analysis._common import closed_won
 from funnelsim.engine.ledger import ACTIVE, LOST_AT_SEAM, OUTCOMES, SEAM_REASONS, Ledger
 
 STAGES: tuple[str, ...] = ("leads", "mql", "sql", "opportunity", "won", "active_customer")
@@ -22,7 +23,10 @@ NON_LOSING_REASONS: frozenset[str] = frozenset({"contract_error", "slow_quote_to
 
 
 def stage_masks(ledger: Ledger) -> dict[str, np.ndarray]:
-    """Boolean mask per funnel stage (which leads reached it), so counts and rates agree."""
+    """Boolean mask per funnel stage (which leads reached it), so counts and rates agree.
+
+    ``won`` is a booked deal: a deal that fell through in contract review is not won.
+    """
     c = ledger.columns
     horizon = float(ledger.meta["horizon_hours"])
     with np.errstate(invalid="ignore"):
@@ -32,7 +36,7 @@ def stage_masks(ledger: Ledger) -> dict[str, np.ndarray]:
         "mql": mql,
         "sql": np.isfinite(c["sql_time"]),
         "opportunity": c["opportunity"].astype(bool),
-        "won": c["won"].astype(bool),
+        "won": closed_won(ledger),
         "active_customer": c["outcome"] == ACTIVE,
     }
 

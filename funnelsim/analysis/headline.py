@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.analysis._common import HOURS_PER_DAY, durations, observed, ratio
+from funnelsim.analysis.deferral import deferral
 from funnelsim.analysis.forecast import forecast_error
 from funnelsim.analysis.funnel import stage_counts
 from funnelsim.analysis.revenue import retention, unit_economics
@@ -40,9 +41,11 @@ def headline(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     Rows: funnel counts (leads .. active_customers), booked_arr, arr_at_horizon,
     horizon_revenue, invoiced_revenue, win_rate (won / closed opportunities),
     median_sales_cycle_days, median_first_response_hours, sla_compliance,
-    median_quote_to_cash_days (closed-won to invoice), nrr, grr, cac, cac_payback_months,
-    forecast_mape and lead_to_customer (active customers / leads). Undefined figures are
-    NaN.
+    median_quote_to_cash_days (closed-won to invoice), deferred_revenue and deferred_cash
+    (what slow quote-to-cash moved past the horizon, :mod:`funnelsim.analysis.deferral`;
+    deferred, not lost), nrr, grr, cac, cac_payback_months, forecast_mape and
+    lead_to_customer (active customers / leads). ``won_deals`` counts booked deals: one
+    that fell through in contract review is not won. Undefined figures are NaN.
     """
     currency = scenario.currency
     funnel = stage_counts(ledger)
@@ -57,12 +60,15 @@ def headline(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     quote_days = durations(observed(ledger, "won_time"), observed(ledger, "invoice_time"))
     retained = retention(ledger).set_index("metric")["value"]
     economics = unit_economics(ledger, scenario).set_index("metric")["value"]
+    deferred = deferral(ledger).set_index("metric")["value"]
     rows += [
         ("win_rate", ratio(int(won.sum()), int(closed.sum())), "share"),
         ("median_sales_cycle_days", _median(cycle_days[closed]), "days"),
         ("median_first_response_hours", float(response["median_hours"]), "hours"),
         ("sla_compliance", float(response["sla_compliance"]), "share"),
         ("median_quote_to_cash_days", _median(quote_days / HOURS_PER_DAY), "days"),
+        ("deferred_revenue", float(deferred["deferred_revenue"]), currency),
+        ("deferred_cash", float(deferred["deferred_cash"]), currency),
         ("nrr", float(retained["nrr"]), "share"),
         ("grr", float(retained["grr"]), "share"),
         ("cac", float(economics["cac"]), currency),

@@ -13,6 +13,7 @@ import pandas as pd
 from funnelsim.analysis._common import (
     HOURS_PER_DAY,
     HOURS_PER_YEAR,
+    closed_won,
     horizon_hours,
     observed,
     quarter_index,
@@ -126,12 +127,12 @@ def unit_economics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     """CAC and CAC payback: what a won deal costs to acquire and how long it takes to earn back.
 
     Acquisition cost = lead costs + the SDR (seam 1), fallback and AE teams' costs + tools.
-    CAC = acquisition cost / won deals; payback months = CAC / (booked ARR per won deal x
-    gross margin / 12). Columns metric, value, unit; CAC and payback are NaN with no won
-    deals (or no booked ARR).
+    CAC = acquisition cost / won deals (booked: fell-through deals are not won); payback
+    months = CAC / (booked ARR per won deal x gross margin / 12). Columns metric, value,
+    unit; CAC and payback are NaN with no won deals (or no booked ARR).
     """
     acquisition = _acquisition_cost(ledger, scenario)
-    won = int(ledger.columns["won"].sum())
+    won = int(closed_won(ledger).sum())
     cac = ratio(acquisition, won)
     arr_per_deal = ratio(float(ledger.columns["booked_arr"].sum()), won)
     margin = scenario.costs.gross_margin
@@ -164,7 +165,7 @@ def by_source(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     source = c["source"]
     mql = np.isfinite(observed(ledger, "mql_time"))
     sql = np.isfinite(observed(ledger, "sql_time"))
-    won = c["won"].astype(bool)
+    won = closed_won(ledger)
 
     def per_source(weights: np.ndarray) -> np.ndarray:
         return np.bincount(source, weights=weights.astype(float), minlength=n_sources)
@@ -219,7 +220,7 @@ def pipeline(ledger: Ledger) -> pd.DataFrame:
     is_opp &= np.isfinite(opp_time)
     close_time = np.where(is_opp, observed(ledger, "close_time"), np.nan)
     value = np.asarray(c["deal_value"], dtype=float)
-    won = is_opp & c["won"].astype(bool) & np.isfinite(close_time)
+    won = is_opp & closed_won(ledger) & np.isfinite(close_time)
     closed = is_opp & np.isfinite(close_time)
 
     # Open at a quarter's start: created at or before it, not closed by then.

@@ -14,6 +14,7 @@ import pandas as pd
 from funnelsim.analysis._common import (
     HOURS_PER_DAY,
     ROUNDING_HOURS,
+    closed_won,
     durations,
     horizon_hours,
     observed,
@@ -195,12 +196,15 @@ def _response_hours(ledger: Ledger) -> np.ndarray:
 
 
 def closed_opportunities(ledger: Ledger) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per lead: closed-within-horizon opportunity mask, won mask and cycle days (for rates)."""
+    """Per lead: closed-within-horizon opportunity mask, won mask and cycle days (for rates).
+
+    Won means booked: a deal that fell through in contract review closed but was not won.
+    """
     opp_time = observed(ledger, "opp_time")
     close_time = observed(ledger, "close_time")
     closed = ledger.columns["opportunity"].astype(bool) & np.isfinite(opp_time)
     closed &= np.isfinite(close_time)
-    won = closed & ledger.columns["won"].astype(bool)
+    won = closed & closed_won(ledger)
     return closed, won, (close_time - opp_time) / HOURS_PER_DAY
 
 

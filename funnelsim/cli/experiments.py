@@ -202,7 +202,10 @@ def sweep(
     out: Path | None,
     as_json: bool,
 ) -> None:
-    """Every point of a parameter grid with intervals; the best net gain is starred."""
+    """Every point of a parameter grid with intervals; the best net value gain is starred.
+
+    Net value is gross profit (horizon revenue x gross margin) minus total cost.
+    """
     spec = load_scenario(scenario or default_scenario(), overrides)
     grid = parse_grid(grid_specs)
     n_points = math.prod(len(values) for values in grid.values())
@@ -242,7 +245,7 @@ def sweep(
     "--metric",
     default="horizon_revenue",
     show_default=True,
-    help="The headline metric to explain (or net_value).",
+    help="The headline metric to explain (e.g. net_value: gross profit − cost).",
 )
 @execution_options(5, 2)
 @csv_option

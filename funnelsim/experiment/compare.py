@@ -2,7 +2,9 @@
 
 Both scenarios run with the same replication seeds, so lead k of replication r meets the
 same fate draws in each; the difference is measured per replication and its interval is
-far narrower than that of two independent runs.
+far narrower than that of two independent runs. A change is judged by its net value
+(gross profit - cost): horizon revenue x the scenario's gross margin, minus total cost
+(see :func:`funnelsim.experiment.replications.net_value_rows`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ KEY_METRICS = (
     "seam3_leads_lost",
     "seam4_leads_lost",
     "cac",
+    "gross_profit",
     "total_cost",
     "net_value",
 )
@@ -71,7 +74,7 @@ class Comparison:
                     "variant": right["value"].reindex(left.index).to_numpy(dtype=float),
                 }
             )
-            frames.append(_with_net_value(frame, a.index, currency))
+            frames.append(frame)
         table = pd.concat(frames, ignore_index=True)
         table["difference"] = table["variant"] - table["baseline"]
         return table
@@ -141,22 +144,3 @@ def compare(
     jobs += replication_jobs(variant, replications, seed, keep_ledgers=False)
     runs = execute(run_replication, jobs, workers=workers, scheduler=scheduler, on_done=on_done)
     return Comparison(baseline, variant, seed, runs[:replications], runs[replications:])
-
-
-def _with_net_value(frame: pd.DataFrame, replication: int, currency: str) -> pd.DataFrame:
-    """Add net value: horizon revenue minus total cost, so a change is judged net of cost."""
-    values = frame.set_index("metric")
-    net = pd.DataFrame(
-        {
-            "replication": [replication],
-            "metric": ["net_value"],
-            "unit": [currency],
-            "baseline": [
-                values.at["horizon_revenue", "baseline"] - values.at["total_cost", "baseline"]
-            ],
-            "variant": [
-                values.at["horizon_revenue", "variant"] - values.at["total_cost", "variant"]
-            ],
-        }
-    )
-    return pd.concat([frame, net], ignore_index=True)

@@ -2,8 +2,8 @@
 
 ``--hire ae=+2@2027-04-01`` adds a plan step (``teams.ae.plan: [{date, change}]``) to the
 scenario; the plan is then compared against the scenario as it was, on common random
-numbers, so the difference in won deals, revenue and net value (after the hires' pay) is
-measured with a paired interval.
+numbers, so the difference in won deals, revenue and net value (gross profit − cost, the
+hires' pay included) is measured with a paired interval.
 """
 
 from __future__ import annotations

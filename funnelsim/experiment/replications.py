@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from funnelsim.analysis.capacity import peak_occupancy, team_occupancy
 from funnelsim.analysis.cashflow import cash_metrics
 from funnelsim.analysis.headline import headline
 from funnelsim.analysis.leakage import attributed_leakage
@@ -35,6 +36,8 @@ class Replication:
     """What one replication sends back: its metrics, and its ledger only if asked.
 
     ``load`` is each team's quarterly occupancy and queue, for saturation warnings.
+    ``team_load`` has one row per team: occupancy over the horizon and its highest
+    quarterly value (peak_occupancy), to name a team that saturates.
     """
 
     index: int
@@ -43,12 +46,11 @@ class Replication:
     leakage: pd.DataFrame
     ledger: Ledger | None
     load: pd.DataFrame | None = None
+    team_load: pd.DataFrame | None = None
 
     def metrics(self, currency: str) -> pd.DataFrame:
         """Headline metrics plus total cost and per-seam losses: what comparisons diff."""
-        by_seam = self.leakage.groupby("seam", sort=True)[
-            ["leads_lost", "arr_lost", "horizon_revenue_lost"]
-        ].sum()
+        by_seam = self.leakage.groupby("seam", sort=True)[["leads_lost", "arr_lost"]].sum()
         rows = []
         for seam, row in by_seam.iterrows():
             rows.append((f"seam{seam}_leads_lost", row["leads_lost"], "leads"))
@@ -72,19 +74,36 @@ def run_replication(
 ) -> Replication:
     """Simulate one replication and reduce it to headline metrics and leakage."""
     ledger = simulate(scenario, seed, perfect_seams=perfect_seams)
-    total_cost = pd.DataFrame(
-        [("total_cost", float(costs(ledger, scenario)["cost"].sum()), scenario.currency)],
-        columns=["metric", "value", "unit"],
-    )
+    figures = headline(ledger, scenario)
     cash = cash_metrics(ledger, scenario)
     cash = cash[cash["metric"].isin(CASH_HEADLINE)]
+    money = net_value_rows(ledger, scenario, figures)
+    load = pd.concat([team_occupancy(ledger), peak_occupancy(ledger)], axis=1)
     return Replication(
         index=index,
         seed=seed,
-        headline=pd.concat([headline(ledger, scenario), total_cost, cash], ignore_index=True),
-        leakage=attributed_leakage(ledger),
+        headline=pd.concat([figures, money, cash], ignore_index=True),
+        leakage=attributed_leakage(ledger, scenario),
         ledger=ledger if keep_ledger else None,
         load=quarterly_load(ledger),
+        team_load=load.rename_axis("team").reset_index(),
+    )
+
+
+def net_value_rows(ledger: Ledger, scenario: Scenario, figures: pd.DataFrame) -> pd.DataFrame:
+    """total_cost, gross_profit (horizon revenue x the scenario's gross margin) and
+    net_value = gross_profit - total_cost: what a change is judged by."""
+    revenue = float(figures.set_index("metric").at["horizon_revenue", "value"])
+    total_cost = float(costs(ledger, scenario)["cost"].sum())
+    gross_profit = revenue * scenario.costs.gross_margin
+    currency = scenario.currency
+    return pd.DataFrame(
+        [
+            ("total_cost", total_cost, currency),
+            ("gross_profit", gross_profit, currency),
+            ("net_value", gross_profit - total_cost, currency),
+        ],
+        columns=["metric", "value", "unit"],
     )
 
 

@@ -129,8 +129,6 @@ def _is_probability(path: str, value: float) -> bool:
 def _value(rep: Any, metric: str) -> float:
     frame = rep.metrics("")
     values = frame.set_index("metric")["value"]
-    if metric == "net_value":
-        return float(values["horizon_revenue"] - values["total_cost"])
     if metric not in values.index:
         raise ScenarioError(f"--metric {metric}: unknown; expected one of {list(values.index)}")
     return float(values[metric])

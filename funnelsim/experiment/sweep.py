@@ -1,5 +1,8 @@
 """Sweeps: every point of a parameter grid, with intervals and the best net value marked.
 
+Net value is gross profit - cost: horizon revenue x the scenario's gross margin, minus
+total cost; a point's net gain is its paired difference in net value against the base.
+
 All points run on the same replication seeds as the base scenario, so each point's gain
 over the base is a paired difference. With an output directory, each finished point is
 written atomically as its own JSON file; a rerun skips the points already there and
@@ -29,7 +32,16 @@ from funnelsim.experiment.stats import CONFIDENCE, paired_difference, t_interval
 from funnelsim.experiment.variants import grid_points, scenario_data, with_overrides
 from funnelsim.scenario.models import Scenario
 
-SWEEP_METRICS = ("horizon_revenue", "arr_at_horizon", "won_deals", "total_cost", "net_value")
+SWEEP_METRICS = (
+    "horizon_revenue",
+    "arr_at_horizon",
+    "won_deals",
+    "gross_profit",
+    "total_cost",
+    "net_value",
+)
+# Part of every saved point's key: points saved under another definition are rerun.
+NET_VALUE_DEFINITION = "gross_profit - total_cost"
 SWEEP_KIND = "sweep"
 
 
@@ -95,9 +107,7 @@ def _warn(message: str) -> None:
 
 def _metric_values(rep: Any, currency: str) -> dict[str, float]:
     metrics = rep.metrics(currency).set_index("metric")["value"].astype(float)
-    values = {name: float(metrics[name]) for name in SWEEP_METRICS if name in metrics}
-    values["net_value"] = values["horizon_revenue"] - values["total_cost"]
-    return values
+    return {name: float(metrics[name]) for name in SWEEP_METRICS if name in metrics}
 
 
 def _table(
@@ -134,7 +144,13 @@ def _table(
 def _point_key(base: Scenario, point: Mapping[str, Any], replications: int, seed: int) -> str:
     """A stable identity for a point: base scenario, overrides, replications and seed."""
     text = json.dumps(
-        {"base": scenario_data(base), "point": point, "reps": replications, "seed": seed},
+        {
+            "base": scenario_data(base),
+            "point": point,
+            "reps": replications,
+            "seed": seed,
+            "net_value": NET_VALUE_DEFINITION,
+        },
         sort_keys=True,
         default=str,
     )

@@ -137,7 +137,7 @@ class ReportData:
         if ledgers is not None:
             frames = []
             for index, ledger in enumerate(ledgers):
-                frame = attributed_leakage(ledger)
+                frame = attributed_leakage(ledger, scenario)
                 frame.insert(0, "replication", index)
                 frames.append(frame)
             leakage = pd.concat(frames, ignore_index=True)

@@ -11,6 +11,13 @@ from funnelsim.report.formatting import with_interval
 from funnelsim.results import Results
 
 FUNNEL_METRICS = ("leads", "mqls", "sqls", "opportunities", "won_deals", "active_customers")
+ATTRIBUTED_NOTE = (
+    "Leakage here is attributed and capacity-aware: a lost lead is worth what comparable "
+    "leads of this run earned, scaled down to the share of the lost flow that the downstream "
+    "teams' idle capacity could have absorbed; realised + leakage = potential revenue. Slow "
+    "quote-to-cash is deferred (deferred revenue, deferred cash), not lost. Net value = gross "
+    "profit (revenue x gross margin) - total cost."
+)
 SEAM_TITLES = {
     1: "1 mktg → sales",
     2: "2 sales → finance",
@@ -32,10 +39,7 @@ def print_results(results: Results, console: Console) -> None:
     console.print(_funnel_table(summary, scenario.currency, interval))
     console.print(_leakage_table(results.leakage_summary(), scenario.currency, interval))
     console.print(_metrics_table(summary, scenario.currency, interval))
-    console.print(
-        "[dim]Leakage here is attributed: the expected value of the leads lost at each seam "
-        "(deal value x the chance they would have closed and stayed, from this run).[/dim]"
-    )
+    console.print(f"[dim]{ATTRIBUTED_NOTE}[/dim]")
 
 
 def print_warnings(lines: list[str], console: Console) -> None:
@@ -65,12 +69,12 @@ def _leakage_table(leakage: pd.DataFrame, currency: str, interval: str) -> Table
     for name, justify in (
         ("seam", "left"),
         ("reason", "left"),
-        ("leads lost", "right"),
+        ("leads lost / deals hit", "right"),
         ("ARR lost", "right"),
         ("horizon revenue lost", "right"),
     ):
         table.add_column(name, justify=justify)
-    units = {"leads_lost": "leads", "arr_lost": currency, "horizon_revenue_lost": currency}
+    units = {"deals_affected": "leads", "arr_lost": currency, "horizon_revenue_lost": currency}
     indexed = leakage.set_index(["seam", "reason", "measure"])
     pairs = list(dict.fromkeys(zip(leakage["seam"], leakage["reason"], strict=True)))
     for seam in sorted({seam for seam, _ in pairs}):
@@ -173,35 +177,45 @@ def print_leaks(leaks: pd.DataFrame, currency: str, console: Console, confidence
         ("fix it: ARR at horizon gained", "right"),
         ("attributed: leads lost", "right"),
         ("attributed: horizon revenue lost", "right"),
+        ("saturates", "left"),
     ):
         table.add_column(name, justify=justify)
     for _, row in leaks.iterrows():
+        single = row.get("kind", "seam") == "seam"
+        if not single and row["kind"] == "all":
+            table.add_section()
         _add_row(
             table,
-            str(row["rank"]),
-            f"{row['seam']} {row['seam_name']}",
+            str(row["rank"]) if single else "",
+            f"{row['seam']} {row['seam_name']}" if single else str(row["seam_name"]),
             _cell(row, "counterfactual_horizon_revenue", currency, currency),
             _cell(row, "counterfactual_arr_at_horizon", currency, currency),
             _cell(row, "attributed_leads_lost", "leads", currency),
             _cell(row, "attributed_horizon_revenue_lost", currency, currency),
+            _saturation(row),
         )
     console.print(table)
     console.print(
         "[dim]Counterfactual: the paired difference against the same scenario with "
-        "that seam made perfect (no delay, no handoff loss). Attributed: the expected "
-        "value of the leads lost at that seam in the baseline itself.[/dim]"
+        "that seam made perfect (no delay, no handoff loss); fixes interact, so single fixes "
+        "do not add up to all four together. Attributed: the value of the leads lost at that "
+        "seam in the baseline itself, capacity-aware. Saturates: the downstream team whose "
+        "quarterly occupancy in the fixed run exceeds 90%.[/dim]"
     )
 
 
 def print_sweep(
     table_data: pd.DataFrame, paths: list[str], currency: str, console: Console, confidence: float
 ) -> None:
-    """One row per grid point; the point with the best net gain is starred."""
+    """One row per grid point; the best net value (gross profit − cost) gain is starred."""
     table = Table(
-        title=f"Sweep [{confidence:.0%} CI]; net = horizon revenue - total cost",
+        title=(
+            f"Sweep [{confidence:.0%} CI]; net value (gross profit − cost) = horizon revenue x "
+            "gross margin - total cost"
+        ),
         title_justify="left",
     )
-    for name in [*paths, "horizon revenue", "total cost", "net gain vs base", "best"]:
+    for name in [*paths, "horizon revenue", "total cost", "net value gain vs base", "best"]:
         table.add_column(escape(name), justify="right")
     for _, row in table_data.iterrows():
         point = ["base" if row["is_base"] else str(row[p]) for p in paths]
@@ -251,3 +265,9 @@ def _add_row(table: Table, *cells: str) -> None:
 
 def _cell(row: pd.Series, name: str, unit: str, currency: str) -> str:
     return with_interval(row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"], unit, currency)
+
+
+def _saturation(row: pd.Series) -> str:
+    """The teams a fix saturates with their peak quarterly occupancy, or '' when none."""
+    teams = row.get("saturated_teams", "")
+    return teams if isinstance(teams, str) else ""

@@ -20,6 +20,12 @@ from funnelsim.report.charts.style import (
 )
 from funnelsim.report.formatting import number
 
+# Metrics whose name alone would hide how they are computed.
+METRIC_NAMES = {
+    "net_value": "net value (gross profit − cost)",
+    "net_gain": "net value gain (gross profit − cost)",
+}
+
 
 def forest(
     summary: pd.DataFrame,
@@ -60,7 +66,7 @@ def forest(
             text, (d, yi), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8
         )
     ax.axvline(0, color=NEUTRAL_COLORS["muted"], lw=1)
-    ax.set_yticks(y, [m.replace("_", " ") for m in table["metric"]])
+    ax.set_yticks(y, [METRIC_NAMES.get(m, m.replace("_", " ")) for m in table["metric"]])
     ax.set_ylim(-0.7, len(table) - 0.3)
     if unit == currency:
         ax.xaxis.set_major_formatter(money_formatter(currency))
@@ -125,7 +131,7 @@ def sweep(
         ax.yaxis.set_major_formatter(money_formatter(currency))
     ax.set_xlabel(parameter)
     unit = f" ({currency})" if money_metric else ""
-    ax.set_ylabel(metric.replace("_", " ") + unit)
+    ax.set_ylabel(METRIC_NAMES.get(metric, metric.replace("_", " ")) + unit)
     ax.grid(color=NEUTRAL_COLORS["grid"])
     ax.legend(fontsize=8, frameon=False)
     ax.set_title(f"Sweep: {metric.replace('_', ' ')} against {parameter} (★ best)")

@@ -127,31 +127,41 @@ def waterfall(
 def seam_fixes(leaks: pd.DataFrame, currency: str, ax: Axes | None = None) -> Axes:
     """What fixing each seam is worth: counterfactual horizon revenue gained, with intervals.
 
-    ``leaks`` is ``fs.leaks`` output; a diamond marks each seam's attributed loss.
+    ``leaks`` is ``fs.leaks`` output; a diamond marks each seam's attributed loss. With the
+    "all four together" row present, a last neutral bar shows it: fixes interact, so it is
+    not the sum of the bars above.
     """
+    from funnelsim.experiment.leaks import combined_row, single_seams
     from funnelsim.report.data import SEAM_NAMES
 
     ax = new_axes(ax)
-    table = leaks.sort_values("seam")
+    table = single_seams(leaks).sort_values("seam")
+    together = combined_row(leaks, "all")
+    labels = [f"Seam {s}: {SEAM_NAMES.get(int(s), '')}" for s in table["seam"]]
+    colors = [seam_color(s) for s in table["seam"]]
+    if together is not None:
+        table = pd.concat([table, together.to_frame().T], ignore_index=True)
+        labels.append("All four together")
+        colors.append(NEUTRAL_COLORS["potential"])
     y = np.arange(len(table))[::-1]
     gain = table["counterfactual_horizon_revenue"].to_numpy(dtype=float)
     bars = ax.barh(
         y,
         gain,
-        color=[seam_color(s) for s in table["seam"]],
+        color=colors,
         height=0.6,
         xerr=error_bars(
             gain,
-            table["counterfactual_horizon_revenue_ci_low"].to_numpy(),
-            table["counterfactual_horizon_revenue_ci_high"].to_numpy(),
+            table["counterfactual_horizon_revenue_ci_low"].to_numpy(dtype=float),
+            table["counterfactual_horizon_revenue_ci_high"].to_numpy(dtype=float),
         ),
         error_kw=error_style(width=1, cap=3),
     )
     for bar, seam in zip(bars, table["seam"], strict=True):
-        bar.set_gid(f"fix:{int(seam)}")
+        bar.set_gid(f"fix:{int(seam)}" if int(seam) else "fix:all")
     attributed = table["attributed_horizon_revenue_lost"].to_numpy(dtype=float)
     ax.plot(attributed, y, "D", color="white", mec=NEUTRAL_COLORS["text"], ms=6, zorder=4)
-    ax.set_yticks(y, [f"Seam {s}: {SEAM_NAMES.get(int(s), '')}" for s in table["seam"]])
+    ax.set_yticks(y, labels)
     ax.axvline(0, color=NEUTRAL_COLORS["muted"], lw=1)
     ax.xaxis.set_major_formatter(money_formatter(currency))
     ax.set_xlabel(f"horizon revenue gained by fixing the seam ({currency})")
@@ -166,7 +176,7 @@ def seam_fixes(leaks: pd.DataFrame, currency: str, ax: Axes | None = None) -> Ax
                 ls="",
                 color="white",
                 mec=NEUTRAL_COLORS["text"],
-                label="attributed: value of leads lost there",
+                label="attributed (capacity-aware): value of leads lost there",
             ),
         ],
         fontsize=8,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
@@ -23,34 +24,7 @@ from funnelsim.report.plotting import PlotAccessor
 
 def summary_section(data: ReportData, facts: SummaryFacts) -> Markup:
     """The summary: headline cards, a note on replications and the findings."""
-    fmt = formatter(data.n_replications, data.currency)
-    cards = [
-        ("Revenue within the horizon", fmt(facts.headline["horizon_revenue"], data.currency)),
-        ("ARR at the horizon", fmt(facts.headline["arr_at_horizon"], data.currency)),
-    ]
-    if facts.worst_seam is not None and facts.worst_seam_arr is not None:
-        cards.append(
-            (
-                f"Biggest leak: seam {facts.worst_seam}, ARR lost a year",
-                fmt(facts.worst_seam_arr, data.currency),
-            )
-        )
-    if facts.best_fix_value is not None:
-        cards.append(
-            (
-                f"Fixing seam {facts.best_fix_seam} is worth",
-                fmt(facts.best_fix_value, data.currency),
-            )
-        )
-    elif facts.best_whatif_net is not None:
-        cards.append(
-            (
-                f"{facts.best_whatif}: net value",
-                fmt(facts.best_whatif_net, data.currency, signed=True),
-            )
-        )
-    else:
-        cards.append(("Won deals", fmt(facts.headline["won_deals"], "deals")))
+    cards = summary_cards(data, facts)
     card_html = Markup("").join(
         Markup(
             '<div class="card"><div class="card-label">{}</div>'
@@ -79,6 +53,47 @@ def summary_section(data: ReportData, facts: SummaryFacts) -> Markup:
     )
 
 
+def summary_cards(data: ReportData, facts: SummaryFacts) -> list[tuple[str, str]]:
+    """The summary's cards (label, value): the best seam fix first when there is one.
+
+    The leak card states revenue lost within the horizon and its share of the potential
+    (realised + leakage), so it can never exceed what the company could have earned.
+    """
+    fmt = formatter(data.n_replications, data.currency)
+    cards = []
+    if facts.best_fix_value is not None:
+        cards.append(
+            (
+                f"Fixing seam {facts.best_fix_seam} is worth (revenue within the horizon)",
+                fmt(facts.best_fix_value, data.currency),
+            )
+        )
+    cards += [
+        ("Revenue within the horizon", fmt(facts.headline["horizon_revenue"], data.currency)),
+        ("ARR at the horizon", fmt(facts.headline["arr_at_horizon"], data.currency)),
+    ]
+    if facts.worst_seam is not None and facts.worst_seam_revenue is not None:
+        potential = facts.potential_revenue or np.nan
+        share = facts.worst_seam_revenue[0] / potential if potential > 0 else np.nan
+        cards.append(
+            (
+                f"Biggest leak: seam {facts.worst_seam}, revenue lost within the horizon "
+                f"({share:.0%} of the potential)",
+                fmt(facts.worst_seam_revenue, data.currency),
+            )
+        )
+    if facts.best_fix_value is None and facts.best_whatif_net is not None:
+        cards.append(
+            (
+                f"{facts.best_whatif}: net value (gross profit − cost)",
+                fmt(facts.best_whatif_net, data.currency, signed=True),
+            )
+        )
+    elif facts.best_fix_value is None:
+        cards.append(("Won deals", fmt(facts.headline["won_deals"], "deals")))
+    return cards
+
+
 def leakage_section(data: ReportData, leaks: pd.DataFrame | None) -> Markup:
     """Where revenue leaks: the waterfall, its table and what fixing each seam is worth."""
     waterfall = chart(
@@ -89,8 +104,11 @@ def leakage_section(data: ReportData, leaks: pd.DataFrame | None) -> Markup:
     parts = [
         Markup(
             "<p>Potential revenue is what was realised plus the revenue the leaks cost within "
-            "the horizon; each bar is one seam and reason (attributed leakage). Whiskers show "
-            "the interval of each loss.</p>"
+            "the horizon; each bar is one seam and reason (attributed leakage, capacity-aware, "
+            "so the bars add up to the potential and never claim more than the teams could "
+            "have handled). Whiskers show the interval of each loss. Slow quote-to-cash is not "
+            "a bar: it defers revenue and cash (see the headline metrics), it does not lose "
+            "them.</p>"
         ),
         waterfall,
         leakage_table(data),
@@ -239,16 +257,27 @@ def method_section(data: ReportData) -> Markup:
             "<ul>"
             "<li><b>Seams</b> are the hand-offs between departments: 1 marketing → sales, "
             "2 sales → finance (quote-to-cash), 3 finance → customer success, 4 renewal.</li>"
-            "<li><b>Attributed leakage</b> is the expected value of the leads lost at a seam: "
-            "their deal value times the chance such a lead would have closed and stayed, "
-            "estimated from the same run.</li>"
+            "<li><b>Attributed leakage</b> is the value of the leads lost at a seam, estimated "
+            "from the same run and capacity-aware: each lost lead is worth what comparable "
+            "leads of the run earned per unit of deal value (same segment and quarter), scaled "
+            "down by the share of the lost flow that the downstream teams' idle capacity could "
+            "have absorbed. Realised revenue plus attributed leakage is the "
+            "<b>potential</b>.</li>"
             "<li><b>Waiting costs leads.</b> A lead waiting for a first response can go cold, "
             "and a qualified lead waiting for an AE can be lost as not followed up, each by "
             "its own curve in wall-clock time. A team busy 90% or more for a quarter is "
             "flagged as saturated: a fix upstream of it mostly lengthens its queue.</li>"
             "<li><b>Counterfactual</b> values (seam fixes, what-ifs) are paired differences: the "
             "same replications rerun with the change, every lead meeting the same random draws, "
-            "so the difference is measured with little noise.</li>"
+            "so the difference is measured with little noise. Fixes interact, so single seam "
+            "fixes do not add up to all four fixed together. Where a fix floods a downstream "
+            "team, the counterfactual is the honest figure and the team that saturates (above "
+            "90% occupancy in a quarter) is named.</li>"
+            "<li><b>Deferred</b> revenue and cash are what a slow quote-to-cash moves past the "
+            "horizon (the term starts at the invoice); they arrive later and are not lost.</li>"
+            "<li><b>Won deals</b> are booked deals: a deal that fell through in contract review "
+            "is not won. <b>Net value</b> is gross profit (revenue × the scenario's gross "
+            "margin) minus total cost.</li>"
             "<li>Intervals are {:.0%} Student-t confidence intervals over independent "
             "replications. ARR is annual; revenue within the horizon is what is recognised in "
             "the {} days simulated.</li>"

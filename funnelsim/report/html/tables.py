@@ -9,6 +9,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from funnelsim.experiment.compare import Comparison
+from funnelsim.experiment.leaks import single_seams
 from funnelsim.report import charts
 from funnelsim.report.data import REASON_LABELS, SEAM_NAMES, ReportData
 from funnelsim.report.formatting import number, with_interval
@@ -30,14 +31,17 @@ METRIC_LABELS: dict[str, str] = {
     "median_first_response_hours": "Median first response",
     "sla_compliance": "First responses within the SLA",
     "median_quote_to_cash_days": "Median quote-to-cash (closed-won to invoice)",
+    "deferred_revenue": "Revenue deferred past the horizon by quote-to-cash (not lost)",
+    "deferred_cash": "Cash deferred past the horizon by quote-to-cash (not lost)",
     "nrr": "Net revenue retention",
     "grr": "Gross revenue retention",
     "cac": "Customer acquisition cost (CAC)",
     "cac_payback_months": "CAC payback",
     "forecast_mape": "Quarterly forecast error (MAPE)",
     "lead_to_customer": "Lead-to-customer conversion",
+    "gross_profit": "Gross profit (revenue × gross margin)",
     "total_cost": "Total cost over the horizon",
-    "net_value": "Net value (revenue − cost)",
+    "net_value": "Net value (gross profit − cost)",
 }
 
 
@@ -64,7 +68,7 @@ def metrics_table(data: ReportData) -> Markup:
 def leakage_table(data: ReportData) -> Markup:
     """Attributed leakage by seam and reason: leads, ARR and horizon revenue lost."""
     units = {
-        "leads_lost": "leads",
+        "deals_affected": "leads",
         "arr_lost": data.currency,
         "horizon_revenue_lost": data.currency,
     }
@@ -92,38 +96,71 @@ def leakage_table(data: ReportData) -> Markup:
             )
         )
     return table(
-        ["seam", "reason", "leads lost", "ARR lost", "revenue lost within the horizon"],
+        [
+            "seam",
+            "reason",
+            "leads lost / deals hit",
+            "ARR lost",
+            "revenue lost within the horizon",
+        ],
         rows,
         numeric=(2, 3, 4),
-        caption=f"Attributed leakage by seam and reason ({interval_header(data)})",
+        caption=(
+            f"Attributed leakage by seam and reason, capacity-aware ({interval_header(data)})"
+        ),
     )
 
 
 def leaks_table(leaks: pd.DataFrame, data: ReportData) -> Markup:
-    """Seam fixes by rank: counterfactual gains beside the attributed loss."""
+    """Seam fixes by rank, then all four together, the sum of singles and the interaction:
+    counterfactual gains beside the attributed loss and the team a fix saturates."""
     rows = []
-    for row in leaks.sort_values("rank").itertuples(index=False):
+    ordered = pd.concat([single_seams(leaks).sort_values("rank"), _combined(leaks)])
+    for row in ordered.itertuples(index=False):
         record = row._asdict()
+        single = record.get("kind", "seam") == "seam"
+        name = (
+            f"{record['seam']} {SEAM_NAMES.get(int(record['seam']), '')}"
+            if single
+            else str(record["seam_name"])
+        )
         rows.append(
             (
-                str(record["rank"]),
-                f"{record['seam']} {SEAM_NAMES.get(int(record['seam']), '')}",
+                str(record["rank"]) if single else "",
+                name,
                 _cell(record, "counterfactual_horizon_revenue", data.currency),
                 _cell(record, "counterfactual_arr_at_horizon", data.currency),
                 _cell(record, "attributed_horizon_revenue_lost", data.currency),
+                _saturates(record),
             )
         )
     return table(
         [
             "rank",
-            "seam",
+            "fix",
             "fix it: revenue gained",
             "fix it: ARR at horizon gained",
             "attributed: revenue lost",
+            "saturates",
         ],
         rows,
         numeric=(2, 3, 4),
+        caption="Single fixes do not add up: the interaction row is all four together minus "
+        "the sum of the single fixes.",
     )
+
+
+def _combined(leaks: pd.DataFrame) -> pd.DataFrame:
+    """The all / sum / interaction rows of a seam-fix table (none for an older table)."""
+    if "kind" not in leaks.columns:
+        return leaks.iloc[0:0]
+    return leaks[leaks["kind"] != "seam"]
+
+
+def _saturates(record: dict[str, Any]) -> str:
+    """'team (peak%), ...' for a fix that saturates downstream teams, else ''."""
+    teams = record.get("saturated_teams", "")
+    return teams if isinstance(teams, str) else ""
 
 
 def comparison_table(summary: pd.DataFrame, currency: str, comparison: Comparison) -> Markup:

@@ -1,0 +1,139 @@
+"""Capacity headroom and saturation: how much more work each team could have taken in a run.
+
+Two uses, both from the same run's weekly team levels (wall-clock occupancy):
+
+- *Headroom* bounds attributed leakage. A lead lost at a seam is only worth what existing
+  capacity could have turned into revenue, so each queued stage that gates revenue (first
+  response, sales, deal desk) can take at most ``items x (1 - occupancy) / occupancy``
+  more items: the slot-hours it left idle divided by the slot-hours an item held on
+  average. It is an upper bound (perfect packing, no queueing), never an estimate of
+  what a fix would really bring; that is the counterfactual's job.
+- *Saturation* names a team that ran above :data:`SATURATED` occupancy for a quarter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.analysis._common import QUARTER_HOURS, horizon_hours
+from funnelsim.engine.ledger import Ledger
+from funnelsim.engine.teams import HOURS_PER_WEEK
+from funnelsim.scenario.models import Scenario
+
+SATURATED = 0.9
+# The queued stages that gate revenue, in the order a lead meets them, and the ledger
+# column that records an item's start there.
+GATING_STAGES: tuple[tuple[str, str], ...] = (
+    ("first_response", "first_response"),
+    ("sales", "ae_start"),
+    ("deal_desk", "contract_done"),
+)
+
+
+def stage_teams(scenario: Scenario) -> dict[str, tuple[str, ...]]:
+    """The teams serving each gating stage (seam 1's team and its fallback share the first)."""
+    first = (scenario.seam1.team, scenario.seam1.fallback_team)
+    return {
+        "first_response": tuple(dict.fromkeys(t for t in first if t is not None)),
+        "sales": (scenario.sales.team,),
+        "deal_desk": (scenario.seam2.team,),
+    }
+
+
+def downstream_teams(scenario: Scenario, seams: tuple[int, ...]) -> tuple[str, ...]:
+    """Teams that take more work when these seams are fixed: the teams after the first one.
+
+    Fixing seam 1 sends more leads to sales, the deal desk and onboarding; fixing seam 2
+    sends more customers to onboarding; seams 3 and 4 lose customers, not work.
+    """
+    chain = (scenario.sales.team, scenario.seam2.team, scenario.seam3.team)
+    first = min(seams) if seams else 5
+    start = {1: 0, 2: 2}.get(first, len(chain))
+    return tuple(dict.fromkeys(chain[start:]))
+
+
+def team_occupancy(ledger: Ledger) -> pd.Series:
+    """Each team's wall-clock occupancy over the horizon (weeks weighted by their length)."""
+    levels = ledger.team_levels
+    if levels.empty:
+        return pd.Series(dtype=float)
+    width = _week_widths(levels["week"].to_numpy(), horizon_hours(ledger))
+    busy = levels["occupancy"].to_numpy(dtype=float) * width
+    frame = pd.DataFrame({"team": levels["team"], "busy": busy, "width": width})
+    sums = frame.groupby("team", sort=False)[["busy", "width"]].sum()
+    return (sums["busy"] / sums["width"]).rename("occupancy")
+
+
+def quarterly_occupancy(ledger: Ledger) -> pd.DataFrame:
+    """Per team and quarter (1-based): wall-clock occupancy, weeks weighted by length."""
+    levels = ledger.team_levels
+    columns = ["team", "quarter", "occupancy"]
+    if levels.empty:
+        return pd.DataFrame(columns=columns)
+    weeks = levels["week"].to_numpy()
+    width = _week_widths(weeks, horizon_hours(ledger))
+    frame = pd.DataFrame(
+        {
+            "team": levels["team"].to_numpy(),
+            "quarter": (weeks * HOURS_PER_WEEK // QUARTER_HOURS).astype(np.int64) + 1,
+            "busy": levels["occupancy"].to_numpy(dtype=float) * width,
+            "width": width,
+        }
+    )
+    sums = frame.groupby(["team", "quarter"], sort=False)[["busy", "width"]].sum()
+    sums["occupancy"] = sums["busy"] / sums["width"]
+    return sums.reset_index()[columns]
+
+
+def peak_occupancy(ledger: Ledger) -> pd.Series:
+    """Each team's highest quarterly occupancy: above :data:`SATURATED` it saturated."""
+    table = quarterly_occupancy(ledger)
+    return table.groupby("team", sort=False)["occupancy"].max().rename("peak_occupancy")
+
+
+def headroom(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """Per gating stage: items its teams served, their occupancy and the extra items they
+    could have taken with the idle capacity of the same run.
+
+    Columns stage, items, occupancy (items-weighted over the stage's teams) and
+    spare_items (``items x (1 - occupancy) / occupancy`` summed over the stage's teams;
+    infinite for a team that served nothing or a stage without teams, since nothing bounds
+    it). Items are leads that started at the stage within the horizon: a first response,
+    an AE's start, a finished contract.
+    """
+    occupancy = team_occupancy(ledger)
+    c = ledger.columns
+    rerouted = c["rerouted"].astype(bool)
+    teams = stage_teams(scenario)
+    rows = []
+    for stage, column in GATING_STAGES:
+        started = np.isfinite(c[column])
+        spare, items, weighted = 0.0, 0, 0.0
+        for position, team in enumerate(teams[stage]):
+            mine = started
+            if stage == "first_response" and len(teams[stage]) > 1:
+                mine = started & (rerouted if position == 1 else ~rerouted)
+            n = int(mine.sum())
+            occ = float(occupancy.get(team, np.nan))
+            spare += _spare(n, occ)
+            items += n
+            weighted += n * (occ if np.isfinite(occ) else 0.0)
+        if not teams[stage]:
+            spare = np.inf
+        rows.append((stage, items, weighted / items if items else np.nan, spare))
+    table = pd.DataFrame(rows, columns=["stage", "items", "occupancy", "spare_items"])
+    return table.astype({"items": np.int64})
+
+
+def _spare(items: int, occupancy: float) -> float:
+    """Extra items a team could have taken: idle slot-hours over slot-hours per item."""
+    if items == 0 or not np.isfinite(occupancy) or occupancy <= 0:
+        return np.inf
+    return items * max(0.0, 1.0 - occupancy) / occupancy
+
+
+def _week_widths(weeks: np.ndarray, horizon: float) -> np.ndarray:
+    """Hours of each week inside the horizon (the last week may be short)."""
+    weeks = np.asarray(weeks, dtype=float)
+    return np.clip(horizon - weeks * HOURS_PER_WEEK, 0.0, HOURS_PER_WEEK)
