@@ -1,9 +1,18 @@
-"""A team served seat by seat: usable slots per seat, ramp, routing, queues and jobs."""
+"""A team served seat by seat: usable slots per seat, ramp, routing, queues and jobs.
+
+Staffing changes (a hire, a leaver, an absence, a ramp step) cost O(log n) amortised in
+the number of seats n, not O(n): headcounts are running counts, effective capacity sums
+seats grouped by hire time, and a change fills only the queues it touched. Routing uses
+sorted lists of present and employed seats (``bisect``) and, for least-loaded routing and
+pooled queues, heaps with stale entries skipped on the way out.
+"""
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
+from heapq import heapify, heappop, heappush
 
 import numpy as np
 import simpy
@@ -56,6 +65,19 @@ class SeatTeam(Team):
         self.jobs: dict[int, list] = {}
         self.capacity_log: list[tuple[float, int, int, float]] = []
         self._flushed = False
+        # Running state that keeps each staffing change O(log n) (see the module docstring).
+        self.n_present = 0
+        self._employed_seats: list[int] = []
+        self._present_seats: list[int] = []
+        self._full_present = 0
+        self._ramping: dict[float, int] = {}
+        self._jobs_at: list[dict[int, list]] = [{} for _ in range(n_seats)]
+        self._dirty: set[int] = set()
+        self._blocked: set[int] = set()
+        self._least_heap: list[tuple[int, int]] | None = (
+            [] if routing == "least_loaded" and not self.pooled else None
+        )
+        self._free_heap: list[int] | None = [] if self.pooled else None
 
     # Productivity and usable slots.
 
@@ -77,17 +99,109 @@ class SeatTeam(Team):
         return max(1, round(p * self.slots_per_head))
 
     def effective_capacity(self, now: float) -> float:
-        """Slot-equivalents of the present heads: productivity x slots per head."""
-        return float(
-            sum(
-                self.productivity(seat, now) * self.slots_per_head
-                for seat in range(self.n_seats)
-                if self.present[seat]
-            )
+        """Slot-equivalents of the present heads: productivity x slots per head.
+
+        Present heads still ramping are counted by hire time (heads hired together share
+        their productivity); a group that has finished its ramp joins the full heads.
+        """
+        for hired in [h for h in self._ramping if self._ramped(h, now)]:
+            self._full_present += self._ramping.pop(hired)
+        slots = self.slots_per_head
+        total = float(self._full_present * slots)
+        for hired, count in self._ramping.items():
+            total += count * (self._ramp_factor(hired, now) * slots)
+        return total
+
+    def _ramp_factor(self, hired: float, now: float) -> float:
+        """Productivity of a head hired at ``hired`` (same rule as ``productivity``)."""
+        ramp = self.ramp
+        if ramp is None or hired == -INF:
+            return 1.0
+        month = int((now - hired) // HOURS_PER_MONTH)
+        return ramp[month] if 0 <= month < len(ramp) else 1.0
+
+    def _ramped(self, hired: float, now: float) -> bool:
+        """Whether a head hired at ``hired`` is past the ramp listed months (for good)."""
+        return (
+            self.ramp is None
+            or hired == -INF
+            or int((now - hired) // HOURS_PER_MONTH) >= len(self.ramp)
         )
 
+    # Seat state changes, each O(log n) amortised.
+
+    def _set_employed(self, seat: int, employed: bool) -> None:
+        if self.employed[seat] == employed:
+            return
+        self.employed[seat] = employed
+        if employed:
+            insort(self._employed_seats, seat)
+        else:
+            del self._employed_seats[bisect_left(self._employed_seats, seat)]
+        self.headcount = len(self._employed_seats)
+
+    def _set_present(self, seat: int, present: bool, now: float) -> None:
+        if self.present[seat] == present:
+            return
+        self.present[seat] = present
+        hired = self.hired[seat]
+        step = 1 if present else -1
+        self.n_present += step
+        if present:
+            insort(self._present_seats, seat)
+            if self._least_heap is not None:
+                heappush(self._least_heap, (self.load[seat], seat))
+            if self._ramped(hired, now):
+                self._full_present += 1
+            else:
+                self._ramping[hired] = self._ramping.get(hired, 0) + 1
+            return
+        del self._present_seats[bisect_left(self._present_seats, seat)]
+        if hired in self._ramping:
+            self._ramping[hired] -= 1
+            if not self._ramping[hired]:
+                del self._ramping[hired]
+        else:
+            self._full_present -= 1
+
+    def _set_limit(self, seat: int, limit: int) -> None:
+        """A seat's usable slots; the queue it serves is filled at the next ``_fill_all``."""
+        self.limit[seat] = limit
+        self._slot_freed(seat)
+        self._dirty.add(0 if self.pooled else seat)
+
+    def _slot_freed(self, seat: int) -> None:
+        """Offer a seat with a free usable slot to the pooled queue's free-seat heap."""
+        heap = self._free_heap
+        if heap is None or self.busy_n[seat] >= self.limit[seat]:
+            return
+        heappush(heap, seat)
+        if len(heap) > 4 * self.n_seats + 64:
+            heap[:] = [s for s in range(self.n_seats) if self.busy_n[s] < self.limit[s]]
+            heapify(heap)
+
     def _fill_all(self, now: float) -> None:
-        for queue_index in range(len(self.queues)):
+        """Fill the queues a change touched (and, when open, those waiting for the opening).
+
+        Every other queue is empty, has no free usable slot, or waits for the calendar to
+        open with a wake-up pending, so filling it would do nothing.
+        """
+        todo = self._dirty
+        self._dirty = set()
+        if self._blocked and (self._always_open or self.calendar.next_open(now) <= now):
+            todo |= self._blocked
+        for queue_index in sorted(todo):
+            self._fill(queue_index, now)
+
+    def _wake(self, opening: float) -> None:
+        """At the calendar's opening, fill the queues that waited for it."""
+        if self._wake_time != opening:
+            return
+        self._wake_time = None
+        todo = self._blocked | self._dirty
+        self._blocked, self._dirty = set(), set()
+        now = self.env.now
+        for queue_index in sorted(todo):
             self._fill(queue_index, now)
 
     # The server: routing, queues, starts and completions.
@@ -98,16 +212,13 @@ class SeatTeam(Team):
             return -1
         if self.pooled:
             return 0
-        seats = self._candidate_seats()
         if self.routing == "least_loaded":
-            load = self.load
-            return min(seats, key=lambda s: (load[s], s))
-        for seat in seats:
-            if seat >= self._rr:
-                self._rr = seat + 1
-                return seat
-        self._rr = seats[0] + 1
-        return seats[0]
+            return self._least_loaded()
+        seats = self._present_seats or self._employed_seats
+        at = bisect_left(seats, self._rr)
+        seat = seats[at] if at < len(seats) else seats[0]
+        self._rr = seat + 1
+        return seat
 
     def least_loaded_head(self) -> int:
         """The present (else employed) head with the fewest items; -1 with no one employed."""
@@ -115,16 +226,31 @@ class SeatTeam(Team):
             return -1
         if self.pooled:
             return 0
-        return min(self._candidate_seats(), key=lambda s: (self.load[s], s))
+        return self._least_loaded()
 
-    def _candidate_seats(self) -> list[int]:
-        """The present seats, else the employed ones (all away: queue for their return)."""
-        return [s for s in range(self.n_seats) if self.present[s]] or [
-            s for s in range(self.n_seats) if self.employed[s]
-        ]
+    def _least_loaded(self) -> int:
+        """The present head with the fewest items (lowest seat on ties); else employed."""
+        load = self.load
+        heap = self._least_heap
+        if heap is None or not self.n_present:
+            seats = self._present_seats or self._employed_seats
+            return min(seats, key=lambda s: (load[s], s))
+        present = self.present
+        while True:
+            level, seat = heap[0]
+            if present[seat] and load[seat] == level:
+                return seat
+            heappop(heap)
 
     def _load_changed(self, head: int) -> None:
-        """Least-loaded routing scans the seats; nothing to keep up to date."""
+        """Record a seat's new load for least-loaded routing; compact stale entries."""
+        heap = self._least_heap
+        if heap is None:
+            return
+        heappush(heap, (self.load[head], head))
+        if len(heap) > 4 * self.n_seats + 64:
+            heap[:] = [(self.load[s], s) for s in self._present_seats]
+            heapify(heap)
 
     def arrive(self, item: int, head: int, hold, done) -> None:
         """Queue an item (at a head, or the pooled queue) and start what can start."""
@@ -142,6 +268,7 @@ class SeatTeam(Team):
         self.queued[queue_index] += 1
         if not self.pooled:
             self.load[queue_index] += 1
+            self._load_changed(queue_index)
         self.waiting.up(self.env.now)
 
     def withdraw(self, item: int, head: int) -> None:
@@ -157,14 +284,20 @@ class SeatTeam(Team):
         self.queued[queue_index] -= 1
         if not self.pooled:
             self.load[queue_index] -= 1
+            self._load_changed(queue_index)
 
     def _free_seat(self, queue_index: int) -> int:
+        """The seat to start on: the head's own, or (pooled) the lowest seat with a slot."""
+        busy_n, limit = self.busy_n, self.limit
         if not self.pooled:
             seat = queue_index
-            return seat if self.busy_n[seat] < self.limit[seat] else -1
-        for seat in range(self.n_seats):
-            if self.busy_n[seat] < self.limit[seat]:
+            return seat if busy_n[seat] < limit[seat] else -1
+        heap = self._free_heap
+        while heap:
+            seat = heap[0]
+            if busy_n[seat] < limit[seat]:
                 return seat
+            heappop(heap)
         return -1
 
     def _fill(self, head: int, now: float) -> None:
@@ -173,9 +306,12 @@ class SeatTeam(Team):
         while queue and queue[0][0] < 0:
             queue.popleft()
         if not queue or self._free_seat(head) < 0:
+            self._blocked.discard(head)
             return
         if not self._always_open and self._closed_until_opening(now):
+            self._blocked.add(head)
             return
+        self._blocked.discard(head)
         while queue:
             seat = self._free_seat(head)
             if seat < 0:
@@ -189,6 +325,7 @@ class SeatTeam(Team):
             self.waiting.down(now)
             if not self.pooled:
                 self.load[head] -= 1
+                self._load_changed(head)
             self._begin(item, seat, now, entry[1], entry[2], entry[3])
 
     def _begin(self, item: int, seat: int, now: float, hold, done, remaining) -> None:
@@ -206,8 +343,10 @@ class SeatTeam(Team):
             end = now + remaining
         job = [item, seat, now, end, done, p]
         self.jobs[item] = job
+        self._jobs_at[seat][item] = job
         self.busy_n[seat] += 1
         self.load[seat] += 1
+        self._load_changed(seat)
         self.busy.up(now)
         self._event_counter[0] += 1
         self.env.timeout(end - now).callbacks.append(lambda _e: self._complete(job))
@@ -217,9 +356,12 @@ class SeatTeam(Team):
         if self.jobs.get(item) is not job:
             return  # re-queued when its head left; the resumed job completes instead
         del self.jobs[item]
+        del self._jobs_at[seat][item]
         now = self.env.now
         self.busy_n[seat] -= 1
+        self._slot_freed(seat)
         self.load[seat] -= 1
+        self._load_changed(seat)
         self.served += 1
         self.busy.down(now)
         done(item, now)
