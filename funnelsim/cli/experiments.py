@@ -26,6 +26,7 @@ from funnelsim.cli.common import (
     set_option,
 )
 from funnelsim.experiment.plans import parse_hire
+from funnelsim.experiment.sizes import compare_size, plan_size, sensitivity_size, sweep_size
 from funnelsim.experiment.stats import CONFIDENCE
 from funnelsim.experiment.variants import parse_grid
 from funnelsim.output import (
@@ -72,6 +73,7 @@ def compare(
         raise ScenarioError("compare: give a VARIANT scenario file or --set changes")
     base_spec = load_scenario(baseline)
     variant_spec = load_scenario(variant or baseline, overrides)
+    compare_size(base_spec, variant_spec, execution.reps, execution.allow_large)
     if out is not None:
         check_writable(out, force)
     if report_path is not None:
@@ -126,6 +128,7 @@ def plan(
     """Paired difference of SCENARIO with a hiring plan against SCENARIO as it is."""
     spec = load_scenario(scenario or default_scenario(), overrides)
     parsed = [parse_hire(text) for text in hires]
+    plan_size(spec, parsed, execution.reps, execution.allow_large)
     if out is not None:
         check_writable(out, force)
     console = console_for(as_json)
@@ -202,6 +205,7 @@ def sweep(
     """Every point of a parameter grid with intervals; the best net gain is starred."""
     spec = load_scenario(scenario or default_scenario(), overrides)
     grid = parse_grid(grid_specs)
+    sweep_size(spec, grid, execution.reps, execution.allow_large)
     n_points = math.prod(len(values) for values in grid.values())
     console = console_for(as_json)
     with progress_bar(console, (n_points + 1) * execution.reps, "sweeping") as advance:
@@ -257,6 +261,7 @@ def sensitivity(
 ) -> None:
     """One-at-a-time tornado: which inputs move the metric most, with intervals."""
     spec = load_scenario(scenario or default_scenario(), overrides)
+    sensitivity_size(spec, params or None, execution.reps, execution.allow_large)
     if out is not None:
         check_writable(out, force)
     console = console_for(as_json)
