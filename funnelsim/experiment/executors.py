@@ -239,7 +239,9 @@ async def _identity(scheduler: DaskScheduler) -> Any:
     from distributed.comm import connect
 
     timeout = scheduler.timeout
-    comm = await asyncio.wait_for(connect(scheduler.address, timeout=timeout), timeout)
+    # Dask's connect gives up on an unanswered TCP connect itself (an OSError); the outer
+    # bound, a little later, catches a handshake that never comes back.
+    comm = await asyncio.wait_for(connect(scheduler.address, timeout=timeout), 1.5 * timeout + 1)
     try:
         await asyncio.wait_for(comm.write({"op": "identity", "reply": True}), timeout)
         return await asyncio.wait_for(comm.read(), timeout)
