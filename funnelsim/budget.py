@@ -155,7 +155,7 @@ def check_run_size(
     keep_ledgers: bool = False,
     allow_large: bool = False,
     step_labels: Mapping[tuple[str, str, int], str] | None = None,
-) -> Workload | None:
+) -> Workload:
     """Refuse (``TooLargeError``) a command above the limits; else return its workload.
 
     The replication count is checked first, so an absurd ``--reps`` fails at once.

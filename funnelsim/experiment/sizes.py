@@ -22,7 +22,7 @@ from funnelsim.scenario.models import Scenario
 
 def run_size(
     scenario: Scenario, replications: int, keep_ledgers: bool = True, allow_large: bool = False
-) -> Workload | None:
+) -> Workload:
     """Replications of one scenario; kept ledgers count towards memory."""
     return check_run_size(
         [scenario], replications, keep_ledgers=keep_ledgers, allow_large=allow_large
@@ -31,14 +31,14 @@ def run_size(
 
 def compare_size(
     baseline: Scenario, variant: Scenario, replications: int, allow_large: bool = False
-) -> Workload | None:
+) -> Workload:
     """Replications of both scenarios."""
     return check_run_size([baseline, variant], replications, allow_large=allow_large)
 
 
 def plan_size(
     scenario: Scenario, hires: Iterable[Hire], replications: int, allow_large: bool = False
-) -> Workload | None:
+) -> Workload:
     """The scenario and the scenario with the hires; a too-large step names its --hire."""
     hires = tuple(hires)
     labels = {
@@ -53,14 +53,14 @@ def plan_size(
     )
 
 
-def leaks_size(scenario: Scenario, replications: int, allow_large: bool = False) -> Workload | None:
+def leaks_size(scenario: Scenario, replications: int, allow_large: bool = False) -> Workload:
     """The scenario once as it is and once per seam made perfect."""
     return check_run_size([scenario], replications, runs=1 + len(SEAMS), allow_large=allow_large)
 
 
 def sweep_size(
     base: Scenario, grid: Mapping[str, list[Any]], replications: int, allow_large: bool = False
-) -> Workload | None:
+) -> Workload:
     """The base and every grid point (points already saved count too)."""
     points = [base] + [with_overrides(base, point) for point in grid_points(grid)]
     return check_run_size(points, replications, allow_large=allow_large)
@@ -71,7 +71,7 @@ def sensitivity_size(
     parameters: Iterable[str] | None,
     replications: int,
     allow_large: bool = False,
-) -> Workload | None:
+) -> Workload:
     """The base and two variants per parameter, each counted at the base's size.
 
     A variant differs from the base by the relative step (20% by default), so the
