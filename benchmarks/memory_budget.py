@@ -4,9 +4,10 @@ Run ``python benchmarks/memory_budget.py`` (a minute or two; ``--quick`` for a s
 Each probe runs one replication job (``run_replication``, what a worker runs) in a fresh
 subprocess and reports its peak RSS above the RSS after imports and scenario loading,
 with the run's leads, MQLs, SimPy events and outbound attempts. Slopes between two sizes
-of the same scenario give bytes per lead, per attempt and per head; events per MQL and
-per staffing change come from the runs' own counters. The figures printed are what
-``funnelsim/budget.py`` states (rounded up) as its constants.
+of the same scenario give bytes per lead, per attempt and per head, and (from ``run``
+keeping its ledgers and writing the results directory) per lead and replication kept;
+SimPy events per MQL come from the baseline run's own counter. The figures printed are
+what ``funnelsim/budget.py`` states (rounded up) as its constants.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _probe(kind: str, size: float) -> dict[str, Any]:
         "leads": int(ledger.n_leads),
         "mqls": int(ledger.meta["queued_leads"]),
         "events": int(ledger.meta["simpy_events"]),
-        "attempts": int(len(ledger.outbound_attempts)),
+        "attempts": len(ledger.outbound_attempts),
         "ledger_bytes": int(sum(c.nbytes for c in ledger.columns.values())),
     }
 
@@ -118,14 +119,14 @@ def main() -> None:
     leads = [measure("leads", s) for s in (1, 1 + 40 * scale)]
     attempts = [measure("attempts", s) for s in (1e4, 1e4 + 2e6 * scale)]
     heads = [measure("heads", s) for s in (10, 10 + 20000 * scale)]
-    kept = [measure("kept", s) for s in (1, 1 + round(8 * scale) or 2)]
+    kept = [measure("kept", s) for s in (1, 1 + max(1, round(8 * scale)))]
     for row in leads + attempts + heads + kept:
         print(json.dumps(row))
     base = leads[0]
     print(f"bytes per lead:    {slope(*leads, 'leads'):.0f}")
     print(f"ledger bytes/lead: {base['ledger_bytes'] / base['leads']:.0f}")
     print(f"bytes per attempt: {slope(*attempts, 'attempts'):.0f}")
-    print(f"bytes per head:    {(heads[1]['peak_bytes'] - heads[0]['peak_bytes']) / 20000 / scale:.0f}")
+    print(f"bytes per head:    {slope(*heads, 'size'):.0f}")
     print(f"kept bytes/lead:   {slope(*kept, 'leads'):.0f}")
     print(f"events per MQL:    {base['events'] / base['mqls']:.2f}")
     print(f"MQLs per lead:     {base['mqls'] / base['leads']:.3f}")
