@@ -1,10 +1,11 @@
 """A team served seat by seat: usable slots per seat, ramp, routing, queues and jobs.
 
 Staffing changes (a hire, a leaver, an absence, a ramp step) cost O(log n) amortised in
-the number of seats n, not O(n): headcounts are running counts, effective capacity sums
-seats grouped by hire time, and a change fills only the queues it touched. Routing uses
-sorted lists of present and employed seats (``bisect``) and, for least-loaded routing and
-pooled queues, heaps with stale entries skipped on the way out.
+the number of seats n, not O(n) Python steps: headcounts are running counts, effective
+capacity sums seats grouped by hire time, and a change fills only the queues it touched.
+Routing uses sorted lists of present and employed seats (``bisect``; an insert moves
+pointers in C) and, for least-loaded routing and pooled queues, heaps with stale entries
+skipped on the way out. Results are the same as scanning every seat.
 """
 
 from __future__ import annotations
@@ -83,12 +84,7 @@ class SeatTeam(Team):
 
     def productivity(self, seat: int, now: float) -> float:
         """The seat's occupant's productivity now (1 when ramped or without a ramp)."""
-        ramp = self.ramp
-        hired = self.hired[seat]
-        if ramp is None or hired == -INF:
-            return 1.0
-        month = int((now - hired) // HOURS_PER_MONTH)
-        return ramp[month] if 0 <= month < len(ramp) else 1.0
+        return self._ramp_factor(self.hired[seat], now)
 
     def _usable(self, seat: int, now: float) -> int:
         if not self.present[seat]:
@@ -103,6 +99,7 @@ class SeatTeam(Team):
 
         Present heads still ramping are counted by hire time (heads hired together share
         their productivity); a group that has finished its ramp joins the full heads.
+        With ramping heads the float sum may differ from a seat-by-seat sum in its last bit.
         """
         for hired in [h for h in self._ramping if self._ramped(h, now)]:
             self._full_present += self._ramping.pop(hired)
@@ -113,7 +110,7 @@ class SeatTeam(Team):
         return total
 
     def _ramp_factor(self, hired: float, now: float) -> float:
-        """Productivity of a head hired at ``hired`` (same rule as ``productivity``)."""
+        """Productivity of a head hired at ``hired`` (-inf: on the team from the start)."""
         ramp = self.ramp
         if ramp is None or hired == -INF:
             return 1.0
