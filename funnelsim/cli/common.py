@@ -105,12 +105,14 @@ class Execution:
 
     def api_kwargs(self) -> dict[str, object]:
         """The keyword arguments every experiment function of the API takes."""
-        scheduler = self.scheduler and DaskScheduler(self.scheduler, self.scheduler_timeout)
+        scheduler = (
+            DaskScheduler(self.scheduler, self.scheduler_timeout) if self.scheduler else None
+        )
         return {
             "replications": self.reps,
             "seed": self.seed,
             "workers": self.workers,
-            "scheduler": scheduler or None,
+            "scheduler": scheduler,
             "allow_large": self.allow_large,
         }
 
