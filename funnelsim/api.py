@@ -1,20 +1,35 @@
-"""The Python API: what a notebook or script calls. The CLI is a thin layer over this."""
+"""The Python API: what a notebook or script calls. The CLI is a thin layer over this.
+
+Every function first estimates the work it is asked for (``experiment.sizes``, from
+``funnelsim.budget``) and refuses a run above the size limits with ``TooLargeError``
+(one line: the estimate and the limit) unless ``allow_large=True``; hard limits hold
+even then.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
+
+from funnelsim.budget import TooLargeError
+from funnelsim.experiment import sizes
 from funnelsim.experiment.compare import Comparison
 from funnelsim.experiment.compare import compare as _compare
+from funnelsim.experiment.executors import DaskScheduler
 from funnelsim.experiment.leaks import leaks as _leaks
-from funnelsim.experiment.plans import compare_plan
+from funnelsim.experiment.plans import Hire, PlanComparison, compare_plan
 from funnelsim.experiment.replications import Replication, run_replications
 from funnelsim.experiment.sensitivity import sensitivity as _sensitivity
+from funnelsim.experiment.stats import CONFIDENCE
 from funnelsim.experiment.sweep import sweep as _sweep
 from funnelsim.results import Results
 from funnelsim.scenario.loading import load_scenario
 from funnelsim.scenario.models import Scenario
+
+Scheduler = str | DaskScheduler | None
 
 
 def run(
@@ -22,14 +37,16 @@ def run(
     replications: int = 1,
     seed: int = 0,
     workers: int = 1,
-    scheduler: str | None = None,
+    scheduler: Scheduler = None,
     keep_ledgers: bool = True,
     perfect_seams: Iterable[int] = (),
     on_done: Callable[[Replication], None] | None = None,
+    allow_large: bool = False,
 ) -> Results:
     """Run ``replications`` independent replications of a scenario (or a scenario file)."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    sizes.run_size(scenario, replications, keep_ledgers, allow_large)
     reps = run_replications(
         scenario,
         replications,
@@ -43,10 +60,129 @@ def run(
     return Results(scenario=scenario, seed=seed, replications=reps)
 
 
-compare = _compare
-plan = compare_plan
-leaks = _leaks
-sweep = _sweep
-sensitivity = _sensitivity
+def compare(
+    baseline: Scenario,
+    variant: Scenario,
+    replications: int = 10,
+    seed: int = 0,
+    workers: int = 1,
+    scheduler: Scheduler = None,
+    on_done: Callable[[int, Replication], None] | None = None,
+    allow_large: bool = False,
+) -> Comparison:
+    """Run both scenarios on the same replication seeds and pair them."""
+    sizes.compare_size(baseline, variant, replications, allow_large)
+    return _compare(
+        baseline, variant, replications, seed, workers=workers, scheduler=scheduler, on_done=on_done
+    )
 
-__all__ = ["Comparison", "compare", "leaks", "plan", "run", "sensitivity", "sweep"]
+
+def plan(
+    scenario: Scenario,
+    hires: Iterable[Hire],
+    replications: int = 10,
+    seed: int = 0,
+    workers: int = 1,
+    scheduler: Scheduler = None,
+    on_done: Callable[[int, Replication], None] | None = None,
+    allow_large: bool = False,
+) -> PlanComparison:
+    """The paired comparison of the scenario with the hires against the scenario."""
+    hires = tuple(hires)
+    sizes.plan_size(scenario, hires, replications, allow_large)
+    return compare_plan(
+        scenario, hires, replications, seed, workers=workers, scheduler=scheduler, on_done=on_done
+    )
+
+
+def leaks(
+    scenario: Scenario,
+    replications: int = 10,
+    seed: int = 0,
+    workers: int = 1,
+    scheduler: Scheduler = None,
+    on_done: Callable[[int, Replication], None] | None = None,
+    confidence: float = CONFIDENCE,
+    allow_large: bool = False,
+) -> pd.DataFrame:
+    """One row per seam, ranked by the counterfactual horizon revenue of fixing it."""
+    sizes.leaks_size(scenario, replications, allow_large)
+    return _leaks(
+        scenario,
+        replications,
+        seed,
+        workers=workers,
+        scheduler=scheduler,
+        on_done=on_done,
+        confidence=confidence,
+    )
+
+
+def sweep(
+    base: Scenario,
+    grid: Mapping[str, list[Any]],
+    replications: int = 10,
+    seed: int = 0,
+    workers: int = 1,
+    scheduler: Scheduler = None,
+    out_dir: Path | None = None,
+    on_done: Callable[[int, Any], None] | None = None,
+    confidence: float = CONFIDENCE,
+    allow_large: bool = False,
+) -> pd.DataFrame:
+    """One row per grid point: metrics with CIs, gain over the base, and the best point."""
+    sizes.sweep_size(base, grid, replications, allow_large)
+    return _sweep(
+        base,
+        grid,
+        replications,
+        seed,
+        workers=workers,
+        scheduler=scheduler,
+        out_dir=out_dir,
+        on_done=on_done,
+        confidence=confidence,
+    )
+
+
+def sensitivity(
+    scenario: Scenario,
+    parameters: Iterable[str] | None = None,
+    step: float = 0.2,
+    metric: str = "horizon_revenue",
+    replications: int = 10,
+    seed: int = 0,
+    workers: int = 1,
+    scheduler: Scheduler = None,
+    on_done: Callable[[int, Any], None] | None = None,
+    confidence: float = CONFIDENCE,
+    allow_large: bool = False,
+) -> pd.DataFrame:
+    """Effect on ``metric`` of moving each parameter down and up by ``step`` (relative)."""
+    parameters = list(parameters) if parameters is not None else None
+    sizes.sensitivity_size(scenario, parameters, replications, allow_large)
+    return _sensitivity(
+        scenario,
+        parameters,
+        step=step,
+        metric=metric,
+        replications=replications,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        on_done=on_done,
+        confidence=confidence,
+    )
+
+
+__all__ = [
+    "Comparison",
+    "DaskScheduler",
+    "TooLargeError",
+    "compare",
+    "leaks",
+    "plan",
+    "run",
+    "sensitivity",
+    "sweep",
+]

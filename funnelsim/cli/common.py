@@ -15,6 +15,14 @@ from rich.console import Console
 
 from funnelsim.api import leaks as seam_leaks
 from funnelsim.atomic import OutputError
+from funnelsim.experiment.executors import (
+    DASK_CONNECT_SECONDS,
+    DaskScheduler,
+    SchedulerError,
+    available_cpus,
+    check_scheduler,
+)
+from funnelsim.experiment.sizes import leaks_size, run_size
 from funnelsim.output import write_table
 from funnelsim.report.data import ReportInputError
 from funnelsim.report.progress import progress_bar
@@ -32,7 +40,7 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (ScenarioError, OutputError, ReportInputError) as exc:
+        except (ScenarioError, OutputError, ReportInputError, SchedulerError) as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(BAD_INPUT)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -84,25 +92,51 @@ csv_option = click.option(
 
 @dataclass(frozen=True)
 class Execution:
-    """How a command runs its replications: how many, from which seed, and where."""
+    """How a command runs its replications: how many, from which seed, where, how large."""
 
     reps: int
     seed: int
     workers: int
     scheduler: str | None
+    scheduler_timeout: float = DASK_CONNECT_SECONDS
+    allow_large: bool = False
 
     def api_kwargs(self) -> dict[str, object]:
         """The keyword arguments every experiment function of the API takes."""
+        scheduler = (
+            DaskScheduler(self.scheduler, self.scheduler_timeout) if self.scheduler else None
+        )
         return {
             "replications": self.reps,
             "seed": self.seed,
             "workers": self.workers,
-            "scheduler": self.scheduler,
+            "scheduler": scheduler,
+            "allow_large": self.allow_large,
         }
 
 
+def usable_workers(workers: int, scheduler: str | None, given: bool) -> int:
+    """``--workers`` capped to the CPUs available, with a note on stderr when it changes.
+
+    With ``--scheduler`` the Dask cluster's own workers run the jobs; an explicit
+    ``--workers`` is then ignored, with a note.
+    """
+    if scheduler:
+        if given:
+            click.echo(
+                "note: --workers is ignored with --scheduler (the cluster's workers run the jobs)",
+                err=True,
+            )
+        return workers
+    available = available_cpus()
+    if workers > available:
+        click.echo(f"note: --workers {workers} capped to the {available} CPUs available", err=True)
+        return available
+    return workers
+
+
 def execution_options(default_reps: int, min_reps: int) -> Callable:
-    """--reps, --seed, --workers and --scheduler, passed on as one ``execution`` argument."""
+    """--reps, --seed, --workers, --scheduler(-timeout) and --allow-large, as ``execution``."""
     options = [
         click.option(
             "--reps",
@@ -131,12 +165,39 @@ def execution_options(default_reps: int, min_reps: int) -> Callable:
             default=None,
             help="Run on an existing Dask cluster instead of local processes.",
         ),
+        click.option(
+            "--scheduler-timeout",
+            default=DASK_CONNECT_SECONDS,
+            show_default=True,
+            type=click.FloatRange(min=0.1, max=3600),
+            metavar="SECONDS",
+            help="How long to wait for the Dask scheduler to answer.",
+        ),
+        click.option(
+            "--allow-large",
+            is_flag=True,
+            help="Run even above the soft size limits (see README: Limits).",
+        ),
     ]
 
     def decorate(command: Callable) -> Callable:
         @functools.wraps(command)
-        def wrapper(reps: int, seed: int, workers: int, scheduler: str | None, **kwargs: object):
-            return command(execution=Execution(reps, seed, workers, scheduler), **kwargs)
+        def wrapper(
+            reps: int,
+            seed: int,
+            workers: int,
+            scheduler: str | None,
+            scheduler_timeout: float,
+            allow_large: bool,
+            **kwargs: object,
+        ):
+            source = click.get_current_context().get_parameter_source("workers")
+            given = source is not click.core.ParameterSource.DEFAULT
+            workers = usable_workers(workers, scheduler, given)
+            if scheduler:  # before any work: an unusable address is one line, exit 2
+                check_scheduler(DaskScheduler(scheduler, scheduler_timeout))
+            execution = Execution(reps, seed, workers, scheduler, scheduler_timeout, allow_large)
+            return command(execution=execution, **kwargs)
 
         for option in reversed(options):
             wrapper = option(wrapper)
@@ -164,9 +225,17 @@ def slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in name).strip("-") or "run"
 
 
+def check_run_size(spec: Scenario, execution: Execution, keep_ledgers: bool, leaks: bool) -> None:
+    """Refuse ``run`` (with its ``--leaks`` runs) above the size limits, before any work."""
+    run_size(spec, execution.reps, keep_ledgers, execution.allow_large)
+    if leaks:
+        leaks_size(spec, execution.reps, execution.allow_large)
+
+
 def seam_fixes_with_progress(
     spec: Scenario, execution: Execution, console: Console
 ) -> pd.DataFrame:
     """Value fixing each seam (``fs.leaks``) with a progress bar: shared by leaks and run."""
+    leaks_size(spec, execution.reps, execution.allow_large)
     with progress_bar(console, 5 * execution.reps, "fixing each seam in turn") as advance:
         return seam_leaks(spec, **execution.api_kwargs(), on_done=advance)

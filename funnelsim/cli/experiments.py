@@ -27,6 +27,7 @@ from funnelsim.cli.common import (
     set_option,
 )
 from funnelsim.experiment.plans import parse_hire
+from funnelsim.experiment.sizes import compare_size, plan_size, sensitivity_size, sweep_size
 from funnelsim.experiment.stats import CONFIDENCE
 from funnelsim.experiment.variants import parse_grid
 from funnelsim.output import (
@@ -74,6 +75,7 @@ def compare(
         raise ScenarioError("compare: give a VARIANT scenario file or --set changes")
     base_spec = load_scenario(baseline)
     variant_spec = load_scenario(variant or baseline, overrides)
+    compare_size(base_spec, variant_spec, execution.reps, execution.allow_large)
     if out is not None:
         check_writable(out, force)
     if report_path is not None:
@@ -129,6 +131,7 @@ def plan(
     """Paired difference of SCENARIO with a hiring plan against SCENARIO as it is."""
     spec = load_scenario(scenario or default_scenario(), overrides)
     parsed = [parse_hire(text) for text in hires]
+    plan_size(spec, parsed, execution.reps, execution.allow_large)
     if out is not None:
         check_writable(out, force)
     console = console_for(as_json)
@@ -208,6 +211,7 @@ def sweep(
     """
     spec = load_scenario(scenario or default_scenario(), overrides)
     grid = parse_grid(grid_specs)
+    sweep_size(spec, grid, execution.reps, execution.allow_large)
     n_points = math.prod(len(values) for values in grid.values())
     console = console_for(as_json)
     with progress_bar(console, (n_points + 1) * execution.reps, "sweeping") as advance:
@@ -264,6 +268,7 @@ def sensitivity(
 ) -> None:
     """One-at-a-time tornado: which inputs move the metric most, with intervals."""
     spec = load_scenario(scenario or default_scenario(), overrides)
+    sensitivity_size(spec, params or None, execution.reps, execution.allow_large)
     if out is not None:
         check_writable(out, force)
     console = console_for(as_json)

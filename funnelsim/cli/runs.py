@@ -14,6 +14,7 @@ from funnelsim.api import run as run_scenario
 from funnelsim.atomic import OutputRefusedError, write_text
 from funnelsim.cli.common import (
     Execution,
+    check_run_size,
     console_for,
     default_scenario,
     execution_options,
@@ -75,6 +76,7 @@ def run(
 ) -> None:
     """Simulate SCENARIO (default: the bundled baseline) and show where revenue leaks."""
     spec = load_scenario(scenario or default_scenario(), overrides)
+    check_run_size(spec, execution, keep_ledgers=not no_ledger, leaks=with_leaks)
     out_dir = out or default_results_dir(spec.name)
     if report_path is not None:
         refuse_report_in_results(report_path, out_dir)

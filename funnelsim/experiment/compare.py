@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.analysis.saturation import saturation, saturation_warnings
-from funnelsim.experiment.executors import execute
+from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import Replication, replication_jobs, run_replication
 from funnelsim.experiment.stats import (
     CONFIDENCE,
@@ -136,7 +136,7 @@ def compare(
     replications: int = 10,
     seed: int = 0,
     workers: int = 1,
-    scheduler: str | None = None,
+    scheduler: str | DaskScheduler | None = None,
     on_done: Callable[[int, Replication], None] | None = None,
 ) -> Comparison:
     """Run both scenarios on the same replication seeds and pair them."""

@@ -4,37 +4,76 @@ Every job carries its own seed, so where and in what order jobs run never change
 results: the same inputs give the same outputs bit for bit on any executor. A worker
 process that dies takes only its running jobs with it; they are run again, and each
 result is kept exactly once (by job index).
+
+``available_cpus()`` is what the CLI caps ``--workers`` to. A Dask scheduler is checked
+before use: a malformed address, nothing answering, or a service that does not speak
+Dask's protocol within the connect timeout gives a ``SchedulerError``; a cluster left
+without workers for ``DASK_NO_WORKERS_SECONDS`` gives a ``WorkerLostError`` instead of
+waiting forever.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 MAX_POOL_RESTARTS = 3
+DASK_CONNECT_SECONDS = 10.0
+DASK_NO_WORKERS_SECONDS = 60.0
+DASK_POLL_SECONDS = 1.0
 
 
 class WorkerLostError(RuntimeError):
-    """Worker processes kept dying; the run could not complete."""
+    """Worker processes kept dying, or a Dask cluster had none; the run could not complete."""
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler address is malformed, unreachable or not a Dask scheduler."""
+
+
+@dataclass(frozen=True)
+class DaskScheduler:
+    """A Dask scheduler's address and how long to wait for it to answer (seconds)."""
+
+    address: str
+    timeout: float = DASK_CONNECT_SECONDS
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS reports one)."""
+    counter = getattr(os, "process_cpu_count", None)
+    if counter is not None:
+        return max(1, counter() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def execute(
     fn: Callable[..., Any],
     jobs: Sequence[tuple],
     workers: int = 1,
-    scheduler: str | None = None,
+    scheduler: str | DaskScheduler | None = None,
     on_done: Callable[[int, Any], None] | None = None,
 ) -> list[Any]:
     """Run ``fn(*job)`` for every job and return the results in job order.
 
-    ``scheduler`` is the address of an existing Dask scheduler (``tcp://host:port``); else
-    ``workers`` local processes (1: in this process). ``on_done(index, result)`` is called
-    once per job as results arrive, e.g. to advance a progress bar or save a sweep point.
+    ``scheduler`` is an existing Dask scheduler (``tcp://host:port``, or a
+    ``DaskScheduler`` with its connect timeout); else ``workers`` local processes (1: in
+    this process). ``on_done(index, result)`` is
+    called once per job as results arrive, e.g. to advance a progress bar or save a
+    sweep point.
     """
     if scheduler:
-        return _on_dask(fn, jobs, scheduler, on_done)
+        target = scheduler if isinstance(scheduler, DaskScheduler) else DaskScheduler(scheduler)
+        return _on_dask(fn, jobs, target, on_done)
     if workers <= 1 or len(jobs) <= 1:
         results = []
         for index, job in enumerate(jobs):
@@ -78,25 +117,151 @@ def _on_local_pool(
 def _on_dask(
     fn: Callable[..., Any],
     jobs: Sequence[tuple],
-    scheduler: str,
+    scheduler: DaskScheduler,
     on_done: Callable[[int, Any], None] | None,
 ) -> list[Any]:
-    from dask.distributed import Client, as_completed
+    from dask.distributed import Client
 
-    with Client(scheduler, set_as_default=False) as client:
-        futures = [
-            client.submit(fn, *job, key=f"funnelsim-{fn.__name__}-{i}-{_token(job)}", retries=2)
-            for i, job in enumerate(jobs)
-        ]
-        index_of = {future.key: i for i, future in enumerate(futures)}
-        results: dict[int, Any] = {}
-        for future in as_completed(futures, loop=client.loop):
+    check_scheduler(scheduler)
+    try:
+        client = Client(scheduler.address, timeout=scheduler.timeout, set_as_default=False)
+    except (OSError, ValueError, TypeError, TimeoutError) as exc:
+        raise SchedulerError(_scheduler_problem(scheduler, exc)) from None
+    try:
+        return _run_on_client(client, fn, jobs, on_done)
+    finally:
+        with contextlib.suppress(Exception):
+            client.close(timeout=scheduler.timeout)
+
+
+def _run_on_client(
+    client: Any,
+    fn: Callable[..., Any],
+    jobs: Sequence[tuple],
+    on_done: Callable[[int, Any], None] | None,
+) -> list[Any]:
+    """Submit every job, collect results as they finish; give up without workers."""
+    from dask.distributed import as_completed
+
+    futures = [
+        client.submit(fn, *job, key=f"funnelsim-{fn.__name__}-{i}-{_token(job)}", retries=2)
+        for i, job in enumerate(jobs)
+    ]
+    index_of = {future.key: i for i, future in enumerate(futures)}
+    results: dict[int, Any] = {}
+    pending = as_completed(futures, loop=client.loop)
+    watch = _WorkerWatch(client, len(jobs))
+    while not pending.is_empty():
+        batch = pending.next_batch(block=False)
+        if not batch:
+            watch.check(len(results))
+            with pending.thread_condition:
+                if not pending.has_ready():
+                    pending.thread_condition.wait(timeout=DASK_POLL_SECONDS)
+            continue
+        for future in batch:
             index = index_of[future.key]
             results[index] = future.result()
             if on_done:
                 on_done(index, results[index])
             future.release()
     return [results[i] for i in range(len(jobs))]
+
+
+class _WorkerWatch:
+    """Notices a cluster left without workers, and gives up after a bounded wait."""
+
+    def __init__(self, client: Any, n_jobs: int) -> None:
+        self.client = client
+        self.n_jobs = n_jobs
+        self.checked = time.monotonic()
+        self.empty_since: float | None = None
+
+    def check(self, completed: int) -> None:
+        now = time.monotonic()
+        if now - self.checked < DASK_POLL_SECONDS:
+            return
+        self.checked = now
+        try:
+            workers = len(self.client.nthreads(callback_timeout=DASK_CONNECT_SECONDS))
+        except Exception:
+            workers = 0
+        if workers:
+            self.empty_since = None
+            return
+        self.empty_since = self.empty_since or now
+        if now - self.empty_since >= DASK_NO_WORKERS_SECONDS:
+            raise WorkerLostError(
+                f"the Dask cluster had no workers for {DASK_NO_WORKERS_SECONDS:.0f} s; "
+                f"{completed} of {self.n_jobs} jobs completed"
+            )
+
+
+def check_scheduler(scheduler: DaskScheduler) -> None:
+    """Ask the address who it is, within the timeout; ``SchedulerError`` if not a scheduler.
+
+    Dask's own client waits forever for a handshake from a service that never answers
+    (an HTTP server), so this asks first, in a thread with its own event loop, with every
+    step bounded by the timeout.
+    """
+    _check_address(scheduler.address)
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            identity = pool.submit(asyncio.run, _identity(scheduler)).result()
+        except Exception as exc:  # whatever the far end sent, the answer is the same
+            raise SchedulerError(_scheduler_problem(scheduler, exc)) from None
+    if not isinstance(identity, dict) or identity.get("type") != "Scheduler":
+        raise SchedulerError(
+            f"--scheduler {scheduler.address}: the service there is not a Dask scheduler"
+        )
+
+
+def _check_address(address: str) -> None:
+    """A malformed address (no port, a bad host) is refused before connecting."""
+    from distributed.comm import registry
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        registry.get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            _, port = parse_host_port(location)
+            if not 0 < int(port) < 65536:
+                raise ValueError(f"port {port} is not in 1-65535")
+    except (ValueError, TypeError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SchedulerError(
+            f"--scheduler {address}: not a usable address ({detail}); expected tcp://HOST:PORT"
+        ) from None
+
+
+async def _identity(scheduler: DaskScheduler) -> Any:
+    from distributed.comm import connect
+
+    timeout = scheduler.timeout
+    # Dask's connect gives up on an unanswered TCP connect itself (an OSError); the outer
+    # bound, a little later, catches a handshake that never comes back.
+    comm = await asyncio.wait_for(connect(scheduler.address, timeout=timeout), 1.5 * timeout + 1)
+    try:
+        await asyncio.wait_for(comm.write({"op": "identity", "reply": True}), timeout)
+        return await asyncio.wait_for(comm.read(), timeout)
+    finally:
+        comm.abort()
+
+
+def _scheduler_problem(scheduler: DaskScheduler, exc: BaseException) -> str:
+    """One line saying why a scheduler address cannot be used."""
+    from distributed.comm import CommClosedError
+
+    where = f"--scheduler {scheduler.address}"
+    if isinstance(exc, TimeoutError):
+        return (
+            f"{where}: no Dask scheduler answered within {scheduler.timeout:g} s "
+            "(is the port right, and is it a Dask scheduler?)"
+        )
+    if isinstance(exc, OSError) and not isinstance(exc, CommClosedError):
+        return f"{where}: could not connect within {scheduler.timeout:g} s"
+    return f"{where}: the service there is not a Dask scheduler ({type(exc).__name__})"
 
 
 def _token(job: tuple) -> str:

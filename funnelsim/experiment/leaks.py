@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.analysis.capacity import SATURATED, downstream_teams
-from funnelsim.experiment.executors import execute
+from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import Replication, replication_jobs, run_replication
 from funnelsim.experiment.stats import CONFIDENCE, paired_difference, t_interval
 from funnelsim.scenario.models import Scenario
@@ -49,7 +49,7 @@ def leaks(
     replications: int = 10,
     seed: int = 0,
     workers: int = 1,
-    scheduler: str | None = None,
+    scheduler: str | DaskScheduler | None = None,
     on_done: Callable[[int, Replication], None] | None = None,
     confidence: float = CONFIDENCE,
 ) -> pd.DataFrame:

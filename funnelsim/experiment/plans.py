@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from funnelsim.experiment.compare import Comparison, compare
+from funnelsim.experiment.executors import DaskScheduler
 from funnelsim.experiment.replications import Replication
 from funnelsim.experiment.variants import scenario_data
 from funnelsim.scenario.loading import ScenarioError, scenario_from_dict
@@ -115,7 +116,7 @@ def compare_plan(
     replications: int = 10,
     seed: int = 0,
     workers: int = 1,
-    scheduler: str | None = None,
+    scheduler: str | DaskScheduler | None = None,
     on_done: Callable[[int, Replication], None] | None = None,
 ) -> PlanComparison:
     """The paired comparison of the scenario with the hires against the scenario."""

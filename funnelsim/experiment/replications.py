@@ -19,8 +19,9 @@ from funnelsim.analysis.headline import headline
 from funnelsim.analysis.leakage import attributed_leakage
 from funnelsim.analysis.revenue import costs
 from funnelsim.analysis.saturation import quarterly_load
+from funnelsim.budget import check_replications
 from funnelsim.engine import Ledger, simulate
-from funnelsim.experiment.executors import execute
+from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.scenario.models import Scenario
 
 CASH_HEADLINE = (
@@ -60,7 +61,12 @@ class Replication:
 
 
 def replication_seeds(seed: int, replications: int) -> list[int]:
-    """Per-replication seeds spawned from the root seed with numpy's SeedSequence."""
+    """Per-replication seeds spawned from the root seed with numpy's SeedSequence.
+
+    A count above the hard limit is refused first: spawning 1e9 children would
+    exhaust memory before anything ran.
+    """
+    check_replications(replications)
     children = np.random.SeedSequence(int(seed)).spawn(int(replications))
     return [int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for child in children]
 
@@ -127,7 +133,7 @@ def run_replications(
     replications: int,
     seed: int,
     workers: int = 1,
-    scheduler: str | None = None,
+    scheduler: str | DaskScheduler | None = None,
     perfect_seams: Iterable[int] = (),
     keep_ledgers: bool = True,
     on_done: Callable[[Replication], None] | None = None,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from funnelsim.experiment.executors import execute
+from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import replication_jobs, run_replication
 from funnelsim.experiment.stats import CONFIDENCE, paired_difference
 from funnelsim.experiment.variants import get_path, numeric_paths, scenario_data, with_overrides
@@ -48,7 +48,7 @@ def sensitivity(
     replications: int = 10,
     seed: int = 0,
     workers: int = 1,
-    scheduler: str | None = None,
+    scheduler: str | DaskScheduler | None = None,
     on_done: Callable[[int, Any], None] | None = None,
     confidence: float = CONFIDENCE,
 ) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.atomic import ClaimedFolder, write_text
-from funnelsim.experiment.executors import execute
+from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import replication_jobs, run_replication
 from funnelsim.experiment.stats import CONFIDENCE, paired_difference, t_interval
 from funnelsim.experiment.variants import grid_points, scenario_data, with_overrides
@@ -51,7 +51,7 @@ def sweep(
     replications: int = 10,
     seed: int = 0,
     workers: int = 1,
-    scheduler: str | None = None,
+    scheduler: str | DaskScheduler | None = None,
     out_dir: Path | None = None,
     on_done: Callable[[int, Any], None] | None = None,
     confidence: float = CONFIDENCE,
