@@ -18,7 +18,6 @@ from funnelsim import budget
 from funnelsim.budget import TooLargeError, estimate
 from funnelsim.cli import main
 from funnelsim.engine import simulate
-from funnelsim.engine.seats import SeatTeam
 from funnelsim.experiment import executors, replications
 from funnelsim.experiment.plans import Hire
 from funnelsim.experiment.variants import with_overrides
@@ -149,17 +148,18 @@ HARD = "beyond what --allow-large lifts"
             False,
         ),
         (
-            ["run", "{base60}", "--set", "sources.paid_search.leads_per_week=1000000"],
+            ["run", "{base60}", "--set", "sources.paid_search.leads_per_week=900000"],
             "leads per replication (limit 5,000,000",
             False,
         ),
-        (["run", "{base60}", "--set", "teams.sdr.headcount=1000000000"], "heads", True),
         (
             [
                 "run",
                 "{base60}",
                 "--set",
-                "sources.ob={kind: outbound, accounts: 1000000000, attempts_per_week: 10, "
+                "horizon_days=730",
+                "--set",
+                "sources.ob={kind: outbound, accounts: 1000, attempts_per_week: 1000000, "
                 "connect_prob: 0.1}",
             ],
             "GB peak memory in one process (limit 4.0 GB",
@@ -170,8 +170,9 @@ HARD = "beyond what --allow-large lifts"
                 "run",
                 "{base60}",
                 "--set",
-                "sources.ob={kind: outbound, accounts: 1000, attempts_per_week: 1000000000, "
-                "connect_prob: 0.1}",
+                "horizon_days=3650",
+                "--set",
+                "sources.paid_search.leads_per_week=900000",
             ],
             "(hard limit 256 GB)",
             True,
@@ -183,18 +184,17 @@ HARD = "beyond what --allow-large lifts"
             False,
         ),
         (
-            ["plan", "{base60}", "--reps", "2", "--hire", "ae=+1000000@2027-01-20"],
-            "1,000,017 heads (limit 10,000; most in teams.ae)",
-            False,
-        ),
-        (
-            ["plan", "{base60}", "--reps", "2", "--hire", "ae=+999999999999@2027-01-20"],
-            "--hire ae=+999999999999@2027-01-20",
-            True,
-        ),
-        (
-            ["compare", "{tiny}", "--set", "teams.ae.headcount=20000", "--reps", "2"],
-            "20,008 heads (limit 10,000",
+            [
+                "compare",
+                "{tiny}",
+                "--set",
+                "teams.ae.headcount=6000",
+                "--set",
+                "teams.sdr.headcount=6000",
+                "--reps",
+                "2",
+            ],
+            "heads (limit 10,000",
             False,
         ),
         (["leaks", "{tiny}", "--reps", "20000"], "20,000 replications", False),
@@ -203,7 +203,7 @@ HARD = "beyond what --allow-large lifts"
                 "sweep",
                 "{base60}",
                 "--grid",
-                "sources.paid_search.leads_per_week=85,1000000",
+                "sources.paid_search.leads_per_week=85,900000",
                 "--reps",
                 "2",
             ],
@@ -228,6 +228,37 @@ def test_too_large_is_refused_in_one_line_before_anything_runs(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["run", "{base60}", "--set", "teams.sdr.headcount=1000000000"], "teams.sdr.headcount"),
+        (
+            [
+                "run",
+                "{base60}",
+                "--set",
+                "sources.ob={kind: outbound, accounts: 1000000000, attempts_per_week: 10, "
+                "connect_prob: 0.1}",
+            ],
+            "sources.ob.accounts",
+        ),
+        (
+            ["plan", "{base60}", "--reps", "2", "--hire", "ae=+999999999999@2027-01-20"],
+            "teams.ae.plan.0.change",
+        ),
+        (["compare", "{tiny}", "--set", "teams.ae.headcount=20000", "--reps", "2"], "headcount"),
+    ],
+)
+def test_sizes_beyond_the_sanity_caps_name_the_field(
+    args: list[str], field: str, tiny: Path, base60: Path, never_run: list[int]
+) -> None:
+    paths = {"tiny": str(tiny), "base60": str(base60)}
+    argv = [arg.format(**paths) if arg.startswith("{") else arg for arg in args]
+    line = _one_line_error(CliRunner().invoke(main, argv))
+    assert field in line and "less than or equal to" in line, line
+    assert never_run == []
+
+
 def test_allow_large_lifts_a_soft_limit_but_not_a_hard_one(tiny: Path) -> None:
     runner = CliRunner()
     hire = ["plan", str(tiny), "--reps", "2", "--hire", "ae=+1001@2027-01-08", "--json"]
@@ -248,8 +279,9 @@ def test_the_api_refuses_with_a_clear_exception(never_run: list[int]) -> None:
         fs.compare(scenario, scenario, replications=10**9, allow_large=True)
     with pytest.raises(TooLargeError, match="--hire ae=\\+5000"):
         fs.api.plan(scenario, [Hire("ae", 5000, scenario.start_date)], replications=2)
+    longer = scenario_from_dict({"name": "tiny", "horizon_days": 60})
     with pytest.raises(TooLargeError, match="leads per replication"):
-        fs.sweep(scenario, {"sources.inbound.leads_per_week": [100, 1e8]}, replications=2)
+        fs.sweep(longer, {"sources.inbound.leads_per_week": [100, 9e5]}, replications=2)
     with pytest.raises(TooLargeError, match="replications"):
         fs.leaks(scenario, replications=10**7)
     with pytest.raises(TooLargeError, match="replications"):
