@@ -129,8 +129,12 @@ def sweep(
     on_done: Callable[[int, Any], None] | None = None,
     confidence: float = CONFIDENCE,
     allow_large: bool = False,
+    on_warning: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """One row per grid point: metrics with CIs, gain over the base, and the best point."""
+    """One row per grid point: metrics with CIs, gain over the base, and the best point.
+
+    ``on_warning`` gets one line per saved point that is damaged and run again.
+    """
     sizes.sweep_size(base, grid, replications, allow_large)
     return _sweep(
         base,
@@ -142,6 +146,7 @@ def sweep(
         out_dir=out_dir,
         on_done=on_done,
         confidence=confidence,
+        on_warning=on_warning,
     )
 
 
