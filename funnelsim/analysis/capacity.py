@@ -16,12 +16,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import QUARTER_HOURS, horizon_hours
+from funnelsim.analysis._common import horizon_hours
+from funnelsim.analysis.saturation import SATURATED_OCCUPANCY, quarterly_load
 from funnelsim.engine.ledger import Ledger
 from funnelsim.engine.teams import HOURS_PER_WEEK
 from funnelsim.scenario.models import Scenario
 
-SATURATED = 0.9
+SATURATED = SATURATED_OCCUPANCY
 # The queued stages that gate revenue, in the order a lead meets them, and the ledger
 # column that records an item's start there.
 GATING_STAGES: tuple[tuple[str, str], ...] = (
@@ -65,30 +66,9 @@ def team_occupancy(ledger: Ledger) -> pd.Series:
     return (sums["busy"] / sums["width"]).rename("occupancy")
 
 
-def quarterly_occupancy(ledger: Ledger) -> pd.DataFrame:
-    """Per team and quarter (1-based): wall-clock occupancy, weeks weighted by length."""
-    levels = ledger.team_levels
-    columns = ["team", "quarter", "occupancy"]
-    if levels.empty:
-        return pd.DataFrame(columns=columns)
-    weeks = levels["week"].to_numpy()
-    width = _week_widths(weeks, horizon_hours(ledger))
-    frame = pd.DataFrame(
-        {
-            "team": levels["team"].to_numpy(),
-            "quarter": (weeks * HOURS_PER_WEEK // QUARTER_HOURS).astype(np.int64) + 1,
-            "busy": levels["occupancy"].to_numpy(dtype=float) * width,
-            "width": width,
-        }
-    )
-    sums = frame.groupby(["team", "quarter"], sort=False)[["busy", "width"]].sum()
-    sums["occupancy"] = sums["busy"] / sums["width"]
-    return sums.reset_index()[columns]
-
-
 def peak_occupancy(ledger: Ledger) -> pd.Series:
     """Each team's highest quarterly occupancy: above :data:`SATURATED` it saturated."""
-    table = quarterly_occupancy(ledger)
+    table = quarterly_load(ledger)
     return table.groupby("team", sort=False)["occupancy"].max().rename("peak_occupancy")
 
 
