@@ -10,20 +10,28 @@ are sized to the calibrated volume with the default work times.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, special
 
 from funnelsim.calibrate.fitdist import _round
 from funnelsim.calibrate.fitting import MIN_SEGMENT, Fitted
+from funnelsim.calibrate.mapping import PLURAL, MappingError
 from funnelsim.engine import simulate
 from funnelsim.scenario.loading import scenario_from_dict
 from funnelsim.scenario.models import Scenario, Source
 
 PILOT_ROUNDS = 5
+PILOT_TOLERANCE = 0.03
+PILOT_FAIL = 0.10
+PILOT_LEADS = 250_000
+PILOT_MAX_RUNS = 20
+RUNAWAY_MIN_ENTRIES = 30
 TARGET_UTILISATION = 0.5
 WORK_HOURS_PER_WEEK = 40.0
 STAGE_TIME = {"lead": "created", "mql": "mql_time", "sql": "sql_time", "opportunity": "opp_time"}
@@ -31,6 +39,8 @@ DEFAULT_DEAL_VALUE = {"dist": "lognormal", "median": 12000.0, "p90": 30000.0}
 STALLED_DAYS = 3650.0
 WARMUP_WEEKS = 2.0
 MAX_STEP = 10.0
+DEFAULT_WIN_RATE = 0.25
+DEFAULT_CYCLE = {"dist": "lognormal", "median": 40, "p90": 100}
 
 
 @dataclass
@@ -144,10 +154,12 @@ def _sales(fitted: Fitted, data: dict[str, Any], segments: list[str], prov: dict
     sales["cycle_days"] = {}
     sales["lost_cycle_days"] = {}
     if not fitted.cycles or fitted.cycles["all"].time is None:
-        sales["win_rate"] = dict.fromkeys(segments, 0.25)
-        default_cycle = {"dist": "lognormal", "median": 40, "p90": 100}
-        sales["cycle_days"] = dict.fromkeys(segments, default_cycle)
+        why = "no closed record in the window" if fitted.cycles else "no close date mapped"
+        sales["win_rate"] = dict.fromkeys(segments, DEFAULT_WIN_RATE)
+        sales["cycle_days"] = dict.fromkeys(segments, DEFAULT_CYCLE)
         sales.pop("lost_cycle_days")
+        prov["sales.win_rate"] = f"default {DEFAULT_WIN_RATE}: not estimable ({why})"
+        prov["sales.cycle_days"] = f"default: not estimable ({why})"
         return
     maps_to_cycle = fitted.last_stage == "opportunity"
     for segment in segments:
@@ -160,7 +172,7 @@ def _sales(fitted: Fitted, data: dict[str, Any], segments: list[str], prov: dict
             f"censored; {cycle.win_rate:.3f} (95% CI {low:.3f}-{high:.3f})"
         )
         if not maps_to_cycle:
-            sales["cycle_days"][segment] = {"dist": "lognormal", "median": 40, "p90": 100}
+            sales["cycle_days"][segment] = DEFAULT_CYCLE
         elif fitted.cycles["all"].lost_time is not None:
             _outcome_cycles(fitted, sales, segment, prov)
         else:
@@ -260,29 +272,53 @@ def _owners(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> None:
 
 
 def _pilot(fitted: Fitted, built: Built, seed: int) -> None:
-    """Back-solve lead volumes and size unseen teams by simulating the draft scenario."""
+    """Back-solve lead volumes and size unseen teams by simulating the draft scenario.
+
+    Each round simulates the draft at a bounded size (PILOT_LEADS leads: volume and team
+    headcounts scaled by the same factor, rates scaled back) and rescales every source's
+    leads per week by observed over simulated entry rate (sources share the default stages,
+    so one factor keeps their observed split). It stops once they agree within the
+    tolerance (wider when the pilot sees few entries). A rate that does not follow the
+    volume (the default stages cannot deliver it) or still misses after PILOT_ROUNDS is
+    refused with one line rather than chased.
+    """
     data, prov = built.data, built.provenance
     entry = fitted.chain[0]
     target = dict(zip(fitted.arrivals["source"], fitted.arrivals["per_week"], strict=True))
-    history = []
-    for _round_index in range(PILOT_ROUNDS):
-        scenario = scenario_from_dict(data, source="calibrated scenario")
-        leads = simulate(scenario, seed).leads
+    observed = sum(target.values())
+    history: list[dict[str, float]] = []
+    volumes: list[float] = []
+    miss, entries = 0.0, 0
+    for round_index in range(PILOT_ROUNDS):
+        scenario, scale, runs = _pilot_scenario(data)
+        seeds = np.random.SeedSequence(seed).generate_state(runs)
+        leads = pd.concat([simulate(scenario, int(s)).leads for s in seeds], ignore_index=True)
         weeks = scenario.horizon_days / 7.0
-        rates = _entry_rates(leads, entry, scenario, weeks)
-        history.append({k: round(v, 2) for k, v in rates.items()})
+        counts = _entry_counts(leads, entry)
+        entries = sum(counts.values())
+        span = max(weeks - WARMUP_WEEKS, 1.0) * scale * runs
+        history.append({k: round(v / span, 2) for k, v in counts.items()})
+        simulated = entries / span
         before = sum(src["leads_per_week"] for src in data["sources"].values())
-        if entry != "lead":
-            for name, observed in target.items():
-                current = data["sources"][name]["leads_per_week"]
-                simulated = rates.get(name, 0.0)
-                factor = observed / simulated if simulated > 0 else MAX_STEP
-                factor = float(np.clip(factor, 1 / MAX_STEP, MAX_STEP))
-                data["sources"][name]["leads_per_week"] = _round(current * factor)
+        volumes.append(before)
+        miss = abs(simulated / observed - 1.0) if simulated > 0 else math.inf
+        tolerance = max(PILOT_TOLERANCE, 2.0 / math.sqrt(max(entries, 1)))
+        if entry != "lead" and miss > tolerance:
+            settled = round_index > 0 and entries >= RUNAWAY_MIN_ENTRIES
+            _rescale_volume(data, observed, simulated, entry, settled, volumes)
         after = sum(src["leads_per_week"] for src in data["sources"].values())
-        _size_teams(fitted, data, prov, leads, weeks / (after / before))
+        _size_teams(fitted, data, prov, leads, weeks * scale * runs / (after / before))
         _match_conversions(fitted, data, prov, leads, scenario)
+        if entry == "lead" or miss <= tolerance:
+            break
     if entry != "lead":
+        if miss > max(PILOT_FAIL, 4.0 / math.sqrt(max(entries, 1))):
+            raise MappingError(
+                f"created_stage: cannot back-solve leads per week for '{entry}' records: after "
+                f"{PILOT_ROUNDS} pilot simulations the default stages before '{entry}' still "
+                f"miss the observed rate by {miss:.0%} (leads/week tried: "
+                f"{', '.join(f'{v:.4g}' for v in volumes)})"
+            )
         for row in fitted.arrivals.itertuples():
             prov[f"sources.{row.source}.leads_per_week"] = (
                 f"back-solved: {row.records} {entry} records in {row.weeks:.1f} weeks = "
@@ -292,13 +328,56 @@ def _pilot(fitted: Fitted, built: Built, seed: int) -> None:
     built.pilot = {"entry_stage": entry, "target_per_week": target, "simulated": history}
 
 
-def _entry_rates(leads, entry: str, scenario: Scenario, weeks: float) -> dict[str, float]:
-    """Simulated records per week entering the export's first stage, by source (after warm-up)."""
+def _rescale_volume(
+    data: dict[str, Any],
+    observed: float,
+    simulated: float,
+    entry: str,
+    settled: bool,
+    volumes: list[float],
+) -> None:
+    """Every source's leads per week times observed / simulated entry rate (at most
+    MAX_STEP); refuse when, past the first round and with enough simulated entries to tell,
+    the rate no longer follows the volume."""
+    factor = observed / simulated if simulated > 0 else MAX_STEP
+    if settled and factor >= MAX_STEP:
+        raise MappingError(
+            f"created_stage: cannot back-solve leads per week for '{entry}' records: the "
+            f"simulated rate does not grow with the lead volume ({simulated:.4g} against "
+            f"{observed:.4g} {PLURAL[entry]}/week observed; leads/week tried "
+            f"{', '.join(f'{v:.4g}' for v in volumes)})"
+        )
+    factor = float(np.clip(factor, 1 / MAX_STEP, MAX_STEP))
+    for source in data["sources"].values():
+        source["leads_per_week"] = _round(source["leads_per_week"] * factor)
+
+
+def _pilot_scenario(data: dict[str, Any]) -> tuple[Scenario, float, int]:
+    """The draft scenario sized to about PILOT_LEADS leads: a large volume is scaled down
+    with the team headcounts (its weekly counts carry ``scale`` < 1); a small one keeps its
+    rates, teams and horizon and is simulated ``runs`` times instead, so queues and the
+    start-up behave as in the scenario itself."""
+    per_week = sum(src["leads_per_week"] for src in data["sources"].values())
+    leads = per_week * data["horizon_days"] / 7.0
+    data = copy.deepcopy(data)
+    scale, runs = 1.0, 1
+    if leads > PILOT_LEADS:
+        scale = PILOT_LEADS / leads
+        for src in data["sources"].values():
+            src["leads_per_week"] = src["leads_per_week"] * scale
+        for team in data["teams"].values():
+            team["headcount"] = max(1, math.ceil(team["headcount"] * scale))
+            team.pop("segments", None)
+    elif leads > 0:
+        runs = min(PILOT_MAX_RUNS, math.ceil(PILOT_LEADS / leads))
+    return scenario_from_dict(data, source="calibrated scenario"), scale, runs
+
+
+def _entry_counts(leads, entry: str) -> dict[str, int]:
+    """Simulated records entering the export's first stage, by source (after warm-up)."""
     times = leads[STAGE_TIME[entry]].to_numpy()
     after = times >= WARMUP_WEEKS * 168.0
-    span = max(weeks - WARMUP_WEEKS, 1.0)
-    counts = leads.loc[after, "source"].value_counts()
-    return {str(k): float(v) / span for k, v in counts.items()}
+    return {str(k): int(v) for k, v in leads.loc[after, "source"].value_counts().items()}
 
 
 def _size_teams(fitted: Fitted, data: dict[str, Any], prov: dict[str, str], leads, weeks) -> None:

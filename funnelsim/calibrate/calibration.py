@@ -47,6 +47,7 @@ def calibrate(
         "Rows not used, by reason: "
         + (", ".join(f"{r.reason} {r.rows}" for r in export.issues.itertuples()) or "none"),
         "Each fitted value says what it rests on; 'default' marks what the export cannot tell.",
+        *[f"WARNING: {warning}" for warning in fitted.warnings],
         "",
     ]
     text = scenario_yaml(built.data, built.provenance, header)

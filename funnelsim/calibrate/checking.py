@@ -14,7 +14,7 @@ from scipy import stats
 
 from funnelsim.calibrate.export import ledger_records
 from funnelsim.calibrate.fitting import _chain, cycle_data
-from funnelsim.calibrate.mapping import Mapping
+from funnelsim.calibrate.mapping import PLURAL, Mapping
 from funnelsim.calibrate.reading import Export
 from funnelsim.calibrate.survival import km_conversion, win_share
 from funnelsim.engine import simulate
@@ -34,7 +34,7 @@ def measures(
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Entry rate, conversions, win rate, won revenue by quarter; cycle days by outcome."""
     chain = _chain(mapping)
-    out: dict[str, float] = {f"{chain[0]}s per week": len(records) / weeks}
+    out: dict[str, float] = {f"{PLURAL[chain[0]]} per week": len(records) / weeks}
     for a, b in itertools.pairwise(chain):
         start = records["created"] if a == chain[0] else records[a]
         has = start.notna()
@@ -54,6 +54,21 @@ def measures(
     for quarter, value in revenue.items():
         out[f"won revenue {quarter}"] = float(value)
     return out, cycles
+
+
+def mismatches(scenario: Scenario, export: Export) -> list[str]:
+    """Warnings when the export's segments or sources are not the scenario's: their records
+    are then compared with simulated records of other names (or none)."""
+    out = []
+    for column, names in (("segment", scenario.segments), ("source", scenario.sources)):
+        missing = sorted(set(export.cohort[column]) - set(names))
+        if missing:
+            out.append(
+                f"the export's {column}s {missing} are not in the scenario "
+                f"({sorted(names)}): per-{column} figures cannot match; was the scenario "
+                "calibrated from another export?"
+            )
+    return out
 
 
 def _prediction_interval(sim: np.ndarray, level: float = 0.95) -> tuple[float, float]:

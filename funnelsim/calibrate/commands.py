@@ -8,8 +8,8 @@ import click
 
 from funnelsim.atomic import OutputExistsError, write_folder, write_text
 from funnelsim.calibrate.calibration import calibrate
-from funnelsim.calibrate.checking import check_fit
-from funnelsim.calibrate.mapping import MappingError, load_mapping
+from funnelsim.calibrate.checking import check_fit, mismatches
+from funnelsim.calibrate.mapping import PLURAL, MappingError, load_mapping
 from funnelsim.calibrate.reading import read_export
 from funnelsim.scenario.loading import load_scenario
 
@@ -42,17 +42,22 @@ def calibrate_command(
     except OutputExistsError as exc:
         raise MappingError(str(exc)) from None
     f = cal.fitted
+    for warning in f.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"read {cal.export.n_rows} rows, {len(cal.export.records)} usable")
     for row in cal.export.issues.itertuples():
         click.echo(f"  {row.reason}: {row.rows} ({row.effect})")
     for row in f.arrivals.itertuples():
-        click.echo(f"  {row.source}: {row.per_week:.4g} {f.chain[0]}s/week")
+        click.echo(f"  {row.source}: {row.per_week:.4g} {PLURAL[f.chain[0]]}/week")
     if "all" in f.cycles:
         c = f.cycles["all"]
-        click.echo(
-            f"  win rate {c.win_rate:.3f}, cycle median {c.median_days:.0f} days "
-            f"({c.time.family if c.time else '-'}), stalled {c.stalled:.1%}"
-        )
+        if c.time is None:
+            click.echo("  win rate and cycle: not estimable (no closed record)")
+        else:
+            click.echo(
+                f"  win rate {c.win_rate:.3f}, cycle median {c.median_days:.0f} days "
+                f"({c.time.family}), stalled {c.stalled:.1%}"
+            )
     click.echo(f"wrote {out}" + (f" and {report_dir}/" if report_dir else ""))
 
 
@@ -69,6 +74,8 @@ def check_fit_command(
     spec = load_scenario(scenario)
     mapping = load_mapping(mapping_path)
     data = read_export(export, mapping)
+    for warning in mismatches(spec, data):
+        click.echo(f"warning: {warning}", err=True)
     table = check_fit(spec, data, mapping, reps=reps, seed=seed)
     for row in table.itertuples():
         if row.quantity.endswith("KS"):

@@ -167,6 +167,7 @@ def write_report(cal: Calibration, folder: Path) -> None:
         f"{cal.export.start_date.date()} to {cal.export.export_date.date()}.",
         f"Seasonality: {cal.fitted.seasonality_note}.",
         "",
+        *[f"**Warning:** {warning}\n" for warning in cal.fitted.warnings],
     ]
     for name, frame in parts.items():
         lines += [f"## {name.replace('_', ' ')}", "", _markdown(frame), ""]

@@ -18,14 +18,19 @@ import pandas as pd
 from scipy import stats
 
 from funnelsim.calibrate.fitdist import MIN_PARAMETRIC, DistFit, _round, fit_duration
-from funnelsim.calibrate.mapping import STAGES, Mapping
+from funnelsim.calibrate.mapping import STAGES, Mapping, MappingError
 from funnelsim.calibrate.reading import Export
 from funnelsim.calibrate.survival import (
-    bootstrap_interval,
+    MAX_GROUPS,
+    Tally,
+    bootstrap,
     cif_quantiles,
+    conversion,
+    estimate,
     km_conversion,
-    km_quantile,
-    win_share,
+    quantiles,
+    share_won,
+    tally,
 )
 
 DAY = pd.Timedelta(days=1)
@@ -33,6 +38,10 @@ WEEK_DAYS = 7.0
 SEASONALITY_MIN_DAYS = 730
 SEASONALITY_P = 0.01
 MIN_SEGMENT = 30
+MIN_RECORDS = 20
+MIN_DISTINCT_DAYS = 2
+FEW_RECORDS = 200
+FEW_CLOSED = 30
 STALLED_MIN_RECORDS = 30
 STALLED_MIN_SHARE = 0.05
 OUTCOME_ROUNDS = 2
@@ -40,6 +49,7 @@ GOF_MIN_D = 0.05
 GOF_KS_1PCT = 1.63
 GOF_PROBS = (np.arange(99) + 0.5) / 99
 EMPIRICAL_POINTS = 200
+OWNER_CELLS = 4_000_000
 
 T = TypeVar("T")
 
@@ -111,6 +121,7 @@ class Fitted:
     owners: int
     concurrent_per_owner: float | None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def last_stage(self) -> str:
@@ -125,6 +136,7 @@ def fit_export(export: Export, mapping: Mapping, seed: int = 0, replicates: int 
     chain = _chain(mapping)
     weeks = (export.export_date - export.start_date) / DAY / WEEK_DAYS
     notes: list[str] = []
+    warnings = _check_size(cohort, mapping)
     arrivals = _arrivals(cohort, weeks)
     seasonality, season_note = _seasonality(cohort, export)
     stages = [
@@ -180,7 +192,40 @@ def fit_export(export: Export, mapping: Mapping, seed: int = 0, replicates: int 
         owners=owners,
         concurrent_per_owner=concurrent,
         notes=notes,
+        warnings=warnings,
     )
+
+
+def _check_size(cohort: pd.DataFrame, mapping: Mapping) -> list[str]:
+    """Refuse a tiny or single-day export; warn loudly when it is small or none has closed."""
+    n = len(cohort)
+    if n < MIN_RECORDS:
+        raise MappingError(
+            f"{mapping.created}: only {n} usable records in the window; calibration needs at "
+            f"least {MIN_RECORDS} (and a few hundred for useful intervals)"
+        )
+    days = cohort["created"].dt.normalize()
+    if days.nunique() < MIN_DISTINCT_DAYS:
+        raise MappingError(
+            f"{mapping.created}: every usable record was created on {days.iloc[0].date()}; "
+            f"arrival rates need records created on at least {MIN_DISTINCT_DAYS} different days"
+        )
+    warnings = []
+    if n < FEW_RECORDS:
+        warnings.append(
+            f"only {n} usable records in the window: every estimate is rough (see the "
+            "intervals in the fit report)"
+        )
+    if mapping.stages.close is not None:
+        closed = int(cohort["status"].isin(["won", "lost"]).sum())
+        if closed == 0:
+            warnings.append(
+                f"no record in the window has closed ({n} open): the win rate and the cycle "
+                "keep their defaults, marked in the scenario"
+            )
+        elif closed < FEW_CLOSED:
+            warnings.append(f"only {closed} closed records: win rate and cycle are rough")
+    return warnings
 
 
 def _per_segment(cohort: pd.DataFrame, fit: Callable[[pd.DataFrame, str], T]) -> dict[str, T]:
@@ -191,16 +236,6 @@ def _per_segment(cohort: pd.DataFrame, fit: Callable[[pd.DataFrame, str], T]) ->
     }
 
 
-def _with_interval(
-    statistic: Callable[..., float],
-    arrays: tuple[np.ndarray, ...],
-    rng: np.random.Generator,
-    replicates: int,
-) -> tuple[float, tuple[float, float]]:
-    """``statistic(*arrays)`` and its bootstrap 95% interval over records."""
-    return statistic(*arrays), bootstrap_interval(statistic, arrays, rng, replicates)
-
-
 def _median_days(
     durations: np.ndarray,
     event: np.ndarray,
@@ -209,9 +244,11 @@ def _median_days(
     replicates: int,
 ) -> tuple[float, tuple[float, float]]:
     """Kaplan-Meier median time to the event and its bootstrap 95% interval."""
-    return _with_interval(
-        lambda d, e: km_quantile(d, e, 0.5, cure=cure), (durations, event), rng, replicates
-    )
+
+    def median(t: Tally) -> np.ndarray:
+        return quantiles(t, np.array([0.5]), cure=cure)[..., 0]
+
+    return estimate(median, durations, event.astype(int), rng, replicates, outcomes=1)
 
 
 def _cif_median(durations: np.ndarray, causes: np.ndarray, which: int) -> float:
@@ -303,13 +340,13 @@ def _stage(
     dur = np.where(sub_reached, (sub_at - sub_start) / DAY, np.where(status == "open", age, np.inf))
     event = sub_reached.to_numpy()
     dur = dur.astype(float)
-    conversion, (low, high) = _with_interval(km_conversion, (dur, event), rng, replicates)
+    converted, (low, high) = estimate(conversion, dur, event.astype(int), rng, replicates, 1)
     median, med_ci = _median_days(dur, event, True, rng, replicates)
     open_mask = ~event & np.isfinite(dur)
     time_fit = None
     instant = float(np.mean(dur[event] <= 0)) if event.any() else 1.0
     if event.sum() > 0 and instant < 0.5:
-        time_fit = fit_duration(dur[event], dur[open_mask], cure=max(conversion, 1e-6))
+        time_fit = fit_duration(dur[event], dur[open_mask], cure=max(converted, 1e-6))
     elif event.any() and segment == "all":
         notes.append(f"{chain[i]} -> {chain[i + 1]}: {instant:.0%} convert at once; no time fit")
     return StageFit(
@@ -320,7 +357,7 @@ def _stage(
         converted=int(event.sum()),
         still_open=int(open_mask.sum()),
         never=int((~event & ~np.isfinite(dur)).sum()),
-        conversion=conversion,
+        conversion=converted,
         ci_low=low,
         ci_high=high,
         median_days=median,
@@ -363,7 +400,7 @@ def _cycle(
     """
     durations, causes = cycle_data(frame, chain, export_date)
     event = causes > 0
-    win, win_ci = _with_interval(win_share, (durations, causes), rng, replicates)
+    win, win_ci = estimate(share_won, durations, causes, rng, replicates)
     stalled, stalled_ci = 0.0, (0.0, 0.0)
     if event.any():
         last = durations[event].max()
@@ -371,7 +408,8 @@ def _cycle(
         share = 1.0 - km_conversion(durations, event)
         if beyond >= STALLED_MIN_RECORDS and share > STALLED_MIN_SHARE:
             stalled = share
-            low, high = bootstrap_interval(km_conversion, (durations, event), rng, replicates)
+            ends = tally(durations, event.astype(int), outcomes=1, max_groups=MAX_GROUPS)
+            low, high = bootstrap(conversion, ends, rng, replicates)
             stalled_ci = (1.0 - high, 1.0 - low)
     cure = stalled > 0
     median, med_ci = _median_days(durations, event, cure, rng, replicates)
@@ -477,18 +515,31 @@ def _deal_values(records: pd.DataFrame, notes: list[str]) -> dict[str, DistFit]:
 
 
 def _concurrency(cohort: pd.DataFrame, chain: tuple[str, ...], export: Export) -> float | None:
-    """95th percentile over weeks of the largest number of open records any owner holds."""
+    """95th percentile over weeks of the largest number of open records any owner holds.
+
+    Each record is open on the weekly grid points in [its start, its close); counts per
+    owner and week come from +1/-1 steps summed along the weeks, a block of owners at a time.
+    """
     start = _stage_date(cohort, chain, chain[-1])
     rows = cohort[start.notna() & (cohort["owner"] != "")]
     if rows.empty:
         return None
-    begin = start[rows.index]
-    end = rows["close"].fillna(export.export_date)
-    grid = pd.date_range(export.start_date, export.export_date, freq="7D")
-    owners = pd.factorize(rows["owner"])[0]
-    peaks = []
-    for t in grid:
-        open_now = ((begin <= t) & (end > t)).to_numpy()
-        if open_now.any():
-            peaks.append(np.bincount(owners[open_now]).max())
-    return float(np.quantile(peaks, 0.95)) if peaks else None
+    grid = pd.date_range(export.start_date, export.export_date, freq="7D").to_numpy()
+    begin = start[rows.index].to_numpy(dtype="datetime64[ns]")
+    end = rows["close"].fillna(export.export_date).to_numpy(dtype="datetime64[ns]")
+    first = np.searchsorted(grid, begin, side="left")
+    stop = np.searchsorted(grid, end, side="left")
+    owners, names = pd.factorize(rows["owner"])
+    valid = first < stop
+    owners, first, stop = owners[valid], first[valid], stop[valid]
+    weeks = len(grid)
+    peaks = np.zeros(weeks)
+    block = max(1, OWNER_CELLS // (weeks + 1))
+    for low in range(0, len(names), block):
+        mine = (owners >= low) & (owners < low + block)
+        steps = np.zeros((block, weeks + 1))
+        np.add.at(steps, (owners[mine] - low, first[mine]), 1.0)
+        np.add.at(steps, (owners[mine] - low, stop[mine]), -1.0)
+        peaks = np.maximum(peaks, np.cumsum(steps, axis=1)[:, :weeks].max(axis=0))
+    busy = peaks[peaks > 0]
+    return float(np.quantile(busy, 0.95)) if len(busy) else None

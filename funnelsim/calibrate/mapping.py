@@ -6,12 +6,21 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from funnelsim.scenario.loading import ScenarioError
 
 STAGES = ("lead", "mql", "sql", "opportunity")
+PLURAL = {"lead": "leads", "mql": "MQLs", "sql": "SQLs", "opportunity": "opportunities"}
 TEAMS_FOR_OWNER = ("sdr", "ae", "csm")
 
 
@@ -81,6 +90,19 @@ class Mapping(_Spec):
         description="records created before this are left-truncated: used only for deal "
         "values and owners",
     )
+
+    @field_validator("date_formats")
+    @classmethod
+    def _strftime_formats(cls, formats: tuple[str, ...]) -> tuple[str, ...]:
+        """Each format must be a strftime pattern pandas can parse with."""
+        for fmt in formats:
+            if "%" not in fmt:
+                raise ValueError(f"{fmt!r} has no strftime directive (e.g. '%Y-%m-%d')")
+            try:
+                pd.to_datetime(pd.Series(["2000-01-01"]), format=fmt, errors="coerce")
+            except ValueError as exc:
+                raise ValueError(f"{fmt!r} is not a valid strftime format ({exc})") from None
+        return formats
 
     @model_validator(mode="after")
     def _stages_after_entry(self) -> Mapping:
