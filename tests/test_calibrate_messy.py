@@ -88,7 +88,7 @@ def test_bad_mapping_and_missing_file_exit_2(tmp_path: Path) -> None:
     export = tmp_path / "export.csv"
     export.write_text(CSV)
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: Id\ncreated: Created\nstatus: {column: Stage, won: [Won]}\n")
+    bad.write_text("id: Id\ncreated: Created\nstatus: {column: Stage, lost: [Lost]}\n")
     out = tmp_path / "out.yaml"
     for args in (
         ["calibrate", str(tmp_path / "nope.csv"), "--mapping", str(bad), "-o", str(out)],
@@ -100,7 +100,7 @@ def test_bad_mapping_and_missing_file_exit_2(tmp_path: Path) -> None:
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and "Traceback" not in result.output
     assert (
-        "status.lost: required field is missing"
+        "status.won: required field is missing"
         in runner.invoke(
             main, ["calibrate", str(export), "--mapping", str(bad), "-o", str(out)]
         ).output

@@ -11,6 +11,7 @@ import pytest
 from funnelsim.calibrate import calibrate, load_mapping
 from funnelsim.calibrate.export import ledger_records, to_hubspot, to_salesforce
 from funnelsim.calibrate.fitting import cycle_data
+from funnelsim.calibrate.mapping import POOLED
 from funnelsim.engine import simulate
 from funnelsim.scenario.loading import scenario_from_dict
 
@@ -104,7 +105,7 @@ def test_salesforce_round_trip(tmp_path: Path, world) -> None:
     scenario, leads = world
     cal, _ = _calibrate(tmp_path, scenario, leads, "salesforce")
     fitted = cal.fitted
-    all_cycles = fitted.cycles["all"]
+    all_cycles = fitted.cycles[POOLED]
     for segment, win in (("smb", 0.3), ("mid_market", 0.25)):
         cycle = fitted.cycles[segment]
         assert cycle.win_ci[0] <= win <= cycle.win_ci[1], cycle
@@ -128,7 +129,7 @@ def test_censoring_does_not_bias_cycles_short(tmp_path: Path, world) -> None:
     scenario, leads = world
     day = 150
     cal, _records = _calibrate(tmp_path, scenario, leads, "salesforce", day=day)
-    cycle = cal.fitted.cycles["all"]
+    cycle = cal.fitted.cycles[POOLED]
     assert cycle.still_open > 50
     assert cycle.median_ci[0] <= TRUE_MEDIAN <= cycle.median_ci[1]
     assert cycle.time.median == pytest.approx(TRUE_MEDIAN, rel=0.15)

@@ -1,5 +1,6 @@
-"""Bounded work in calibrate: memory on a large export, a back-solve that cannot succeed
-stops with one line, and the tallied (vectorised) estimators equal record-level ones."""
+"""Bounded work in calibrate: memory on a large export, the runaway back-solve case, a
+back-solve that cannot succeed stops with one line, and the tallied (vectorised)
+estimators equal record-level ones."""
 
 from __future__ import annotations
 
@@ -12,19 +13,22 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from funnelsim.calibrate import survival
+from funnelsim.calibrate import calibrate, survival
+from funnelsim.calibrate.mapping import mapping_from_dict
 from funnelsim.calibrate.synthetic import (
     SYNTHETIC_MAPPING,
     synthetic_export,
     write_synthetic_export,
 )
 from funnelsim.cli import main
+from funnelsim.engine import simulate
 
 LARGE_ROWS = 500_000
 MEMORY_LIMIT_MB = 1024
 CHILD = """
 import resource, sys
 from funnelsim.cli import main
+from funnelsim.engine import simulate
 try:
     main(sys.argv[2:])
 except SystemExit as exc:
@@ -47,17 +51,41 @@ def test_large_export_calibrates_within_the_memory_limit(tmp_path: Path) -> None
     assert peak_mb < MEMORY_LIMIT_MB, f"peak RSS {peak_mb} MB"
 
 
-def test_a_back_solve_that_cannot_converge_stops_with_one_line(tmp_path: Path) -> None:
+def _stalled_export(tmp_path: Path) -> Path:
     """The review's runaway case: most records stay open for ever and only won deals name
-    their owner, so the fitted AE team fills up and more leads bring no more opportunities."""
+    their owner (an MQL export mapped with created_stage: opportunity)."""
     frame = synthetic_export(8000, seed=1)
     rng = np.random.default_rng(0)
     kept = (frame["deal_stage"] == "Won") & (rng.random(len(frame)) < 0.2)
     frame.loc[~kept, ["deal_stage", "close_date", "sales_agent"]] = ["Engaging", "", ""]
-    export = tmp_path / "stalled.csv"
+    path = tmp_path / "stalled.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_the_runaway_workaround_now_reproduces_the_rate(tmp_path: Path) -> None:
+    """Formerly the back-solve multiplied the volume by 10 a round until memory ran out;
+    with the stages before the export passing through, the rate is simply reproduced."""
+    cal = calibrate(_stalled_export(tmp_path), mapping_from_dict(SYNTHETIC_MAPPING), replicates=20)
+    observed = cal.fitted.arrivals["per_week"].sum()
+    assert sum(s.leads_per_week for s in cal.scenario.sources.values()) == pytest.approx(
+        observed, rel=1e-3
+    )
+    leads = simulate(cal.scenario, seed=3).leads
+    weeks = cal.scenario.horizon_days / 7
+    assert leads["opp_time"].notna().sum() / weeks == pytest.approx(observed, rel=0.05)
+
+
+def test_a_back_solve_that_cannot_converge_stops_with_one_line(tmp_path: Path) -> None:
+    """With upstream: defaults and two named SDRs, the default seam 1 cannot pass the
+    volume the export needs: more leads bring no more opportunities."""
+    frame = synthetic_export(8000, seed=1)
+    frame["sdr"] = np.where(np.arange(len(frame)) % 2 == 0, "ann", "bob")
+    export = tmp_path / "two_sdrs.csv"
     frame.to_csv(export, index=False)
     mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(yaml.safe_dump(SYNTHETIC_MAPPING))
+    degenerate = {**SYNTHETIC_MAPPING, "upstream": "defaults", "owners": {"sdr": "sdr"}}
+    mapping.write_text(yaml.safe_dump(degenerate))
     out = tmp_path / "o.yaml"
     args = ["calibrate", str(export), "--mapping", str(mapping), "-o", str(out)]
     result = CliRunner().invoke(main, args)

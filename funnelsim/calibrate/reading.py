@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from funnelsim.calibrate.mapping import Mapping, MappingError
+from funnelsim.calibrate.mapping import BLANK, Mapping, MappingError
 
 DATE_STAGES = ("mql", "sql", "opportunity", "close")
 MAX_SPAN_DAYS = 3650
@@ -33,10 +33,17 @@ REASONS = {
     "closed_without_close_date": (EXCLUDED, "won, or lost as an opportunity, but no close date"),
     "bad_stage_date": (PARTLY, "a stage date matches no format; that date is left blank"),
     "open_with_close_date": (PARTLY, "status open but a close date is set; close date ignored"),
+    "after_export_date": (
+        PARTLY,
+        "a stage or close date after the export date: not reached then (left blank; a won "
+        "or lost record closed after it is open)",
+    ),
     "amount_not_numeric": (PARTLY, "won, but the amount is missing or not a number"),
     "amount_not_finite": (PARTLY, "the amount is infinite or beyond float range (e.g. 1e400)"),
     "amount_negative": (PARTLY, "the amount is negative; not used for deal values"),
     "left_truncated": (PARTLY, "created before window_start: used for deal values and owners"),
+    "blank_source": (PARTLY, f"source left blank: kept as the source '{BLANK}'"),
+    "blank_segment": (PARTLY, f"segment left blank: kept as the segment '{BLANK}'"),
 }
 
 
@@ -108,8 +115,9 @@ def parse_export(raw: pd.DataFrame, mapping: Mapping) -> Export:
     drop(created_text.blank(), "missing_created_date")
     drop(np.isnat(created), "bad_created_date")
 
-    status = pd.Series(_status(text["status.column"], mapping))
-    drop(status.isna().to_numpy(), "unknown_status")
+    status = pd.Series(_status(text["status.column"], mapping)) if mapping.status else None
+    if status is not None:
+        drop(status.isna().to_numpy(), "unknown_status")
 
     dates = {"created": created}
     for stage, _column in mapping.stage_columns():
@@ -122,7 +130,7 @@ def parse_export(raw: pd.DataFrame, mapping: Mapping) -> Export:
     frame = pd.DataFrame({"id": ids.values()})
     for name in ("created", *DATE_STAGES):
         frame[name] = dates.get(name, np.full(n_rows, np.datetime64("NaT"), "datetime64[ns]"))
-    frame["status"] = status
+    frame["status"] = status if status is not None else _status_from_close(frame["close"])
 
     open_close = (frame["status"] == "open").to_numpy() & frame["close"].notna().to_numpy()
     counts["open_with_close_date"] += int((open_close & keep).sum())
@@ -140,9 +148,14 @@ def parse_export(raw: pd.DataFrame, mapping: Mapping) -> Export:
     else:
         _check_outlying_dates(frame, keep, mapping)
         export_date = pd.Timestamp(frame.loc[keep, ["created", *DATE_STAGES]].max().max())
-    drop((frame["created"] > export_date).to_numpy(), "created_after_export")
-    later_than_export = (frame[list(DATE_STAGES)] > export_date).any(axis=1).to_numpy()
-    drop(later_than_export, "created_after_export")
+    given = mapping.export_date is not None
+    after = (lambda d: d >= export_date) if given else (lambda d: d > export_date)
+    drop(after(frame["created"]).to_numpy(), "created_after_export")
+    later = after(frame[list(DATE_STAGES)])
+    counts["after_export_date"] += int((later.any(axis=1).to_numpy() & keep).sum())
+    for stage in DATE_STAGES:
+        frame.loc[later[stage], stage] = pd.NaT
+    frame.loc[later["close"] & frame["status"].isin(["won", "lost"]), "status"] = "open"
     drop(_out_of_order(frame), "stages_out_of_order")
     if mapping.stages.close is not None:
         closed = frame["status"].isin(["won", "lost"]).to_numpy()
@@ -159,9 +172,13 @@ def parse_export(raw: pd.DataFrame, mapping: Mapping) -> Export:
         counts["amount_not_numeric"] += int((won & problems["not_numeric"] & keep).sum())
         for reason in ("amount_not_finite", "amount_negative"):
             counts[reason] += int((problems[reason] & keep).sum())
-    frame["owner"] = text["owner"].values() if "owner" in text else ""
+    for team, column in mapping.owner_columns().items():
+        field = "owner" if column == mapping.owner else f"owners.{team}"
+        frame[f"owner_{team}"] = text[field].values()
     frame["source"] = _names(text.get("source"), mapping.default_source, n_rows)
     frame["segment"] = _names(text.get("segment"), mapping.default_segment, n_rows)
+    counts["blank_source"] = _blank_count(text.get("source"), keep)
+    counts["blank_segment"] = _blank_count(text.get("segment"), keep)
 
     records = frame[keep].reset_index(drop=True)
     start = (
@@ -345,8 +362,19 @@ def _amounts(values: _Distinct | None, n_rows: int) -> tuple[pd.Series, dict[str
 
 
 def _names(values: _Distinct | None, default: str, n_rows: int) -> np.ndarray:
-    """Category names (source, segment) as clean identifiers; blank means the default."""
+    """Category names (source, segment) as clean identifiers: ``default`` when the column is
+    not mapped, BLANK for a blank (or symbols-only) value, which no slug can equal."""
     if values is None:
         return np.full(n_rows, default, dtype=object)
     slug = values.uniques.str.lower().str.replace(r"[^0-9a-z]+", "_", regex=True).str.strip("_")
-    return values.expand(slug.where(slug != "", default).to_numpy(dtype=object))
+    return values.expand(slug.where(slug != "", BLANK).to_numpy(dtype=object))
+
+
+def _blank_count(values: _Distinct | None, keep: np.ndarray) -> int:
+    """Usable rows whose value in a mapped column is blank."""
+    return 0 if values is None else int((values.blank() & keep).sum())
+
+
+def _status_from_close(close: pd.Series) -> pd.Series:
+    """Without a status column, a record with a close date is won; the rest are open."""
+    return pd.Series(np.where(close.notna(), "won", "open"), index=close.index, dtype=object)

@@ -110,6 +110,15 @@ def cumulative_incidence(t: Tally) -> np.ndarray:
     return np.cumsum(before[..., None, :] * hazard, axis=-1)
 
 
+def incidence(t: Tally, which: int = 1) -> np.ndarray:
+    """Cumulative incidence of outcome ``which`` at the end: the share that ever has it,
+    with the other outcome competing (records ending that way leave the risk set)."""
+    cif = cumulative_incidence(t)
+    if cif.shape[-1] == 0:
+        return np.zeros(t.counts.shape[:-2])
+    return cif[..., which - 1, -1]
+
+
 def share_won(t: Tally) -> np.ndarray:
     """Probability a deal ends in outcome 1 rather than 2, open deals censored (NaN if none)."""
     cif = cumulative_incidence(t)
