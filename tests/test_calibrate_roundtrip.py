@@ -17,7 +17,7 @@ from funnelsim.scenario.loading import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPINGS = ROOT / "scenarios" / "mappings"
-MAVEN = ROOT.parent / "shared" / "data" / "maven-crm"
+MAVEN = ROOT / "tests" / "data" / "maven-crm" / "sales_pipeline.csv.gz"
 TRUTH = {
     "name": "truth",
     "start_date": "2027-01-04",
@@ -139,9 +139,8 @@ def test_censoring_does_not_bias_cycles_short(tmp_path: Path, world) -> None:
     assert naive < 0.85 * TRUE_MEDIAN
 
 
-@pytest.mark.skipif(not MAVEN.is_dir(), reason="maven-crm data absent (../shared/data/maven-crm)")
 def test_maven_calibrates_to_a_valid_scenario(tmp_path: Path) -> None:
-    cal = calibrate(MAVEN / "sales_pipeline.csv", MAPPINGS / "maven_crm.yaml", replicates=50)
+    cal = calibrate(MAVEN, MAPPINGS / "maven_crm.yaml", replicates=50)
     scenario = cal.scenario
     assert cal.export.issue_count("missing_created_date") == 500
     assert scenario.teams["ae"].headcount == 30

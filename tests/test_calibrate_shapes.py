@@ -276,7 +276,7 @@ def test_sparse_export_writes_pass_through_stages_and_fitted_durations(truth, tm
     pooled = cal.fitted.cycles["_pooled"]
     assert pooled.won_only
     assert spec.sales.cycle_days["all"].model_dump(mode="json") == pooled.won_time.spec
-    assert "pass-through: the export starts at mql" in cal.yaml_text
+    assert "pass-through: the export starts at an MQL" in cal.yaml_text
 
 
 def test_two_owner_columns_size_both_teams(truth, tmp_path: Path) -> None:

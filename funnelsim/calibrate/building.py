@@ -23,7 +23,7 @@ from scipy import optimize, special
 
 from funnelsim.calibrate.fitdist import _round, scale_spec
 from funnelsim.calibrate.fitting import MIN_SEGMENT, CycleFit, Fitted, gate_step
-from funnelsim.calibrate.mapping import PLURAL, POOLED, STAGES
+from funnelsim.calibrate.mapping import NAME, ONE, PLURAL, POOLED, STAGES
 from funnelsim.calibrate.pilot import TARGET_UTILISATION, WORK_HOURS_PER_WEEK, dist_mean
 from funnelsim.scenario.base import WEEKDAYS
 from funnelsim.scenario.loading import scenario_from_dict
@@ -160,7 +160,7 @@ def _sources(fitted: Fitted, segments: list[str], prov: dict[str, str]) -> dict[
         prov[f"{path}.leads_per_week"] = (
             f"fitted: {row.records} {PLURAL[entry]} in {row.weeks:.1f} weeks "
             f"(95% CI {row.ci_low:.4g}-{row.ci_high:.4g})"
-            + ("" if entry == "lead" else f"; every lead is an {entry} at once (pass-through)")
+            + ("" if entry == "lead" else f"; every lead is {ONE[entry]} at once (pass-through)")
         )
         season = fitted.seasonality.get(row.source)
         if season is not None:
@@ -247,7 +247,7 @@ def _marketing(
 def _why(fitted: Fitted, step: str, role: str) -> str:
     if role == "upstream":
         return (
-            f"pass-through: the export starts at {fitted.chain[0]}, so {STEP_NAMES[step]} "
+            f"pass-through: the export starts at {ONE[fitted.chain[0]]}, so {STEP_NAMES[step]} "
             "lets every lead through at once (probability 1, no delay)"
         )
     return (
@@ -428,7 +428,7 @@ def _outcome_cycles(
 ) -> None:
     """Won deals' cycle as cycle_days, lost deals' as lost_cycle_days (pooled when few)."""
     pooled = fitted.cycles[POOLED]
-    start = PLURAL[fitted.last_stage]
+    start = NAME[fitted.last_stage]
     for key, outcome in (("cycle_days", "won"), ("lost_cycle_days", "lost")):
         cycle = fitted.cycles.get(segment, pooled)
         fit = getattr(cycle, f"{outcome}_time")

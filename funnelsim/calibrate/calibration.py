@@ -43,7 +43,7 @@ def calibrate(
     header = [
         f"{mapping.name}: calibrated by `funnelsim calibrate` from {Path(export_path).name}",
         f"{export.n_rows} rows read, {len(export.records)} usable; window "
-        f"{export.start_date.date()} to {export.export_date.date()} (export date)",
+        f"{export.start_date.date()} to {export.last_day.date()} (export date)",
         "Rows not used, by reason: "
         + (", ".join(f"{r.reason} {r.rows}" for r in export.issues.itertuples()) or "none"),
         "Each fitted value says what it rests on; 'default' marks what the export cannot tell.",

@@ -96,7 +96,7 @@ def lens_for(export: Export, mapping: Mapping, period: tuple | None = None) -> L
         if end <= start:
             raise MappingError(
                 f"--period: {period[0]}..{period[1]} holds no day of the export's window "
-                f"({export.start_date.date()} to {export.export_date.date()})"
+                f"({export.start_date.date()} to {export.last_day.date()})"
             )
     chain = _chain(mapping)
     window = recording_window(export.cohort, chain, mapping, export.start_date, export.export_date)
@@ -178,7 +178,7 @@ def skipped(mapping: Mapping) -> list[tuple[str, str]]:
     if mapping.stages.close is None:
         out.append(("win rate", "no close date mapped"))
     elif not mapping.records_losses:
-        out.append(("win rate", "the export records no losses (see the conversion to won)"))
+        out.append(("win rate", "the export records no losses; see the conversion to won"))
         out.append(("cycle days (lost) KS", "the export records no losses"))
     if mapping.amount is None:
         out.append(("won revenue", "no amount column mapped"))
@@ -207,7 +207,7 @@ def _scenario_to(scenario: Scenario, lens: Lens) -> Scenario:
     days = int(np.ceil((lens.export_date - start) / DAY))
     if days > MAX_HORIZON_DAYS:
         raise MappingError(
-            f"--period: the export date {lens.export_date.date()} is more than "
+            f"--period: the export date {(lens.export_date - DAY).date()} is more than "
             f"{MAX_HORIZON_DAYS} days after the scenario's start_date {start.date()}"
         )
     if days <= scenario.horizon_days:

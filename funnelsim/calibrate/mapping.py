@@ -21,6 +21,8 @@ from funnelsim.scenario.loading import ScenarioError
 
 STAGES = ("lead", "mql", "sql", "opportunity")
 PLURAL = {"lead": "leads", "mql": "MQLs", "sql": "SQLs", "opportunity": "opportunities"}
+NAME = {"lead": "lead", "mql": "MQL", "sql": "SQL", "opportunity": "opportunity"}
+ONE = {"lead": "a lead", "mql": "an MQL", "sql": "an SQL", "opportunity": "an opportunity"}
 TEAMS_FOR_OWNER = ("sdr", "ae", "csm")
 # Group names beginning with "_" never come from an export (names are slugged and stripped
 # of leading underscores), so these can collide with no source or segment in the data.

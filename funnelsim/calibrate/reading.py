@@ -59,6 +59,11 @@ class Export:
     date_formats_used: dict[str, int]
 
     @property
+    def last_day(self) -> pd.Timestamp:
+        """The export date: the last day it sees (``export_date`` is the end of that day)."""
+        return self.export_date - pd.Timedelta(days=1)
+
+    @property
     def cohort(self) -> pd.DataFrame:
         """Records inside the observation window (not left-truncated)."""
         return self.records[self.records["in_window"]]
@@ -147,11 +152,10 @@ def parse_export(raw: pd.DataFrame, mapping: Mapping) -> Export:
             )
     else:
         _check_outlying_dates(frame, keep, mapping)
-        export_date = pd.Timestamp(frame.loc[keep, ["created", *DATE_STAGES]].max().max())
-    given = mapping.export_date is not None
-    after = (lambda d: d >= export_date) if given else (lambda d: d > export_date)
-    drop(after(frame["created"]).to_numpy(), "created_after_export")
-    later = after(frame[list(DATE_STAGES)])
+        latest = pd.Timestamp(frame.loc[keep, ["created", *DATE_STAGES]].max().max())
+        export_date = latest.normalize() + pd.Timedelta(days=1)
+    drop((frame["created"] >= export_date).to_numpy(), "created_after_export")
+    later = frame[list(DATE_STAGES)] >= export_date
     counts["after_export_date"] += int((later.any(axis=1).to_numpy() & keep).sum())
     for stage in DATE_STAGES:
         frame.loc[later[stage], stage] = pd.NaT
@@ -259,8 +263,8 @@ def _check_span(start: pd.Timestamp, export_date: pd.Timestamp) -> None:
     if span > MAX_SPAN_DAYS:
         raise MappingError(
             f"window_start: the export spans {span:.0f} days ({start.date()} to "
-            f"{export_date.date()}), more than the {MAX_SPAN_DAYS} a scenario may cover; set "
-            "window_start (or export_date) to keep the last ten years"
+            f"{(export_date - pd.Timedelta(days=1)).date()}), more than the {MAX_SPAN_DAYS} "
+            "a scenario may cover; set window_start (or export_date) to keep the last ten years"
         )
 
 
