@@ -9,8 +9,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from funnelsim.calibrate import MappingError, read_export
-from funnelsim.calibrate.mapping import mapping_from_dict
+from funnelsim.calibrate import MappingError, calibrate, read_export
+from funnelsim.calibrate.mapping import BLANK, POOLED, mapping_from_dict
 from funnelsim.calibrate.synthetic import SYNTHETIC_MAPPING, synthetic_export
 from funnelsim.cli import main
 from funnelsim.scenario.loading import load_scenario
@@ -236,3 +236,19 @@ def test_check_fit_warns_when_segments_do_not_match(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, [*args, "--mapping", str(_mapping_file(tmp_path))])
     assert "warning: the export's segments ['gtx_basic'" in result.stderr
     assert "are not in the scenario" in result.stderr
+
+
+def test_blank_and_literal_all_segments_never_overwrite_the_pooled_estimate(tmp_path) -> None:
+    """Blank segment values once became a segment named 'all', the pooled estimate's key."""
+
+    def segments(frame):
+        frame["product"] = np.where(np.arange(len(frame)) % 3 == 0, "", "All")
+
+    path = _synthetic(tmp_path, rows=600, segment=segments)
+    export = read_export(path, mapping_from_dict(SYNTHETIC_MAPPING))
+    assert export.issue_count("blank_segment") == 200
+    cal = calibrate(path, mapping_from_dict(SYNTHETIC_MAPPING), replicates=20)
+    assert set(cal.scenario.segments) == {"all", BLANK}
+    assert set(cal.fitted.cycles) == {"all", BLANK, POOLED}
+    pooled = cal.fitted.cycles[POOLED]
+    assert pooled.won + pooled.lost + pooled.still_open == 600

@@ -125,6 +125,27 @@ def test_salesforce_round_trip(tmp_path: Path, world) -> None:
     assert simulated / weeks == pytest.approx(total, rel=0.15)
 
 
+def test_upstream_defaults_back_solve_the_lead_volume(tmp_path: Path, world) -> None:
+    """With upstream: defaults the default marketing and seam 1 stay in front of the
+    opportunities and leads per week are back-solved so the opportunity rate is kept."""
+    scenario, leads = world
+    records = ledger_records(leads, scenario.start_date, EXPORT_DAY * 24.0, "opportunity")
+    path = tmp_path / "salesforce.csv"
+    to_salesforce(records).to_csv(path, index=False)
+    export_date = (pd.Timestamp(scenario.start_date) + pd.Timedelta(days=EXPORT_DAY - 1)).date()
+    mapping = load_mapping(MAPPINGS / "salesforce_opportunities.yaml").model_copy(
+        update={"export_date": export_date, "upstream": "defaults"}
+    )
+    cal = calibrate(path, mapping, seed=3, replicates=20)
+    observed = cal.fitted.arrivals["per_week"].sum()
+    volume = sum(s.leads_per_week for s in cal.scenario.sources.values())
+    assert volume > 3 * observed
+    assert cal.scenario.marketing.scoring.mql_threshold > 0
+    assert "back-solved" in cal.yaml_text
+    simulated = simulate(cal.scenario, seed=9).leads["opp_time"].notna().sum()
+    assert simulated / (cal.scenario.horizon_days / 7) == pytest.approx(observed, rel=0.15)
+
+
 def test_censoring_does_not_bias_cycles_short(tmp_path: Path, world) -> None:
     scenario, leads = world
     day = 150
