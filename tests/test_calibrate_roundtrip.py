@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from funnelsim.calibrate import calibrate, load_mapping
+from funnelsim.calibrate.checking import check_fit
 from funnelsim.calibrate.export import ledger_records, to_hubspot, to_salesforce
 from funnelsim.calibrate.fitting import cycle_data
 from funnelsim.calibrate.mapping import POOLED
@@ -99,6 +100,11 @@ def test_hubspot_round_trip(tmp_path: Path, world) -> None:
         assert cycle.median_ci[0] <= TRUE_MEDIAN <= cycle.median_ci[1], cycle
         assert cycle.time.median == pytest.approx(TRUE_MEDIAN, rel=0.15)
     assert cal.scenario.sources["web"].leads_per_week == pytest.approx(90, rel=0.1)
+    # every conversion the export shows is reproduced when the scenario is simulated
+    table = check_fit(cal.scenario, cal.export, cal.fitted.mapping, reps=5).set_index("quantity")
+    conversions = table[table.index.str.startswith(("conversion", "win rate"))]
+    assert len(conversions) >= 5
+    assert (conversions["verdict"] == "ok").all(), conversions
 
 
 def test_salesforce_round_trip(tmp_path: Path, world) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from funnelsim.calibrate.fitdist import _round, scale_spec
 from funnelsim.calibrate.fitting import MIN_SEGMENT, CycleFit, Fitted, gate_step
@@ -37,6 +37,7 @@ NEVER = {"dist": "fixed", "value": STALLED_DAYS}
 INSTANT = {"dist": "fixed", "value": 0.0}
 ALWAYS_OPEN = {"weekdays": list(WEEKDAYS), "hours": [0.0, 24.0], "holidays": []}
 THROUGH_SLOTS = 1000
+SCORE_NOISE = 0.05
 ENGINE_STEPS = ("marketing", "seam1", "qualify", "cycle")
 STEP_NAMES = {
     "marketing": "lead -> MQL",
@@ -114,8 +115,7 @@ def build_scenario(fitted: Fitted, seed: int = 0) -> Built:
         built.pilot = back_solve(fitted, data, prov, seed)
         _divide_gate(data, prov, roles, {POOLED: built.pilot["fit"]}, "pilot simulation")
     else:
-        gate = _gate_factors(fitted, data, factors)
-        _divide_gate(data, prov, roles, gate, "source fits" if factors else "default marketing")
+        _divide_gate(data, prov, roles, _gate_factors(data, factors), "the sources' fits")
     return built
 
 
@@ -236,7 +236,7 @@ def _marketing(
         paths = ["scoring.mql_threshold", "scoring.noise_sd", "nurture.resurface_prob"]
         _through(prov, [f"marketing.{p}" for p in paths], why)
     elif role == "fitted":
-        _mql_threshold(fitted, data, prov)
+        factors.update(dict.fromkeys(data["sources"], _mql_threshold(fitted, data, prov)))
     if roles["seam1"] != "default":
         marketing["data_decay_per_year"] = 0.0
         prov["marketing.data_decay_per_year"] = (
@@ -257,34 +257,32 @@ def _why(fitted: Fitted, step: str, role: str) -> str:
     )
 
 
-def _mql_threshold(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> None:
+def _mql_threshold(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> float:
+    """Lead -> MQL written as a sharp score threshold on a fixed fit; returns the fit share.
+
+    Every lead has fit f and score f + SCORE_NOISE z; it is an MQL when the score passes the
+    threshold t: P(MQL) = Phi((f - t) / SCORE_NOISE). A conversion of at least one half
+    keeps every lead a fit (f = 1) and solves t; a lower one sets t = 1 and solves f (at
+    least 0.8). The share of fits among MQLs is then f, which the opportunity gate's
+    conversion is divided by; nurture passes nothing on (the export's rate includes it).
+    """
     stage = next(s for s in fitted.stages if s.to_stage == "mql")
-    scoring = data["marketing"]["scoring"]
-    resurface = data["marketing"]["nurture"]["resurface_prob"]
-    target = float(np.clip((stage.conversion - resurface) / (1 - resurface), 1e-4, 1 - 1e-4))
-    fits = _source_fits(data)
-    total = sum(w for w, _ in fits)
-
-    def excess(t: float) -> float:
-        p = sum(w * special.ndtr((f - t) / scoring["noise_sd"]).mean() for w, f in fits) / total
-        return p - target
-
-    threshold = optimize.brentq(excess, -3.0, 4.0)
-    scoring["mql_threshold"] = _round(float(np.clip(threshold, 0.0, 1.0)))
-    prov["marketing.scoring.mql_threshold"] = (
-        f"fitted: lead -> MQL conversion {stage.conversion:.3f} (KM, open leads censored), "
-        "solved under the default fit and noise"
+    target = float(np.clip(stage.conversion, 1e-4, 1 - 1e-4))
+    z = float(special.ndtri(target))
+    fit, threshold = (1.0, 1.0 - SCORE_NOISE * z) if target >= 0.5 else (1.0 + SCORE_NOISE * z, 1.0)
+    marketing = data["marketing"]
+    marketing["scoring"].update(mql_threshold=_round(threshold), noise_sd=SCORE_NOISE)
+    marketing["nurture"]["resurface_prob"] = 0.0
+    for name, source in data["sources"].items():
+        source["fit"] = {"dist": "fixed", "value": _round(fit)}
+        prov[f"sources.{name}.fit"] = "fitted with the MQL threshold (see marketing.scoring)"
+    why = (
+        f"fitted: lead -> MQL conversion {stage.conversion:.3f} (95% CI {stage.ci_low:.3f}-"
+        f"{stage.ci_high:.3f}), as a score threshold on a fixed fit of {fit:.3f}"
     )
-
-
-def _source_fits(data: dict[str, Any]) -> list[tuple[float, np.ndarray]]:
-    """Each source's weight and its fit on a quantile grid (default beta fits)."""
-    grid = (np.arange(2000) + 0.5) / 2000
-    out = []
-    for source in data["sources"].values():
-        a, b = source["fit"]["a"], source["fit"]["b"]
-        out.append((source["leads_per_week"], special.betaincinv(a, b, grid)))
-    return out
+    for path in ("scoring.mql_threshold", "scoring.noise_sd", "nurture.resurface_prob"):
+        prov[f"marketing.{path}"] = why
+    return _round(fit)
 
 
 def _seam1(
@@ -448,41 +446,22 @@ def _outcome_cycles(
         )
 
 
-def _gate_factors(
-    fitted: Fitted, data: dict[str, Any], factors: dict[str, float]
-) -> dict[str, float]:
+def _gate_factors(data: dict[str, Any], factors: dict[str, float]) -> dict[str, float]:
     """Per segment, the share of fit records among those reaching the opportunity gate:
-    the source fits' average (pass-through marketing) or the default marketing's (lead
-    exports), which the gate's written conversion is divided by."""
-    sources = data["sources"]
-    weights = {name: src["leads_per_week"] for name, src in sources.items()}
-    if factors:
-        per_source = factors
-    elif fitted.chain[0] == "lead" and any("a" in src["fit"] for src in sources.values()):
-        per_source = _fit_among_mqls(data)
-    else:
+    the average of the sources' fits (written by the source factors or the MQL
+    threshold), weighted by each source's records in the segment."""
+    if not factors:
         return {}
+    sources = data["sources"]
     out = {}
     for segment in data["segments"]:
         total = share = 0.0
         for name, src in sources.items():
             mix = src.get("segment_mix") or {s: v["share"] for s, v in data["segments"].items()}
-            w = weights[name] * mix.get(segment, 0.0)
-            total += w
-            share += w * per_source.get(name, 1.0)
+            weight = src["leads_per_week"] * mix.get(segment, 0.0)
+            total += weight
+            share += weight * factors.get(name, 1.0)
         out[segment] = share / total if total > 0 else 1.0
-    return out
-
-
-def _fit_among_mqls(data: dict[str, Any]) -> dict[str, float]:
-    """Per source, P(fit | MQL) under the default beta fit, noisy score and nurture."""
-    scoring = data["marketing"]["scoring"]
-    resurface = data["marketing"]["nurture"]["resurface_prob"]
-    out = {}
-    for name, (_, f) in zip(data["sources"], _source_fits(data), strict=True):
-        direct = special.ndtr((f - scoring["mql_threshold"]) / max(scoring["noise_sd"], 1e-9))
-        mql = direct + resurface * (1.0 - direct)
-        out[name] = float(np.mean(f * mql) / max(np.mean(mql), 1e-12))
     return out
 
 
