@@ -91,7 +91,7 @@ def test_calibration_fits_won_and_lost_cycles_apart(calibrated) -> None:
 def test_check_fit_passes_on_the_truth_and_flags_a_wrong_win_rate(calibrated) -> None:
     cal, mapping = calibrated
     table = check_fit(cal.scenario, cal.export, mapping, reps=6, seed=1).set_index("quantity")
-    assert table.loc["opportunitys per week", "verdict"] == "ok"
+    assert table.loc["opportunities per week", "verdict"] == "ok"
     assert table.loc["win rate", "verdict"] == "ok"
     assert table.loc["cycle days (won) KS", "verdict"] == "ok"
     assert table.loc["cycle days (lost) KS", "verdict"] == "ok"
@@ -103,4 +103,4 @@ def test_check_fit_passes_on_the_truth_and_flags_a_wrong_win_rate(calibrated) ->
     )
     table = check_fit(wrong, cal.export, mapping, reps=6, seed=1).set_index("quantity")
     assert table.loc["win rate", "verdict"] == "outside"
-    assert table.loc["opportunitys per week", "verdict"] == "ok"
+    assert table.loc["opportunities per week", "verdict"] == "ok"

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 
-from funnelsim.calibrate import MappingError, read_export
-from funnelsim.calibrate.mapping import mapping_from_dict
+from funnelsim.calibrate import MappingError, calibrate, read_export
+from funnelsim.calibrate.mapping import BLANK, POOLED, mapping_from_dict
+from funnelsim.calibrate.synthetic import SYNTHETIC_MAPPING, synthetic_export
 from funnelsim.cli import main
+from funnelsim.scenario.loading import load_scenario
 
 MAPPING = {
     "id": "Id",
@@ -84,7 +88,7 @@ def test_bad_mapping_and_missing_file_exit_2(tmp_path: Path) -> None:
     export = tmp_path / "export.csv"
     export.write_text(CSV)
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: Id\ncreated: Created\nstatus: {column: Stage, won: [Won]}\n")
+    bad.write_text("id: Id\ncreated: Created\nstatus: {column: Stage, lost: [Lost]}\n")
     out = tmp_path / "out.yaml"
     for args in (
         ["calibrate", str(tmp_path / "nope.csv"), "--mapping", str(bad), "-o", str(out)],
@@ -96,9 +100,155 @@ def test_bad_mapping_and_missing_file_exit_2(tmp_path: Path) -> None:
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and "Traceback" not in result.output
     assert (
-        "status.lost: required field is missing"
+        "status.won: required field is missing"
         in runner.invoke(
             main, ["calibrate", str(export), "--mapping", str(bad), "-o", str(out)]
         ).output
     )
     assert not out.exists()
+
+
+# Degenerate exports (reliability review, case table K): refused with one line naming the
+# field and exit 2, or fitted with loud warnings and marked defaults; never a traceback.
+
+
+def _synthetic(tmp_path: Path, rows: int = 300, name: str = "export.csv", **edits) -> Path:
+    """A clean synthetic opportunity export, with ``edits`` applied to the frame."""
+    frame = synthetic_export(rows, seed=7)
+    for edit in edits.values():
+        edit(frame)
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _mapping_file(tmp_path: Path, **changes: object) -> Path:
+    path = tmp_path / "mapping.yaml"
+    path.write_text(yaml.safe_dump({**SYNTHETIC_MAPPING, **changes}))
+    return path
+
+
+def _calibrate(tmp_path: Path, export: Path, mapping: Path | None = None):
+    out = tmp_path / "out.yaml"
+    args = ["calibrate", str(export), "--mapping", str(mapping or _mapping_file(tmp_path))]
+    return CliRunner().invoke(main, [*args, "-o", str(out)]), out
+
+
+def _one_error_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_one_row_export_is_refused(tmp_path: Path) -> None:
+    result, out = _calibrate(tmp_path, _synthetic(tmp_path, rows=1))
+    assert "only 1 usable records in the window" in _one_error_line(result)
+    assert not out.exists()
+
+
+def test_small_export_warns_loudly(tmp_path: Path) -> None:
+    result, out = _calibrate(tmp_path, _synthetic(tmp_path, rows=60))
+    assert result.exit_code == 0, result.output
+    assert "warning: only 60 usable records" in result.stderr
+    assert "# WARNING: only 60 usable records" in out.read_text()
+
+
+def test_all_open_export_marks_the_win_rate_as_default(tmp_path: Path) -> None:
+    def all_open(frame):
+        frame["deal_stage"] = "Engaging"
+        frame["close_date"] = ""
+
+    result, out = _calibrate(tmp_path, _synthetic(tmp_path, open=all_open))
+    assert result.exit_code == 0, result.output
+    assert "warning: no record in the window has closed" in result.stderr
+    line = next(x for x in out.read_text().splitlines() if x.strip().startswith("win_rate:"))
+    assert "# default 0.25: not estimable (no closed record in the window)" in line
+
+
+def test_rows_dated_far_in_the_future_are_named(tmp_path: Path) -> None:
+    def future(frame):
+        frame.loc[:4, "engage_date"] = "01/01/2099"
+        frame.loc[:4, "close_date"] = "02/01/2099"
+
+    result, _ = _calibrate(tmp_path, _synthetic(tmp_path, future=future))
+    line = _one_error_line(result)
+    assert "5 rows are dated far beyond the rest of the export" in line
+    assert "OP000000000" in line and "export_date" in line
+
+
+def test_all_records_on_one_date_is_refused(tmp_path: Path) -> None:
+    def same_day(frame):
+        frame["engage_date"] = "03/01/2021"
+        frame["close_date"] = ""
+        frame["deal_stage"] = "Engaging"
+
+    result, _ = _calibrate(tmp_path, _synthetic(tmp_path, same=same_day))
+    assert "every usable record was created on 2021-03-01" in _one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("formats", "expected"),
+    [
+        (["%Q-%Z"], "date_formats: '%Q-%Z' is not a valid strftime format"),
+        (["YYYY-MM-DD"], "date_formats: 'YYYY-MM-DD' has no strftime directive"),
+        (["%Y-%m-%d"], "date_formats: no value of column 'engage_date' matches"),
+    ],
+)
+def test_bad_date_formats_name_date_formats(tmp_path: Path, formats, expected) -> None:
+    mapping = _mapping_file(tmp_path, date_formats=formats)
+    result, _ = _calibrate(tmp_path, _synthetic(tmp_path), mapping)
+    assert expected in _one_error_line(result)
+
+
+def test_export_date_before_the_data_is_refused(tmp_path: Path) -> None:
+    mapping = _mapping_file(tmp_path, export_date="2020-01-01")
+    result, _ = _calibrate(tmp_path, _synthetic(tmp_path), mapping)
+    assert _one_error_line(result).startswith(
+        "error: export_date: 2020-01-01 is before every usable record"
+    )
+
+
+def test_infinite_and_negative_amounts_are_counted_and_never_used(tmp_path: Path) -> None:
+    def weird(frame):
+        won = frame.index[frame["deal_stage"] == "Won"]
+        frame.loc[won[:3], "close_value"] = "1e400"
+        frame.loc[won[3:6], "close_value"] = "inf"
+        frame.loc[won[6:10], "close_value"] = "-500"
+
+    path = _synthetic(tmp_path, weird=weird)
+    export = read_export(path, mapping_from_dict(SYNTHETIC_MAPPING))
+    assert export.issue_count("amount_not_finite") == 6
+    assert export.issue_count("amount_negative") == 4
+    assert np.isfinite(export.records["amount"].dropna()).all()
+    assert (export.records["amount"].dropna() > 0).all()
+    result, out = _calibrate(tmp_path, path)
+    assert result.exit_code == 0, result.output
+    assert "inf" not in out.read_text().lower().replace("infer", "")
+    values = load_scenario(out).segments
+    assert all(np.isfinite(s.deal_value.mean()) for s in values.values())
+
+
+def test_check_fit_warns_when_segments_do_not_match(tmp_path: Path) -> None:
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    args = ["check-fit", str(scenario), str(_synthetic(tmp_path)), "--reps", "2"]
+    result = CliRunner().invoke(main, [*args, "--mapping", str(_mapping_file(tmp_path))])
+    assert "warning: the export's segments ['gtx_basic'" in result.stderr
+    assert "are not in the scenario" in result.stderr
+
+
+def test_blank_and_literal_all_segments_never_overwrite_the_pooled_estimate(tmp_path) -> None:
+    """Blank segment values once became a segment named 'all', the pooled estimate's key."""
+
+    def segments(frame):
+        frame["product"] = np.where(np.arange(len(frame)) % 3 == 0, "", "All")
+
+    path = _synthetic(tmp_path, rows=600, segment=segments)
+    export = read_export(path, mapping_from_dict(SYNTHETIC_MAPPING))
+    assert export.issue_count("blank_segment") == 200
+    cal = calibrate(path, mapping_from_dict(SYNTHETIC_MAPPING), replicates=20)
+    assert set(cal.scenario.segments) == {"all", BLANK}
+    assert set(cal.fitted.cycles) == {"all", BLANK, POOLED}
+    pooled = cal.fitted.cycles[POOLED]
+    assert pooled.won + pooled.lost + pooled.still_open == 600

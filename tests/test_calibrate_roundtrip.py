@@ -9,14 +9,16 @@ import pandas as pd
 import pytest
 
 from funnelsim.calibrate import calibrate, load_mapping
+from funnelsim.calibrate.checking import check_fit
 from funnelsim.calibrate.export import ledger_records, to_hubspot, to_salesforce
 from funnelsim.calibrate.fitting import cycle_data
+from funnelsim.calibrate.mapping import POOLED
 from funnelsim.engine import simulate
 from funnelsim.scenario.loading import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPINGS = ROOT / "scenarios" / "mappings"
-MAVEN = ROOT.parent / "shared" / "data" / "maven-crm"
+MAVEN = ROOT / "tests" / "data" / "maven-crm" / "sales_pipeline.csv.gz"
 TRUTH = {
     "name": "truth",
     "start_date": "2027-01-04",
@@ -98,13 +100,18 @@ def test_hubspot_round_trip(tmp_path: Path, world) -> None:
         assert cycle.median_ci[0] <= TRUE_MEDIAN <= cycle.median_ci[1], cycle
         assert cycle.time.median == pytest.approx(TRUE_MEDIAN, rel=0.15)
     assert cal.scenario.sources["web"].leads_per_week == pytest.approx(90, rel=0.1)
+    # every conversion the export shows is reproduced when the scenario is simulated
+    table = check_fit(cal.scenario, cal.export, cal.fitted.mapping, reps=5).set_index("quantity")
+    conversions = table[table.index.str.startswith(("conversion", "win rate"))]
+    assert len(conversions) >= 5
+    assert (conversions["verdict"] == "ok").all(), conversions
 
 
 def test_salesforce_round_trip(tmp_path: Path, world) -> None:
     scenario, leads = world
     cal, _ = _calibrate(tmp_path, scenario, leads, "salesforce")
     fitted = cal.fitted
-    all_cycles = fitted.cycles["all"]
+    all_cycles = fitted.cycles[POOLED]
     for segment, win in (("smb", 0.3), ("mid_market", 0.25)):
         cycle = fitted.cycles[segment]
         assert cycle.win_ci[0] <= win <= cycle.win_ci[1], cycle
@@ -124,11 +131,32 @@ def test_salesforce_round_trip(tmp_path: Path, world) -> None:
     assert simulated / weeks == pytest.approx(total, rel=0.15)
 
 
+def test_upstream_defaults_back_solve_the_lead_volume(tmp_path: Path, world) -> None:
+    """With upstream: defaults the default marketing and seam 1 stay in front of the
+    opportunities and leads per week are back-solved so the opportunity rate is kept."""
+    scenario, leads = world
+    records = ledger_records(leads, scenario.start_date, EXPORT_DAY * 24.0, "opportunity")
+    path = tmp_path / "salesforce.csv"
+    to_salesforce(records).to_csv(path, index=False)
+    export_date = (pd.Timestamp(scenario.start_date) + pd.Timedelta(days=EXPORT_DAY - 1)).date()
+    mapping = load_mapping(MAPPINGS / "salesforce_opportunities.yaml").model_copy(
+        update={"export_date": export_date, "upstream": "defaults"}
+    )
+    cal = calibrate(path, mapping, seed=3, replicates=20)
+    observed = cal.fitted.arrivals["per_week"].sum()
+    volume = sum(s.leads_per_week for s in cal.scenario.sources.values())
+    assert volume > 3 * observed
+    assert cal.scenario.marketing.scoring.mql_threshold > 0
+    assert "back-solved" in cal.yaml_text
+    simulated = simulate(cal.scenario, seed=9).leads["opp_time"].notna().sum()
+    assert simulated / (cal.scenario.horizon_days / 7) == pytest.approx(observed, rel=0.15)
+
+
 def test_censoring_does_not_bias_cycles_short(tmp_path: Path, world) -> None:
     scenario, leads = world
     day = 150
     cal, _records = _calibrate(tmp_path, scenario, leads, "salesforce", day=day)
-    cycle = cal.fitted.cycles["all"]
+    cycle = cal.fitted.cycles[POOLED]
     assert cycle.still_open > 50
     assert cycle.median_ci[0] <= TRUE_MEDIAN <= cycle.median_ci[1]
     assert cycle.time.median == pytest.approx(TRUE_MEDIAN, rel=0.15)
@@ -138,9 +166,8 @@ def test_censoring_does_not_bias_cycles_short(tmp_path: Path, world) -> None:
     assert naive < 0.85 * TRUE_MEDIAN
 
 
-@pytest.mark.skipif(not MAVEN.is_dir(), reason="maven-crm data absent (../shared/data/maven-crm)")
 def test_maven_calibrates_to_a_valid_scenario(tmp_path: Path) -> None:
-    cal = calibrate(MAVEN / "sales_pipeline.csv", MAPPINGS / "maven_crm.yaml", replicates=50)
+    cal = calibrate(MAVEN, MAPPINGS / "maven_crm.yaml", replicates=50)
     scenario = cal.scenario
     assert cal.export.issue_count("missing_created_date") == 500
     assert scenario.teams["ae"].headcount == 30

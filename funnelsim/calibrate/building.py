@@ -1,11 +1,15 @@
-"""From fitted quantities to a complete scenario: fitted values where the data speak,
-documented defaults elsewhere, and a short pilot simulation for what the engine derives.
+"""From fitted quantities to a complete scenario that reproduces what the export shows.
 
-An export that starts at the opportunity (or MQL, SQL) stage says how many records enter
-there per week, not how many leads arrive. The engine's leads still pass the default
-marketing and seam-1 stages, so leads per week are back-solved: simulate, compare the
-entry-stage rate with the observed one, rescale, repeat. Team sizes the export cannot see
-are sized to the calibrated volume with the default work times.
+The engine's funnel has four steps: marketing (lead -> MQL), seam 1 (MQL -> SQL),
+qualification (SQL -> opportunity) and the sales cycle (opportunity -> close). An export
+step, from one dated stage to the next (or to won), may span several of them: its fitted
+conversion and time are written on the last engine step it spans, and the engine steps it
+passes on the way let everything through at once (probability 1, no delay; their teams
+never queue), so the scenario reproduces the step's end-to-end rate and timing. Steps
+before the export's first stage pass through too, so leads per week are the export's own
+rate (or, with ``upstream: defaults``, keep the default marketing and seam 1 and the volume
+is back-solved by pilot simulations). Steps after the last informed one keep documented
+defaults. Each written value says in a comment what it rests on.
 """
 
 from __future__ import annotations
@@ -15,22 +19,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
-from funnelsim.calibrate.fitdist import _round
-from funnelsim.calibrate.fitting import MIN_SEGMENT, Fitted
-from funnelsim.engine import simulate
+from funnelsim.calibrate.fitdist import _round, scale_spec
+from funnelsim.calibrate.fitting import MIN_SEGMENT, CycleFit, Fitted, gate_step
+from funnelsim.calibrate.mapping import NAME, ONE, PLURAL, POOLED, STAGES
+from funnelsim.calibrate.pilot import TARGET_UTILISATION, WORK_HOURS_PER_WEEK, dist_mean
+from funnelsim.scenario.base import WEEKDAYS
 from funnelsim.scenario.loading import scenario_from_dict
 from funnelsim.scenario.models import Scenario, Source
 
-PILOT_ROUNDS = 5
-TARGET_UTILISATION = 0.5
-WORK_HOURS_PER_WEEK = 40.0
-STAGE_TIME = {"lead": "created", "mql": "mql_time", "sql": "sql_time", "opportunity": "opp_time"}
 DEFAULT_DEAL_VALUE = {"dist": "lognormal", "median": 12000.0, "p90": 30000.0}
+DEFAULT_WIN_RATE = 0.25
+DEFAULT_CYCLE = {"dist": "lognormal", "median": 40, "p90": 100}
 STALLED_DAYS = 3650.0
-WARMUP_WEEKS = 2.0
-MAX_STEP = 10.0
+NEVER = {"dist": "fixed", "value": STALLED_DAYS}
+INSTANT = {"dist": "fixed", "value": 0.0}
+ALWAYS_OPEN = {"weekdays": list(WEEKDAYS), "hours": [0.0, 24.0], "holidays": []}
+THROUGH_SLOTS = 1000
+SCORE_NOISE = 0.05
+ENGINE_STEPS = ("marketing", "seam1", "qualify", "cycle")
+STEP_NAMES = {
+    "marketing": "lead -> MQL",
+    "seam1": "MQL -> SQL",
+    "qualify": "SQL -> opportunity",
+    "cycle": "opportunity -> close",
+}
 
 
 @dataclass
@@ -40,6 +54,7 @@ class Built:
     data: dict[str, Any]
     provenance: dict[str, str]
     pilot: dict[str, Any] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
 
     @property
     def scenario(self) -> Scenario:
@@ -47,16 +62,33 @@ class Built:
         return scenario_from_dict(self.data, source="calibrated scenario")
 
 
+def step_roles(fitted: Fitted) -> dict[str, str]:
+    """For each engine step: 'fitted' (an export step ends here), 'through' (an export step
+    spans it), 'upstream' (before the export's first stage) or 'default' (after the last)."""
+    chain = fitted.chain
+    ends = [*chain[1:], *(["close"] if fitted.mapping.stages.close is not None else [])]
+    position = {stage: i for i, stage in enumerate((*STAGES, "close"))}
+    roles = dict.fromkeys(ENGINE_STEPS, "default")
+    for k, step in enumerate(ENGINE_STEPS):
+        if k < position[chain[0]]:
+            roles[step] = "upstream"
+    for start, end in zip(chain, ends, strict=False):
+        for k in range(position[start], position[end]):
+            roles[ENGINE_STEPS[k]] = "fitted" if k == position[end] - 1 else "through"
+    return roles
+
+
 def build_scenario(fitted: Fitted, seed: int = 0) -> Built:
     """A complete, valid scenario from ``fitted``, with provenance for every fitted field."""
+    from funnelsim.calibrate.pilot import back_solve
+
     mapping, export = fitted.mapping, fitted.export
     data = Scenario().model_dump(mode="json", by_alias=True)
     prov: dict[str, str] = {}
     horizon = max(1, math.ceil((export.export_date - export.start_date).days))
     data.update(
         name=mapping.name,
-        description=mapping.description
-        or f"calibrated from a CRM export ({fitted.export.n_rows} rows)",
+        description=mapping.description or f"calibrated from a CRM export ({export.n_rows} rows)",
         currency=mapping.currency,
         start_date=export.start_date.date().isoformat(),
         horizon_days=horizon,
@@ -65,15 +97,25 @@ def build_scenario(fitted: Fitted, seed: int = 0) -> Built:
         prov[key] = "from the mapping"
     prov["start_date"] = "the observation window's start (first record or window_start)"
     prov["horizon_days"] = "window start to the export date"
+    roles = step_roles(fitted)
+    if mapping.upstream == "defaults":
+        roles = {k: "default" if v == "upstream" else v for k, v in roles.items()}
+    built = Built(data, prov, roles=roles)
     segments = _segments(fitted, prov)
     data["segments"] = segments
     data["sources"] = _sources(fitted, list(segments), prov)
-    _sales(fitted, data, list(segments), prov)
-    _stage_times(fitted, data, prov)
-    _mql_threshold(fitted, data, prov)
+    factors = _source_factors(fitted, roles, data, prov)
+    _marketing(fitted, data, prov, roles, factors)
+    _seam1(fitted, data, prov, roles)
+    _qualify(fitted, data, prov, roles)
+    _cycle(fitted, data, prov, roles)
     _owners(fitted, data, prov)
-    built = Built(data, prov)
-    _pilot(fitted, built, seed)
+    _size_teams(fitted, data, prov, roles)
+    if mapping.upstream == "defaults" and fitted.chain[0] != "lead":
+        built.pilot = back_solve(fitted, data, prov, seed)
+        _divide_gate(data, prov, roles, {POOLED: built.pilot["fit"]}, "pilot simulation")
+    else:
+        _divide_gate(data, prov, roles, _gate_factors(data, factors), "the sources' fits")
     return built
 
 
@@ -90,9 +132,11 @@ def _segments(fitted: Fitted, prov: dict[str, str]) -> dict[str, Any]:
                 if fit.family != "empirical"
                 else f"empirical: only {fit.n_events} won amounts"
             )
-        elif "all" in fitted.deal_values:
-            value = fitted.deal_values["all"].spec
+        elif POOLED in fitted.deal_values:
+            value = fitted.deal_values[POOLED].spec
             prov[f"segments.{name}.deal_value"] = "fitted on all segments (none won here)"
+        elif fitted.mapping.amount is None:
+            prov[f"segments.{name}.deal_value"] = "default: no amount column in the export"
         out[name] = {"share": share, "deal_value": value}
         prov[f"segments.{name}.share"] = "observed share of records entering the funnel"
     return out
@@ -113,11 +157,11 @@ def _sources(fitted: Fitted, segments: list[str], prov: dict[str, str]) -> dict[
         spec: dict[str, Any] = Source(leads_per_week=1).model_dump(mode="json", by_alias=True)
         spec["leads_per_week"] = _round(row.per_week)
         path = f"sources.{row.source}"
-        if entry == "lead":
-            prov[f"{path}.leads_per_week"] = (
-                f"fitted: {row.records} leads in {row.weeks:.1f} weeks "
-                f"(95% CI {row.ci_low:.4g}-{row.ci_high:.4g})"
-            )
+        prov[f"{path}.leads_per_week"] = (
+            f"fitted: {row.records} {PLURAL[entry]} in {row.weeks:.1f} weeks "
+            f"(95% CI {row.ci_low:.4g}-{row.ci_high:.4g})"
+            + ("" if entry == "lead" else f"; every lead is {ONE[entry]} at once (pass-through)")
+        )
         season = fitted.seasonality.get(row.source)
         if season is not None:
             spec["seasonality"] = season
@@ -130,47 +174,237 @@ def _sources(fitted: Fitted, segments: list[str], prov: dict[str, str]) -> dict[
     return out
 
 
-def _pick_cycle(fitted: Fitted, segment: str):
-    cycle = fitted.cycles.get(segment)
-    if cycle is not None and cycle.won + cycle.lost >= MIN_SEGMENT and cycle.time is not None:
-        return cycle, segment
-    return fitted.cycles["all"], "all"
+def _source_factors(
+    fitted: Fitted, roles: dict[str, str], data: dict[str, Any], prov: dict[str, str]
+) -> dict[str, float]:
+    """Each source's conversion relative to the best one, when marketing passes through and
+    the export step holding the opportunity gate starts after the lead: written as the
+    source's fit (only fit leads can become opportunities), so sources keep their own
+    end-to-end rates."""
+    if roles["marketing"] not in ("upstream", "through") or not fitted.source_rates:
+        return {}
+    rates = {s: fitted.source_rates.get(s) for s in data["sources"]}
+    known = [r for r in rates.values() if r is not None and r > 0]
+    if not known:
+        return {}
+    best = max(known)
+    pooled = _gate_rate(fitted)
+    factors = {}
+    for name, rate in rates.items():
+        used = rate if rate is not None else pooled
+        factors[name] = float(np.clip(used / best, 1e-4, 1.0))
+        where = "" if rate is not None else f" (pooled: fewer than {MIN_SEGMENT} records)"
+        prov[f"sources.{name}.fit"] = (
+            f"fitted{where}: this source converts {used:.3f} against {best:.3f} for the best "
+            "source; only that share are fits and can become opportunities"
+        )
+    return factors
 
 
-def _sales(fitted: Fitted, data: dict[str, Any], segments: list[str], prov: dict[str, str]) -> None:
-    sales = data["sales"]
-    sales["qualify_prob"] = dict.fromkeys(segments, 0.5)
-    sales["win_rate"] = {}
-    sales["cycle_days"] = {}
-    sales["lost_cycle_days"] = {}
-    if not fitted.cycles or fitted.cycles["all"].time is None:
-        sales["win_rate"] = dict.fromkeys(segments, 0.25)
-        default_cycle = {"dist": "lognormal", "median": 40, "p90": 100}
-        sales["cycle_days"] = dict.fromkeys(segments, default_cycle)
-        sales.pop("lost_cycle_days")
+def _gate_rate(fitted: Fitted) -> float:
+    """Pooled conversion of the export step holding the opportunity gate."""
+    step = gate_step(fitted.chain, fitted.mapping)
+    if step is None:
+        return 1.0
+    if step == len(fitted.chain) - 1:
+        return fitted.cycles[POOLED].won_share
+    return fitted.stages[step].conversion
+
+
+def _through(prov: dict[str, str], paths: list[str], why: str) -> None:
+    for path in paths:
+        prov[path] = why
+
+
+def _marketing(
+    fitted: Fitted,
+    data: dict[str, Any],
+    prov: dict[str, str],
+    roles: dict[str, str],
+    factors: dict[str, float],
+) -> None:
+    """Lead -> MQL: passed through, or the MQL threshold solved for the observed rate."""
+    marketing = data["marketing"]
+    role = roles["marketing"]
+    if role in ("upstream", "through"):
+        why = _why(fitted, "marketing", role)
+        marketing["scoring"].update(mql_threshold=0.0, noise_sd=0.0)
+        marketing["nurture"]["resurface_prob"] = 0.0
+        for name, source in data["sources"].items():
+            source["fit"] = {"dist": "fixed", "value": _round(factors.get(name, 1.0))}
+            prov.setdefault(f"sources.{name}.fit", why)
+        paths = ["scoring.mql_threshold", "scoring.noise_sd", "nurture.resurface_prob"]
+        _through(prov, [f"marketing.{p}" for p in paths], why)
+    elif role == "fitted":
+        factors.update(dict.fromkeys(data["sources"], _mql_threshold(fitted, data, prov)))
+    if roles["seam1"] != "default":
+        marketing["data_decay_per_year"] = 0.0
+        prov["marketing.data_decay_per_year"] = (
+            "0: contact data decay would lose leads the export counts as converting or open"
+        )
+
+
+def _why(fitted: Fitted, step: str, role: str) -> str:
+    if role == "upstream":
+        return (
+            f"pass-through: the export starts at {ONE[fitted.chain[0]]}, so {STEP_NAMES[step]} "
+            "lets every lead through at once (probability 1, no delay)"
+        )
+    return (
+        f"pass-through: the export has no date between its stages here, so {STEP_NAMES[step]} "
+        "lets everything through at once; the export step's conversion and time are "
+        "written on its last engine step"
+    )
+
+
+def _mql_threshold(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> float:
+    """Lead -> MQL written as a sharp score threshold on a fixed fit; returns the fit share.
+
+    Every lead has fit f and score f + SCORE_NOISE z; it is an MQL when the score passes the
+    threshold t: P(MQL) = Phi((f - t) / SCORE_NOISE). A conversion of at least one half
+    keeps every lead a fit (f = 1) and solves t; a lower one sets t = 1 and solves f (at
+    least 0.8). The share of fits among MQLs is then f, which the opportunity gate's
+    conversion is divided by; nurture passes nothing on (the export's rate includes it).
+    """
+    stage = next(s for s in fitted.stages if s.to_stage == "mql")
+    target = float(np.clip(stage.conversion, 1e-4, 1 - 1e-4))
+    z = float(special.ndtri(target))
+    fit, threshold = (1.0, 1.0 - SCORE_NOISE * z) if target >= 0.5 else (1.0 + SCORE_NOISE * z, 1.0)
+    marketing = data["marketing"]
+    marketing["scoring"].update(mql_threshold=_round(threshold), noise_sd=SCORE_NOISE)
+    marketing["nurture"]["resurface_prob"] = 0.0
+    for name, source in data["sources"].items():
+        source["fit"] = {"dist": "fixed", "value": _round(fit)}
+        prov[f"sources.{name}.fit"] = "fitted with the MQL threshold (see marketing.scoring)"
+    why = (
+        f"fitted: lead -> MQL conversion {stage.conversion:.3f} (95% CI {stage.ci_low:.3f}-"
+        f"{stage.ci_high:.3f}), as a score threshold on a fixed fit of {fit:.3f}"
+    )
+    for path in ("scoring.mql_threshold", "scoring.noise_sd", "nurture.resurface_prob"):
+        prov[f"marketing.{path}"] = why
+    return _round(fit)
+
+
+def _seam1(
+    fitted: Fitted, data: dict[str, Any], prov: dict[str, str], roles: dict[str, str]
+) -> None:
+    """MQL -> SQL: passed through, or the observed conversion and time written directly."""
+    role = roles["seam1"]
+    if role == "default":
         return
-    maps_to_cycle = fitted.last_stage == "opportunity"
+    seam1 = data["seam1"]
+    seam1["decay"]["half_life_hours"] = None
+    prov["seam1.decay"] = "off: the export's MQL -> SQL conversion already includes any decay"
+    if role == "fitted":
+        stage = next(s for s in fitted.stages if s.to_stage == "sql")
+        p = _round(stage.conversion)
+        seam1["acceptance"].update(p_accept_fit=p, p_accept_unfit=p)
+        prov["seam1.acceptance"] = (
+            f"fitted: {stage.from_stage} -> SQL conversion {stage.conversion:.3f} (95% CI "
+            f"{stage.ci_low:.3f}-{stage.ci_high:.3f}, Kaplan-Meier), fit or not"
+        )
+        if stage.time is not None:
+            seam1["response_delay"] = scale_spec(stage.time.spec, 24.0)
+            prov["seam1.response_delay"] = (
+                f"fitted: {stage.from_stage} -> SQL time in hours ({stage.time.family}); the "
+                "SDRs start at once and take no time, so this is the whole delay"
+            )
+        else:
+            seam1["response_delay"] = INSTANT
+            prov["seam1.response_delay"] = "fitted: most convert the day they enter"
+    else:
+        why = _why(fitted, "seam1", role)
+        seam1["acceptance"].update(p_accept_fit=1.0, p_accept_unfit=1.0)
+        seam1["response_delay"] = INSTANT
+        _through(prov, ["seam1.acceptance", "seam1.response_delay"], why)
+    team = data["teams"][seam1["team"]]
+    team.update(work_time=INSTANT, calendar=ALWAYS_OPEN, capacity_per_head=THROUGH_SLOTS)
+    prov[f"teams.{seam1['team']}.work_time"] = "0: the SDR step's time is the response delay"
+    prov[f"teams.{seam1['team']}.calendar"] = "always open: no delay beyond the fitted one"
+    prov[f"teams.{seam1['team']}.capacity_per_head"] = "ample: the export shows no SDR queue"
+
+
+def _qualify(
+    fitted: Fitted, data: dict[str, Any], prov: dict[str, str], roles: dict[str, str]
+) -> None:
+    """SQL -> opportunity: passed through, or conversion per segment and time written."""
+    role = roles["qualify"]
+    sales = data["sales"]
+    segments = list(data["segments"])
+    if role == "default":
+        sales["qualify_prob"] = dict.fromkeys(segments, 0.5)
+        return
+    if role == "fitted":
+        stage = next(s for s in fitted.stages if s.to_stage == "opportunity")
+        sales["qualify_prob"] = {}
+        for segment in segments:
+            own = fitted.qualify.get(segment)
+            used = own if own is not None and own.entered >= MIN_SEGMENT else stage
+            sales["qualify_prob"][segment] = _round(used.conversion)
+            where = "" if used is own else " (pooled: few records here)"
+            prov[f"sales.qualify_prob.{segment}"] = (
+                f"fitted{where}: {used.from_stage} -> opportunity conversion "
+                f"{used.conversion:.3f} (95% CI {used.ci_low:.3f}-{used.ci_high:.3f})"
+            )
+        sales["discovery_days"] = stage.time.spec if stage.time is not None else INSTANT
+        prov["sales.discovery_days"] = (
+            f"fitted: {stage.from_stage} -> opportunity days ({stage.time.family})"
+            if stage.time is not None
+            else "fitted: most become opportunities the day they enter"
+        )
+    else:
+        why = _why(fitted, "qualify", role)
+        sales["qualify_prob"] = dict.fromkeys(segments, 1.0)
+        sales["discovery_days"] = INSTANT
+        _through(prov, ["sales.qualify_prob", "sales.discovery_days"], why)
+    ae = data["teams"][sales["team"]]
+    ae["calendar"] = ALWAYS_OPEN
+    prov[f"teams.{sales['team']}.calendar"] = "always open: no delay beyond the fitted one"
+
+
+def _cycle(
+    fitted: Fitted, data: dict[str, Any], prov: dict[str, str], roles: dict[str, str]
+) -> None:
+    """Win rate, won and lost cycles, and stalled deals per segment from the close step."""
+    sales = data["sales"]
+    segments = list(data["segments"])
+    pooled = fitted.cycles.get(POOLED)
+    if roles["cycle"] != "fitted" or pooled is None or pooled.time is None:
+        why = "no closed record in the window" if fitted.cycles else "no close date mapped"
+        sales["win_rate"] = dict.fromkeys(segments, DEFAULT_WIN_RATE)
+        sales["cycle_days"] = dict.fromkeys(segments, DEFAULT_CYCLE)
+        sales.pop("lost_cycle_days", None)
+        prov["sales.win_rate"] = f"default {DEFAULT_WIN_RATE}: not estimable ({why})"
+        prov["sales.cycle_days"] = f"default: not estimable ({why})"
+        return
+    start = fitted.last_stage
+    sales["win_rate"], sales["cycle_days"], sales["lost_cycle_days"] = {}, {}, {}
     for segment in segments:
-        cycle, used = _pick_cycle(fitted, segment)
+        cycle = _segment_cycle(fitted, segment)
+        where = "" if cycle.segment == segment else " (pooled: too few closed here)"
         sales["win_rate"][segment] = _round(cycle.win_rate)
         low, high = cycle.win_ci
-        where = "" if used == segment else " (pooled: too few closed here)"
-        prov[f"sales.win_rate.{segment}"] = (
-            f"fitted{where}: {cycle.won} won / {cycle.lost} lost, {cycle.still_open} open "
-            f"censored; {cycle.win_rate:.3f} (95% CI {low:.3f}-{high:.3f})"
-        )
-        if not maps_to_cycle:
-            sales["cycle_days"][segment] = {"dist": "lognormal", "median": 40, "p90": 100}
-        elif fitted.cycles["all"].lost_time is not None:
-            _outcome_cycles(fitted, sales, segment, prov)
-        else:
-            sales["cycle_days"][segment] = cycle.time.spec
-            prov[f"sales.cycle_days.{segment}"] = (
-                f"fitted{where}: {cycle.time.family}, KM median {cycle.median_days:.0f} days"
+        if cycle.won_only:
+            prov[f"sales.win_rate.{segment}"] = (
+                f"fitted{where}: share of {PLURAL[start]} ever won, {cycle.win_rate:.3f} "
+                f"(95% CI {low:.3f}-{high:.3f}; Kaplan-Meier, {cycle.won} won, "
+                f"{cycle.still_open} not won yet censored); the export records no losses"
             )
+        else:
+            prov[f"sales.win_rate.{segment}"] = (
+                f"fitted{where}: {cycle.won} won / {cycle.lost} lost, {cycle.still_open} open "
+                f"censored; {cycle.win_rate:.3f} (95% CI {low:.3f}-{high:.3f})"
+            )
+        _outcome_cycles(fitted, sales, segment, prov)
+    if pooled.won_only:
+        sales["lost_cycle_days"] = dict.fromkeys(segments, NEVER)
+        prov["sales.lost_cycle_days"] = (
+            "the export records no losses: records not won stay open (they never close "
+            "within the horizon)"
+        )
     if not sales["lost_cycle_days"]:
         sales.pop("lost_cycle_days")
-    stalled = fitted.cycles["all"].stalled
+    stalled = pooled.stalled
     sales["slip"] = {"prob": _round(stalled) if stalled else 0.0, "extra_days": STALLED_DAYS}
     prov["sales.slip"] = (
         f"fitted: {stalled:.1%} of deals stall (open far beyond any close; Kaplan-Meier "
@@ -178,213 +412,183 @@ def _sales(fitted: Fitted, data: dict[str, Any], segments: list[str], prov: dict
         if stalled
         else "fitted cycle includes slips, so no extra slip"
     )
-    if "sql" in fitted.chain and fitted.qualify:
-        prov["sales.qualify_prob"] = "fitted: SQL -> opportunity conversion (pilot-adjusted)"
+
+
+def _segment_cycle(fitted: Fitted, segment: str) -> CycleFit:
+    cycle = fitted.cycles.get(segment)
+    if cycle is not None and cycle.won + cycle.lost >= MIN_SEGMENT and cycle.won_time is not None:
+        return cycle
+    return fitted.cycles[POOLED]
 
 
 def _outcome_cycles(
     fitted: Fitted, sales: dict[str, Any], segment: str, prov: dict[str, str]
 ) -> None:
     """Won deals' cycle as cycle_days, lost deals' as lost_cycle_days (pooled when few)."""
-    pooled = fitted.cycles["all"]
+    pooled = fitted.cycles[POOLED]
+    start = NAME[fitted.last_stage]
     for key, outcome in (("cycle_days", "won"), ("lost_cycle_days", "lost")):
         cycle = fitted.cycles.get(segment, pooled)
         fit = getattr(cycle, f"{outcome}_time")
         if getattr(cycle, outcome) < MIN_SEGMENT or fit is None:
             cycle, fit = pooled, getattr(pooled, f"{outcome}_time")
+        if fit is None:
+            fit = pooled.time
+            if outcome == "lost" or fit is None:
+                continue
         median = getattr(cycle, f"{outcome}_median_days")
-        where = "" if cycle is not pooled else f" (pooled: few {outcome} here)"
+        where = "" if cycle is not pooled or segment == POOLED else f" (pooled: few {outcome} here)"
         how = fit.note or f"{fit.family} by AIC"
         sales[key][segment] = fit.spec
         prov[f"sales.{key}.{segment}"] = (
-            f"fitted{where}: {outcome} deals ({getattr(cycle, outcome)} closed, open ones "
-            f"censored); {how}; Aalen-Johansen median {median:.0f} days"
+            f"fitted{where}: days from {start} to {outcome} ({getattr(cycle, outcome)} "
+            f"{outcome}, open ones censored); {how}; median {median:.0f} days"
         )
 
 
-def _stage_times(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> None:
-    from funnelsim.calibrate.fitdist import scale_spec
+def _gate_factors(data: dict[str, Any], factors: dict[str, float]) -> dict[str, float]:
+    """Per segment, the share of fit records among those reaching the opportunity gate:
+    the average of the sources' fits (written by the source factors or the MQL
+    threshold), weighted by each source's records in the segment."""
+    if not factors:
+        return {}
+    sources = data["sources"]
+    out = {}
+    for segment in data["segments"]:
+        total = share = 0.0
+        for name, src in sources.items():
+            mix = src.get("segment_mix") or {s: v["share"] for s, v in data["segments"].items()}
+            weight = src["leads_per_week"] * mix.get(segment, 0.0)
+            total += weight
+            share += weight * factors.get(name, 1.0)
+        out[segment] = share / total if total > 0 else 1.0
+    return out
 
-    for stage in fitted.stages:
-        if stage.time is None:
-            continue
-        if stage.name == "mql -> sql":
-            data["seam1"]["response_delay"] = scale_spec(stage.time.spec, 24.0)
-            prov["seam1.response_delay"] = (
-                f"fitted: MQL -> SQL time in hours ({stage.time.family}); includes SDR "
-                "queue and work time"
-            )
-        elif stage.name == "sql -> opportunity":
-            data["sales"]["discovery_days"] = stage.time.spec
-            prov["sales.discovery_days"] = f"fitted: SQL -> opportunity days ({stage.time.family})"
 
-
-def _mql_threshold(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> None:
-    stage = next((s for s in fitted.stages if s.name == "lead -> mql"), None)
-    if stage is None:
+def _divide_gate(
+    data: dict[str, Any],
+    prov: dict[str, str],
+    roles: dict[str, str],
+    factors: dict[str, float],
+    why: str,
+) -> None:
+    """Divide the conversion written at the end of the export step that spans the
+    opportunity gate by the share of fit records reaching it (only fits pass the gate),
+    so the step keeps its observed rate: qualify_prob when that step ends at the
+    opportunity, the win rate when it runs on to close."""
+    key = {"fitted": "qualify_prob", "through": "win_rate"}.get(roles["qualify"])
+    if key is None or not factors:
         return
-    scoring = data["marketing"]["scoring"]
-    resurface = data["marketing"]["nurture"]["resurface_prob"]
-    target = float(np.clip((stage.conversion - resurface) / (1 - resurface), 1e-4, 1 - 1e-4))
-    grid = (np.arange(2000) + 0.5) / 2000
-    fits = []
-    for source in data["sources"].values():
-        a, b = source["fit"]["a"], source["fit"]["b"]
-        fits.append((source["leads_per_week"], special.betaincinv(a, b, grid)))
-    total = sum(w for w, _ in fits)
-
-    def excess(t: float) -> float:
-        p = sum(w * special.ndtr((f - t) / scoring["noise_sd"]).mean() for w, f in fits) / total
-        return p - target
-
-    threshold = optimize.brentq(excess, -3.0, 4.0)
-    scoring["mql_threshold"] = _round(float(np.clip(threshold, 0.0, 1.0)))
-    prov["marketing.scoring.mql_threshold"] = (
-        f"fitted: lead -> MQL conversion {stage.conversion:.3f} (KM, open leads censored), "
-        "solved under the default fit and noise"
-    )
+    sales = data["sales"]
+    for segment in list(sales[key]):
+        factor = factors.get(segment, factors.get(POOLED, 1.0))
+        if factor >= 1.0 - 1e-9:
+            continue
+        written = sales[key][segment] / factor
+        sales[key][segment] = _round(min(written, 1.0))
+        note = (
+            f"; divided by {factor:.3f}, the share of fit records reaching the opportunity "
+            f"gate ({why})" + (", capped at 1" if written > 1 else "")
+        )
+        path = f"sales.{key}.{segment}"
+        prov[path] = prov.get(path, prov.get(f"sales.{key}", "fitted")) + note
 
 
 def _owners(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> None:
-    team = fitted.mapping.owner_team
-    if fitted.owners:
-        data["teams"][team]["headcount"] = fitted.owners
-        prov[f"teams.{team}.headcount"] = f"fitted: {fitted.owners} distinct owners in the window"
-    if team == "ae" and fitted.concurrent_per_owner and fitted.last_stage == "opportunity":
-        capacity = max(1, math.ceil(1.25 * fitted.concurrent_per_owner))
-        data["teams"]["ae"]["capacity_per_head"] = capacity
-        prov["teams.ae.capacity_per_head"] = (
-            f"fitted: 1.25 x the 95th percentile of open records per owner "
-            f"({fitted.concurrent_per_owner:.0f})"
+    for team, count in fitted.owners.items():
+        data["teams"][team]["headcount"] = count
+        column = fitted.mapping.owner_columns()[team]
+        prov[f"teams.{team}.headcount"] = f"fitted: {count} distinct {column} in the window"
+
+
+def _size_teams(
+    fitted: Fitted, data: dict[str, Any], prov: dict[str, str], roles: dict[str, str]
+) -> None:
+    """AEs never queue (Little's law with stalled and never-closing deals), and the deal
+    desk and CSMs are sized to the won volume at their default work times."""
+    teams, sales = data["teams"], data["sales"]
+    weeks = data["horizon_days"] / 7.0
+    entry_rate = float(fitted.arrivals["per_week"].sum())
+    to_sales = entry_rate * _through_rate(fitted, roles, ("marketing", "seam1"))
+    won_rate = to_sales * _won_share(fitted, roles)
+    ae = teams[sales["team"]]
+    if roles["cycle"] == "fitted" or roles["qualify"] != "default":
+        wip = to_sales * _held_weeks(fitted, data, weeks)
+        needed = max(1, math.ceil(1.5 * wip / max(ae["headcount"], 1)))
+        observed = fitted.concurrent_per_owner
+        if observed and sales["team"] in fitted.owners:
+            ae["capacity_per_head"] = max(needed, math.ceil(1.25 * observed))
+            prov[f"teams.{sales['team']}.capacity_per_head"] = (
+                f"fitted: the larger of 1.25 x the 95th percentile of open records per owner "
+                f"({observed:.0f}) and Little's law with stalled deals, so AEs never queue"
+            )
+        else:
+            ae["capacity_per_head"] = max(needed, ae["capacity_per_head"])
+            prov[f"teams.{sales['team']}.capacity_per_head"] = (
+                "sized by Little's law (stalled and never-closing deals included) so AEs "
+                "never queue: the export shows no AE queue"
+            )
+    capacity_hours = WORK_HOURS_PER_WEEK * TARGET_UTILISATION
+    desk = teams[data["seam2"]["team"]]
+    desk["headcount"] = max(1, math.ceil(won_rate * dist_mean(desk["work_time"]) / capacity_hours))
+    prov[f"teams.{data['seam2']['team']}.headcount"] = (
+        "sized to the calibrated won volume: ~50% utilisation at the default work time"
+    )
+    csm_team = data["seam3"]["team"]
+    if csm_team not in fitted.owners:
+        onboarding = dist_mean(data["seam3"]["onboarding_days"])
+        per_head = teams[csm_team]["capacity_per_head"]
+        needed = won_rate * onboarding / 7.0 / (per_head * 0.7)
+        teams[csm_team]["headcount"] = max(1, math.ceil(needed))
+        prov[f"teams.{csm_team}.headcount"] = (
+            "sized to the calibrated won volume: ~70% of onboarding slots"
+        )
+    sdr_path = f"teams.{data['seam1']['team']}.headcount"
+    if roles["seam1"] == "default" and sdr_path not in prov:
+        sdr = teams[data["seam1"]["team"]]
+        mql_rate = entry_rate * _through_rate(fitted, roles, ("marketing",))
+        work = dist_mean(sdr["work_time"]) if sdr.get("work_time") else 1.0
+        sdr["headcount"] = max(1, math.ceil(mql_rate * work / capacity_hours))
+        prov[f"teams.{data['seam1']['team']}.headcount"] = (
+            "sized to the calibrated MQL volume: ~50% utilisation at the default work time"
         )
 
 
-def _pilot(fitted: Fitted, built: Built, seed: int) -> None:
-    """Back-solve lead volumes and size unseen teams by simulating the draft scenario."""
-    data, prov = built.data, built.provenance
-    entry = fitted.chain[0]
-    target = dict(zip(fitted.arrivals["source"], fitted.arrivals["per_week"], strict=True))
-    history = []
-    for _round_index in range(PILOT_ROUNDS):
-        scenario = scenario_from_dict(data, source="calibrated scenario")
-        leads = simulate(scenario, seed).leads
-        weeks = scenario.horizon_days / 7.0
-        rates = _entry_rates(leads, entry, scenario, weeks)
-        history.append({k: round(v, 2) for k, v in rates.items()})
-        before = sum(src["leads_per_week"] for src in data["sources"].values())
-        if entry != "lead":
-            for name, observed in target.items():
-                current = data["sources"][name]["leads_per_week"]
-                simulated = rates.get(name, 0.0)
-                factor = observed / simulated if simulated > 0 else MAX_STEP
-                factor = float(np.clip(factor, 1 / MAX_STEP, MAX_STEP))
-                data["sources"][name]["leads_per_week"] = _round(current * factor)
-        after = sum(src["leads_per_week"] for src in data["sources"].values())
-        _size_teams(fitted, data, prov, leads, weeks / (after / before))
-        _match_conversions(fitted, data, prov, leads, scenario)
-    if entry != "lead":
-        for row in fitted.arrivals.itertuples():
-            prov[f"sources.{row.source}.leads_per_week"] = (
-                f"back-solved: {row.records} {entry} records in {row.weeks:.1f} weeks = "
-                f"{row.per_week:.4g}/week (95% CI {row.ci_low:.4g}-{row.ci_high:.4g}) "
-                "through the default marketing and seam-1 stages (pilot simulation)"
-            )
-    built.pilot = {"entry_stage": entry, "target_per_week": target, "simulated": history}
+def _through_rate(fitted: Fitted, roles: dict[str, str], steps: tuple[str, ...]) -> float:
+    """Share of entering records that get past ``steps`` (fitted conversions, 1 through)."""
+    rate = 1.0
+    for stage in fitted.stages:
+        step = ENGINE_STEPS[STAGES.index(stage.to_stage) - 1]
+        if step in steps and roles[step] == "fitted":
+            rate *= stage.conversion
+    return rate
 
 
-def _entry_rates(leads, entry: str, scenario: Scenario, weeks: float) -> dict[str, float]:
-    """Simulated records per week entering the export's first stage, by source (after warm-up)."""
-    times = leads[STAGE_TIME[entry]].to_numpy()
-    after = times >= WARMUP_WEEKS * 168.0
-    span = max(weeks - WARMUP_WEEKS, 1.0)
-    counts = leads.loc[after, "source"].value_counts()
-    return {str(k): float(v) / span for k, v in counts.items()}
+def _won_share(fitted: Fitted, roles: dict[str, str]) -> float:
+    """Share of records reaching sales that are won (the default win rate if unknown)."""
+    if roles["cycle"] != "fitted" or POOLED not in fitted.cycles:
+        return DEFAULT_WIN_RATE
+    rate = fitted.cycles[POOLED].won_share
+    for stage in fitted.stages:
+        if stage.to_stage == "opportunity":
+            rate *= stage.conversion
+    return rate if math.isfinite(rate) else DEFAULT_WIN_RATE
 
 
-def _size_teams(fitted: Fitted, data: dict[str, Any], prov: dict[str, str], leads, weeks) -> None:
-    """SDRs, deal desk and CSMs sized to the volume at the default work times.
-
-    ``weeks`` is the simulated span divided by the factor the lead volume was just scaled
-    by, so counts per ``weeks`` are the rates the next round will see.
-    """
-    teams = data["teams"]
-    sized = "sized to the calibrated volume: ~50% utilisation at the default work time"
-    mql_rate = float((leads["mql_time"] < np.inf).sum()) / weeks
-    won_rate = float(leads["won_time"].notna().sum()) / weeks
-    if fitted.mapping.owner_team != "sdr" or not fitted.owners:
-        work = _mean_work(data, "sdr")
-        teams["sdr"]["headcount"] = max(1, math.ceil(mql_rate * work / _capacity_hours()))
-        prov["teams.sdr.headcount"] = sized
-    work = _mean_work(data, "deal_desk")
-    teams["deal_desk"]["headcount"] = max(1, math.ceil(won_rate * work / _capacity_hours()))
-    prov["teams.deal_desk.headcount"] = sized
-    onboarding = _dist_mean(data["seam3"]["onboarding_days"])
-    concurrent = won_rate * onboarding / 7.0
-    if fitted.mapping.owner_team != "csm" or not fitted.owners:
-        per_head = teams["csm"]["capacity_per_head"]
-        teams["csm"]["headcount"] = max(1, math.ceil(concurrent / (per_head * 0.7)))
-        prov["teams.csm.headcount"] = "sized to the calibrated won volume: ~70% of onboarding slots"
-    if "teams.ae.capacity_per_head" not in prov or "teams.ae.headcount" not in prov:
-        opp_rate = float(leads["opp_time"].notna().sum()) / weeks
-        cycle_weeks = (
-            np.nanmean((leads["close_time"] - leads["opp_time"]).to_numpy(dtype=float)) / 168.0
-        )
-        wip = opp_rate * (cycle_weeks if np.isfinite(cycle_weeks) else 8.0)
-        heads = teams["ae"]["headcount"]
-        stalled_wip = data["sales"]["slip"]["prob"] * opp_rate * weeks
-        needed = max(1, math.ceil(1.5 * (wip + stalled_wip) / heads))
-        if needed > teams["ae"]["capacity_per_head"]:
-            teams["ae"]["capacity_per_head"] = needed
-            prov["teams.ae.capacity_per_head"] = (
-                "sized by Little's law so AEs never queue (the export shows no AE queue)"
-            )
-
-
-def _match_conversions(fitted: Fitted, data: dict[str, Any], prov: dict[str, str], leads, scenario):
-    """Scale seam-1 acceptance and qualify_prob so simulated conversions meet observed ones."""
-    cutoff = scenario.horizon_hours * 0.6
-    stages = {s.name: s for s in fitted.stages}
-    mqls = leads[leads["mql_time"] < cutoff]
-    if "mql -> sql" in stages and len(mqls):
-        simulated = float(mqls["sql_time"].notna().mean())
-        observed = stages["mql -> sql"].conversion
-        if simulated > 0:
-            acceptance = data["seam1"]["acceptance"]
-            factor = observed / simulated
-            for key in ("p_accept_fit", "p_accept_unfit"):
-                acceptance[key] = _round(float(np.clip(acceptance[key] * factor, 0.0, 1.0)))
-            prov["seam1.acceptance"] = (
-                f"fitted: scaled so MQL -> SQL conversion matches {observed:.3f} (pilot)"
-            )
-    sqls = leads[leads["sql_time"] < cutoff]
-    if fitted.qualify and len(sqls):
-        pooled = stages.get("sql -> opportunity")
-        for segment in data["sales"]["qualify_prob"]:
-            stage = fitted.qualify.get(segment)
-            if stage is None or stage.entered < MIN_SEGMENT:
-                stage = pooled
-            rows = sqls[sqls["segment"] == segment]
-            if stage is None or rows.empty:
-                continue
-            simulated = float(rows["opp_time"].notna().mean())
-            current = data["sales"]["qualify_prob"][segment]
-            if simulated > 0:
-                new = current * stage.conversion / simulated
-                data["sales"]["qualify_prob"][segment] = _round(float(np.clip(new, 0.0, 1.0)))
-
-
-def _mean_work(data: dict[str, Any], team: str) -> float:
-    work = data["teams"][team].get("work_time")
-    return _dist_mean(work) if work else 1.0
-
-
-def _dist_mean(spec: dict[str, Any] | float) -> float:
-    from pydantic import TypeAdapter
-
-    from funnelsim.scenario.distributions import Distribution
-
-    return float(TypeAdapter(Distribution).validate_python(spec).mean())
-
-
-def _capacity_hours() -> float:
-    return WORK_HOURS_PER_WEEK * TARGET_UTILISATION
+def _held_weeks(fitted: Fitted, data: dict[str, Any], weeks: float) -> float:
+    """Mean weeks an AE holds a record: discovery plus cycle, never-closing deals for the
+    rest of the horizon."""
+    sales = data["sales"]
+    horizon_days = weeks * 7.0
+    days = min(dist_mean(sales["discovery_days"]), horizon_days)
+    pooled = fitted.cycles.get(POOLED)
+    segment = next(iter(sales["cycle_days"]))
+    won_days = min(dist_mean(sales["cycle_days"][segment]), horizon_days)
+    lost_spec = (sales.get("lost_cycle_days") or {}).get(segment, sales["cycle_days"][segment])
+    lost_days = min(dist_mean(lost_spec), horizon_days)
+    if pooled is None or not math.isfinite(pooled.win_rate):
+        return (days + won_days) / 7.0
+    closing = 1.0 - pooled.stalled
+    days += closing * (pooled.win_rate * won_days + (1 - pooled.win_rate) * lost_days)
+    days += pooled.stalled * horizon_days
+    return days / 7.0

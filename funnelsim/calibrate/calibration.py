@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from funnelsim.calibrate.building import Built, build_scenario
@@ -38,15 +40,18 @@ def calibrate(
     if not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping)
     export = read_export(export_path, mapping)
-    fitted = fit_export(export, mapping, seed=seed, replicates=replicates)
-    built = build_scenario(fitted, seed=seed)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # optimiser steps through overflow
+        fitted = fit_export(export, mapping, seed=seed, replicates=replicates)
+        built = build_scenario(fitted, seed=seed)
     header = [
         f"{mapping.name}: calibrated by `funnelsim calibrate` from {Path(export_path).name}",
         f"{export.n_rows} rows read, {len(export.records)} usable; window "
-        f"{export.start_date.date()} to {export.export_date.date()} (export date)",
+        f"{export.start_date.date()} to {export.last_day.date()} (export date)",
         "Rows not used, by reason: "
         + (", ".join(f"{r.reason} {r.rows}" for r in export.issues.itertuples()) or "none"),
         "Each fitted value says what it rests on; 'default' marks what the export cannot tell.",
+        *[f"WARNING: {warning}" for warning in fitted.warnings],
         "",
     ]
     text = scenario_yaml(built.data, built.provenance, header)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
 
 from funnelsim.atomic import OutputExistsError, write_folder, write_text
 from funnelsim.calibrate.calibration import calibrate
-from funnelsim.calibrate.checking import check_fit
-from funnelsim.calibrate.mapping import MappingError, load_mapping
+from funnelsim.calibrate.checking import check_fit, mismatches
+from funnelsim.calibrate.mapping import PLURAL, POOLED, Mapping, MappingError, load_mapping
 from funnelsim.calibrate.reading import read_export
 from funnelsim.scenario.loading import load_scenario
+
+AS_OF_HELP = (
+    "Snapshot date: the export as it stood that day (later records and dates unseen). "
+    "Default: the mapping's export_date, else the last date in the export."
+)
 
 
 def _refuse(path: Path | None, force: bool) -> None:
@@ -19,22 +25,59 @@ def _refuse(path: Path | None, force: bool) -> None:
         raise MappingError(f"{path}: already exists; pass --force to replace it")
 
 
+def _date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise MappingError(f"{option}: expected a date YYYY-MM-DD (got {text!r})") from None
+
+
+def _mapping(path: Path, as_of: str | None) -> Mapping:
+    mapping = load_mapping(path)
+    if as_of is not None:
+        mapping = mapping.model_copy(update={"export_date": _date(as_of, "--as-of")})
+    return mapping
+
+
+def _period(text: str | None) -> tuple[dt.date, dt.date] | None:
+    """``FROM..TO`` as two dates (either side may be left out)."""
+    if text is None:
+        return None
+    if ".." not in text:
+        raise MappingError(
+            f"--period: expected FROM..TO, e.g. 2017-09-01..2017-12-31 (got {text!r})"
+        )
+    first, last = text.split("..", 1)
+    low = _date(first, "--period") if first.strip() else dt.date.min
+    high = _date(last, "--period") if last.strip() else dt.date.max
+    if high < low:
+        raise MappingError(f"--period: {high} is before {low}")
+    return low, high
+
+
 @click.command("calibrate")
 @click.argument("export", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--mapping", "mapping_path", required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", default=None, help=AS_OF_HELP)
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--force", is_flag=True, help="Replace existing outputs.")
 def calibrate_command(
-    export: Path, mapping_path: Path, out: Path, report_dir: Path | None, seed: int, force: bool
+    export: Path,
+    mapping_path: Path,
+    out: Path,
+    report_dir: Path | None,
+    as_of: str | None,
+    seed: int,
+    force: bool,
 ) -> None:
     """Fit a scenario to a CRM EXPORT (CSV) read through a column mapping."""
     from funnelsim.calibrate.fitreport import write_report
 
     _refuse(out, force)
     _refuse(report_dir, force)
-    cal = calibrate(export, load_mapping(mapping_path), seed=seed)
+    cal = calibrate(export, _mapping(mapping_path, as_of), seed=seed)
     try:
         if report_dir is not None:
             write_folder(report_dir, lambda tmp: write_report(cal, tmp), force)
@@ -42,17 +85,32 @@ def calibrate_command(
     except OutputExistsError as exc:
         raise MappingError(str(exc)) from None
     f = cal.fitted
+    for warning in f.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"read {cal.export.n_rows} rows, {len(cal.export.records)} usable")
     for row in cal.export.issues.itertuples():
         click.echo(f"  {row.reason}: {row.rows} ({row.effect})")
+    entry = PLURAL[f.chain[0]]
     for row in f.arrivals.itertuples():
-        click.echo(f"  {row.source}: {row.per_week:.4g} {f.chain[0]}s/week")
-    if "all" in f.cycles:
-        c = f.cycles["all"]
-        click.echo(
-            f"  win rate {c.win_rate:.3f}, cycle median {c.median_days:.0f} days "
-            f"({c.time.family if c.time else '-'}), stalled {c.stalled:.1%}"
-        )
+        click.echo(f"  {row.source}: {row.per_week:.4g} {entry}/week")
+    for stage in f.stages:
+        click.echo(f"  {stage.name}: {stage.conversion:.3f}")
+    if POOLED in f.cycles:
+        c = f.cycles[POOLED]
+        if c.time is None:
+            click.echo("  win rate and cycle: not estimable (no closed record)")
+        elif c.won_only:
+            click.echo(
+                f"  {f.last_stage} -> won: {c.win_rate:.3f} (no losses recorded), "
+                f"median {c.median_days:.0f} days ({c.time.family})"
+            )
+        else:
+            click.echo(
+                f"  win rate {c.win_rate:.3f}, cycle median {c.median_days:.0f} days "
+                f"({c.time.family}), stalled {c.stalled:.1%}"
+            )
+    for source, rate in f.source_rates.items():
+        click.echo(f"  {source}: {rate:.3f} converted")
     click.echo(f"wrote {out}" + (f" and {report_dir}/" if report_dir else ""))
 
 
@@ -60,18 +118,35 @@ def calibrate_command(
 @click.argument("scenario", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("export", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--mapping", "mapping_path", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--period",
+    metavar="FROM..TO",
+    default=None,
+    help="Compare only records created in this period (e.g. a hold-out after the fit).",
+)
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", default=None, help=AS_OF_HELP)
 @click.option("--reps", default=10, show_default=True, type=click.IntRange(min=2))
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 def check_fit_command(
-    scenario: Path, export: Path, mapping_path: Path, reps: int, seed: int
+    scenario: Path,
+    export: Path,
+    mapping_path: Path,
+    period: str | None,
+    as_of: str | None,
+    reps: int,
+    seed: int,
 ) -> None:
     """Simulate SCENARIO and compare it with EXPORT: a verdict per quantity."""
     spec = load_scenario(scenario)
-    mapping = load_mapping(mapping_path)
+    mapping = _mapping(mapping_path, as_of)
     data = read_export(export, mapping)
-    table = check_fit(spec, data, mapping, reps=reps, seed=seed)
+    for warning in mismatches(spec, data):
+        click.echo(f"warning: {warning}", err=True)
+    table = check_fit(spec, data, mapping, reps=reps, seed=seed, period=_period(period))
     for row in table.itertuples():
-        if row.quantity.endswith("KS"):
+        if row.verdict == "skipped":
+            detail = f"skipped ({row.note})"
+        elif row.quantity.endswith("KS"):
             detail = (
                 f"median {row.observed:.4g} vs {row.simulated_mean:.4g}, "
                 f"D={row.ks_d:.3f} p={row.ks_p:.3g}"
@@ -81,4 +156,5 @@ def check_fit_command(
                 f"observed {row.observed:.4g}, "
                 f"simulated 95% range {row.sim_low:.4g}-{row.sim_high:.4g}"
             )
-        click.echo(f"{row.verdict:8s} {row.quantity}: {detail}")
+        label = "-" if row.verdict == "skipped" else row.verdict
+        click.echo(f"{label:8s} {row.quantity}: {detail}")

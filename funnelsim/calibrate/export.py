@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 HOUR = pd.Timedelta(hours=1)
+STAGES = ("lead", "mql", "sql", "opportunity")
+ENTRY_TIME = {"lead": "created", "mql": "mql_time", "sql": "sql_time", "opportunity": "opp_time"}
 HUBSPOT_COLUMNS = {
     "id": "Record ID",
     "created": "Create Date",
@@ -36,23 +38,34 @@ SALESFORCE_COLUMNS = {
 
 
 def ledger_records(
-    leads: pd.DataFrame, start_date: object, export_hours: float, entry: str = "lead"
+    leads: pd.DataFrame,
+    start_date: object,
+    export_hours: float,
+    entry: str = "lead",
+    outcome_dates: bool = False,
 ) -> pd.DataFrame:
-    """Standard records (as ``read_export`` gives them) of the leads visible at export time."""
+    """Standard records (as ``read_export`` gives them) of the leads that reached the
+    ``entry`` stage by export time, created at that stage.
+
+    The close date is an opportunity's close; with ``outcome_dates`` it is the date a
+    record was won or lost at whatever stage (exports of MQLs with a won or lost date).
+    """
     start = pd.Timestamp(start_date)
-    seen = lambda column: leads[column].where(leads[column] <= export_hours)  # noqa: E731
+
+    def seen(column: str) -> pd.Series:
+        return leads[column].where(leads[column] <= export_hours)
+
+    created = seen(ENTRY_TIME[entry])
     opp = seen("opp_time")
-    if entry == "opportunity":
-        rows = opp.notna()
-        created = opp
-    else:
-        rows = leads["created"] <= export_hours
-        created = leads["created"]
     won = seen("won_time").notna()
-    closed = opp.notna() & seen("close_time").notna()
-    lost_lead = seen("loss_time").notna() & ~won
-    lost = (closed & ~won) if entry == "opportunity" else lost_lead
-    status = np.where(won, "won", np.where(lost, "lost", "open"))
+    if entry == "opportunity":
+        lost = opp.notna() & seen("close_time").notna() & ~won
+    else:
+        lost = seen("loss_time").notna() & ~won
+    if outcome_dates:
+        close = seen("won_time").where(won, seen("loss_time").where(lost))
+    else:
+        close = seen("close_time").where(opp.notna())
     frame = pd.DataFrame(
         {
             "id": [f"R{i:07d}" for i in leads["lead_id"]],
@@ -60,16 +73,20 @@ def ledger_records(
             "mql": start + seen("mql_time") * HOUR,
             "sql": start + seen("sql_time") * HOUR,
             "opportunity": start + opp * HOUR,
-            "close": start + seen("close_time").where(opp.notna()) * HOUR,
-            "status": status,
+            "close": start + close * HOUR,
+            "status": np.where(won, "won", np.where(lost, "lost", "open")),
             "amount": leads["deal_value"].where(opp.notna()),
-            "owner": np.where(leads["sdr_head"] >= 0, "sdr" + leads["sdr_head"].astype(str), ""),
+            "owner_sdr": np.where(
+                leads["sdr_head"] >= 0, "sdr" + leads["sdr_head"].astype(str), ""
+            ),
             "source": leads["source"].astype(str),
             "segment": leads["segment"].astype(str),
         }
     )
     frame.loc[frame["status"] == "open", "close"] = pd.NaT
-    return frame[rows.to_numpy()].reset_index(drop=True)
+    for stage in STAGES[1 : STAGES.index(entry) + 1]:
+        frame[stage] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    return frame[created.notna().to_numpy()].reset_index(drop=True)
 
 
 def _dates(values: pd.Series, fmt: str) -> pd.Series:
@@ -92,7 +109,7 @@ def to_hubspot(records: pd.DataFrame) -> pd.DataFrame:
     out[HUBSPOT_COLUMNS["amount"]] = records["amount"].round(2).astype(str).replace("nan", "")
     out[HUBSPOT_COLUMNS["source"]] = records["source"]
     out[HUBSPOT_COLUMNS["segment"]] = records["segment"]
-    out[HUBSPOT_COLUMNS["owner"]] = records["owner"]
+    out[HUBSPOT_COLUMNS["owner"]] = records["owner_sdr"]
     return out
 
 
@@ -113,3 +130,35 @@ def to_salesforce(records: pd.DataFrame) -> pd.DataFrame:
             SALESFORCE_COLUMNS["segment"]: records["segment"],
         }
     )
+
+
+MQL_COLUMNS = {
+    "id": "MQL ID",
+    "created": "MQL Date",
+    "source": "Source",
+    "segment": "Segment",
+    "status": "Status",
+    "close": "Closed Date",
+    "amount": "Amount",
+    "owner_sdr": "SDR",
+}
+
+
+def to_mql_export(records: pd.DataFrame) -> pd.DataFrame:
+    """A marketing-funnel export: one row per MQL with its date, source, segment, status
+    (Won, Lost or MQL), the date it was won or lost, the amount and the SDR. Build the
+    records with ``ledger_records(..., entry="mql", outcome_dates=True)``."""
+    out = pd.DataFrame({MQL_COLUMNS["id"]: records["id"]})
+    out[MQL_COLUMNS["created"]] = _dates(records["created"], "%Y-%m-%d")
+    out[MQL_COLUMNS["source"]] = records["source"]
+    out[MQL_COLUMNS["segment"]] = records["segment"]
+    out[MQL_COLUMNS["status"]] = records["status"].map(
+        {"won": "Won", "lost": "Lost", "open": "MQL"}
+    )
+    out[MQL_COLUMNS["close"]] = _dates(records["close"], "%Y-%m-%d")
+    won = records["status"] == "won"
+    out[MQL_COLUMNS["amount"]] = (
+        records["amount"].where(won).round(2).astype(str).replace("nan", "")
+    )
+    out[MQL_COLUMNS["owner_sdr"]] = records["owner_sdr"]
+    return out

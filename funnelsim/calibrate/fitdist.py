@@ -4,6 +4,11 @@ Families: lognormal, gamma, Weibull, exponential (scipy.stats, location 0). Even
 contribute their log density, censored records their log survival; with a cure fraction
 (a stage not everyone passes) a censored record contributes log(1 - p + p S(c)). Small
 samples fall back to the empirical distribution of the observed values.
+
+Tied values are fitted once with their count as weight (exports have day resolution, so
+this is exact and keeps the cost per likelihood evaluation to the distinct values); more
+than MAX_POINTS distinct values are represented by MAX_POINTS evenly spaced order
+statistics, each weighing its share of the records (deterministic, bounded work).
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, special, stats
 
 MIN_PARAMETRIC = 30
 FAMILIES = ("lognormal", "gamma", "weibull", "exponential")
 _Z90 = float(special.ndtri(0.9))
 MAX_EMPIRICAL = 200
+MAX_POINTS = 4000
 
 
 @dataclass(frozen=True)
@@ -65,14 +72,16 @@ def _frozen(family: str, theta: np.ndarray):
     return stats.expon(scale=math.exp(theta[0]))
 
 
-def _start(family: str, x: np.ndarray) -> np.ndarray:
+def _start(family: str, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     logs = np.log(x)
-    mean = float(np.mean(x))
+    mean = float(np.average(x, weights=w))
     if family == "lognormal":
-        return np.array([math.log(max(float(np.std(logs)), 0.05)), float(np.mean(logs))])
+        log_mean = float(np.average(logs, weights=w))
+        log_sd = math.sqrt(float(np.average((logs - log_mean) ** 2, weights=w)))
+        return np.array([math.log(max(log_sd, 0.05)), log_mean])
     if family == "exponential":
         return np.array([math.log(mean)])
-    cv2 = max(float(np.var(x)) / mean**2, 1e-3)
+    cv2 = max(float(np.average((x - mean) ** 2, weights=w)) / mean**2, 1e-3)
     if family == "gamma":
         shape = 1.0 / cv2
         return np.array([math.log(shape), math.log(mean / shape)])
@@ -99,23 +108,45 @@ def _log_pdf_sf(family: str, theta: np.ndarray, x: np.ndarray) -> tuple[np.ndarr
     return -theta[0] - x / scale, -x / scale
 
 
-def _negloglik(
-    theta: np.ndarray,
-    family: str,
-    events: np.ndarray,
-    censored: np.ndarray,
-    cure: float | np.ndarray,
-) -> float:
+@dataclass(frozen=True)
+class _Weighted:
+    """Distinct event values, censored ages with their cure shares, and the records' weights."""
+
+    events: np.ndarray
+    event_weights: np.ndarray
+    censored: np.ndarray
+    cure: np.ndarray
+    censored_weights: np.ndarray
+
+
+def _compress(values: np.ndarray, cure: np.ndarray | None = None):
+    """Distinct values with counts (and the mean cure share of each), or MAX_POINTS evenly
+    spaced order statistics weighing n / MAX_POINTS each when there are more."""
+    if cure is None:
+        cure = np.ones(len(values))
+    inverse, unique = pd.factorize(values, sort=True)
+    if len(unique) <= MAX_POINTS:
+        counts = np.bincount(inverse, minlength=len(unique)).astype(float)
+        return np.asarray(unique, dtype=float), np.bincount(inverse, cure) / counts, counts
+    order = np.argsort(values, kind="stable")
+    ranks = ((np.arange(MAX_POINTS) + 0.5) * len(values) / MAX_POINTS).astype(int)
+    picked = order[ranks]
+    return values[picked], cure[picked], np.full(MAX_POINTS, len(values) / MAX_POINTS)
+
+
+def _negloglik(theta: np.ndarray, family: str, data: _Weighted) -> float:
     if np.any(np.abs(theta) > 50):
         return 1e300
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = float(np.sum(_log_pdf_sf(family, theta, events)[0]))
-        if len(censored):
-            logsf = _log_pdf_sf(family, theta, censored)[1]
-            if np.all(np.asarray(cure) >= 1.0):
-                total += float(np.sum(logsf))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        total = float(np.dot(data.event_weights, _log_pdf_sf(family, theta, data.events)[0]))
+        if len(data.censored):
+            logsf = _log_pdf_sf(family, theta, data.censored)[1]
+            cure = data.cure
+            if np.all(cure >= 1.0):
+                total += float(np.dot(data.censored_weights, logsf))
             else:
-                total += float(np.sum(np.log(1.0 - cure + cure * np.exp(logsf))))
+                mixed = np.log(1.0 - cure + cure * np.exp(logsf))
+                total += float(np.dot(data.censored_weights, mixed))
     return -total if np.isfinite(total) else 1e300
 
 
@@ -142,14 +173,17 @@ def fit_duration(
     censored = np.maximum(censored[keep], floor)
     if len(events) < min_parametric:
         return _empirical(events, censored)
+    cure_each = np.broadcast_to(np.asarray(cure, dtype=float), censored.shape)
+    event_values, _, event_weights = _compress(events)
+    data = _Weighted(event_values, event_weights, *_compress(censored, cure_each))
     aics: dict[str, float] = {}
     fits = {}
     for family in families:
-        theta0 = _start(family, events)
+        theta0 = _start(family, event_values, event_weights)
         result = optimize.minimize(
             _negloglik,
             theta0,
-            args=(family, events, censored, cure),
+            args=(family, data),
             method="Nelder-Mead",
             options={"xatol": 1e-6, "fatol": 1e-6, "maxiter": 800},
         )

@@ -102,11 +102,19 @@ def tables(cal: Calibration) -> dict[str, pd.DataFrame]:
         [(k, d.n_events, *_fit_cols(d)) for k, d in f.deal_values.items()],
         columns=["segment", "won_amounts", "family", "fitted_median", "aic"],
     )
+    sources = pd.DataFrame(
+        sorted(f.source_rates.items()), columns=["source", "converted_to_gate_or_won"]
+    )
+    steps = pd.DataFrame(
+        [(step, role) for step, role in cal.built.roles.items()], columns=["engine_step", "how"]
+    )
     return {
         "issues": cal.export.issues,
         "arrivals": f.arrivals,
         "stages": stages,
         "cycles": cycles,
+        "sources": sources,
+        "engine_steps": steps,
         "deal_values": values,
     }
 
@@ -161,13 +169,20 @@ def write_report(cal: Calibration, folder: Path) -> None:
         name = "qq_" + "".join(ch if ch.isalnum() else "_" for ch in title).strip("_") + ".png"
         _qq(fit, _observed_quantiles(fit), title, folder / name)
         plots.append((title, name))
+    window = cal.fitted.window
     lines = [
         f"# Fit report: {cal.fitted.mapping.name}",
         "",
         f"Rows read: {cal.export.n_rows}; usable: {len(cal.export.records)}; window "
-        f"{cal.export.start_date.date()} to {cal.export.export_date.date()}.",
+        f"{cal.export.start_date.date()} to {cal.export.last_day.date()} (export date).",
         f"Seasonality: {cal.fitted.seasonality_note}.",
+        f"Recording window of the outcomes: records created {window.start.date()} to "
+        f"{(window.end - pd.Timedelta(days=1)).date()}, followed up to the end of that day.",
+        "Engine steps: fitted (an export step ends there), through (an export step passes "
+        "it at once), upstream (before the export's first stage; passes through unless "
+        "upstream: defaults), default (after the last informed stage).",
         "",
+        *[f"**Warning:** {warning}\n" for warning in cal.fitted.warnings],
     ]
     for name, frame in parts.items():
         lines += [f"## {name.replace('_', ' ')}", "", _markdown(frame), ""]

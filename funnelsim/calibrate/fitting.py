@@ -18,14 +18,21 @@ import pandas as pd
 from scipy import stats
 
 from funnelsim.calibrate.fitdist import MIN_PARAMETRIC, DistFit, _round, fit_duration
-from funnelsim.calibrate.mapping import STAGES, Mapping
+from funnelsim.calibrate.mapping import POOLED, STAGES, Mapping, MappingError
 from funnelsim.calibrate.reading import Export
 from funnelsim.calibrate.survival import (
-    bootstrap_interval,
+    MAX_GROUPS,
+    Tally,
+    bootstrap,
     cif_quantiles,
+    conversion,
+    estimate,
+    incidence,
     km_conversion,
-    km_quantile,
-    win_share,
+    outcome_quantiles,
+    quantiles,
+    share_won,
+    tally,
 )
 
 DAY = pd.Timedelta(days=1)
@@ -33,6 +40,13 @@ WEEK_DAYS = 7.0
 SEASONALITY_MIN_DAYS = 730
 SEASONALITY_P = 0.01
 MIN_SEGMENT = 30
+WINDOW_MIN_EVENTS = 20
+WINDOW_EXPECTED = 10.0
+WINDOW_MIN_GAP = pd.Timedelta(days=14)
+MIN_RECORDS = 20
+MIN_DISTINCT_DAYS = 2
+FEW_RECORDS = 200
+FEW_CLOSED = 30
 STALLED_MIN_RECORDS = 30
 STALLED_MIN_SHARE = 0.05
 OUTCOME_ROUNDS = 2
@@ -40,6 +54,7 @@ GOF_MIN_D = 0.05
 GOF_KS_1PCT = 1.63
 GOF_PROBS = (np.arange(99) + 0.5) / 99
 EMPIRICAL_POINTS = 200
+OWNER_CELLS = 4_000_000
 
 T = TypeVar("T")
 
@@ -89,6 +104,12 @@ class CycleFit:
     lost_median_days: float = float("nan")
     durations: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     causes: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    won_only: bool = False
+
+    @property
+    def won_share(self) -> float:
+        """Share of the records entering the cycle that are ever won."""
+        return (1.0 - self.stalled) * self.win_rate
 
 
 @dataclass
@@ -108,9 +129,12 @@ class Fitted:
     deal_values: dict[str, DistFit]
     segment_shares: dict[str, float]
     segment_mix: dict[str, dict[str, float]]
-    owners: int
+    owners: dict[str, int]
     concurrent_per_owner: float | None
+    window: RecordingWindow
+    source_rates: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def last_stage(self) -> str:
@@ -119,50 +143,58 @@ class Fitted:
 
 
 def fit_export(export: Export, mapping: Mapping, seed: int = 0, replicates: int = 200) -> Fitted:
-    """Fit every quantity the export supports."""
+    """Fit every quantity the export supports.
+
+    Arrivals use every record in the window; conversions, times and win rates use the
+    records created inside the recording window of the outcomes (all of them, unless the
+    outcome dates start or stop well inside the export), censored at its end.
+    """
     rng = np.random.default_rng(seed)
     cohort = export.cohort.reset_index(drop=True)
     chain = _chain(mapping)
     weeks = (export.export_date - export.start_date) / DAY / WEEK_DAYS
     notes: list[str] = []
+    warnings = _check_size(cohort, mapping)
     arrivals = _arrivals(cohort, weeks)
     seasonality, season_note = _seasonality(cohort, export)
+    window = recording_window(cohort, chain, mapping, export.start_date, export.export_date)
+    warnings += window.notes
+    observed = window.cohort(cohort)
+    end = window.end
     stages = [
-        _stage(cohort, chain, i, export.export_date, "all", rng, replicates, notes)
+        _stage(observed, chain, i, end, POOLED, rng, replicates, notes)
         for i in range(len(chain) - 1)
     ]
     qualify: dict[str, StageFit] = {}
-    if (
-        "sql" in chain
-        and "opportunity" in chain
-        and chain.index("opportunity") == chain.index("sql") + 1
-    ):
-        i = chain.index("sql")
-        qualify = _per_segment(
-            cohort,
-            lambda rows, segment: _stage(
-                rows, chain, i, export.export_date, segment, rng, replicates, []
-            ),
+    if "opportunity" in chain[1:]:
+        i = chain.index("opportunity") - 1
+        qualify = _per_group(
+            observed,
+            "segment",
+            lambda rows, segment: _stage(rows, chain, i, end, segment, rng, replicates, []),
         )
     cycles: dict[str, CycleFit] = {}
     if mapping.stages.close is not None:
-        cycles["all"] = _cycle(cohort, chain, export.export_date, "all", rng, replicates)
+        cycles[POOLED] = _cycle(observed, chain, end, POOLED, rng, replicates)
         cycles.update(
-            _per_segment(
-                cohort,
-                lambda rows, segment: _cycle(
-                    rows, chain, export.export_date, segment, rng, replicates
-                ),
+            _per_group(
+                observed,
+                "segment",
+                lambda rows, segment: _cycle(rows, chain, end, segment, rng, replicates),
             )
         )
+    source_rates = _source_rates(observed, chain, mapping, end, rng)
     deal_values = _deal_values(export.records, notes)
     shares = cohort["segment"].value_counts(normalize=True).sort_index()
     mix = {
         str(source): rows["segment"].value_counts(normalize=True).sort_index().to_dict()
         for source, rows in cohort.groupby("source")
     }
-    owners = int(cohort.loc[cohort["owner"] != "", "owner"].nunique())
-    concurrent = _concurrency(cohort, chain, export) if owners else None
+    owners = {
+        team: int(cohort.loc[cohort[f"owner_{team}"] != "", f"owner_{team}"].nunique())
+        for team in mapping.owner_columns()
+    }
+    concurrent = _concurrency(cohort, chain, export) if owners.get("ae") else None
     return Fitted(
         mapping=mapping,
         export=export,
@@ -177,28 +209,209 @@ def fit_export(export: Export, mapping: Mapping, seed: int = 0, replicates: int 
         deal_values=deal_values,
         segment_shares={str(k): float(v) for k, v in shares.items()},
         segment_mix={k: {str(s): float(p) for s, p in v.items()} for k, v in mix.items()},
-        owners=owners,
+        owners={team: n for team, n in owners.items() if n},
         concurrent_per_owner=concurrent,
+        window=window,
+        source_rates=source_rates,
         notes=notes,
+        warnings=warnings,
     )
 
 
-def _per_segment(cohort: pd.DataFrame, fit: Callable[[pd.DataFrame, str], T]) -> dict[str, T]:
-    """``fit(rows, segment)`` for each segment's records (renumbered from 0), in segment order."""
-    return {
-        str(segment): fit(rows.reset_index(drop=True), str(segment))
-        for segment, rows in cohort.groupby("segment")
-    }
+@dataclass(frozen=True)
+class RecordingWindow:
+    """Created dates whose outcomes the export records: conversions are fitted on records
+    created in [start, end), with outcomes seen up to ``end`` (the censoring date)."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    notes: tuple[str, ...] = ()
+
+    def cohort(self, records: pd.DataFrame) -> pd.DataFrame:
+        """Records created in the window, as they stood at its end."""
+        created = records["created"]
+        inside = records[(created >= self.start) & (created < self.end)]
+        return truncate(inside, self.end).reset_index(drop=True)
 
 
-def _with_interval(
-    statistic: Callable[..., float],
-    arrays: tuple[np.ndarray, ...],
+def recording_window(
+    cohort: pd.DataFrame,
+    chain: tuple[str, ...],
+    mapping: Mapping,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> RecordingWindow:
+    """Where outcome dates (later stages, close) start or stop well inside the export.
+
+    For each outcome column, the share that ever reaches it and the time it takes are
+    estimated (Kaplan-Meier) from the records created after its first date; if the records
+    created before that date should have produced at least WINDOW_EXPECTED outcomes
+    before it and produced none, and it comes at least WINDOW_MIN_GAP after the start, the
+    outcome was not recorded then, and the window starts at its first date. Likewise at
+    the end: no outcome in the last WINDOW_MIN_GAP or more while at least WINDOW_EXPECTED
+    were due means recording stopped there.
+    """
+    columns = [*chain[1:], *(["close"] if mapping.stages.close is not None else [])]
+    notes = []
+    created = cohort["created"]
+    for column in columns:
+        dates = cohort[column].dropna()
+        if len(dates) < WINDOW_MIN_EVENTS:
+            continue
+        first, last = dates.min().normalize(), dates.max()
+        after = created >= first
+        curve = _time_to(cohort[after], column, end)
+        due = curve(first - created[~after]).sum()
+        if due >= WINDOW_EXPECTED and first - start >= WINDOW_MIN_GAP:
+            start = first
+            notes.append(
+                f"{_field(column)}: outcomes are recorded only from {first.date()} (none "
+                f"before it, while {due:.0f} were due from earlier records): conversions "
+                f"and times are fitted on the {int((created >= first).sum())} records "
+                "created from then on"
+            )
+        stop = last.normalize() + DAY
+        before = created < stop
+        seen = curve(stop - created[before]).sum()
+        due = curve(end - created).sum() - seen
+        if due >= WINDOW_EXPECTED and end - stop >= WINDOW_MIN_GAP:
+            end = stop
+            notes.append(
+                f"{_field(column)}: outcomes stop after {last.date()} (none after it, while "
+                f"{due:.0f} were due by the export date): records are followed up to then"
+            )
+    return RecordingWindow(start, end, tuple(notes))
+
+
+def _field(column: str) -> str:
+    return f"stages.{column}"
+
+
+def _time_to(frame: pd.DataFrame, column: str, end: pd.Timestamp):
+    """The chance a record reaches ``column`` within a given age: Kaplan-Meier on the
+    records of ``frame`` (open ones censored at ``end``), as a vectorised step function."""
+    reached = frame[column].notna().to_numpy()
+    finish = frame[column].where(frame[column].notna(), end)
+    days = ((finish - frame["created"]) / DAY).to_numpy(dtype=float)
+    t = tally(np.maximum(days, 0.0), reached.astype(int), outcomes=1)
+    converted = 1.0 - np.cumprod(_survival_factors(t))
+
+    def curve(ages: pd.Series) -> np.ndarray:
+        x = (ages / DAY).to_numpy(dtype=float)
+        index = np.searchsorted(t.times, x, side="right") - 1
+        return np.where(index >= 0, converted[np.maximum(index, 0)], 0.0)
+
+    return curve
+
+
+def _survival_factors(t: Tally) -> np.ndarray:
+    per_time = t.counts.sum(axis=0)
+    at_risk = t.n - np.cumsum(per_time) + per_time
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(at_risk > 0, 1.0 - t.counts[1] / at_risk, 1.0)
+
+
+def truncate(records: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The records as they stood at ``as_of``: later stage and close dates blank, and a
+    record closed after it still open."""
+    out = records.copy()
+    for stage in (*STAGES[1:], "close"):
+        if stage in out:
+            late = out[stage] >= as_of
+            if stage == "close":
+                out.loc[late & out["status"].isin(["won", "lost"]), "status"] = "open"
+            out.loc[late, stage] = pd.NaT
+    return out
+
+
+def _source_rates(
+    observed: pd.DataFrame,
+    chain: tuple[str, ...],
+    mapping: Mapping,
+    end: pd.Timestamp,
     rng: np.random.Generator,
-    replicates: int,
-) -> tuple[float, tuple[float, float]]:
-    """``statistic(*arrays)`` and its bootstrap 95% interval over records."""
-    return statistic(*arrays), bootstrap_interval(statistic, arrays, rng, replicates)
+) -> dict[str, float]:
+    """Per source, the conversion of the export step that holds the engine's opportunity
+    gate (from a stage before the opportunity to the opportunity or to won), when that
+    step starts after the lead stage: the engine can then give each source its own rate."""
+    step = gate_step(chain, mapping)
+    if step is None or observed["source"].nunique() < 2:
+        return {}
+    out = {}
+    for source, rows in observed.groupby("source"):
+        rows = rows.reset_index(drop=True)
+        if len(rows) < MIN_SEGMENT:
+            continue
+        if step == len(chain) - 1:
+            cycle = _cycle(rows, chain, end, str(source), rng, 0, times=False)
+            out[str(source)] = cycle.won_share
+        else:
+            stage = _stage(rows, chain, step, end, str(source), rng, 0, [], times=False)
+            out[str(source)] = stage.conversion
+    return out
+
+
+def gate_step(chain: tuple[str, ...], mapping: Mapping) -> int | None:
+    """Index in ``chain`` of the export step spanning the engine's opportunity gate, or None
+    when the gate is before the export's first stage or no dated step spans it.
+
+    The step starts at ``chain[i]`` (before the opportunity) and ends at ``chain[i + 1]``,
+    or at close when ``chain[i]`` is the last dated stage and close is mapped.
+    """
+    if chain[0] in ("lead", "opportunity"):
+        return None
+    ends = [*chain[1:], *(["close"] if mapping.stages.close is not None else [])]
+    for i, stage in enumerate(chain):
+        if i >= len(ends):
+            break
+        later = ends[i]
+        if STAGES.index(stage) < STAGES.index("opportunity") and (
+            later == "close" or STAGES.index(later) >= STAGES.index("opportunity")
+        ):
+            return i
+    return None
+
+
+def _check_size(cohort: pd.DataFrame, mapping: Mapping) -> list[str]:
+    """Refuse a tiny or single-day export; warn loudly when it is small or none has closed."""
+    n = len(cohort)
+    if n < MIN_RECORDS:
+        raise MappingError(
+            f"{mapping.created}: only {n} usable records in the window; calibration needs at "
+            f"least {MIN_RECORDS} (and a few hundred for useful intervals)"
+        )
+    days = cohort["created"].dt.normalize()
+    if days.nunique() < MIN_DISTINCT_DAYS:
+        raise MappingError(
+            f"{mapping.created}: every usable record was created on {days.iloc[0].date()}; "
+            f"arrival rates need records created on at least {MIN_DISTINCT_DAYS} different days"
+        )
+    warnings = []
+    if n < FEW_RECORDS:
+        warnings.append(
+            f"only {n} usable records in the window: every estimate is rough (see the "
+            "intervals in the fit report)"
+        )
+    if mapping.stages.close is not None:
+        closed = int(cohort["status"].isin(["won", "lost"]).sum())
+        if closed == 0:
+            warnings.append(
+                f"no record in the window has closed ({n} open): the win rate and the cycle "
+                "keep their defaults, marked in the scenario"
+            )
+        elif closed < FEW_CLOSED:
+            warnings.append(f"only {closed} closed records: win rate and cycle are rough")
+    return warnings
+
+
+def _per_group(
+    cohort: pd.DataFrame, column: str, fit: Callable[[pd.DataFrame, str], T]
+) -> dict[str, T]:
+    """``fit(rows, name)`` for each group's records (renumbered from 0), in name order."""
+    return {
+        str(name): fit(rows.reset_index(drop=True), str(name))
+        for name, rows in cohort.groupby(column)
+    }
 
 
 def _median_days(
@@ -209,9 +422,11 @@ def _median_days(
     replicates: int,
 ) -> tuple[float, tuple[float, float]]:
     """Kaplan-Meier median time to the event and its bootstrap 95% interval."""
-    return _with_interval(
-        lambda d, e: km_quantile(d, e, 0.5, cure=cure), (durations, event), rng, replicates
-    )
+
+    def median(t: Tally) -> np.ndarray:
+        return quantiles(t, np.array([0.5]), cure=cure)[..., 0]
+
+    return estimate(median, durations, event.astype(int), rng, replicates, outcomes=1)
 
 
 def _cif_median(durations: np.ndarray, causes: np.ndarray, which: int) -> float:
@@ -282,8 +497,15 @@ def _stage(
     rng: np.random.Generator,
     replicates: int,
     notes: list[str],
+    times: bool = True,
 ) -> StageFit:
-    """Kaplan-Meier conversion from chain[i] to chain[i+1] with its time distribution."""
+    """Conversion from chain[i] to chain[i+1] with its time distribution.
+
+    Reaching the next stage competes with being lost (at the close date when the export
+    has one, else at an unknown time: never); open records are censored at their age. The
+    conversion is the Aalen-Johansen cumulative incidence: a lost record leaves the risk
+    set when it is lost, so young cohorts (losses seen, conversions not yet) bias nothing.
+    """
     start = _stage_date(frame, chain, chain[i])
     later = [frame[s] for s in chain[i + 1 :]]
     won = frame["status"] == "won"
@@ -291,26 +513,36 @@ def _stage(
     reached_at = pd.concat(later, axis=1).bfill(axis=1).iloc[:, 0]
     reached = reached_at.notna() | won
     has_start = start.notna()
-    if not has_start.all() and segment == "all":
+    if not has_start.all() and segment == POOLED:
         notes.append(
             f"{chain[i]} -> {chain[i + 1]}: {int((~has_start).sum())} records have no "
             f"{chain[i]} date (skipped or not yet there) and are left out of this step"
         )
     timed = has_start & ~(reached & reached_at.isna())
     sub_start, sub_reached, sub_at = start[timed], reached[timed], reached_at[timed]
-    status = frame.loc[timed, "status"]
-    age = (export_date - sub_start) / DAY
-    dur = np.where(sub_reached, (sub_at - sub_start) / DAY, np.where(status == "open", age, np.inf))
+    status = frame.loc[timed, "status"].to_numpy()
     event = sub_reached.to_numpy()
-    dur = dur.astype(float)
-    conversion, (low, high) = _with_interval(km_conversion, (dur, event), rng, replicates)
-    median, med_ci = _median_days(dur, event, True, rng, replicates)
-    open_mask = ~event & np.isfinite(dur)
+    lost = (status == "lost") & ~event
+    age = ((export_date - sub_start) / DAY).to_numpy(dtype=float)
+    loss = ((frame.loc[timed, "close"] - sub_start) / DAY).to_numpy(dtype=float)
+    loss = np.where(np.isnan(loss), np.inf, np.maximum(loss, 0.0))
+    reach = ((sub_at - sub_start) / DAY).to_numpy(dtype=float)
+    dur = np.where(event, reach, np.where(lost, loss, age))
+    causes = np.where(event, 1, np.where(lost, 2, 0))
+    converted, (low, high) = estimate(incidence, dur, causes, rng, replicates)
+
+    def median_of(t: Tally) -> np.ndarray:
+        return outcome_quantiles(t, 1, np.array([0.5]))[..., 0]
+
+    median, med_ci = estimate(median_of, dur, causes, rng, replicates)
+    open_mask = causes == 0
     time_fit = None
     instant = float(np.mean(dur[event] <= 0)) if event.any() else 1.0
-    if event.sum() > 0 and instant < 0.5:
-        time_fit = fit_duration(dur[event], dur[open_mask], cure=max(conversion, 1e-6))
-    elif event.any() and segment == "all":
+    if not times:
+        pass
+    elif event.sum() > 0 and instant < 0.5:
+        time_fit = fit_duration(dur[event], dur[open_mask], cure=max(converted, 1e-6))
+    elif event.any() and segment == POOLED:
         notes.append(f"{chain[i]} -> {chain[i + 1]}: {instant:.0%} convert at once; no time fit")
     return StageFit(
         from_stage=chain[i],
@@ -319,8 +551,8 @@ def _stage(
         entered=len(dur),
         converted=int(event.sum()),
         still_open=int(open_mask.sum()),
-        never=int((~event & ~np.isfinite(dur)).sum()),
-        conversion=conversion,
+        never=int(lost.sum()),
+        conversion=converted,
         ci_low=low,
         ci_high=high,
         median_days=median,
@@ -334,7 +566,9 @@ def cycle_data(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Days from the last dated stage to close (or to the export date) and the outcome code.
 
-    The code is 1 won, 2 lost, 0 still open (censored at its age).
+    The code is 1 won, 2 lost, 0 still open (censored at its age). A record lost without
+    a close date (e.g. disqualified before the last stage's deal) is lost at an unknown
+    time: duration ``inf``.
     """
     start = _stage_date(frame, chain, chain[-1])
     rows = frame[start.notna()]
@@ -342,7 +576,8 @@ def cycle_data(
     status = rows["status"].to_numpy()
     closed = status != "open"
     end = rows["close"].where(closed, export_date)
-    durations = ((end - start) / DAY).to_numpy(dtype=float)
+    durations = ((end - start) / DAY).to_numpy(dtype=float, copy=True)
+    durations[np.isnan(durations)] = np.inf
     causes = np.where(status == "won", 1, np.where(status == "lost", 2, 0))
     return durations, causes
 
@@ -354,33 +589,39 @@ def _cycle(
     segment: str,
     rng: np.random.Generator,
     replicates: int,
+    times: bool = True,
 ) -> CycleFit:
     """Time to close (won or lost), open deals censored, and the competing-risks win rate.
 
     When many deals stay open far longer than any deal ever took to close, the
     Kaplan-Meier curve levels off: that share is reported as stalled (never closing), and
-    the cycle is fitted for the deals that do close (a cure model).
+    the cycle is fitted for the deals that do close (a cure model). When the export shows
+    no loss at all (no lost status, or none in these records), the win rate is the share
+    ever won (Kaplan-Meier plateau, open records censored) and the others never close.
     """
     durations, causes = cycle_data(frame, chain, export_date)
     event = causes > 0
-    win, win_ci = _with_interval(win_share, (durations, causes), rng, replicates)
+    won_only = (causes == 1).any() and not (causes == 2).any()
+    if won_only:
+        return _won_only_cycle(durations, causes, segment, rng, replicates, times)
+    win, win_ci = estimate(share_won, durations, causes, rng, replicates)
     stalled, stalled_ci = 0.0, (0.0, 0.0)
-    if event.any():
-        last = durations[event].max()
+    finite = event & np.isfinite(durations)
+    if finite.any():
+        last = durations[finite].max()
         beyond = int((~event & (durations > last)).sum())
         share = 1.0 - km_conversion(durations, event)
         if beyond >= STALLED_MIN_RECORDS and share > STALLED_MIN_SHARE:
             stalled = share
-            low, high = bootstrap_interval(km_conversion, (durations, event), rng, replicates)
+            ends = tally(durations, event.astype(int), outcomes=1, max_groups=MAX_GROUPS)
+            low, high = bootstrap(conversion, ends, rng, replicates)
             stalled_ci = (1.0 - high, 1.0 - low)
     cure = stalled > 0
     median, med_ci = _median_days(durations, event, cure, rng, replicates)
-    time_fit = (
-        fit_duration(durations[event], durations[~event], cure=1.0 - stalled)
-        if event.any()
-        else None
-    )
-    won_time, lost_time = _outcome_fits(durations, causes, stalled, win)
+    time_fit = won_time = lost_time = None
+    if times and finite.any():
+        time_fit = fit_duration(durations[finite], durations[~event], cure=1.0 - stalled)
+        won_time, lost_time = _outcome_fits(durations, causes, stalled, win)
     return CycleFit(
         segment=segment,
         won=int((causes == 1).sum()),
@@ -402,6 +643,40 @@ def _cycle(
     )
 
 
+def _won_only_cycle(
+    durations: np.ndarray,
+    causes: np.ndarray,
+    segment: str,
+    rng: np.random.Generator,
+    replicates: int,
+    times: bool,
+) -> CycleFit:
+    """Win rate and time to win when no record is ever seen lost: Kaplan-Meier on wins."""
+    won = causes == 1
+    win, win_ci = estimate(conversion, durations, won.astype(int), rng, replicates, 1)
+    median, med_ci = _median_days(durations, won, True, rng, replicates)
+    won_time = None
+    if times:
+        won_time = fit_duration(durations[won], durations[~won], cure=max(win, 1e-6))
+        won_time = _checked(won_time, durations, causes, 1)
+    return CycleFit(
+        segment=segment,
+        won=int(won.sum()),
+        lost=0,
+        still_open=int((~won).sum()),
+        win_rate=win,
+        win_ci=win_ci,
+        median_days=median,
+        median_ci=med_ci,
+        time=won_time,
+        won_time=won_time,
+        won_median_days=median,
+        durations=durations,
+        causes=causes,
+        won_only=True,
+    )
+
+
 def _outcome_fits(
     durations: np.ndarray, causes: np.ndarray, stalled: float, win: float
 ) -> tuple[DistFit | None, DistFit | None]:
@@ -413,7 +688,9 @@ def _outcome_fits(
     open deal as one that will still end its way with chance p S(c) / (s + p S(c) + other),
     where ``other`` comes from the current fit of the other outcome.
     """
-    won, lost, ages = durations[causes == 1], durations[causes == 2], durations[causes == 0]
+    finite = np.isfinite(durations)
+    won, lost = durations[(causes == 1) & finite], durations[(causes == 2) & finite]
+    ages = durations[causes == 0]
     if not len(won) or not len(lost) or not 0.0 < win < 1.0:
         return None, None
     p, q = (1.0 - stalled) * win, (1.0 - stalled) * (1.0 - win)
@@ -469,7 +746,7 @@ def _deal_values(records: pd.DataFrame, notes: list[str]) -> dict[str, DistFit]:
     out: dict[str, DistFit] = {}
     if won.empty:
         return out
-    out["all"] = fit_duration(won["amount"].to_numpy(), floor=1e-6)
+    out[POOLED] = fit_duration(won["amount"].to_numpy(), floor=1e-6)
     for segment, rows in won.groupby("segment"):
         values = rows["amount"].to_numpy()
         out[str(segment)] = fit_duration(values, floor=1e-6, min_parametric=MIN_PARAMETRIC)
@@ -477,18 +754,31 @@ def _deal_values(records: pd.DataFrame, notes: list[str]) -> dict[str, DistFit]:
 
 
 def _concurrency(cohort: pd.DataFrame, chain: tuple[str, ...], export: Export) -> float | None:
-    """95th percentile over weeks of the largest number of open records any owner holds."""
+    """95th percentile over weeks of the largest number of open records any owner holds.
+
+    Each record is open on the weekly grid points in [its start, its close); counts per
+    owner and week come from +1/-1 steps summed along the weeks, a block of owners at a time.
+    """
     start = _stage_date(cohort, chain, chain[-1])
-    rows = cohort[start.notna() & (cohort["owner"] != "")]
+    rows = cohort[start.notna() & (cohort["owner_ae"] != "")]
     if rows.empty:
         return None
-    begin = start[rows.index]
-    end = rows["close"].fillna(export.export_date)
-    grid = pd.date_range(export.start_date, export.export_date, freq="7D")
-    owners = pd.factorize(rows["owner"])[0]
-    peaks = []
-    for t in grid:
-        open_now = ((begin <= t) & (end > t)).to_numpy()
-        if open_now.any():
-            peaks.append(np.bincount(owners[open_now]).max())
-    return float(np.quantile(peaks, 0.95)) if peaks else None
+    grid = pd.date_range(export.start_date, export.export_date, freq="7D").to_numpy()
+    begin = start[rows.index].to_numpy(dtype="datetime64[ns]")
+    end = rows["close"].fillna(export.export_date).to_numpy(dtype="datetime64[ns]")
+    first = np.searchsorted(grid, begin, side="left")
+    stop = np.searchsorted(grid, end, side="left")
+    owners, names = pd.factorize(rows["owner_ae"])
+    valid = first < stop
+    owners, first, stop = owners[valid], first[valid], stop[valid]
+    weeks = len(grid)
+    peaks = np.zeros(weeks)
+    block = max(1, OWNER_CELLS // (weeks + 1))
+    for low in range(0, len(names), block):
+        mine = (owners >= low) & (owners < low + block)
+        steps = np.zeros((block, weeks + 1))
+        np.add.at(steps, (owners[mine] - low, first[mine]), 1.0)
+        np.add.at(steps, (owners[mine] - low, stop[mine]), -1.0)
+        peaks = np.maximum(peaks, np.cumsum(steps, axis=1)[:, :weeks].max(axis=0))
+    busy = peaks[peaks > 0]
+    return float(np.quantile(busy, 0.95)) if len(busy) else None

@@ -6,14 +6,30 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from funnelsim.scenario.currency import Currency
 from funnelsim.scenario.loading import ScenarioError
 
 STAGES = ("lead", "mql", "sql", "opportunity")
+PLURAL = {"lead": "leads", "mql": "MQLs", "sql": "SQLs", "opportunity": "opportunities"}
+NAME = {"lead": "lead", "mql": "MQL", "sql": "SQL", "opportunity": "opportunity"}
+ONE = {"lead": "a lead", "mql": "an MQL", "sql": "an SQL", "opportunity": "an opportunity"}
 TEAMS_FOR_OWNER = ("sdr", "ae", "csm")
+# Group names beginning with "_" never come from an export (names are slugged and stripped
+# of leading underscores), so these can collide with no source or segment in the data.
+BLANK = "_blank"
+POOLED = "_pooled"
+Team = Literal["sdr", "ae", "csm"]
 
 
 class MappingError(ScenarioError):
@@ -29,7 +45,7 @@ class StatusMap(_Spec):
 
     column: str
     won: tuple[str, ...] = Field(min_length=1)
-    lost: tuple[str, ...] = Field(min_length=1)
+    lost: tuple[str, ...] = ()
     open: tuple[str, ...] = ()
 
     @model_validator(mode="after")
@@ -65,14 +81,31 @@ class Mapping(_Spec):
         default="lead", description="which funnel stage the created date is the entry to"
     )
     stages: StageDates = StageDates()
-    status: StatusMap
+    status: StatusMap | None = Field(
+        default=None,
+        description="status column and values; without one, a close date means won "
+        "(exports that only record a won date)",
+    )
     amount: str | None = None
     owner: str | None = None
-    owner_team: Literal["sdr", "ae", "csm"] = "ae"
+    owner_team: Team = "ae"
+    owners: dict[Team, str] = Field(
+        default_factory=dict, description="one owner column per team, e.g. {sdr: SDR, ae: Rep}"
+    )
     source: str | None = None
-    default_source: str = "all_sources"
+    default_source: str = Field(
+        default="all_sources", description="the one source when no source column is mapped"
+    )
     segment: str | None = Field(default=None, description="segment or product column")
-    default_segment: str = "all"
+    default_segment: str = Field(
+        default="all", description="the one segment when no segment column is mapped"
+    )
+    upstream: Literal["pass_through", "defaults"] = Field(
+        default="pass_through",
+        description="stages before created_stage: pass everything through at once "
+        "(leads per week = the export's rate), or keep the default marketing and seam 1 "
+        "and back-solve leads per week by pilot simulations",
+    )
     date_formats: tuple[str, ...] = Field(default=("%Y-%m-%d",), min_length=1)
     export_date: dt.date | None = Field(
         default=None, description="when the export was taken (default: the latest date in it)"
@@ -82,6 +115,38 @@ class Mapping(_Spec):
         description="records created before this are left-truncated: used only for deal "
         "values and owners",
     )
+
+    @field_validator("date_formats")
+    @classmethod
+    def _strftime_formats(cls, formats: tuple[str, ...]) -> tuple[str, ...]:
+        """Each format must be a strftime pattern pandas can parse with."""
+        for fmt in formats:
+            if "%" not in fmt:
+                raise ValueError(f"{fmt!r} has no strftime directive (e.g. '%Y-%m-%d')")
+            try:
+                pd.to_datetime(pd.Series(["2000-01-01"]), format=fmt, errors="coerce")
+            except ValueError as exc:
+                raise ValueError(f"{fmt!r} is not a valid strftime format ({exc})") from None
+        return formats
+
+    @field_validator("default_source", "default_segment")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name.startswith("_"):
+            raise ValueError(f"{name!r}: names beginning with '_' are reserved")
+        return name
+
+    @model_validator(mode="after")
+    def _status_or_close(self) -> Mapping:
+        if self.status is None and self.stages.close is None:
+            raise ValueError(
+                "status: required unless stages.close is mapped (then a close date means won)"
+            )
+        if self.owner is not None and self.owner_team in self.owners:
+            raise ValueError(
+                f"owner: team '{self.owner_team}' also has a column under owners; use owners only"
+            )
+        return self
 
     @model_validator(mode="after")
     def _stages_after_entry(self) -> Mapping:
@@ -96,16 +161,32 @@ class Mapping(_Spec):
 
     def columns(self) -> dict[str, str]:
         """Every mapped field and the CSV column it reads."""
-        fields = {"id": self.id, "created": self.created, "status.column": self.status.column}
+        fields = {"id": self.id, "created": self.created}
+        if self.status is not None:
+            fields["status.column"] = self.status.column
         for stage in ("mql", "sql", "opportunity", "close"):
             column = getattr(self.stages, stage)
             if column is not None:
                 fields[f"stages.{stage}"] = column
-        for name in ("amount", "owner", "source", "segment"):
+        for name in ("amount", "source", "segment"):
             column = getattr(self, name)
             if column is not None:
                 fields[name] = column
+        for team, column in self.owner_columns().items():
+            fields["owner" if column == self.owner else f"owners.{team}"] = column
         return fields
+
+    def owner_columns(self) -> dict[str, str]:
+        """The owner column of each team that has one (``owner`` counts for ``owner_team``)."""
+        out = dict(self.owners)
+        if self.owner is not None:
+            out[self.owner_team] = self.owner
+        return {team: out[team] for team in TEAMS_FOR_OWNER if team in out}
+
+    @property
+    def records_losses(self) -> bool:
+        """Whether the export can say a record was lost (a lost status value exists)."""
+        return self.status is not None and bool(self.status.lost)
 
     def stage_columns(self) -> list[tuple[str, str]]:
         """(stage, column) for each dated stage after the entry stage, in funnel order."""

@@ -40,8 +40,15 @@ def _notes(provenance: dict[str, str], path: str) -> list[str]:
 
 
 def _emit(
-    node: dict[str, Any], provenance: dict[str, str], path: str, depth: int, lines: list[str]
+    node: dict[str, Any],
+    provenance: dict[str, str],
+    path: str,
+    depth: int,
+    lines: list[str],
+    covered: bool = False,
 ) -> None:
+    """Emit ``node``; a value without a note of its own gets the default note, unless a
+    note on an enclosing section (``covered``) already speaks for it."""
     pad = "  " * depth
     for key, value in node.items():
         here = f"{path}.{key}" if path else str(key)
@@ -49,13 +56,19 @@ def _emit(
         label = _scalar(key)
         if _inline(value):
             comment = "; ".join(dict.fromkeys(notes)) if notes else DEFAULT_NOTE
-            lines.append(f"{pad}{label}: {_scalar(value)}  # {comment}")
+            lines.append(
+                f"{pad}{label}: {_scalar(value)}"
+                + ("" if covered and not notes else f"  # {comment}")
+            )
         elif not notes:
-            lines.append(f"{pad}{label}:  # {DEFAULT_NOTE}")
+            lines.append(f"{pad}{label}:" + ("" if covered else f"  # {DEFAULT_NOTE}"))
             _emit_plain(value, depth + 1, lines)
+        elif here in provenance:
+            lines.append(f"{pad}{label}:  # {provenance[here]}")
+            _emit(value, provenance, here, depth + 1, lines, covered=True)
         else:
             lines.append(f"{pad}{label}:")
-            _emit(value, provenance, here, depth + 1, lines)
+            _emit(value, provenance, here, depth + 1, lines, covered)
 
 
 def _emit_plain(node: dict[str, Any], depth: int, lines: list[str]) -> None:
