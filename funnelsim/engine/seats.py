@@ -309,7 +309,7 @@ class SeatTeam(Team):
         if self.pooled:
             return 0
         if self.routing == "least_loaded":
-            return self._least_loaded(on_duty=True)
+            return self._least_loaded()
         seats = self._present_seats or self._employed_seats
         if self._segment_seats is not None:
             present, employed = self._segment_seats.get(segment, ([], []))
@@ -327,21 +327,21 @@ class SeatTeam(Team):
             return -1
         if self.pooled:
             return 0
-        return self._least_loaded(on_duty=True)
+        return self._least_loaded()
 
-    def _least_loaded(self, on_duty: bool) -> int:
+    def _least_loaded(self) -> int:
         """The head with the fewest items (lowest seat on ties) among the candidates.
 
-        Candidates are the present heads (else the employed ones); with shifts and
-        ``on_duty``, only those on duty now, else those whose shift starts first. Each
-        shift's heap gives its least-loaded present head.
+        Candidates are the present heads (else the employed ones); with shifts, only those
+        on duty now, else those whose shift starts first. Each shift's heap gives its
+        least-loaded present head.
         """
         heaps = self._least_heaps
         if heaps is None or not self.n_present:
             load = self.load
-            return min(self._candidate_seats(on_duty=on_duty), key=lambda s: (load[s], s))
+            return min(self._candidate_seats(), key=lambda s: (load[s], s))
         shifts = [s for s, n in enumerate(self._present_on_shift) if n]
-        if self.duty is not None and on_duty and len(shifts) > 1:
+        if self.duty is not None and len(shifts) > 1:
             now = self.env.now
             opening = [self.duty_calendars[s].next_open(now) for s in shifts]
             first = min(opening)
@@ -359,21 +359,18 @@ class SeatTeam(Team):
                 best = (level, seat)
         return best[1]
 
-    def _candidate_seats(self, segment: int | None = None, on_duty: bool = False) -> list[int]:
+    def _candidate_seats(self) -> list[int]:
         """The present seats, else the employed ones (all away: queue for their return).
 
-        With ``by_segment`` routing, only the segment's heads. With shifts and ``on_duty``
-        (a routing tool that knows who is working), only the heads on duty now, else those
-        whose shift starts first; round robin and by-segment rules assign in turn whatever
-        the shift, as a CRM's assignment rule does. This scans every seat: routing uses the
-        sorted lists and heaps instead, and falls back to it only with everyone away.
+        With shifts, only the heads on duty now, else those whose shift starts first (a
+        routing tool that knows who is working; round robin and by-segment rules assign
+        in turn whatever the shift, as a CRM's assignment rule does). A scan of every seat,
+        for least-loaded routing with everyone away and for a team without its heaps.
         """
         seats = [s for s in range(self.n_seats) if self.present[s]] or [
             s for s in range(self.n_seats) if self.employed[s]
         ]
-        if segment is not None and self.routing == "by_segment" and self.head_segments:
-            seats = [s for s in seats if self.head_segments[s] == segment]
-        if self.duty is None or not on_duty or len(seats) < 2:
+        if self.duty is None or len(seats) < 2:
             return seats
         now = self.env.now
         opening = [self.duty[s].next_open(now) for s in seats]
