@@ -304,6 +304,63 @@ def test_kept_ledgers_count_towards_memory_and_no_ledger_keeps_none() -> None:
 
 # A mass hire costs linear, not quadratic, work.
 
+_SEAT_ENGINE = ("seats.py", "staffing.py", "repeated_sum.py")
+WIDE = {"weekdays": ["mon", "tue", "wed", "thu", "fri"], "hours": [7, 21]}
+
+
+def _seat_engine_lines(scenario: fs.Scenario) -> int:
+    """Lines of the seat-by-seat engine run in one simulation: work, counted exactly.
+
+    Every scan over the seats (a comprehension, a loop) is one line per seat, so work that
+    grows with the team shows here; a count is deterministic, where a time is not.
+    """
+    engine = Path(simulate.__code__.co_filename).parent
+    files = {str(engine / name) for name in _SEAT_ENGINE}
+    lines = [0]
+
+    def local(frame, event, arg):
+        lines[0] += event == "line"
+        return local
+
+    def trace(frame, event, arg):
+        return local if frame.f_code.co_filename in files else None
+
+    sys.settrace(trace)
+    try:
+        simulate(scenario, seed=1)
+    finally:
+        sys.settrace(None)
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("team", "changes"),
+    [
+        ("ae", {"teams.ae.ramp": [0.4, 0.7]}),  # least-loaded routing, ramping hires
+        ("ae", {"teams.ae.calendar": WIDE}),  # least-loaded routing on staggered shifts
+        (
+            "sdr",
+            {"teams.sdr.calendar": WIDE, "teams.sdr.vacation_days_per_year": 25},
+        ),  # round robin on shifts, with absences
+        ("sdr", {"teams.sdr.calendar": WIDE, "seam1.routing": "pooled"}),  # a pooled queue
+    ],
+)
+def test_staffing_work_per_hire_does_not_grow_with_the_team(team: str, changes: dict) -> None:
+    """Doubling a mass hire at most doubles the seat engine's work (linear, not quadratic).
+
+    Every hire once filled every queue, summed every seat's capacity and scanned every
+    seat to route; each now touches its own seat's queue, sorted lists and heaps. On
+    shifts a routing decision looks at each distinct shift, not at each head.
+    """
+    base = with_overrides(scenario_from_dict({"name": "hire", "horizon_days": 30}), changes)
+    work = []
+    for hires in (400, 800):
+        plan = {f"teams.{team}.plan": [{"date": "2027-01-11", "change": hires}]}
+        work.append(_seat_engine_lines(with_overrides(base, plan)))
+    # Quadratic work makes this ~4 (3.8-4.0 before); linear work, with its O(log n)
+    # steps and a fixed part, stays near 2 (1.8-2.0).
+    assert work[1] / work[0] < 2.5, work
+
 
 # --workers.
 

@@ -291,7 +291,8 @@ def test_least_loaded_routing_picks_heads_on_duty_round_robin_goes_in_turn(
         picks = []
         for _ in range(4):
             head = team.route(0)
-            team.load[head] += 1  # as if the lead were queued there
+            team.load[head] += 1  # as if the lead were queued there,
+            team._load_changed(head)  # and told to the least-loaded router
             picks.append(head)
         chosen[routing] = picks
     assert set(chosen["least_loaded"]) == set(on_duty)

@@ -137,7 +137,7 @@ class StaffedTeam(SeatTeam):
     def _log(self) -> None:
         now = self.env.now
         self.capacity_log.append(
-            (now, sum(self.employed), sum(self.present), self.effective_capacity(now))
+            (now, self.headcount, self.n_present, self.effective_capacity(now))
         )
 
     def _current_seat(self, index: int) -> int:
@@ -155,11 +155,11 @@ class StaffedTeam(SeatTeam):
     def _open(self, index: int) -> None:
         stint = self.stints[index]
         seat, now = stint.seat, self.env.now
-        self.employed[seat] = self.present[seat] = True
         self.stint_of[seat] = index
         self.hired[seat] = -INF if stint.ramped else stint.start
-        self.limit[seat] = self._usable(seat, now)
-        self.headcount = sum(self.employed)
+        self._set_employed(seat, True)
+        self._set_present(seat, True, now)
+        self._set_limit(seat, self._usable(seat, now))
         orphans, self.orphans = self.orphans, deque()
         for entry in orphans:
             if entry[0] < 0:
@@ -173,12 +173,12 @@ class StaffedTeam(SeatTeam):
         seat, now = self._current_seat(index), self.env.now
         if seat < 0:
             return
-        self.employed[seat] = self.present[seat] = False
-        self.limit[seat] = 0
-        self.headcount = sum(self.employed)
-        running = sorted(
-            (job for job in self.jobs.values() if job[1] == seat), key=lambda job: job[2]
-        )
+        self._set_present(seat, False, now)
+        self._set_employed(seat, False)
+        self._set_limit(seat, 0)
+        # The seat's jobs in the order they entered ``jobs``, sorted by start time.
+        running = sorted(self._jobs_at[seat].values(), key=lambda job: job[2])
+        self._jobs_at[seat] = {}
         resumed = []
         duty = self.seat_calendar(seat)
         for job in running:
@@ -187,6 +187,7 @@ class StaffedTeam(SeatTeam):
             self._busy_down(seat, now)
             self.busy_n[seat] -= 1
             self.load[seat] -= 1
+            self._load_changed(seat)
             if self.working_time:
                 remaining = (duty.working_hours_until(end) - duty.working_hours_until(now)) * p
             else:
@@ -202,8 +203,8 @@ class StaffedTeam(SeatTeam):
         seat, now = self._current_seat(index), self.env.now
         if seat < 0:
             return
-        self.present[seat] = False
-        self.limit[seat] = 0
+        self._set_present(seat, False, now)
+        self._set_limit(seat, 0)
         self._move_queued(seat, now)
         self._changed(now)
 
@@ -211,20 +212,20 @@ class StaffedTeam(SeatTeam):
         seat, now = self._current_seat(index), self.env.now
         if seat < 0:
             return
-        self.present[seat] = True
-        self.limit[seat] = self._usable(seat, now)
+        self._set_present(seat, True, now)
+        self._set_limit(seat, self._usable(seat, now))
         self._changed(now)
 
     def _ramp_step(self, index: int) -> None:
         seat, now = self._current_seat(index), self.env.now
         if seat < 0:
             return
-        self.limit[seat] = self._usable(seat, now)
+        self._set_limit(seat, self._usable(seat, now))
         self._changed(now)
 
     def _move_queued(self, seat: int, now: float) -> None:
         """Items queued at a head that left or is away go to the back of other queues."""
-        if self.pooled or (self.employed[seat] and not any(self.present)):
+        if self.pooled or (self.employed[seat] and not self.n_present):
             return
         queue = self.queues[seat]
         moving = [entry for entry in queue if entry[0] >= 0]
@@ -232,6 +233,7 @@ class StaffedTeam(SeatTeam):
         for entry in moving:
             self.queued[seat] -= 1
             self.load[seat] -= 1
+            self._load_changed(seat)
             self.waiting.down(now)
             del self.entry_of[entry[0]]
             self._requeue(entry, front=False)
@@ -247,6 +249,7 @@ class StaffedTeam(SeatTeam):
             self.waiting.up(now)
             return
         self._enqueue(queue_index, entry, front)
+        self._dirty.add(queue_index)
 
 
 def capacity_rows(
