@@ -6,31 +6,54 @@ from pathlib import Path
 
 import click
 
-from funnelsim.atomic import OutputExistsError, write_folder, write_text
-from funnelsim.calibrate.calibration import calibrate
-from funnelsim.calibrate.checking import check_fit
-from funnelsim.calibrate.mapping import MappingError, load_mapping
-from funnelsim.calibrate.reading import read_export
-from funnelsim.scenario.loading import load_scenario
+# The calibration modules (scipy, pandas) are imported inside the commands: see cli.common.
 
 
 def _refuse(path: Path | None, force: bool) -> None:
+    from funnelsim.calibrate.mapping import MappingError
+
     if path is not None and path.exists() and not force:
         raise MappingError(f"{path}: already exists; pass --force to replace it")
 
 
 @click.command("calibrate")
 @click.argument("export", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--mapping", "mapping_path", required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--mapping",
+    "mapping_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="YAML mapping of the export's columns to funnel stages (see docs/calibration.md).",
+)
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The fitted scenario YAML to write.",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write the fit report here: tables of every fit and QQ plots.",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed of the fitting's random draws (the same seed gives the same scenario).",
+)
 @click.option("--force", is_flag=True, help="Replace existing outputs.")
 def calibrate_command(
     export: Path, mapping_path: Path, out: Path, report_dir: Path | None, seed: int, force: bool
 ) -> None:
     """Fit a scenario to a CRM EXPORT (CSV) read through a column mapping."""
+    from funnelsim.atomic import OutputExistsError, write_folder, write_text
+    from funnelsim.calibrate.calibration import calibrate
     from funnelsim.calibrate.fitreport import write_report
+    from funnelsim.calibrate.mapping import MappingError, load_mapping
 
     _refuse(out, force)
     _refuse(report_dir, force)
@@ -59,13 +82,36 @@ def calibrate_command(
 @click.command("check-fit")
 @click.argument("scenario", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("export", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--mapping", "mapping_path", required=True, type=click.Path(path_type=Path))
-@click.option("--reps", default=10, show_default=True, type=click.IntRange(min=2))
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--mapping",
+    "mapping_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="YAML mapping of the export's columns to funnel stages (as for calibrate).",
+)
+@click.option(
+    "--reps",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Replications to simulate; the verdicts use their 95% range.",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Root seed; replication seeds are spawned from it.",
+)
 def check_fit_command(
     scenario: Path, export: Path, mapping_path: Path, reps: int, seed: int
 ) -> None:
     """Simulate SCENARIO and compare it with EXPORT: a verdict per quantity."""
+    from funnelsim.calibrate.checking import check_fit
+    from funnelsim.calibrate.mapping import load_mapping
+    from funnelsim.calibrate.reading import read_export
+    from funnelsim.scenario.loading import load_scenario
+
     spec = load_scenario(scenario)
     mapping = load_mapping(mapping_path)
     data = read_export(export, mapping)
