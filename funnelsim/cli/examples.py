@@ -6,10 +6,10 @@ import click
 
 EXAMPLES: dict[str, list[str]] = {
     "run": [
-        "funnelsim run                              # the bundled baseline, 10 replications",
+        "funnelsim run                                 # the bundled baseline, 10 replications",
         "funnelsim run sla_1h_fallback --reps 30 --workers 2",
         "funnelsim run my_company.yaml --set seam1.sla_hours=4 -o results/sla4",
-        "funnelsim run --json > summary.json         # JSON only: writes no files",
+        "funnelsim run --json > summary.json           # JSON only: writes no files",
         "funnelsim run --leaks --report client.html",
     ],
     "compare": [
@@ -28,7 +28,7 @@ EXAMPLES: dict[str, list[str]] = {
     "sweep": [
         "funnelsim sweep --grid teams.sdr.headcount=3,4,5,6",
         "funnelsim sweep --grid seam1.response_delay.median=1,2,4,8 \\",
-        "    --grid teams.sdr.headcount=3,4,5 -o results/sdr-sweep   # rerun to resume",
+        "    --grid teams.sdr.headcount=3,4,5 -o results/sdr-sweep  # rerun to resume",
     ],
     "sensitivity": [
         "funnelsim sensitivity --reps 5",
@@ -48,7 +48,7 @@ EXAMPLES: dict[str, list[str]] = {
     ],
     "scenarios": [
         "funnelsim scenarios",
-        "funnelsim run extra_sdr                      # a bundled name works anywhere",
+        "funnelsim run extra_sdr                       # a bundled name works anywhere",
     ],
     "calibrate": [
         "funnelsim calibrate crm_export.csv --mapping mapping.yaml -o fitted.yaml",
