@@ -74,8 +74,10 @@ def run(
     from funnelsim.scenario.loading import load_scenario
 
     spec = load_scenario(scenario or default_scenario(), overrides)
-    check_run_size(spec, execution, keep_ledgers=not no_ledger, leaks=with_leaks)
     out_dir = out if out is not None or as_json else default_results_dir(spec.name)
+    # Ledgers only where they go: the results folder's Parquet files and the report's charts.
+    keep_ledgers = not no_ledger and (out_dir is not None or report_path is not None)
+    check_run_size(spec, execution, keep_ledgers=keep_ledgers, leaks=with_leaks)
     if report_path is not None and out_dir is not None:
         refuse_report_in_results(report_path, out_dir)
     console = console_for(as_json)
@@ -91,7 +93,7 @@ def run(
             results = run_scenario(
                 spec,
                 **execution.api_kwargs(),
-                keep_ledgers=not no_ledger,
+                keep_ledgers=keep_ledgers,
                 on_done=advance,
             )
         seam_fixes = None
