@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from funnelsim.budget import TooLargeError
 from funnelsim.experiment import sizes
 from funnelsim.experiment.compare import Comparison
@@ -25,6 +23,7 @@ from funnelsim.experiment.replications import Replication, run_replications
 from funnelsim.experiment.sensitivity import sensitivity as _sensitivity
 from funnelsim.experiment.stats import CONFIDENCE
 from funnelsim.experiment.sweep import sweep as _sweep
+from funnelsim.experiment.tables import SeamFixes, SensitivityTable, SweepTable
 from funnelsim.results import Results
 from funnelsim.scenario.loading import load_scenario
 from funnelsim.scenario.models import Scenario
@@ -104,10 +103,13 @@ def leaks(
     on_done: Callable[[int, Replication], None] | None = None,
     confidence: float = CONFIDENCE,
     allow_large: bool = False,
-) -> pd.DataFrame:
-    """One row per seam, ranked by the counterfactual horizon revenue of fixing it."""
+) -> SeamFixes:
+    """One row per seam, ranked by the counterfactual horizon revenue of fixing it.
+
+    A DataFrame with ``.summary()`` and ``.plot()`` (see ``experiment.tables``).
+    """
     sizes.leaks_size(scenario, replications, allow_large)
-    return _leaks(
+    table = _leaks(
         scenario,
         replications,
         seed,
@@ -116,6 +118,7 @@ def leaks(
         on_done=on_done,
         confidence=confidence,
     )
+    return SeamFixes(table, currency=scenario.currency, confidence=confidence)
 
 
 def sweep(
@@ -130,13 +133,14 @@ def sweep(
     confidence: float = CONFIDENCE,
     allow_large: bool = False,
     on_warning: Callable[[str], None] | None = None,
-) -> pd.DataFrame:
+) -> SweepTable:
     """One row per grid point: metrics with CIs, gain over the base, and the best point.
 
-    ``on_warning`` gets one line per saved point that is damaged and run again.
+    ``on_warning`` gets one line per saved point that is damaged and run again. A
+    DataFrame with ``.summary()`` and ``.plot(parameter, by=...)`` (``experiment.tables``).
     """
     sizes.sweep_size(base, grid, replications, allow_large)
-    return _sweep(
+    table = _sweep(
         base,
         grid,
         replications,
@@ -148,6 +152,7 @@ def sweep(
         confidence=confidence,
         on_warning=on_warning,
     )
+    return SweepTable(table, currency=base.currency, confidence=confidence, parameters=tuple(grid))
 
 
 def sensitivity(
@@ -162,11 +167,14 @@ def sensitivity(
     on_done: Callable[[int, Any], None] | None = None,
     confidence: float = CONFIDENCE,
     allow_large: bool = False,
-) -> pd.DataFrame:
-    """Effect on ``metric`` of moving each parameter down and up by ``step`` (relative)."""
+) -> SensitivityTable:
+    """Effect on ``metric`` of moving each parameter down and up by ``step`` (relative).
+
+    A DataFrame with ``.summary()`` and ``.plot()`` (a tornado; see ``experiment.tables``).
+    """
     parameters = list(parameters) if parameters is not None else None
     sizes.sensitivity_size(scenario, parameters, replications, allow_large)
-    return _sensitivity(
+    table = _sensitivity(
         scenario,
         parameters,
         step=step,
@@ -178,11 +186,15 @@ def sensitivity(
         on_done=on_done,
         confidence=confidence,
     )
+    return SensitivityTable(table, currency=scenario.currency, confidence=confidence)
 
 
 __all__ = [
     "Comparison",
     "DaskScheduler",
+    "SeamFixes",
+    "SensitivityTable",
+    "SweepTable",
     "TooLargeError",
     "compare",
     "leaks",

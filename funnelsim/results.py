@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 LEAKAGE_MEASURES = ("leads_lost", "deals_affected", "arr_lost", "horizon_revenue_lost")
 
 
-@dataclass
+@dataclass(repr=False)
 class Results:
     """One scenario run over independent replications."""
 
@@ -37,6 +37,24 @@ class Results:
     @property
     def n_replications(self) -> int:
         return len(self.replications)
+
+    def __repr__(self) -> str:
+        kept = all(rep.ledger is not None for rep in self.replications)
+        return (
+            f"Results(scenario={self.scenario.name!r}, replications={self.n_replications}, "
+            f"seed={self.seed}, ledgers={'kept' if kept else 'not kept'})"
+        )
+
+    def with_dates(self, table: str = "ledger") -> pd.DataFrame:
+        """``ledger``, ``terms``, ``team_levels`` or ``headcount`` with a datetime column
+        beside each hours column (``created_date``, ``won_date``, ``week_start``, ...)."""
+        from funnelsim.dates import with_dates
+
+        if table not in {"ledger", "terms", "team_levels", "headcount"}:
+            raise ValueError(
+                f"table: expected ledger, terms, team_levels or headcount, not {table!r}"
+            )
+        return with_dates(getattr(self, table), self.scenario.start_date)
 
     def per_replication(self) -> pd.DataFrame:
         """Headline metrics, one row per replication and metric."""

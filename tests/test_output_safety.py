@@ -54,7 +54,7 @@ CHILD = textwrap.dedent(
 
     import funnelsim.atomic.leftovers as leftovers
     import funnelsim.atomic.staged as staged
-    import funnelsim.cli.runs as runs
+    import funnelsim.output as output
     from funnelsim.cli import main
 
     hook, target, ready, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -96,12 +96,12 @@ CHILD = textwrap.dedent(
     elif hook == "after_place":
         staged.rename_noreplace = after(staged.rename_noreplace, only=target)
     elif hook == "hold_at_fill":
-        real_fill = runs.fill_results
+        real_fill = output.fill_results
         def held(*a, **k):
             os.write(ready, b"r")
             os.read(go, 1)
             return real_fill(*a, **k)
-        runs.fill_results = held
+        output.fill_results = held
     main(args)
     """
 )
@@ -157,7 +157,7 @@ def no_simulation(monkeypatch: pytest.MonkeyPatch) -> list[object]:
         calls.append(args)
         raise AssertionError("simulated although the output was bad")
 
-    monkeypatch.setattr("funnelsim.cli.runs.run_scenario", refuse)
+    monkeypatch.setattr("funnelsim.api.run", refuse)
     return calls
 
 
@@ -317,7 +317,7 @@ def test_report_and_csv_outputs_of_experiments_refused_before_simulating(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("simulated although the output was bad")
 
-    monkeypatch.setattr("funnelsim.cli.experiments.compare_scenarios", refuse)
+    monkeypatch.setattr("funnelsim.api.compare", refuse)
     compare = ["compare", tiny, "--set", "seam1.sla_hours=2", "--reps", "2"]
     assert "cannot write in /proc" in _error_line(_invoke([*compare, "--report", "/proc/r.html"]))
     assert "cannot write in /proc" in _error_line(_invoke([*compare, "--out", "/proc/c.csv"]))
@@ -357,7 +357,7 @@ def test_default_folder_names_are_unique_and_sortable(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     for _ in range(3):
-        assert _invoke(["run", tiny, "--json"]).exit_code == 0
+        assert _invoke(["run", tiny, "--reps", "2"]).exit_code == 0
     names = [p.name for p in (tmp_path / "results").iterdir()]
     assert len(names) == 3
     assert all(name.startswith("tiny-") for name in names)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from funnelsim.atomic import OutputExistsError, write_folder, write_text
-from funnelsim.calibrate.calibration import calibrate
-from funnelsim.calibrate.checking import check_fit, mismatches
-from funnelsim.calibrate.mapping import PLURAL, POOLED, Mapping, MappingError, load_mapping
-from funnelsim.calibrate.reading import read_export
-from funnelsim.scenario.loading import load_scenario
+if TYPE_CHECKING:
+    from funnelsim.calibrate.mapping import Mapping
+
+# The calibration modules (scipy, pandas) are imported inside the commands: see cli.common.
 
 AS_OF_HELP = (
     "Snapshot date: the export as it stood that day (later records and dates unseen). "
@@ -21,11 +20,15 @@ AS_OF_HELP = (
 
 
 def _refuse(path: Path | None, force: bool) -> None:
+    from funnelsim.calibrate.mapping import MappingError
+
     if path is not None and path.exists() and not force:
         raise MappingError(f"{path}: already exists; pass --force to replace it")
 
 
 def _date(text: str, option: str) -> dt.date:
+    from funnelsim.calibrate.mapping import MappingError
+
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
@@ -33,6 +36,8 @@ def _date(text: str, option: str) -> dt.date:
 
 
 def _mapping(path: Path, as_of: str | None) -> Mapping:
+    from funnelsim.calibrate.mapping import load_mapping
+
     mapping = load_mapping(path)
     if as_of is not None:
         mapping = mapping.model_copy(update={"export_date": _date(as_of, "--as-of")})
@@ -41,6 +46,8 @@ def _mapping(path: Path, as_of: str | None) -> Mapping:
 
 def _period(text: str | None) -> tuple[dt.date, dt.date] | None:
     """``FROM..TO`` as two dates (either side may be left out)."""
+    from funnelsim.calibrate.mapping import MappingError
+
     if text is None:
         return None
     if ".." not in text:
@@ -57,11 +64,34 @@ def _period(text: str | None) -> tuple[dt.date, dt.date] | None:
 
 @click.command("calibrate")
 @click.argument("export", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--mapping", "mapping_path", required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@click.option(
+    "--mapping",
+    "mapping_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="YAML mapping of the export's columns to funnel stages (see docs/calibration.md).",
+)
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The fitted scenario YAML to write.",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write the fit report here: tables of every fit and QQ plots.",
+)
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", default=None, help=AS_OF_HELP)
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed of the fitting's random draws (the same seed gives the same scenario).",
+)
 @click.option("--force", is_flag=True, help="Replace existing outputs.")
 def calibrate_command(
     export: Path,
@@ -73,7 +103,10 @@ def calibrate_command(
     force: bool,
 ) -> None:
     """Fit a scenario to a CRM EXPORT (CSV) read through a column mapping."""
+    from funnelsim.atomic import OutputExistsError, write_folder, write_text
+    from funnelsim.calibrate.calibration import calibrate
     from funnelsim.calibrate.fitreport import write_report
+    from funnelsim.calibrate.mapping import PLURAL, POOLED, MappingError
 
     _refuse(out, force)
     _refuse(report_dir, force)
@@ -117,7 +150,13 @@ def calibrate_command(
 @click.command("check-fit")
 @click.argument("scenario", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("export", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--mapping", "mapping_path", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--mapping",
+    "mapping_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="YAML mapping of the export's columns to funnel stages (as for calibrate).",
+)
 @click.option(
     "--period",
     metavar="FROM..TO",
@@ -125,8 +164,20 @@ def calibrate_command(
     help="Compare only records created in this period (e.g. a hold-out after the fit).",
 )
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", default=None, help=AS_OF_HELP)
-@click.option("--reps", default=10, show_default=True, type=click.IntRange(min=2))
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--reps",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Replications to simulate; the verdicts use their 95% range.",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Root seed; replication seeds are spawned from it.",
+)
 def check_fit_command(
     scenario: Path,
     export: Path,
@@ -137,6 +188,10 @@ def check_fit_command(
     seed: int,
 ) -> None:
     """Simulate SCENARIO and compare it with EXPORT: a verdict per quantity."""
+    from funnelsim.calibrate.checking import check_fit, mismatches
+    from funnelsim.calibrate.reading import read_export
+    from funnelsim.scenario.loading import load_scenario
+
     spec = load_scenario(scenario)
     mapping = _mapping(mapping_path, as_of)
     data = read_export(export, mapping)

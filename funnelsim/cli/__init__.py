@@ -1,4 +1,8 @@
-"""The ``funnelsim`` command line: thin over the Python API. Exit 0 ok, 1 failure, 2 bad input."""
+"""The ``funnelsim`` command line: thin over the Python API. Exit 0 ok, 1 failure, 2 bad input.
+
+Importing it loads click and the command definitions only (no numpy, pandas, scipy or
+matplotlib), so ``--help`` answers at once; each command imports what it needs.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ import click
 
 from funnelsim.calibrate.commands import calibrate_command, check_fit_command
 from funnelsim.cli.common import Group
+from funnelsim.cli.examples import add_examples
 from funnelsim.cli.experiments import compare, leaks, plan, sensitivity, sweep
-from funnelsim.cli.runs import init, report, run, validate
+from funnelsim.cli.runs import init, list_scenarios, report, run, validate
 
 
 @click.group(cls=Group)
@@ -18,7 +23,9 @@ def main() -> None:
 
 for command in (run, compare, plan, leaks, sweep, sensitivity, report, validate, init):
     main.add_command(command)
+main.add_command(list_scenarios)
 main.add_command(calibrate_command)
 main.add_command(check_fit_command)
+add_examples(main)
 
 __all__ = ["main"]

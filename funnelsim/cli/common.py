@@ -1,37 +1,58 @@
-"""Shared pieces of the command line: error handling, options, consoles, output."""
+"""Shared pieces of the command line: error handling, options, consoles, output.
+
+Importing this module (and every command module) loads only click and light parts of
+funnelsim, so that ``--help`` is instant; each command imports the heavy parts (numpy,
+pandas, matplotlib, the engine) when it runs.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
-from rich.console import Console
 
-from funnelsim.api import leaks as seam_leaks
-from funnelsim.atomic import OutputError
+from funnelsim.bundled import default_scenario as default_scenario
 from funnelsim.experiment.executors import (
     DASK_CONNECT_SECONDS,
     DaskScheduler,
-    SchedulerError,
     available_cpus,
     check_scheduler,
 )
-from funnelsim.experiment.sizes import leaks_size, run_size
-from funnelsim.output import write_table
-from funnelsim.report.data import ReportInputError
-from funnelsim.report.progress import progress_bar
-from funnelsim.scenario.loading import ScenarioError
-from funnelsim.scenario.models import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
+
+    from funnelsim.scenario.models import Scenario
 
 BAD_INPUT = 2
 FAILURE = 1
 MIN_WIDTH = 110
+REPS_FOR_INTERVALS = 10
+# Errors that are bad input (exit 2), as (module, class): looked up only in modules that
+# are already imported, since an exception of a class never imported cannot occur.
+BAD_INPUT_ERRORS = (
+    ("funnelsim.scenario.errors", "ScenarioError"),
+    ("funnelsim.atomic.errors", "OutputError"),
+    ("funnelsim.report.data", "ReportInputError"),
+    ("funnelsim.experiment.executors", "SchedulerError"),
+)
+
+
+def bad_input_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes that mean bad input, among the modules loaded so far."""
+    return tuple(
+        getattr(sys.modules[module], name)
+        for module, name in BAD_INPUT_ERRORS
+        if module in sys.modules
+    )
 
 
 class Group(click.Group):
@@ -40,12 +61,12 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (ScenarioError, OutputError, ReportInputError, SchedulerError) as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(BAD_INPUT)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
+            if isinstance(exc, bad_input_errors()):
+                click.echo(f"error: {exc}", err=True)
+                ctx.exit(BAD_INPUT)
             if os.environ.get("FUNNELSIM_DEBUG"):
                 raise
             click.echo(
@@ -53,18 +74,6 @@ class Group(click.Group):
             )
             ctx.exit(FAILURE)
         return None
-
-
-def default_scenario() -> Path:
-    """The bundled baseline: ./scenarios/baseline.yaml, else the one beside the package."""
-    candidates = [
-        Path("scenarios") / "baseline.yaml",
-        Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml",
-    ]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise ScenarioError("no scenario given and no bundled scenarios/baseline.yaml found")
 
 
 scenario_argument = click.argument(
@@ -77,7 +86,12 @@ set_option = click.option(
     metavar="PATH=VALUE",
     help="Override a scenario field, e.g. --set seam1.sla_hours=1 (YAML scalar).",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the results as JSON on stdout; files are written only with -o/--out.",
+)
 report_option = click.option(
     "--report",
     "report_path",
@@ -86,7 +100,10 @@ report_option = click.option(
 )
 force_option = click.option("--force", is_flag=True, help="Replace existing output.")
 csv_option = click.option(
-    "--out", type=click.Path(path_type=Path, dir_okay=False), help="Also write the table as CSV."
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the table to this CSV file (replaced only with --force).",
 )
 
 
@@ -135,15 +152,23 @@ def usable_workers(workers: int, scheduler: str | None, given: bool) -> int:
     return workers
 
 
-def execution_options(default_reps: int, min_reps: int) -> Callable:
-    """--reps, --seed, --workers, --scheduler(-timeout) and --allow-large, as ``execution``."""
+def execution_options(default_reps: int, min_reps: int, paired: bool = True) -> Callable:
+    """--reps, --seed, --workers, --scheduler(-timeout) and --allow-large, as ``execution``.
+
+    ``paired``: the command runs several scenarios on the same replication seeds (its
+    ``--reps`` help says so).
+    """
+    reps_help = "Independent replications, each with its own seed"
+    reps_help += (
+        "; every scenario runs on the same ones (paired)." if paired else " (10 give intervals)."
+    )
     options = [
         click.option(
             "--reps",
             default=default_reps,
             show_default=True,
             type=click.IntRange(min=min_reps),
-            help="Independent replications (paired across scenarios).",
+            help=reps_help,
         ),
         click.option(
             "--seed",
@@ -206,8 +231,20 @@ def execution_options(default_reps: int, min_reps: int) -> Callable:
     return decorate
 
 
+def note_single_replication(reps: int) -> None:
+    """One line on stderr when a run has one replication: its figures carry no interval."""
+    if reps == 1:
+        click.echo(
+            "note: 1 replication: no confidence intervals, and one run can be 20% or more off "
+            f"the mean; use --reps {REPS_FOR_INTERVALS} or more",
+            err=True,
+        )
+
+
 def emit_table(table: pd.DataFrame, out: Path | None, force: bool, as_json: bool) -> None:
     """Write the table as CSV when asked, and print it as JSON when asked."""
+    from funnelsim.output import write_table
+
     if out is not None:
         write_table(table, out, force=force)
     if as_json:
@@ -216,6 +253,8 @@ def emit_table(table: pd.DataFrame, out: Path | None, force: bool, as_json: bool
 
 def console_for(to_stderr: bool) -> Console:
     """A console at least wide enough for the leakage table, even when piped."""
+    from rich.console import Console
+
     width = max(shutil.get_terminal_size((120, 40)).columns, MIN_WIDTH)
     return Console(stderr=to_stderr, width=width)
 
@@ -227,6 +266,8 @@ def slug(name: str) -> str:
 
 def check_run_size(spec: Scenario, execution: Execution, keep_ledgers: bool, leaks: bool) -> None:
     """Refuse ``run`` (with its ``--leaks`` runs) above the size limits, before any work."""
+    from funnelsim.experiment.sizes import leaks_size, run_size
+
     run_size(spec, execution.reps, keep_ledgers, execution.allow_large)
     if leaks:
         leaks_size(spec, execution.reps, execution.allow_large)
@@ -236,6 +277,10 @@ def seam_fixes_with_progress(
     spec: Scenario, execution: Execution, console: Console
 ) -> pd.DataFrame:
     """Value fixing each seam (``fs.leaks``) with a progress bar: shared by leaks and run."""
+    from funnelsim.api import leaks as seam_leaks
+    from funnelsim.experiment.sizes import leaks_size
+    from funnelsim.report.progress import progress_bar
+
     leaks_size(spec, execution.reps, execution.allow_large)
     with progress_bar(console, 5 * execution.reps, "fixing each seam in turn") as advance:
         return seam_leaks(spec, **execution.api_kwargs(), on_done=advance)

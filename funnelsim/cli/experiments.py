@@ -1,4 +1,7 @@
-"""Commands that compare scenarios: compare, plan, leaks, sweep, sensitivity."""
+"""Commands that compare scenarios: compare, plan, leaks, sweep, sensitivity.
+
+Heavy imports happen inside the commands (see ``cli.common``).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,7 @@ import math
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from funnelsim.api import compare as compare_scenarios
-from funnelsim.api import plan as compare_plan
-from funnelsim.api import sensitivity as one_at_a_time
-from funnelsim.api import sweep as grid_sweep
 from funnelsim.cli.common import (
     Execution,
     console_for,
@@ -26,29 +24,6 @@ from funnelsim.cli.common import (
     seam_fixes_with_progress,
     set_option,
 )
-from funnelsim.experiment.plans import parse_hire
-from funnelsim.experiment.sizes import compare_size, plan_size, sensitivity_size, sweep_size
-from funnelsim.experiment.stats import CONFIDENCE
-from funnelsim.experiment.variants import parse_grid
-from funnelsim.output import (
-    check_writable,
-    write_table,
-)
-from funnelsim.report.html import (
-    check_report_path,
-    report_from_comparison,
-    write_report,
-)
-from funnelsim.report.progress import progress_bar
-from funnelsim.report.terminal import (
-    print_comparison,
-    print_headcount,
-    print_leaks,
-    print_sensitivity,
-    print_sweep,
-    print_warnings,
-)
-from funnelsim.scenario.loading import ScenarioError, load_scenario
 
 
 @click.command()
@@ -71,6 +46,16 @@ def compare(
     as_json: bool,
 ) -> None:
     """Paired difference of VARIANT (or BASELINE with --set changes) against BASELINE."""
+    from rich.markup import escape
+
+    from funnelsim.api import compare as compare_scenarios
+    from funnelsim.experiment.sizes import compare_size
+    from funnelsim.output import check_writable, write_table
+    from funnelsim.report.html import check_report_path, report_from_comparison, write_report
+    from funnelsim.report.progress import progress_bar
+    from funnelsim.report.terminal import print_comparison, print_warnings
+    from funnelsim.scenario.loading import ScenarioError, load_scenario
+
     if variant is None and not overrides:
         raise ScenarioError("compare: give a VARIANT scenario file or --set changes")
     base_spec = load_scenario(baseline)
@@ -129,6 +114,14 @@ def plan(
     as_json: bool,
 ) -> None:
     """Paired difference of SCENARIO with a hiring plan against SCENARIO as it is."""
+    from funnelsim.api import plan as compare_plan
+    from funnelsim.experiment.plans import parse_hire
+    from funnelsim.experiment.sizes import plan_size
+    from funnelsim.output import check_writable, write_table
+    from funnelsim.report.progress import progress_bar
+    from funnelsim.report.terminal import print_comparison, print_headcount
+    from funnelsim.scenario.loading import load_scenario
+
     spec = load_scenario(scenario or default_scenario(), overrides)
     parsed = [parse_hire(text) for text in hires]
     plan_size(spec, parsed, execution.reps, execution.allow_large)
@@ -169,6 +162,11 @@ def leaks(
     as_json: bool,
 ) -> None:
     """Per seam: what fixing it is worth (counterfactual) beside attributed leakage."""
+    from funnelsim.experiment.stats import CONFIDENCE
+    from funnelsim.output import check_writable
+    from funnelsim.report.terminal import print_leaks
+    from funnelsim.scenario.loading import load_scenario
+
     spec = load_scenario(scenario or default_scenario(), overrides)
     if out is not None:
         check_writable(out, force)
@@ -192,6 +190,7 @@ def leaks(
 )
 @execution_options(10, 2)
 @click.option(
+    "-o",
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     help="Sweep directory: each point is saved as it finishes; rerun to resume.",
@@ -209,6 +208,14 @@ def sweep(
 
     Net value is gross profit (horizon revenue x gross margin) minus total cost.
     """
+    from funnelsim.api import sweep as grid_sweep
+    from funnelsim.experiment.sizes import sweep_size
+    from funnelsim.experiment.stats import CONFIDENCE
+    from funnelsim.experiment.variants import parse_grid
+    from funnelsim.report.progress import progress_bar
+    from funnelsim.report.terminal import print_sweep
+    from funnelsim.scenario.loading import load_scenario
+
     spec = load_scenario(scenario or default_scenario(), overrides)
     grid = parse_grid(grid_specs)
     sweep_size(spec, grid, execution.reps, execution.allow_large)
@@ -267,6 +274,14 @@ def sensitivity(
     as_json: bool,
 ) -> None:
     """One-at-a-time tornado: which inputs move the metric most, with intervals."""
+    from funnelsim.api import sensitivity as one_at_a_time
+    from funnelsim.experiment.sizes import sensitivity_size
+    from funnelsim.experiment.stats import CONFIDENCE
+    from funnelsim.output import check_writable
+    from funnelsim.report.progress import progress_bar
+    from funnelsim.report.terminal import print_sensitivity
+    from funnelsim.scenario.loading import load_scenario
+
     spec = load_scenario(scenario or default_scenario(), overrides)
     sensitivity_size(spec, params or None, execution.reps, execution.allow_large)
     if out is not None:

@@ -1,4 +1,5 @@
-"""Commands that simulate one scenario or look at its results: run, report, validate, init."""
+"""Commands that simulate one scenario or look at its results: run, report, validate, init,
+scenarios. Heavy imports happen inside the commands (see ``cli.common``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from funnelsim.api import run as run_scenario
-from funnelsim.atomic import OutputRefusedError, write_text
+from funnelsim.bundled import bundled_dir, bundled_names, resolve_scenario, summary_line
 from funnelsim.cli.common import (
+    REPS_FOR_INTERVALS,
     Execution,
     check_run_size,
     console_for,
@@ -20,38 +20,25 @@ from funnelsim.cli.common import (
     execution_options,
     force_option,
     json_option,
+    note_single_replication,
     report_option,
     scenario_argument,
     seam_fixes_with_progress,
     set_option,
     slug,
 )
-from funnelsim.output import fill_results, stage_results, summary_document
-from funnelsim.report.html import (
-    check_report_path,
-    report_from_directory,
-    report_from_results,
-    write_report,
-)
-from funnelsim.report.html.files import stage_report
-from funnelsim.report.progress import progress_bar
-from funnelsim.report.terminal import (
-    print_leaks,
-    print_results,
-    print_warnings,
-)
-from funnelsim.scenario.loading import ScenarioError, dump_scenario, load_scenario
 
 
 @click.command()
 @scenario_argument
 @set_option
-@execution_options(1, 1)
+@execution_options(REPS_FOR_INTERVALS, 1, paired=False)
 @click.option(
+    "-o",
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Results directory (default: results/NAME-TIMESTAMP); --force replaces only "
-    "funnelsim's own results.",
+    help="Results directory (default: results/NAME-TIMESTAMP, none with --json); --force "
+    "replaces only funnelsim's own results.",
 )
 @force_option
 @click.option("--no-ledger", is_flag=True, help="Keep only summaries (no Parquet ledger).")
@@ -74,15 +61,30 @@ def run(
     with_leaks: bool,
     as_json: bool,
 ) -> None:
-    """Simulate SCENARIO (default: the bundled baseline) and show where revenue leaks."""
+    """Simulate SCENARIO (a file or a bundled name; default: the bundled baseline) and show
+    where revenue leaks."""
+    from rich.markup import escape
+
+    from funnelsim.api import run as run_scenario
+    from funnelsim.output import fill_results, stage_results, summary_document
+    from funnelsim.report.html import report_from_results
+    from funnelsim.report.html.files import stage_report
+    from funnelsim.report.progress import progress_bar
+    from funnelsim.report.terminal import print_leaks, print_results, print_warnings
+    from funnelsim.scenario.loading import load_scenario
+
     spec = load_scenario(scenario or default_scenario(), overrides)
-    check_run_size(spec, execution, keep_ledgers=not no_ledger, leaks=with_leaks)
-    out_dir = out or default_results_dir(spec.name)
-    if report_path is not None:
+    out_dir = out if out is not None or as_json else default_results_dir(spec.name)
+    # Ledgers only where they go: the results folder's Parquet files and the report's charts.
+    keep_ledgers = not no_ledger and (out_dir is not None or report_path is not None)
+    check_run_size(spec, execution, keep_ledgers=keep_ledgers, leaks=with_leaks)
+    if report_path is not None and out_dir is not None:
         refuse_report_in_results(report_path, out_dir)
     console = console_for(as_json)
     with ExitStack() as outputs:
-        staged = outputs.enter_context(stage_results(out_dir, force))
+        staged = None
+        if out_dir is not None:
+            staged = outputs.enter_context(stage_results(out_dir, force))
         report_file = None
         if report_path is not None:
             report_file = outputs.enter_context(stage_report(report_path, force))
@@ -91,30 +93,34 @@ def run(
             results = run_scenario(
                 spec,
                 **execution.api_kwargs(),
-                keep_ledgers=not no_ledger,
+                keep_ledgers=keep_ledgers,
                 on_done=advance,
             )
         seam_fixes = None
         if with_leaks:
             seam_fixes = seam_fixes_with_progress(spec, execution, console)
         tables = {"seam_fixes.csv": seam_fixes} if seam_fixes is not None else None
-        assert staged.path is not None
-        fill_results(results, staged.path, tables)
+        if staged is not None:
+            assert staged.path is not None
+            fill_results(results, staged.path, tables)
         if report_file is not None:
             report_file.write(report_from_results(results, leaks=seam_fixes))
-        staged.commit()
+        if staged is not None:
+            staged.commit()
         if report_file is not None:
             report_file.commit()
     if as_json:
         document = summary_document(results)
-        document["results_dir"] = str(out_dir)
+        document["results_dir"] = None if out_dir is None else str(out_dir)
         document["warnings"] = results.warnings()
         click.echo(json.dumps(document, indent=2, default=str))
+        note_single_replication(execution.reps)
     else:
         print_results(results, console)
         print_warnings(results.warnings(), console)
         if seam_fixes is not None:
             print_leaks(seam_fixes, spec.currency, console, results.confidence)
+        note_single_replication(execution.reps)
         console.print(f"Results written to [bold]{escape(str(out_dir))}[/bold]")
         if report_path is not None:
             console.print(f"Report written to [bold]{escape(str(report_path))}[/bold]")
@@ -128,6 +134,8 @@ def default_results_dir(name: str) -> Path:
 
 def refuse_report_in_results(report_path: Path, out_dir: Path) -> None:
     """The report is a file of its own: never the results folder nor inside it."""
+    from funnelsim.atomic import OutputRefusedError
+
     report, results = report_path.resolve(), out_dir.resolve()
     if report == results or results in report.parents:
         raise OutputRefusedError(
@@ -140,13 +148,17 @@ def refuse_report_in_results(report_path: Path, out_dir: Path) -> None:
 @click.argument("results_dir", type=click.Path(path_type=Path))
 @click.option(
     "-o",
+    "--out",
     "--output",
+    "output",
     type=click.Path(path_type=Path, dir_okay=False),
     help="The HTML file to write (default: RESULTS_DIR/report.html).",
 )
 @click.option("--force", is_flag=True, help="Replace an existing report file.")
 def report(results_dir: Path, output: Path | None, force: bool) -> None:
     """Write a self-contained HTML report (one file to e-mail) of a results directory."""
+    from funnelsim.report.html import check_report_path, report_from_directory, write_report
+
     target = output or results_dir / "report.html"
     check_report_path(target, force)
     write_report(report_from_directory(results_dir), target, force=force)
@@ -158,8 +170,11 @@ def report(results_dir: Path, output: Path | None, force: bool) -> None:
 @set_option
 @click.option("--show", is_flag=True, help="Print the scenario with every default filled in.")
 def validate(scenario: Path | None, overrides: tuple[str, ...], show: bool) -> None:
-    """Check that SCENARIO is valid; exit 2 with the field at fault if not."""
-    path = scenario or default_scenario()
+    """Check that SCENARIO (a file or a bundled name) is valid; exit 2 with the field at
+    fault if not."""
+    from funnelsim.scenario.loading import dump_scenario, load_scenario
+
+    path = resolve_scenario(scenario or default_scenario())
     spec = load_scenario(path, overrides)
     if show:
         click.echo(dump_scenario(spec), nl=False)
@@ -172,10 +187,39 @@ def validate(scenario: Path | None, overrides: tuple[str, ...], show: bool) -> N
 
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--from",
+    "source",
+    metavar="NAME|FILE",
+    default="baseline",
+    show_default=True,
+    help="The scenario to copy: a bundled name (see funnelsim scenarios) or a file.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing file.")
-def init(path: Path, force: bool) -> None:
-    """Write a starter scenario to PATH (a copy of the bundled baseline) to edit."""
+def init(path: Path, source: str, force: bool) -> None:
+    """Write a starter scenario to PATH (a copy of a bundled scenario) to edit."""
+    from funnelsim.atomic import write_text
+    from funnelsim.bundled import missing_hint
+    from funnelsim.scenario.loading import ScenarioError, load_scenario
+
     if path.suffix not in {".yaml", ".yml"}:
         raise ScenarioError(f"{path}: expected a .yaml file name")
-    write_text(path, default_scenario().read_text(encoding="utf-8"), force)
+    origin = resolve_scenario(source)
+    if not origin.is_file():
+        raise ScenarioError(f"--from {source}: no such scenario file{missing_hint(source)}")
+    load_scenario(origin)  # a starter that does not validate is no starter
+    write_text(path, origin.read_text(encoding="utf-8"), force)
     click.echo(f"wrote {path}; edit it, then: funnelsim run {path}")
+
+
+@click.command("scenarios")
+def list_scenarios() -> None:
+    """List the bundled scenarios: use a name wherever a scenario file goes."""
+    folder = bundled_dir()
+    names = bundled_names()
+    if folder is None or not names:
+        click.echo("this install has no bundled scenarios")
+        return
+    width = max(len(name) for name in names)
+    for name in names:
+        click.echo(f"{name:<{width}}  {summary_line(folder / f'{name}.yaml')}")

@@ -145,6 +145,19 @@ class Ledger:
     def n_leads(self) -> int:
         return len(self.columns["created"])
 
+    def with_dates(self, table: str = "leads") -> pd.DataFrame:
+        """A table of this ledger (``leads``, ``terms``, ``team_levels``, ``headcount``,
+        ``staff``) with a datetime column beside each hours column (see funnelsim.dates)."""
+        from funnelsim.dates import with_dates
+
+        return with_dates(getattr(self, table), self.meta.get("start_date", "1970-01-01"))
+
+    def __repr__(self) -> str:
+        return (
+            f"Ledger({self.n_leads} leads, {len(self.terms)} terms, "
+            f"start_date={self.meta.get('start_date')!r})"
+        )
+
     @property
     def leads(self) -> pd.DataFrame:
         """The leads as a tidy DataFrame (categoricals for names, hours for times)."""

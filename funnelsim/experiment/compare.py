@@ -58,6 +58,12 @@ class Comparison:
     variant_runs: list[Replication]
     confidence: float = CONFIDENCE
 
+    def __repr__(self) -> str:
+        return (
+            f"Comparison(baseline={self.baseline.name!r}, variant={self.variant.name!r}, "
+            f"replications={len(self.baseline_runs)}, seed={self.seed})"
+        )
+
     def per_replication(self) -> pd.DataFrame:
         """One row per replication and metric: baseline, variant and their difference."""
         currency = self.baseline.currency

@@ -49,6 +49,10 @@ class Replication:
     load: pd.DataFrame | None = None
     team_load: pd.DataFrame | None = None
 
+    def __repr__(self) -> str:
+        ledger = "kept" if self.ledger is not None else "not kept"
+        return f"Replication(index={self.index}, seed={self.seed}, ledger {ledger})"
+
     def metrics(self, currency: str) -> pd.DataFrame:
         """Headline metrics plus total cost and per-seam losses: what comparisons diff."""
         by_seam = self.leakage.groupby("seam", sort=True)[["leads_lost", "arr_lost"]].sum()

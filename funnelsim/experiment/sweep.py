@@ -29,7 +29,8 @@ from funnelsim.atomic import ClaimedFolder, write_text
 from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import replication_jobs, run_replication
 from funnelsim.experiment.stats import CONFIDENCE, paired_difference, t_interval
-from funnelsim.experiment.variants import grid_points, scenario_data, with_overrides
+from funnelsim.experiment.variants import get_path, grid_points, scenario_data, with_overrides
+from funnelsim.scenario.loading import ScenarioError
 from funnelsim.scenario.models import Scenario
 
 SWEEP_METRICS = (
@@ -86,7 +87,9 @@ def sweep(
                 on_done(job, rep)
 
         execute(run_replication, jobs, workers=workers, scheduler=scheduler, on_done=finished)
-    return _table(points, [stored[key] for key in keys], list(grid), confidence)
+    data = scenario_data(base)
+    base_values = {path: _base_value(data, path) for path in grid}
+    return _table(points, [stored[key] for key in keys], base_values, confidence)
 
 
 def _claimed(out_dir: Path | None) -> AbstractContextManager[object]:
@@ -110,18 +113,27 @@ def _metric_values(rep: Any, currency: str) -> dict[str, float]:
     return {name: float(metrics[name]) for name in SWEEP_METRICS if name in metrics}
 
 
+def _base_value(data: dict[str, Any], path: str) -> Any:
+    """The base scenario's value at a grid path (None where the base has no such field)."""
+    try:
+        return get_path(data, path)
+    except ScenarioError:
+        return None
+
+
 def _table(
     points: list[dict[str, Any]],
     results: list[list[dict[str, float]]],
-    paths: list[str],
+    base_values: dict[str, Any],
     confidence: float,
 ) -> pd.DataFrame:
+    """One row per point; the base row (point 0) shows the base scenario's values."""
     base_net = np.array([r["net_value"] for r in results[0]])
     rows = []
     for index, (point, values) in enumerate(zip(points, results, strict=True)):
         row: dict[str, Any] = {"point": index}
-        for path in paths:
-            row[path] = point.get(path)
+        for path, base_value in base_values.items():
+            row[path] = point.get(path, base_value)
         for metric in SWEEP_METRICS:
             series = np.array([v[metric] for v in values])
             row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = t_interval(

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from funnelsim.bundled import bundled_path, is_bare_name, missing_hint, resolve_scenario
 from funnelsim.scenario.errors import ScenarioError, describe_validation_error
 from funnelsim.scenario.models import Scenario
 from funnelsim.scenario.overrides import apply_overrides, parse_override
@@ -50,9 +51,12 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
 
     A file may start from another with ``extends: other.yaml`` (relative to itself) and
     state only what differs; sections are merged key by key. Chains are at most
-    ``MAX_EXTENDS`` files long.
+    ``MAX_EXTENDS`` files long. A bare name (``baseline``) that is no file on disk, as the
+    path or in ``extends:``, means the bundled scenario of that name.
     """
-    path = Path(path)
+    path = resolve_scenario(path)
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such scenario file{missing_hint(path)}")
     data = _read_with_extends(path)
     return scenario_from_dict(data, overrides, source=str(path))
 
@@ -80,16 +84,26 @@ def _read_with_extends(path: Path) -> dict[str, Any]:
                 f"{path}: extends: more than {MAX_EXTENDS} files deep (stopped at {current})"
             )
         visited.append(_resolve(current, current, parent))
-        parent_path = _resolve(current.parent / parent, current, parent)
+        parent_path = _resolve(_parent_file(current, parent), current, parent)
         if parent_path in visited:
             raise ScenarioError(f"{current}: extends: {parent} extends itself in a loop")
         if not parent_path.is_file():
-            raise ScenarioError(f"{current}: extends: {parent}: no such scenario file")
+            raise ScenarioError(
+                f"{current}: extends: {parent}: no such scenario file{missing_hint(parent)}"
+            )
         current = parent_path
     merged = chain.pop()
     while chain:
         merged = _deep_merge(merged, chain.pop())
     return merged
+
+
+def _parent_file(current: Path, parent: str) -> Path:
+    """The file ``extends: parent`` names: beside ``current``, else a bundled scenario."""
+    beside = current.parent / parent
+    if not beside.exists() and is_bare_name(parent):
+        return bundled_path(parent) or beside
+    return beside
 
 
 def _resolve(target: Path, current: Path, parent: str) -> Path:

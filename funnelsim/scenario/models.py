@@ -152,6 +152,16 @@ class Scenario(_Spec):
             data = {**data, "teams": {**defaults, **data["teams"]}}
         return data
 
+    def __repr__(self) -> str:
+        """Short: name, dates and sizes (``funnelsim validate --show`` prints every field)."""
+        return (
+            f"Scenario(name={self.name!r}, start_date={self.start_date.isoformat()!r}, "
+            f"horizon_days={self.horizon_days}, sources={len(self.sources)}, "
+            f"teams={len(self.teams)})"
+        )
+
+    __str__ = __repr__
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         _check_shares("segments", {k: s.share for k, s in self.segments.items()})

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from funnelsim.report.charts.parameters import parameter_label
 from funnelsim.report.charts.style import (
     NEUTRAL_COLORS,
     SEAM_COLORS,
@@ -107,7 +108,7 @@ def sweep(
         group = group.sort_values(parameter)
         x = group[parameter].to_numpy(dtype=float)
         color = palette[i % len(palette)]
-        label = None if by is None else f"{by} = {value}"
+        label = None if by is None else f"{parameter_label(by, currency)} = {_short(value)}"
         (line,) = ax.plot(x, group[metric], "o-", color=color, lw=1.6, ms=4, label=label)
         line.set_gid(f"curve:{value}")
         low, high = group[f"{metric}_ci_low"], group[f"{metric}_ci_high"]
@@ -129,12 +130,13 @@ def sweep(
     money_metric = metric != "won_deals"
     if money_metric:
         ax.yaxis.set_major_formatter(money_formatter(currency))
-    ax.set_xlabel(parameter)
+    x_label = parameter_label(parameter, currency)
+    ax.set_xlabel(x_label)
     unit = f" ({currency})" if money_metric else ""
     ax.set_ylabel(METRIC_NAMES.get(metric, metric.replace("_", " ")) + unit)
     ax.grid(color=NEUTRAL_COLORS["grid"])
     ax.legend(fontsize=8, frameon=False)
-    ax.set_title(f"Sweep: {metric.replace('_', ' ')} against {parameter} (★ best)")
+    ax.set_title(f"Sweep: {metric.replace('_', ' ')} against {x_label} (★ best)")
     return ax
 
 
@@ -165,7 +167,8 @@ def tornado(table: pd.DataFrame, currency: str, ax: Axes | None = None) -> Axes:
         for bar, parameter in zip(bars, frame["parameter"], strict=True):
             bar.set_gid(f"{side}:{parameter}")
     labels = [
-        f"{row.parameter}  ({_short(row.low_value)} / {_short(row.base_value)} / "
+        f"{parameter_label(row.parameter, currency)}  ({_short(row.low_value)} / "
+        f"{_short(row.base_value)} / "
         f"{_short(row.high_value)})"
         for row in frame.itertuples(index=False)
     ]

@@ -1,0 +1,165 @@
+"""Command-line conventions: light imports for --help, -o/--out, help and examples for
+every command and option, --json writes nothing, bundled scenarios by name."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from funnelsim.cli import main
+from funnelsim.cli.examples import EXAMPLES
+
+HEAVY = ("scipy.stats", "matplotlib", "pandas", "numpy", "simpy", "dask")
+WRITERS = ("run", "compare", "plan", "leaks", "sweep", "sensitivity", "report", "calibrate")
+TINY = """\
+name: tiny
+horizon_days: 150
+sources:
+  inbound: {leads_per_week: 40, cost_per_lead: 50}
+teams:
+  sdr: {headcount: 2, work_time: 0.5}
+seam4: {term_months: 3}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+def test_the_cli_and_every_help_page_load_no_heavy_module() -> None:
+    names = sorted(main.commands)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import funnelsim.cli
+        loaded_by_import = [m for m in {HEAVY!r} if m in sys.modules]
+        from funnelsim.cli import main
+        for args in [["--help"]] + [[name, "--help"] for name in {names!r}]:
+            try:
+                main(args, standalone_mode=False)
+            except SystemExit:
+                pass
+        loaded_by_help = [m for m in {HEAVY!r} if m in sys.modules]
+        print(loaded_by_import, loaded_by_help, file=sys.stderr)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stderr.strip() == "[] []"
+    assert "Examples:" in result.stdout
+
+
+def test_every_option_has_help_and_every_command_examples() -> None:
+    for name, command in main.commands.items():
+        assert command.help, name
+        assert command.epilog and "Examples:" in command.epilog, name
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts}"
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_example_parses(name: str) -> None:
+    """Each example line is a whole, valid command (options and arguments as declared)."""
+    text = " ".join(line.rstrip("\\ ") for line in EXAMPLES[name])
+    used = set()
+    for example in text.split("funnelsim ")[1:]:
+        words = shlex.split(example.split("#")[0].split(">")[0].split("&&")[0])
+        main.commands[words[0]].make_context(words[0], words[1:])
+        used.add(words[0])
+    assert name in used
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_output_is_dash_o_or_dash_dash_out_everywhere(name: str) -> None:
+    options = {opt for param in main.commands[name].params for opt in param.opts}
+    assert {"-o", "--out"} <= options
+
+
+def test_run_gives_intervals_by_default_and_warns_with_one_replication(tiny: Path) -> None:
+    reps = next(p for p in main.commands["run"].params if p.name == "reps")
+    assert reps.default >= 10
+    result = CliRunner().invoke(main, ["run", str(tiny), "--reps", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "note: 1 replication: no confidence intervals" in result.stderr
+    json.loads(result.stdout)
+
+
+def test_json_without_out_writes_nothing(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    result = CliRunner().invoke(main, ["run", str(tiny), "--reps", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results_dir"] is None
+    assert list(folder.iterdir()) == []
+    sweep = ["sweep", str(tiny), "--grid", "teams.sdr.headcount=2,3", "--reps", "2", "--json"]
+    assert CliRunner().invoke(main, sweep).exit_code == 0
+    assert list(folder.iterdir()) == []
+
+
+def test_report_takes_dash_o(tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(tiny), "--reps", "2", "-o", str(out)]).exit_code == 0
+    result = runner.invoke(main, ["report", str(out), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.html").is_file()
+
+
+def test_bundled_scenarios_by_name_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    listing = runner.invoke(main, ["scenarios"])
+    assert listing.exit_code == 0
+    names = {line.split()[0] for line in listing.stdout.splitlines()}
+    assert {"baseline", "sla_1h_fallback"} <= names
+    assert "valid (saas-80-extra-sdr" in runner.invoke(main, ["validate", "extra_sdr"]).stdout
+    assert runner.invoke(main, ["init", "mine.yaml", "--from", "renewal_90d"]).exit_code == 0
+    assert "extends: baseline.yaml" in (tmp_path / "mine.yaml").read_text()
+    (tmp_path / "child.yaml").write_text("extends: baseline\nname: child\n")
+    for path in ("mine.yaml", "child.yaml"):
+        assert runner.invoke(main, ["validate", path]).exit_code == 0, path
+
+
+def test_a_local_file_wins_over_a_bundled_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "baseline.yaml").write_text(TINY)
+    (tmp_path / "child.yaml").write_text("extends: baseline.yaml\nname: child\n")
+    result = CliRunner().invoke(main, ["validate", "child.yaml"])
+    assert "150 days" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["validate", "basline"], "did you mean the bundled scenario 'baseline'?"),
+        (["init", "x.yaml", "--from", "sla_1h"], "did you mean the bundled scenario"),
+    ],
+)
+def test_a_misspelt_bundled_name_is_one_line_with_a_suggestion(
+    args: list[str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and expected in result.output
+    assert list(tmp_path.iterdir()) == []
