@@ -302,14 +302,26 @@ def block_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"<!-- figures:{name} -->\n(.*?)<!-- /figures:{name} -->", re.DOTALL)
 
 
+def read_block(document: str, name: str) -> str | None:
+    """The content of the marked block ``name`` in ``document`` (None when it is missing)."""
+    match = block_pattern(name).search(document)
+    return match.group(1).removesuffix("\n") if match else None
+
+
+def replace_block(document: str, name: str, content: str, where: Path) -> str:
+    """``document`` with the marked block ``name`` holding ``content``; exits naming the
+    document (``where``) when it has no such block."""
+    pattern = block_pattern(name)
+    if not pattern.search(document):
+        raise SystemExit(f"{where}: no <!-- figures:{name} --> block")
+    marked = f"<!-- figures:{name} -->\n{content}\n<!-- /figures:{name} -->"
+    return pattern.sub(lambda _match: marked, document)
+
+
 def quoted_blocks(path: Path) -> dict[str, str | None]:
     """The blocks a document holds now, by name (None for a missing block)."""
     document = path.read_text(encoding="utf-8")
-    blocks: dict[str, str | None] = {}
-    for name in DOCUMENTS[path]:
-        match = block_pattern(name).search(document)
-        blocks[name] = match.group(1).removesuffix("\n") if match else None
-    return blocks
+    return {name: read_block(document, name) for name in DOCUMENTS[path]}
 
 
 def write_documents(blocks: dict[str, str]) -> None:
@@ -317,11 +329,7 @@ def write_documents(blocks: dict[str, str]) -> None:
     for path, names in DOCUMENTS.items():
         document = path.read_text(encoding="utf-8")
         for name in names:
-            pattern = block_pattern(name)
-            if not pattern.search(document):
-                raise SystemExit(f"{path}: no <!-- figures:{name} --> block")
-            marked = f"<!-- figures:{name} -->\n{blocks[name]}\n<!-- /figures:{name} -->"
-            document = pattern.sub(lambda _match, text=marked: text, document)
+            document = replace_block(document, name, blocks[name], path)
         path.write_text(document, encoding="utf-8")
 
 
