@@ -91,12 +91,13 @@ BENCHMARK_ROWS = (
     ("median_first_response_hours", "HBR 2011 audit: ~42 h average"),
     ("occupancy_sdr", "-"),
     ("occupancy_ae", "-"),
-    ("grr", "medians ~90%; SMB-heavy first-year cohorts lower"),
-    ("nrr", "medians ~100-110%; SMB-heavy lower"),
+    ("grr", "medians ~90%; SMB-heavy companies mid/high 80s"),
+    ("nrr", "medians ~100-110%; SMB-heavy ~95-105%"),
     ("cac", "-"),
     ("cac_payback_months", "median ~15-20 months"),
 )
 BASELINE_ROWS = (
+    "arr_at_start",
     "horizon_revenue",
     "arr_at_horizon",
     "won_deals",
@@ -104,6 +105,7 @@ BASELINE_ROWS = (
     "deferred_revenue",
 )
 LABELS = {
+    "arr_at_start": "ARR at the start (the starting book)",
     "horizon_revenue": "Revenue within the horizon",
     "arr_at_horizon": "ARR at the horizon",
     "won_deals": "Won deals (booked; fell-through deals are not won)",
@@ -112,8 +114,8 @@ LABELS = {
     "lead_to_customer": "Lead to active customer",
     "win_rate": "Win rate (booked / closed opportunities)",
     "median_first_response_hours": "Median first response",
-    "grr": "First-renewal gross revenue retention",
-    "nrr": "First-renewal net revenue retention",
+    "grr": "Gross revenue retention (trailing 12 months, whole book)",
+    "nrr": "Net revenue retention (trailing 12 months, whole book)",
     "cac": "CAC",
     "cac_payback_months": "CAC payback",
 }

@@ -90,7 +90,8 @@ def estimate(scenario: Scenario) -> Estimate:
     Inbound leads: each source's weekly rate times its seasonality over the horizon's
     days. Outbound: attempts at their weekly rate; leads at most one per account.
     MQLs: the share of a source's fit distribution whose noisy score passes the
-    threshold, plus nurtured leads re-surfacing within the horizon.
+    threshold, plus nurtured leads re-surfacing within the horizon. The starting book's
+    records count as leads.
     """
     days = scenario.horizon_days
     month = _month_of_days(scenario)
@@ -110,6 +111,8 @@ def estimate(scenario: Scenario) -> Estimate:
         mqls += leads * _mql_share(scenario, source.fit)
     heads_by_team, stints, staffing_events = _staffing(scenario)
     leads = sum(leads_by_source.values())
+    if scenario.book is not None:
+        leads += scenario.book.size  # the starting book's records are ledger rows too
     events = EVENTS_PER_MQL * mqls + staffing_events + len(scenario.teams) * days
     peak = (
         PROCESS_BYTES

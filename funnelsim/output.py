@@ -111,6 +111,8 @@ def _write_all(results: Results, folder: Path) -> None:
         results.terms.to_parquet(folder / "terms.parquet", index=False)
         results.team_levels.to_parquet(folder / "team_levels.parquet", index=False)
         write_csv(results.cashflow(), folder / "cashflow.csv")
+        write_csv(results.timeseries(), folder / "timeseries.csv")
+        write_csv(results.timeseries_bands(), folder / "timeseries_bands.csv")
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

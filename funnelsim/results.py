@@ -121,6 +121,21 @@ class Results:
 
         return self._ledger_frames(lambda ledger: cash_metrics(ledger, self.scenario))
 
+    def timeseries(self) -> pd.DataFrame:
+        """Every kept replication per calendar month: bookings, the ARR bridge, revenue,
+        pipeline by stage and coverage, customers, headcount and cash (see
+        analysis.timeseries)."""
+        from funnelsim.analysis.timeseries import timeseries
+
+        return self._ledger_frames(lambda ledger: timeseries(ledger, self.scenario))
+
+    def timeseries_bands(self) -> pd.DataFrame:
+        """Per calendar month and metric: the mean over replications with its confidence
+        interval, and the 10th/50th/90th percentiles across replications."""
+        from funnelsim.analysis.timeseries import timeseries_bands
+
+        return timeseries_bands(self.timeseries(), self.confidence)
+
     def _ledger_frames(self, pick) -> pd.DataFrame:
         frames = []
         for rep in self.replications:

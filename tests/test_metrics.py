@@ -31,6 +31,7 @@ from funnelsim.analysis import (
     unit_economics,
     utilization,
 )
+from funnelsim.analysis.arr import trailing_retention
 from funnelsim.scenario import apply_overrides, scenario_from_dict
 
 ALWAYS_OPEN = {"weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": [0, 24]}
@@ -460,10 +461,14 @@ HEADLINE_METRICS = [
     "deferred_cash",
     "nrr",
     "grr",
+    "renewal_nrr",
+    "renewal_grr",
     "cac",
     "cac_payback_months",
     "forecast_mape",
     "lead_to_customer",
+    "arr_at_start",
+    "customers_at_horizon",
 ]
 
 
@@ -489,12 +494,18 @@ def test_headline_agrees_with_the_detailed_tables(rich):
     assert values["win_rate"] == pytest.approx(cycle["won"].sum() / cycle["n"].sum())
     economics = unit_economics(ledger, scenario).set_index("metric")["value"]
     assert values["cac"] == pytest.approx(economics["cac"])
+    # Headline NRR/GRR are trailing twelve months over the whole book; the renewal
+    # figures are the old per-term ones.
+    trailing = trailing_retention(ledger).set_index("metric")["value"]
+    assert values["nrr"] == pytest.approx(trailing["nrr"], nan_ok=True)
+    assert values["grr"] == pytest.approx(trailing["grr"], nan_ok=True)
     nrr = retention(ledger).set_index("metric")["value"]["nrr"]
-    assert values["nrr"] == pytest.approx(nrr)
+    assert values["renewal_nrr"] == pytest.approx(nrr)
+    assert values["arr_at_start"] == 0.0, "no starting book"
     assert values["forecast_mape"] == pytest.approx(forecast_error(ledger))
     assert values["lead_to_customer"] == pytest.approx(counts["active_customer"] / counts["leads"])
     assert np.isnan(values["sla_compliance"]), "no SLA in this scenario"
-    for share in ("win_rate", "grr", "lead_to_customer"):
+    for share in ("win_rate", "renewal_grr", "lead_to_customer"):
         assert 0.0 <= values[share] <= 1.0
 
 

@@ -32,6 +32,14 @@ def observed(ledger: Ledger, name: str) -> np.ndarray:
         return np.where(values <= horizon_hours(ledger), values, np.nan)
 
 
+def from_book(ledger: Ledger) -> np.ndarray:
+    """Records of the starting book (customers, open opportunities, queued leads)."""
+    flags = ledger.columns.get("from_book")
+    if flags is None:
+        return np.zeros(ledger.n_leads, dtype=bool)
+    return np.asarray(flags, dtype=bool)
+
+
 def fell_through(ledger: Ledger) -> np.ndarray:
     """Deals won in sales that fell apart in contract review (lost at seam 2, fell_through)."""
     c = ledger.columns

@@ -2,7 +2,8 @@
 
 Months are twelfths of a 365-day year (730 hours) counted from the scenario's start; the
 last month may be shorter. Money in: bookings (booked ARR at the month of the win),
-invoices (each contract term invoiced upfront at its start, as in the terms table) and
+invoices (each contract term invoiced upfront at its start, as in the terms table, and
+an upsell during a term invoiced pro rata when it happens) and
 cash collected when the invoice is paid (``costs.collection_days`` after it; invoices
 unpaid at the horizon stay in receivables), less payment processing fees
 (``costs.payment_fee_rate`` of the cash collected). Money out: lead and outbound attempt
@@ -23,6 +24,7 @@ from funnelsim.analysis._common import (
     HOURS_PER_DAY,
     HOURS_PER_YEAR,
     closed_won,
+    from_book,
     horizon_hours,
     observed,
 )
@@ -46,15 +48,16 @@ def month_edges(ledger: Ledger) -> np.ndarray:
     return np.append(np.arange(0.0, horizon, HOURS_PER_MONTH), horizon)
 
 
-def cashflow(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+def cashflow(ledger: Ledger, scenario: Scenario, edges: np.ndarray | None = None) -> pd.DataFrame:
     """The monthly cash-flow table of one replication.
 
     Columns month (1-based), start_day, days, bookings, invoiced, collected, receivables
     (invoiced but not yet collected at the month's end), fees, salaries, commissions,
     lead_costs, tools, other_costs, cash_in (collected - fees), cash_out, net_cash
-    (cash_in - cash_out) and cumulative_cash.
+    (cash_in - cash_out) and cumulative_cash. ``edges`` (hours from 0 to the horizon)
+    replace the 730-hour months, e.g. by calendar months.
     """
-    edges = month_edges(ledger)
+    edges = month_edges(ledger) if edges is None else np.asarray(edges, dtype=float)
     n_months = len(edges) - 1
     widths = np.diff(edges)
     c = ledger.columns
@@ -71,6 +74,10 @@ def cashflow(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     bookings = per_month(observed(ledger, "won_time"), c["booked_arr"])
     invoiced = per_month(terms["start"].to_numpy(), terms["invoiced"].to_numpy())
     collected = per_month(terms["paid_time"].to_numpy(), terms["invoiced"].to_numpy())
+    if "upsell_invoiced" in terms:
+        upsell = terms["upsell_invoiced"].to_numpy()
+        invoiced = invoiced + per_month(terms["upsell_time"].to_numpy(), upsell)
+        collected = collected + per_month(terms["upsell_paid_time"].to_numpy(), upsell)
     fees = collected * scenario.costs.payment_fee_rate
     lead_costs = _acquisition_spend(ledger, scenario, per_month)
     table = costs(ledger, scenario)
@@ -204,7 +211,7 @@ def cash_metrics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
 def _cash_payback(ledger: Ledger, scenario: Scenario, cac: float) -> float:
     """Months after the win until a won deal's margin on cash collected covers the CAC."""
     won_time = observed(ledger, "won_time")
-    won = np.flatnonzero(np.isfinite(won_time) & closed_won(ledger))
+    won = np.flatnonzero(np.isfinite(won_time) & closed_won(ledger) & ~from_book(ledger))
     if len(won) == 0 or not np.isfinite(cac):
         return np.nan
     horizon = horizon_hours(ledger)
@@ -230,7 +237,8 @@ def _acquisition_spend(ledger: Ledger, scenario: Scenario, per_month) -> np.ndar
     """Lead costs by the month each lead was created, outbound attempts by attempt time."""
     c = ledger.columns
     price = np.array([s.cost_per_lead for s in scenario.sources.values()])
-    spend = per_month(c["created"], price[c["source"]])
+    new = ~from_book(ledger)
+    spend = per_month(c["created"][new], price[c["source"][new]])
     attempts = ledger.outbound_attempts
     if attempts is not None and len(attempts):
         per_attempt = {

@@ -2,7 +2,9 @@
 
 Pure functions: a :class:`~funnelsim.engine.ledger.Ledger` in, a tidy DataFrame out. The
 funnel's stages are nested (every SQL was an MQL, every win an opportunity, ...), so the
-stage-to-stage rates multiply to the end-to-end conversion.
+stage-to-stage rates multiply to the end-to-end conversion. The funnel follows the leads
+the run created: the starting book's records (customers, open opportunities, queued
+leads) are in the outcomes and every money figure, not in the funnel's stages.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import closed_won
+from funnelsim.analysis._common import closed_won, from_book
 from funnelsim.engine.ledger import ACTIVE, LOST_AT_SEAM, OUTCOMES, SEAM_REASONS, Ledger
 
 STAGES: tuple[str, ...] = ("leads", "mql", "sql", "opportunity", "won", "active_customer")
@@ -26,12 +28,14 @@ def stage_masks(ledger: Ledger) -> dict[str, np.ndarray]:
     """Boolean mask per funnel stage (which leads reached it), so counts and rates agree.
 
     ``won`` is a booked deal: a deal that fell through in contract review is not won.
+    Only leads created in the run count (not the starting book's records).
     """
     c = ledger.columns
     horizon = float(ledger.meta["horizon_hours"])
+    new = ~from_book(ledger)
     with np.errstate(invalid="ignore"):
         mql = np.isfinite(c["mql_time"]) & (c["mql_time"] < horizon)
-    return {
+    masks = {
         "leads": np.ones(ledger.n_leads, dtype=bool),
         "mql": mql,
         "sql": np.isfinite(c["sql_time"]),
@@ -39,6 +43,7 @@ def stage_masks(ledger: Ledger) -> dict[str, np.ndarray]:
         "won": closed_won(ledger),
         "active_customer": c["outcome"] == ACTIVE,
     }
+    return {stage: mask & new for stage, mask in masks.items()}
 
 
 def stage_counts(ledger: Ledger) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.analysis._common import HOURS_PER_DAY, durations, observed, ratio
+from funnelsim.analysis.arr import arr_at, arr_events, trailing_retention
 from funnelsim.analysis.deferral import deferral
 from funnelsim.analysis.forecast import forecast_error
 from funnelsim.analysis.funnel import stage_counts
@@ -43,9 +44,14 @@ def headline(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     median_sales_cycle_days, median_first_response_hours, sla_compliance,
     median_quote_to_cash_days (closed-won to invoice), deferred_revenue and deferred_cash
     (what slow quote-to-cash moved past the horizon, :mod:`funnelsim.analysis.deferral`;
-    deferred, not lost), nrr, grr, cac, cac_payback_months, forecast_mape and
-    lead_to_customer (active customers / leads). ``won_deals`` counts booked deals: one
-    that fell through in contract review is not won. Undefined figures are NaN.
+    deferred, not lost), nrr, grr (trailing twelve months to the horizon over the whole
+    book, :func:`funnelsim.analysis.arr.trailing_retention`), renewal_nrr and renewal_grr
+    (over the contract terms decided in the run), cac, cac_payback_months, forecast_mape,
+    lead_to_customer (active customers / leads), arr_at_start (the starting book's ARR)
+    and customers_at_horizon (every customer with ARR at the horizon, the book's
+    included). The funnel counts (leads .. active_customers) follow the leads the run
+    created; ``won_deals`` counts booked deals: one that fell through in contract review
+    is not won. Undefined figures are NaN.
     """
     currency = scenario.currency
     funnel = stage_counts(ledger)
@@ -59,6 +65,8 @@ def headline(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     response = first_response(ledger, scenario).iloc[0]
     quote_days = durations(observed(ledger, "won_time"), observed(ledger, "invoice_time"))
     retained = retention(ledger).set_index("metric")["value"]
+    trailing = trailing_retention(ledger).set_index("metric")["value"]
+    events = arr_events(ledger)
     economics = unit_economics(ledger, scenario).set_index("metric")["value"]
     deferred = deferral(ledger).set_index("metric")["value"]
     rows += [
@@ -69,12 +77,16 @@ def headline(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
         ("median_quote_to_cash_days", _median(quote_days / HOURS_PER_DAY), "days"),
         ("deferred_revenue", float(deferred["deferred_revenue"]), currency),
         ("deferred_cash", float(deferred["deferred_cash"]), currency),
-        ("nrr", float(retained["nrr"]), "share"),
-        ("grr", float(retained["grr"]), "share"),
+        ("nrr", float(trailing["nrr"]), "share"),
+        ("grr", float(trailing["grr"]), "share"),
+        ("renewal_nrr", float(retained["nrr"]), "share"),
+        ("renewal_grr", float(retained["grr"]), "share"),
         ("cac", float(economics["cac"]), currency),
         ("cac_payback_months", float(economics["cac_payback_months"]), "months"),
         ("forecast_mape", forecast_error(ledger), "share"),
         ("lead_to_customer", ratio(counts["active_customer"], counts["leads"]), "share"),
+        ("arr_at_start", float(arr_at(ledger, 0.0, events).sum()), currency),
+        ("customers_at_horizon", float((ledger.columns["arr_at_horizon"] > 0).sum()), "customers"),
     ]
     table = pd.DataFrame(rows, columns=["metric", "value", "unit"])
     table["value"] = table["value"].astype(float)

@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import HOURS_PER_YEAR, QUARTER_HOURS, closed_won
+from funnelsim.analysis._common import HOURS_PER_YEAR, QUARTER_HOURS, closed_won, from_book
 from funnelsim.analysis.capacity import GATING_STAGES, headroom
 from funnelsim.analysis.revenue import retention
 from funnelsim.engine.ledger import IN_FLIGHT, LOST_AT_SEAM, SEAM_REASONS, Ledger
@@ -89,6 +89,9 @@ def close_and_stay_probability(ledger: Ledger) -> pd.DataFrame:
     closed = closed_won(ledger)
     terms = ledger.terms
     first = terms[(terms["term"] == 1) & (terms["status"] != "in_force")]
+    # A book customer's term in force at the start is not its first: no early churn.
+    mature = from_book(ledger)[first["lead_id"].to_numpy(dtype=np.int64)] & (first["start"] <= 0)
+    first = first[~mature.to_numpy()]
     first_segment = segment[first["lead_id"].to_numpy(dtype=np.int64)]
     first_churned = (first["status"] == "churned").to_numpy()
     rows = []

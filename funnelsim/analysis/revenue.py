@@ -14,6 +14,7 @@ from funnelsim.analysis._common import (
     HOURS_PER_DAY,
     HOURS_PER_YEAR,
     closed_won,
+    from_book,
     horizon_hours,
     observed,
     quarter_index,
@@ -127,14 +128,16 @@ def unit_economics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     """CAC and CAC payback: what a won deal costs to acquire and how long it takes to earn back.
 
     Acquisition cost = lead costs + the SDR (seam 1), fallback and AE teams' costs + tools.
-    CAC = acquisition cost / won deals (booked: fell-through deals are not won); payback
+    CAC = acquisition cost / won deals of leads created in the run (booked: fell-through
+    deals are not won; the starting book's opportunities were acquired before); payback
     months = CAC / (booked ARR per won deal x gross margin / 12). Columns metric, value,
     unit; CAC and payback are NaN with no won deals (or no booked ARR).
     """
     acquisition = _acquisition_cost(ledger, scenario)
-    won = int(closed_won(ledger).sum())
+    new_deals = closed_won(ledger) & ~from_book(ledger)
+    won = int(new_deals.sum())
     cac = ratio(acquisition, won)
-    arr_per_deal = ratio(float(ledger.columns["booked_arr"].sum()), won)
+    arr_per_deal = ratio(float(ledger.columns["booked_arr"][new_deals].sum()), won)
     margin = scenario.costs.gross_margin
     payback = ratio(cac, arr_per_deal * margin / MONTHS_PER_YEAR)
     currency = scenario.currency
@@ -162,13 +165,15 @@ def by_source(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     """
     c = ledger.columns
     n_sources = len(ledger.source_names)
-    source = c["source"]
+    new = ~from_book(ledger)
+    source = c["source"][new]
     mql = np.isfinite(observed(ledger, "mql_time"))
     sql = np.isfinite(observed(ledger, "sql_time"))
     won = closed_won(ledger)
 
     def per_source(weights: np.ndarray) -> np.ndarray:
-        return np.bincount(source, weights=weights.astype(float), minlength=n_sources)
+        weights = np.asarray(weights, dtype=float)[new]
+        return np.bincount(source, weights=weights, minlength=n_sources)
 
     leads = _leads_per_source(ledger)
     lead_cost = leads * np.array([s.cost_per_lead for s in scenario.sources.values()])
@@ -293,8 +298,9 @@ def _acquisition_team_cost(ledger: Ledger, scenario: Scenario) -> float:
 
 
 def _leads_per_source(ledger: Ledger) -> np.ndarray:
-    """Leads created per source code."""
-    return np.bincount(ledger.columns["source"], minlength=len(ledger.source_names))
+    """Leads created in the run per source code (the starting book's were paid for before)."""
+    source = ledger.columns["source"][~from_book(ledger)]
+    return np.bincount(source, minlength=len(ledger.source_names))
 
 
 def _team_categories(scenario: Scenario) -> dict[str, str]:

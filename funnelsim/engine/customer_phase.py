@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.engine.customers import max_terms, run_terms
+from funnelsim.engine.customers import Upsells, max_terms, run_terms
 from funnelsim.engine.fates import (
+    BOOK_SOURCE,
     PAYMENT_STREAM,
+    UPSELL_STREAM,
     Fate,
     draw_rows,
     draw_term_fates,
@@ -29,8 +31,13 @@ def run_customers(
     columns: dict[str, np.ndarray],
     perfect: frozenset[int],
     churn_u: np.ndarray | None = None,
+    book_term_start: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Contract errors, context transfer, then the term loop for every invoiced customer."""
+    """Contract errors, context transfer, then the term loop for every invoiced customer.
+
+    ``book_term_start`` (per ledger row, NaN elsewhere) is the current term's start of
+    each of the starting book's customers: they join the term loop at time 0.
+    """
     seam2, seam3 = scenario.seam2, scenario.seam3
     won = ~np.isnan(columns["contract_done"]) & (columns["outcome"] == UNDECIDED)
     # Every won deal and every customer is an item of the queued part; others never draw.
@@ -47,22 +54,33 @@ def run_customers(
     context = np.zeros(n, dtype=bool)
     context[items] = fates[Fate.CONTEXT] < seam3.context_transfer_prob
     columns["context_transferred"] = context & ~np.isnan(columns["invoice_time"])
-    customers = np.flatnonzero(~np.isnan(columns["invoice_time"]))
-    at_item = np.searchsorted(items, customers)
-    term_u = draw_term_fates(
-        seed, columns["source"], tuple(scenario.sources), max_terms(scenario), rows=customers
-    )
+    book_customer = np.zeros(n, dtype=bool)
+    if book_term_start is not None:
+        book_customer = np.isfinite(book_term_start)
+    customers = np.flatnonzero(~np.isnan(columns["invoice_time"]) | book_customer)
+    mature = book_customer[customers]
+    start = columns["invoice_time"][customers]
+    if mature.any():
+        start = np.where(mature, book_term_start[customers], start)
+    early_u = np.zeros(len(customers))
+    at_item = np.searchsorted(items, customers[~mature])
+    early_u[~mature] = fates[Fate.EARLY_CHURN][at_item]
+    source = draw_source(columns)
+    names = tuple(scenario.sources)
+    term_u = draw_term_fates(seed, source, names, max_terms(scenario), rows=customers)
     result = run_terms(
         scenario,
         customers,
-        columns["invoice_time"][customers],
+        start,
         booked[customers],
         context[customers] | (3 in perfect),
         columns["onboarded_time"][customers],
-        fates[Fate.EARLY_CHURN][at_item],
+        early_u,
         term_u,
         perfect,
-        *_cash_and_products(scenario, seed, columns, customers, churn_u),
+        *_cash_and_products(scenario, seed, columns, customers, churn_u, start, mature),
+        mature=mature if mature.any() else None,
+        upsell=_upsells(scenario, seed, source, columns["segment"], customers),
     )
     columns["outcome"][customers] = result.outcome
     columns["seam"][customers] = result.seam
@@ -83,18 +101,21 @@ def _cash_and_products(
     columns: dict[str, np.ndarray],
     customers: np.ndarray,
     churn_u: np.ndarray | None,
+    start: np.ndarray,
+    mature: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Hours to collect each term's invoice; with products, each customer's ramp and churn.
 
     Collection delays come from their own stream (keyed by source and rank), one uniform
     per term. A product's monthly churn p strikes at the end of month M after go-live,
-    with P(M > m) = (1 - p)^m, drawn at the lead's own product-churn uniform.
+    with P(M > m) = (1 - p)^m, drawn at the lead's own product-churn uniform. A book
+    customer is past its ramp, and its (memoryless) monthly churn counts from time 0.
     """
     n_terms = max_terms(scenario)
     pay_u = draw_rows(
         seed,
         PAYMENT_STREAM,
-        columns["source"],
+        draw_source(columns),
         tuple(scenario.sources),
         n_terms,
         customers,
@@ -112,11 +133,39 @@ def _cash_and_products(
         for code, spec in enumerate(products):
             table[code, : len(spec.ramp_months)] = spec.ramp_months
         ramp = table[product]
+        ramp[mature] = 1.0
     churn_at = None
     monthly = np.array([p.monthly_churn for p in products])[product]
     if monthly.any():
         with np.errstate(divide="ignore", invalid="ignore"):
             months = np.ceil(np.log(churn_u[customers]) / np.log1p(-monthly))
         months = np.where(monthly > 0, np.maximum(months, 1.0), np.inf)
-        churn_at = columns["invoice_time"][customers] + months * HOURS_PER_MONTH
+        churn_at = np.where(mature, 0.0, start) + months * HOURS_PER_MONTH
     return pay_hours, ramp, churn_at
+
+
+def draw_source(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """The source code each row draws by: the book's records draw from the book's stream."""
+    book = columns.get("from_book")
+    if book is None or not book.any():
+        return columns["source"]
+    return np.where(book, BOOK_SOURCE, columns["source"])
+
+
+def _upsells(
+    scenario: Scenario,
+    seed: int,
+    source: np.ndarray,
+    segment: np.ndarray,
+    customers: np.ndarray,
+) -> Upsells | None:
+    """Customers' upsell rates and uniforms (None when no segment has a rate)."""
+    spec = scenario.seam4.upsell
+    rates = np.array([spec.rate(name) for name in scenario.segments])
+    if not (rates > 0).any():
+        return None
+    width = 2 * max_terms(scenario)
+    u = draw_rows(
+        seed, UPSELL_STREAM, source, tuple(scenario.sources), width, customers, list(range(width))
+    ).T
+    return Upsells(rate=rates[segment[customers]], u=u, uplift=spec.uplift)

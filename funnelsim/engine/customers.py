@@ -13,6 +13,7 @@ import pandas as pd
 
 from funnelsim.engine.fates import TermFate
 from funnelsim.engine.ledger import ACTIVE, CHURNED, LOST_AT_SEAM, REASON_CODE
+from funnelsim.scenario.distributions import Distribution
 from funnelsim.scenario.models import Scenario
 
 HOURS_PER_YEAR = 8760.0
@@ -61,8 +62,16 @@ def run_terms(
     pay_hours: np.ndarray | None = None,
     ramp: np.ndarray | None = None,
     churn_at: np.ndarray | None = None,
+    mature: np.ndarray | None = None,
+    upsell: Upsells | None = None,
 ) -> CustomerOutcome:
     """Play every customer's terms from its invoice date until churn or the horizon.
+
+    ``mature`` marks the starting book's customers: their current term began before the
+    run (``start`` <= 0), so it earns revenue only from time 0, its invoice fell before
+    the run, and being past their first term they meet no early churn. ``upsell`` gives
+    each customer's yearly upsell rate and uniforms: a term sees at most one upsell, at
+    the first arrival of that Poisson process, co-termed and invoiced pro rata.
 
     ``pay_hours`` (customers x terms) is each invoice's time to be paid (0 when None).
     With products, ``ramp`` (customers x months) holds each customer's share of its
@@ -97,11 +106,14 @@ def run_terms(
             break
         idx = np.flatnonzero(live)
         end = term_start[idx] + term_hours
+        # A book customer's current term started before the run: it counts from time 0.
+        begin = np.maximum(term_start[idx], 0.0)
         n_terms[idx] += 1
         if ramp is None:
             term_invoice = current_arr[idx] * seam4.term_months / 12
         else:
             term_invoice = _ramped(current_arr[idx], ramp[idx], start[idx], term_start[idx], end)
+        term_invoice = np.where(term_start[idx] < 0.0, 0.0, term_invoice)
         invoiced[idx] += term_invoice
         if churn_at is None:
             quits = np.zeros(len(idx), dtype=bool)
@@ -110,9 +122,16 @@ def run_terms(
             quits = (churn_at[idx] < horizon) & (churn_at[idx] <= end)
             stop = np.minimum(np.minimum(end, horizon), churn_at[idx])
         if ramp is None:
-            revenue[idx] += current_arr[idx] * (stop - term_start[idx]) / (HOURS_PER_YEAR)
+            revenue[idx] += current_arr[idx] * (stop - begin) / (HOURS_PER_YEAR)
         else:
-            revenue[idx] += _ramped(current_arr[idx], ramp[idx], start[idx], term_start[idx], stop)
+            revenue[idx] += _ramped(current_arr[idx], ramp[idx], start[idx], begin, stop)
+        term_arr = current_arr[idx].copy()
+        up_time, up_arr, up_invoice = _upsells(upsell, idx, k, begin, stop, end, term_arr)
+        if upsell is not None:
+            span = np.where(np.isfinite(up_time), stop - up_time, 0.0)
+            revenue[idx] += up_arr * span / HOURS_PER_YEAR
+            invoiced[idx] += up_invoice
+            current_arr[idx] += up_arr
         if quits.any():
             gone_now = idx[quits]
             outcome[gone_now] = CHURNED
@@ -120,18 +139,18 @@ def run_terms(
             churn_time[gone_now] = stop[quits]
             alive[gone_now] = False
         decided = (end <= horizon) & ~quits
-        term_arr = current_arr[idx].copy()
         status = np.where(decided, "renewed", "in_force").astype(object)
         ends_idx = idx[decided]
         lost = np.zeros(len(ends_idx), dtype=bool)
         if k == 0:
-            lost |= _early_churn(
+            first = np.ones(len(ends_idx), dtype=bool) if mature is None else ~mature[ends_idx]
+            lost[first] |= _early_churn(
                 seam3,
-                ends_idx,
+                ends_idx[first],
                 start,
                 context,
                 onboarded_time,
-                end[decided],
+                end[decided][first],
                 early_churn_u,
                 perfect_seams,
                 outcome,
@@ -162,7 +181,7 @@ def run_terms(
         decided_status[~gone & _scatter(contract, ~gone)] = "contracted"
         status[decided] = decided_status
         status[quits] = "churned"
-        paid = term_start[idx] + (0.0 if pay_hours is None else pay_hours[idx, k])
+        pay = 0.0 if pay_hours is None else pay_hours[idx, k]
         rows.append(
             pd.DataFrame(
                 {
@@ -174,7 +193,11 @@ def run_terms(
                     "status": status,
                     "next_arr": np.where(decided, current_arr[idx], np.nan),
                     "invoiced": term_invoice,
-                    "paid_time": paid,
+                    "paid_time": term_start[idx] + pay,
+                    "upsell_time": up_time,
+                    "upsell_arr": up_arr,
+                    "upsell_invoiced": up_invoice,
+                    "upsell_paid_time": up_time + pay,
                 }
             )
         )
@@ -185,6 +208,43 @@ def run_terms(
     return CustomerOutcome(
         outcome, seam, reason, churn_time, arr_at_horizon, invoiced, revenue, n_terms, terms
     )
+
+
+@dataclass
+class Upsells:
+    """Each customer's yearly upsell rate and its upsell uniforms (two per term: time, size)."""
+
+    rate: np.ndarray
+    u: np.ndarray
+    uplift: Distribution
+
+
+def _upsells(
+    upsell: Upsells | None,
+    idx: np.ndarray,
+    k: int,
+    begin: np.ndarray,
+    stop: np.ndarray,
+    end: np.ndarray,
+    arr: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Term k's upsell per live customer: time (NaN if none), ARR added, pro-rata invoice.
+
+    The upsell comes at the first arrival of a Poisson process of the customer's rate
+    from the term's (in-run) start, if before the term stops; its ARR is the term's ARR
+    times the uplift, invoiced for the rest of the term.
+    """
+    none = np.zeros(len(idx))
+    if upsell is None:
+        return np.full(len(idx), np.nan), none, none
+    rate = upsell.rate[idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wait = -np.log1p(-upsell.u[idx, 2 * k]) / rate * HOURS_PER_YEAR
+    at = begin + wait
+    happens = at < stop
+    size = np.where(happens, arr * upsell.uplift.ppf(upsell.u[idx, 2 * k + 1]), 0.0)
+    invoice = size * np.where(happens, end - at, 0.0) / HOURS_PER_YEAR
+    return np.where(happens, at, np.nan), size, invoice
 
 
 def _early_churn(
@@ -260,5 +320,9 @@ def _empty_terms() -> pd.DataFrame:
             "next_arr": pd.Series(dtype=float),
             "invoiced": pd.Series(dtype=float),
             "paid_time": pd.Series(dtype=float),
+            "upsell_time": pd.Series(dtype=float),
+            "upsell_arr": pd.Series(dtype=float),
+            "upsell_invoiced": pd.Series(dtype=float),
+            "upsell_paid_time": pd.Series(dtype=float),
         }
     )

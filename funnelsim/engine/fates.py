@@ -27,7 +27,14 @@ OUTBOUND_TIME_STREAM = 4
 OUTBOUND_DRAW_STREAM = 5
 PRODUCT_STREAM = 6
 PAYMENT_STREAM = 7
+BOOK_STREAM = 8
+UPSELL_STREAM = 9
+STAGE_STREAM = 10
 FATE_BLOCK_ROWS = 1 << 15
+# Rows of the starting book carry source code -1 in every draw: they take their own
+# stream, keyed beyond any crc32 source key, ranked by their order in the book.
+BOOK_SOURCE = -1
+BOOK_KEY = 1 << 32
 
 
 class Fate(IntEnum):
@@ -305,18 +312,20 @@ def draw_rows(
     """Some rows and columns of a per-source row-major uniform matrix, column-major out.
 
     Each source's stream is drawn in blocks of rows (the same numbers as one big draw)
-    and only the wanted cells are kept; drawing stops after the last wanted row.
+    and only the wanted cells are kept; drawing stops after the last wanted row. Rows of
+    source ``BOOK_SOURCE`` (the starting book) draw from the book's own stream.
     """
     rows = np.arange(len(source)) if rows is None else np.asarray(rows, dtype=np.int64)
     out = np.empty((len(columns), len(rows)))
     row_source = source[rows]
-    for index, name in enumerate(names):
+    keys = [(index, source_key(name)) for index, name in enumerate(names)]
+    for index, key in [*keys, (BOOK_SOURCE, BOOK_KEY)]:
         leads = np.flatnonzero(source == index)
         at = np.flatnonzero(row_source == index)
         if len(at) == 0:
             continue
         rank = np.searchsorted(leads, rows[at])
-        rng = stream(seed, kind, source_key(name))
+        rng = stream(seed, kind, key)
         for begin in range(0, int(rank[-1]) + 1, FATE_BLOCK_ROWS):
             size = min(FATE_BLOCK_ROWS, len(leads) - begin)
             block = rng.random((size, width))

@@ -71,6 +71,8 @@ class FlowInputs:
     fallthrough_u: Sequence[float]
     invoice_delay: Sequence[float]
     onboarding: Sequence[float]
+    # Items already in sales at the start (the book's open opportunities).
+    enter_sales: Sequence[int] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ class Flow:
         order = order[times[order] < horizon]
         n = len(self.x.mql_time)
         actions = (self._arrive_sdr, self._sla_check)
+        for item in self.x.enter_sales:
+            self._enter_sales(item)
         peek, step = env.peek, env.step
         for at, kind, index in zip(
             times[order].tolist(), kinds[order].tolist(), order.tolist(), strict=True
@@ -294,13 +298,24 @@ class Flow:
             return
         self.ae.arrive(item, head, self._ae_hold, self._ae_done)
 
+    def _enter_sales(self, item: int) -> None:
+        """An opportunity open at the start joins its AE for the time it has left."""
+        head = self.ae.route(self.x.segment[item])
+        if head < 0:
+            self.outcome[item] = CLOSED_LOST
+            self.reason[item] = REASON_CODE["disqualified"]
+            self.results["loss_time"][item] = self.env.now
+            return
+        self.ae.arrive(item, head, self._ae_hold, self._ae_done)
+
     def _ae_hold(self, item: int, start: float) -> float:
         x = self.x
         self._ae_start[item] = start
         end = start + x.discovery[item]
         if x.opportunity[item]:
             curve = self.rules.followup[x.source[item]]
-            if curve is not None:
+            # A book opportunity (threshold -inf) never waited as an SQL in this run.
+            if curve is not None and x.opportunity_threshold[item] >= 0.0:
                 chance = curve(start - self.results["sql_time"][item])
                 if x.opportunity_threshold[item] >= chance:
                     self.opened[item] = False

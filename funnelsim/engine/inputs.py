@@ -19,10 +19,18 @@ def flow_inputs(
     columns: dict[str, np.ndarray],
     items: np.ndarray,
     perfect: frozenset[int],
+    opp_age: np.ndarray | None = None,
 ) -> FlowInputs:
-    """Everything the queued part needs for its items, drawn in bulk (``fates`` at items)."""
+    """Everything the queued part needs for its items, drawn in bulk (``fates`` at items).
+
+    ``opp_age`` (hours, per ledger row; NaN elsewhere) marks the book's open
+    opportunities: they skip seam 1 and discovery and join an AE at the start for the
+    rest of their cycle, drawn given the time they have already spent in it.
+    """
     u = fates
     seg = columns["segment"][items]
+    age = np.full(len(items), np.nan) if opp_age is None else opp_age[items]
+    in_sales = np.isfinite(age)
     seam1, sales, seam2 = scenario.seam1, scenario.sales, scenario.seam2
     mql_time = columns["mql_time"][items]
     fit = columns["fit"][items]
@@ -49,10 +57,11 @@ def flow_inputs(
         reach_threshold = np.where(fit > 0, u[Fate.QUALIFY] / fit, np.inf)
     qualify = per_segment_value(scenario, sales.qualify_prob, seg)
     win_rate = per_segment_value(scenario, sales.win_rate, seg)
-    opportunity = is_fit & (u[Fate.OPPORTUNITY] < qualify)
+    opportunity = (is_fit & (u[Fate.OPPORTUNITY] < qualify)) | in_sales
     # The same coupling after an SQL waits for an AE: u < qualify * followup(wait).
     with np.errstate(divide="ignore", invalid="ignore"):
         opportunity_threshold = np.where(qualify > 0, u[Fate.OPPORTUNITY] / qualify, np.inf)
+    opportunity_threshold[in_sales] = -np.inf
     win = u[Fate.WIN] < win_rate
     # Durations are drawn only for the items that can reach their stage; others keep 0.
     cycle = np.zeros(len(items))
@@ -63,6 +72,7 @@ def flow_inputs(
             # Lost deals take their own cycle, at the same uniform (won deals unchanged).
             lost = mask & ~win
             cycle[lost] = sales.lost_cycle_days[name].ppf(u[Fate.CYCLE][lost])
+        _remaining_cycle(scenario, name, cycle, mask & in_sales, win, u[Fate.CYCLE], age)
     slipped = u[Fate.SLIP] < sales.slip.prob
     slip = _where_drawn(slipped & opportunity, sales.slip.extra_days.ppf, u[Fate.SLIP_DAYS])
     closing = opportunity & win
@@ -89,6 +99,7 @@ def flow_inputs(
     onboarding = _where_drawn(closing, scenario.seam3.onboarding_days.ppf, u[Fate.ONBOARDING])
 
     discovery = sales.discovery_days.ppf(u[Fate.DISCOVERY]) * HOURS_PER_DAY
+    discovery[in_sales] = 0.0
     cycle *= HOURS_PER_DAY
     columns["slipped"][items] = slipped & is_fit
     columns["stale_stage"][items] = u[Fate.STALE_STAGE] < sales.crm_hygiene.stale_stage_share
@@ -100,7 +111,7 @@ def flow_inputs(
         segment=seg.tolist(),
         source=columns["source"][items].tolist(),
         mql_time=_floats(mql_time),
-        pickup_time=mql_time + response,
+        pickup_time=np.where(in_sales, np.inf, mql_time + response),
         sdr_work=_floats(scenario.teams[seam1.team].work_time.ppf(u[Fate.SDR_WORK])),
         fallback_delay=_floats(fallback_notice.ppf(u[Fate.FALLBACK_DELAY])),
         fallback_work=_floats(fallback_work),
@@ -121,7 +132,29 @@ def flow_inputs(
         fallthrough_u=_floats(u[Fate.FALLTHROUGH]),
         invoice_delay=_floats(invoice * HOURS_PER_DAY),
         onboarding=_floats(onboarding * HOURS_PER_DAY),
+        enter_sales=np.flatnonzero(in_sales).tolist(),
     )
+
+
+def _remaining_cycle(
+    scenario: Scenario,
+    segment: str,
+    cycle: np.ndarray,
+    mask: np.ndarray,
+    win: np.ndarray,
+    u: np.ndarray,
+    age: np.ndarray,
+) -> None:
+    """Days left for opportunities already ``age`` hours into their cycle (their own
+    uniform read against the cycle given that it lasts longer than the age)."""
+    if not mask.any():
+        return
+    sales = scenario.sales
+    for won, cycles in ((True, sales.cycle_days), (False, sales.lost_cycle_days)):
+        rows = mask & (win if won else ~win)
+        dist = (cycles or sales.cycle_days)[segment]
+        elapsed = age[rows] / HOURS_PER_DAY
+        cycle[rows] = dist.ppf_above(u[rows], elapsed) - elapsed
 
 
 def _where_drawn(mask: np.ndarray, ppf, u: np.ndarray) -> np.ndarray:

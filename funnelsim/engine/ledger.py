@@ -2,7 +2,9 @@
 
 Times are wall-clock hours since the scenario's start date; NaN means the lead never got
 there. Every lead ends in exactly one ``outcome``; a lead lost at a seam also names the
-``seam`` (1-4) and a ``loss_reason``.
+``seam`` (1-4) and a ``loss_reason``. Records of the starting book (customers, open
+opportunities, queued leads) follow the run's own leads, flagged ``from_book``; a book
+customer or opportunity has no source (code -1).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ BOOL_COLUMNS = (
     "nonstandard",
     "contract_error",
     "context_transferred",
+    "from_book",
 )
 INT_COLUMNS = ("source", "segment", "sdr_head", "outcome", "seam", "loss_reason", "terms")
 # The lead's product (-1: the scenario has no products) and outbound account (-1: inbound).
@@ -140,6 +143,7 @@ class Ledger:
 
     product_names: tuple[str, ...] = ()
     outbound_attempts: pd.DataFrame | None = None
+    stage_names: tuple[str, ...] = ("open",)
 
     @property
     def n_leads(self) -> int:

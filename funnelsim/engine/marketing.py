@@ -39,7 +39,7 @@ def run_marketing(
     """Segments, fit, scoring, nurture and the deal value of every lead, in bulk."""
     source = columns["source"]
     created = columns["created"]
-    segment = _segments(scenario, source, fates[Fate.SEGMENT])
+    segment = segments_of(scenario, source, fates[Fate.SEGMENT])
     columns["segment"] = segment
     fit = np.empty(len(source))
     for index, spec in enumerate(scenario.sources.values()):
@@ -85,26 +85,38 @@ def draw_products(
         return None
     source = columns["source"]
     u = draw_rows(seed, PRODUCT_STREAM, source, tuple(scenario.sources), 2, None, [0, 1])
-    products = list(scenario.products.values())
-    order = canonical_order(list(scenario.products))
-    shares = np.array([[products[i].share_in(seg) for i in order] for seg in scenario.segments])
-    cumulative = np.cumsum(shares, axis=1)
-    cumulative /= cumulative[:, -1:]
-    segment = columns["segment"]
-    picked = np.empty(len(source), dtype=np.int32)
-    for code in range(len(scenario.segments)):
-        mask = segment == code
-        picked[mask] = np.searchsorted(cumulative[code], u[0][mask], side="right")
-    product = order[np.minimum(picked, len(products) - 1)]
+    product = pick_products(scenario, columns["segment"], u[0])
     columns["product"] = product
-    for code, spec in enumerate(products):
-        mask = product == code
-        if spec.deal_value is not None and mask.any():
-            columns["deal_value"][mask] = spec.deal_value.ppf(deal_u[mask])
+    product_deal_values(scenario, product, deal_u, columns["deal_value"])
     return u[1]
 
 
-def _segments(scenario: Scenario, source: np.ndarray, u: np.ndarray) -> np.ndarray:
+def pick_products(scenario: Scenario, segment: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Each record's product code, read off its uniform against its segment's shares."""
+    products = list(scenario.products or {})
+    specs = list((scenario.products or {}).values())
+    order = canonical_order(products)
+    shares = np.array([[specs[i].share_in(seg) for i in order] for seg in scenario.segments])
+    cumulative = np.cumsum(shares, axis=1)
+    cumulative /= cumulative[:, -1:]
+    picked = np.empty(len(segment), dtype=np.int32)
+    for code in range(len(scenario.segments)):
+        mask = segment == code
+        picked[mask] = np.searchsorted(cumulative[code], u[mask], side="right")
+    return order[np.minimum(picked, len(products) - 1)]
+
+
+def product_deal_values(
+    scenario: Scenario, product: np.ndarray, deal_u: np.ndarray, deal_value: np.ndarray
+) -> None:
+    """Where a product sets its own deal value, draw it at the record's deal-value uniform."""
+    for code, spec in enumerate((scenario.products or {}).values()):
+        mask = product == code
+        if spec.deal_value is not None and mask.any():
+            deal_value[mask] = spec.deal_value.ppf(deal_u[mask])
+
+
+def segments_of(scenario: Scenario, source: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Each lead's segment code, from its source's segment mix or the global shares.
 
     The uniform is read against the segments in sorted name order, so the order a file

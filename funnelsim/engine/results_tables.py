@@ -18,9 +18,17 @@ from funnelsim.scenario.models import Scenario
 
 
 def collect_flow(
-    flow: Flow, items: np.ndarray, fates: dict[Fate, np.ndarray], columns: dict[str, np.ndarray]
+    flow: Flow,
+    items: np.ndarray,
+    fates: dict[Fate, np.ndarray],
+    columns: dict[str, np.ndarray],
+    opp_age: np.ndarray | None = None,
 ) -> None:
-    """Scatter the queued part's per-item results into the ledger columns."""
+    """Scatter the queued part's per-item results into the ledger columns.
+
+    A book opportunity (``opp_age`` finite) was opened before the run: its
+    ``opp_time`` is when it entered its stage, ``opp_age`` hours before its AE took it up.
+    """
     for name, values in flow.results.items():
         columns[name][items] = values
     columns["sla_breached"][items] = flow.sla_breached
@@ -36,6 +44,10 @@ def collect_flow(
     opp_time[~np.asarray(flow.opened, dtype=bool)] = np.nan
     columns["opp_time"][items] = opp_time
     columns["expected_close"][items] = opp_time + np.asarray(x.cycle)
+    if opp_age is not None:
+        book = np.isfinite(opp_age[items]) & np.isfinite(opp_time)
+        opp_time[book] -= opp_age[items][book]
+        columns["opp_time"][items] = opp_time
     horizon = flow.rules.horizon
     for name in ("first_response", "ae_start", "opp_time", "onboard_start"):
         values = columns[name]

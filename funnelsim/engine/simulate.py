@@ -13,7 +13,8 @@ from collections.abc import Iterable
 import numpy as np
 import simpy
 
-from funnelsim.engine.customer_phase import run_customers
+from funnelsim.engine.book import OPPORTUNITY, BookRows, append_book, draw_book
+from funnelsim.engine.customer_phase import draw_source, run_customers
 from funnelsim.engine.fates import Fate, draw_all_arrivals, draw_fates
 from funnelsim.engine.flow import Flow
 from funnelsim.engine.inputs import flow_inputs, flow_rules
@@ -60,14 +61,24 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     run_marketing(scenario, marketing_fates, columns, perfect)
     churn_u = draw_products(scenario, seed, marketing_fates[Fate.DEAL_VALUE], columns)
     del marketing_fates
-    items = np.flatnonzero(columns["mql_time"] < horizon)
-    fates = draw_fates(seed, source, names, rows=items)
+    book = draw_book(scenario, seed, source)
+    opp_age = book_term_start = None
+    if book is not None:
+        columns = append_book(columns, book)
+        if churn_u is not None and book.churn_u is not None:
+            churn_u = np.concatenate([churn_u, book.churn_u])
+        opp_age, book_term_start = _book_times(n, book)
+    in_sales = np.zeros(len(columns["created"]), dtype=bool)
+    if opp_age is not None:
+        in_sales = np.isfinite(opp_age)
+    items = np.flatnonzero((columns["mql_time"] < horizon) | in_sales)
+    fates = draw_fates(seed, draw_source(columns), names, rows=items)
     env = simpy.Environment()
     counter = [0]
     teams = build_teams(env, scenario, counter, seed)
     flow = Flow(
         env,
-        flow_inputs(scenario, fates, columns, items, perfect),
+        flow_inputs(scenario, fates, columns, items, perfect, opp_age),
         flow_rules(scenario, perfect),
         teams,
         {
@@ -80,8 +91,8 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         counter,
     )
     flow.run()
-    collect_flow(flow, items, fates, columns)
-    terms = run_customers(scenario, seed, items, fates, columns, perfect, churn_u)
+    collect_flow(flow, items, fates, columns, opp_age)
+    terms = run_customers(scenario, seed, items, fates, columns, perfect, churn_u, book_term_start)
     del fates
     settle_outcomes(columns)
     return Ledger(
@@ -104,6 +115,18 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
             "perfect_seams": sorted(perfect),
             "simpy_events": counter[0],
             "queued_leads": len(items),
+            "new_leads": n,
+            "book_records": 0 if book is None else book.size,
             **team_meta(teams, horizon),
         },
     )
+
+
+def _book_times(n_new: int, book: BookRows) -> tuple[np.ndarray, np.ndarray]:
+    """Per ledger row: a book opportunity's hours in its stage, a book customer's term start."""
+    opp_age = np.full(n_new + book.size, np.nan)
+    term_start = np.full(n_new + book.size, np.nan)
+    opps = book.kind == OPPORTUNITY
+    opp_age[n_new:][opps] = book.age[opps]
+    term_start[n_new:] = book.term_start
+    return opp_age, term_start

@@ -88,6 +88,8 @@ class ReportData:
     ledgers: list[Ledger] | None = None
     scenario: Scenario | None = None
     warnings: list[str] | None = None
+    # Monthly results on the calendar, mean and bands over replications (None: not kept).
+    timeseries_bands: pd.DataFrame | None = None
 
     @classmethod
     def from_results(cls, results: Results) -> ReportData:
@@ -108,6 +110,7 @@ class ReportData:
             ledgers=[rep.ledger for rep in results.replications] if kept else None,
             scenario=scenario,
             warnings=results.warnings(),
+            timeseries_bands=results.timeseries_bands() if kept else None,
         )
 
     @classmethod
@@ -129,6 +132,8 @@ class ReportData:
             leakage_summary = _frame(document["leakage"], ["seam", "reason", "measure"])
             scenario = load_scenario(folder / "scenario.yaml")
             ledgers = _read_ledgers(folder, scenario)
+            bands_file = folder / "timeseries_bands.csv"
+            bands = pd.read_csv(bands_file) if bands_file.is_file() else None
         except ScenarioError as exc:
             raise ReportInputError(f"{folder}: scenario.yaml: {exc}") from exc
         except (ValueError, KeyError, TypeError, OSError) as exc:
@@ -154,6 +159,7 @@ class ReportData:
             leakage=leakage,
             ledgers=ledgers,
             scenario=scenario,
+            timeseries_bands=bands,
         )
 
     def metric(self, name: str) -> tuple[float, float, float]:

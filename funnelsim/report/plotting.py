@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,14 @@ class PlotAccessor:
             confidence=self.data.confidence,
             ax=ax,
         )
+
+    def timeseries(self, metrics: Sequence[str] = ("arr_end",), ax: Axes | None = None) -> Axes:
+        """Monthly metrics on the calendar (any column of ``results.timeseries()``) as fan
+        charts: mean, its interval and the 10th-90th percentile band over replications."""
+        bands = self.data.timeseries_bands
+        if bands is None:
+            raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
+        return charts.timeseries(bands, metrics, self.data.currency, ax=ax)
 
     def _ledgers(self) -> list:
         ledgers = self.data.ledgers

@@ -21,6 +21,8 @@ _Z90 = float(special.ndtri(0.9))
 MAX_LOGNORMAL_SPREAD = 1e4  # p90 / median
 MAX_GAMMA_CV = 1e3  # sd / mean, and its inverse
 MIN_WEIBULL_SHAPE = 0.05
+# Halvings of [0, 1] that pin a quantile far below float64 resolution of a uniform.
+BISECTION_STEPS = 52
 
 
 class _Dist(BaseModel):
@@ -39,6 +41,23 @@ class _Dist(BaseModel):
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Draw ``size`` values from ``rng`` (through the inverse CDF)."""
         return self.ppf(rng.random(size))
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        """P(X <= x), found by bisection on ``ppf`` (every distribution has one)."""
+        x = np.asarray(x, dtype=float)
+        low = np.zeros(x.shape)
+        high = np.ones(x.shape)
+        for _ in range(BISECTION_STEPS):
+            middle = 0.5 * (low + high)
+            below = self.ppf(middle) <= x
+            low = np.where(below, middle, low)
+            high = np.where(below, high, middle)
+        return low
+
+    def ppf_above(self, u: np.ndarray, above: np.ndarray) -> np.ndarray:
+        """Inverse CDF of X given X > ``above``, at uniforms ``u`` (remaining-time draws)."""
+        start = self.cdf(above)
+        return np.maximum(self.ppf(start + np.asarray(u) * (1.0 - start)), above)
 
 
 class Fixed(_Dist):

@@ -20,6 +20,7 @@ from funnelsim.scenario.base import (
     Routing,
     _Spec,
 )
+from funnelsim.scenario.book import Book, BookCustomers, BookLeads, BookOpportunities, check_book
 from funnelsim.scenario.currency import Currency
 from funnelsim.scenario.curves import Curve, check_curve_sources
 from funnelsim.scenario.distributions import Lognormal
@@ -49,6 +50,7 @@ from funnelsim.scenario.seams import (
     Seam3,
     Seam4,
     Slip,
+    Upsell,
 )
 from funnelsim.scenario.teams_spec import (
     Attrition,
@@ -66,6 +68,10 @@ __all__ = [
     "Acceptance",
     "AnySource",
     "Attrition",
+    "Book",
+    "BookCustomers",
+    "BookLeads",
+    "BookOpportunities",
     "Calendar",
     "Comp",
     "Contraction",
@@ -93,6 +99,7 @@ __all__ = [
     "Slip",
     "Source",
     "Team",
+    "Upsell",
 ]
 
 
@@ -142,6 +149,10 @@ class Scenario(_Spec):
     seam4: Seam4 = Seam4()
     costs: Costs = Costs()
     products: dict[str, Product] | None = None
+    book: Book | None = Field(
+        default=None,
+        description="the starting book: customers, open opportunities and queued leads",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -212,6 +223,17 @@ class Scenario(_Spec):
                         f"headcount ({team.headcount})"
                     )
         self._check_staffing()
+        _check_names("seam4.upsell.rate_per_year", self.seam4.upsell.rate_per_year, segment_names)
+        if self.book is not None:
+            check_book(
+                self.book,
+                segment_names,
+                set(self.sources),
+                None if self.products is None else set(self.products),
+                self.stage_names,
+                self.start_date,
+                self.seam4.term_months,
+            )
         if sum(self.sales.lost_reasons.values()) <= 0:
             raise ValueError("sales.lost_reasons: weights must add up to more than 0")
         return self
@@ -246,6 +268,11 @@ class Scenario(_Spec):
                     f"teams.{name}.comp.handoff_bonus: only the seam 1 team or its fallback "
                     "hands leads off"
                 )
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """The sales stages an opportunity walks, in order."""
+        return ("open",)
 
     @property
     def horizon_hours(self) -> float:

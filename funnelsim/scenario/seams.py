@@ -158,8 +158,28 @@ class Contraction(_Spec):
     cut: Probability = Field(default=0.2, ge=0, le=1)
 
 
+class Upsell(_Spec):
+    """Expansion during a term: CSM upsells at a yearly rate per segment, co-termed.
+
+    Each term of a customer may see one upsell, at the first arrival of a Poisson process
+    of the segment's rate (chance ``1 - exp(-rate x term years)``); its ARR, the term's
+    ARR times ``uplift``, is invoiced pro rata for the rest of the term.
+    """
+
+    rate_per_year: dict[str, NonNegative] = Field(
+        default_factory=dict,
+        description="upsells per customer-year by segment; a segment left out gets none",
+    )
+    uplift: Distribution = Field(default_factory=lambda: Lognormal(median=0.15, p90=0.5))
+
+    def rate(self, segment: str) -> float:
+        """The yearly upsell rate of a segment (0 when not named)."""
+        return float(self.rate_per_year.get(segment, 0.0))
+
+
 class Seam4(_Spec):
-    """Renewal: trigger lead time, renewal curve over lead time, expansion, contraction."""
+    """Renewal: trigger lead time, renewal curve over lead time, expansion, contraction,
+    and upsells during a term."""
 
     term_months: Count = Field(default=12, ge=1, le=60)
     trigger_days_before_end: NonNegative = 30
@@ -169,6 +189,7 @@ class Seam4(_Spec):
     )
     expansion: Expansion = Expansion()
     contraction: Contraction = Contraction()
+    upsell: Upsell = Upsell()
 
     @model_validator(mode="after")
     def _curve(self) -> Seam4:

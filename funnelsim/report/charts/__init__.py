@@ -6,6 +6,7 @@
 # callers can find them. Nothing here selects a backend; the report draws on plain
 # ``Figure`` objects (Agg), interactive callers get pyplot figures.
 
+from funnelsim.report.charts.calendar import forecast, timeseries
 from funnelsim.report.charts.experiments import forest, sweep, tornado
 from funnelsim.report.charts.funnel import flow, funnel
 from funnelsim.report.charts.leakage import seam_fixes, waterfall, waterfall_steps
@@ -29,6 +30,7 @@ __all__ = [
     "TEAM_FALLBACK_COLORS",
     "first_response",
     "flow",
+    "forecast",
     "forest",
     "funnel",
     "money_formatter",
@@ -38,6 +40,7 @@ __all__ = [
     "style_axes",
     "sweep",
     "teams",
+    "timeseries",
     "tornado",
     "waterfall",
     "waterfall_steps",

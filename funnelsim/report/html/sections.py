@@ -226,6 +226,28 @@ def pipeline_section(data: ReportData) -> Markup:
     )
 
 
+def calendar_section(data: ReportData) -> Markup:
+    """Monthly results on the calendar as fan charts: ARR, revenue and bookings, pipeline."""
+    plot = PlotAccessor(data)
+    return section(
+        "calendar",
+        "Month by month",
+        Markup(
+            '<p class="note">Calendar months from the start date, the starting book included. '
+            "Lines are means over replications; the dark band is the {:.0%} interval of the "
+            "mean, the light band the 10th-90th percentile of single replications. The table "
+            "behind them is <code>timeseries.csv</code>.</p>"
+        ).format(data.confidence),
+        chart(lambda ax: plot.timeseries(("arr_end",), ax=ax), (9.0, 3.6), "ARR by month"),
+        chart(
+            lambda ax: plot.timeseries(("revenue", "new_bookings"), ax=ax),
+            (9.0, 3.6),
+            "Revenue and new bookings by month",
+        ),
+        chart(lambda ax: plot.timeseries(("pipeline",), ax=ax), (9.0, 3.6), "Open pipeline"),
+    )
+
+
 def whatif_section(data: ReportData, comparisons: Mapping[str, Comparison]) -> Markup:
     """Each what-if's paired differences against the baseline, chart and table."""
     parts = []

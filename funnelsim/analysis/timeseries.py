@@ -1,0 +1,275 @@
+"""Results on the calendar: one row per calendar month of a replication, and bands over many.
+
+Months are calendar months from the scenario's ``start_date`` (the first and the last may
+be partial: the run starts on ``start_date`` and ends at the horizon); quarters are
+calendar quarters (``2027-Q1``). Per month:
+
+* ``new_bookings``: booked ARR of the deals won in the month;
+* the ARR bridge ``arr_start + arr_new + arr_expansion - arr_contraction - arr_churn =
+  arr_end`` (:mod:`funnelsim.analysis.arr`; a book customer's ARR is in month 1's start);
+* ``revenue`` recognised in the month (each term's ARR over its days in the month, ramps
+  and upsells included), so the months add up to ``horizon_revenue``;
+* ``pipeline`` (deal value of the opportunities open at the month's end) and, per sales
+  stage, ``pipeline:<stage>``; ``coverage``: that pipeline over the bookings of the next
+  three months (NaN where the horizon cuts them short or nothing was booked);
+* ``customers`` with ARR at the month's end, ``headcount`` (employed heads of every
+  team at the month's end) and ``headcount:<team>``;
+* cash: ``cash_in``, ``cash_out``, ``net_cash`` and ``cumulative_cash`` of
+  :func:`funnelsim.analysis.cashflow.cashflow` over the same months.
+
+Every flow column (bookings, ARR movements, revenue, cash) sums over the months to the
+run's total.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.analysis._common import HOURS_PER_DAY, from_book, horizon_hours, observed
+from funnelsim.analysis.arr import ARR_KINDS, SIGN, arr_events
+from funnelsim.analysis.cashflow import cashflow
+from funnelsim.analysis.stages import open_pipeline_by_stage
+from funnelsim.engine.customers import HOURS_PER_MONTH, HOURS_PER_YEAR, ramp_area
+from funnelsim.engine.ledger import Ledger
+from funnelsim.experiment.stats import CONFIDENCE, t_interval
+from funnelsim.scenario.models import Scenario
+
+CALENDAR_COLUMNS: tuple[str, ...] = ("month", "quarter", "start", "days")
+BRIDGE_COLUMNS: tuple[str, ...] = (
+    "arr_start",
+    "arr_new",
+    "arr_expansion",
+    "arr_contraction",
+    "arr_churn",
+    "arr_end",
+)
+CASH_COLUMNS: tuple[str, ...] = ("cash_in", "cash_out", "net_cash", "cumulative_cash")
+# Columns that are flows over the month (they add up over months to the run's totals).
+FLOW_COLUMNS: tuple[str, ...] = (
+    "new_bookings",
+    "arr_new",
+    "arr_expansion",
+    "arr_contraction",
+    "arr_churn",
+    "revenue",
+    "cash_in",
+    "cash_out",
+    "net_cash",
+)
+COVERAGE_MONTHS = 3
+
+
+def calendar_months(start: dt.date, horizon: float) -> tuple[np.ndarray, pd.DataFrame]:
+    """Hour edges of the calendar months a run covers, and their labels.
+
+    Returns the edges (0, each first of a month inside the run, the horizon) and a frame
+    with month (``2027-01``), quarter (``2027-Q1``), start (date) and days.
+    """
+    first = pd.Timestamp(start)
+    last = first + pd.Timedelta(hours=horizon)
+    firsts = pd.date_range(first + pd.offsets.MonthBegin(1), last, freq="MS", inclusive="left")
+    starts = pd.DatetimeIndex([first, *firsts])
+    hours = np.array([(day - first) / pd.Timedelta(hours=1) for day in starts], dtype=float)
+    edges = np.append(hours, horizon)
+    periods = starts.to_period("M")
+    labels = pd.DataFrame(
+        {
+            "month": periods.strftime("%Y-%m"),
+            "quarter": [f"{p.year}-Q{p.quarter}" for p in periods],
+            "start": starts.date,
+            "days": np.diff(edges) / HOURS_PER_DAY,
+        }
+    )
+    return edges, labels
+
+
+def timeseries(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """One replication per calendar month (the module docstring lists the columns)."""
+    horizon = horizon_hours(ledger)
+    edges, table = calendar_months(scenario.start_date, horizon)
+    c = ledger.columns
+    table["new_bookings"] = _per_interval(edges, observed(ledger, "won_time"), c["booked_arr"])
+    bridge = arr_bridge(ledger, edges)
+    for name in BRIDGE_COLUMNS:
+        table[name] = bridge[name]
+    table["revenue"] = monthly_revenue(ledger, scenario, edges)
+    pipeline = open_pipeline_by_stage(ledger, edges[1:])
+    table["pipeline"] = pipeline.sum(axis=1)
+    for index, stage in enumerate(ledger.stage_names):
+        table[f"pipeline:{stage}"] = pipeline[:, index]
+    table["coverage"] = _coverage(table["pipeline"].to_numpy(), table["new_bookings"].to_numpy())
+    table["customers"] = bridge["customers"]
+    heads = _headcount(ledger, edges[1:])
+    table["headcount"] = sum(heads.values()) if heads else 0.0
+    for team, values in heads.items():
+        table[f"headcount:{team}"] = values
+    cash = cashflow(ledger, scenario, edges)
+    for name in CASH_COLUMNS:
+        table[name] = cash[name].to_numpy()
+    return table
+
+
+def arr_bridge(ledger: Ledger, edges: np.ndarray) -> dict[str, np.ndarray]:
+    """Per interval of ``edges``: ARR at its start and end, each movement, customers at end.
+
+    An event exactly at the horizon (a renewal on the last day) falls in the last month,
+    so the last month's end is the ARR at the horizon.
+    """
+    events = arr_events(ledger)
+    times = events["time"].to_numpy(dtype=float)
+    amount = events["amount"].to_numpy(dtype=float)
+    kind = events["kind"].astype(str).to_numpy()
+    n = len(edges) - 1
+    index = _interval(edges, times)
+    moves = {
+        name: np.bincount(index[kind == name], amount[kind == name], minlength=n)
+        for name in ARR_KINDS
+    }
+    signed = sum(SIGN[name] * moves[name] for name in ARR_KINDS)
+    end = np.cumsum(signed)
+    start = np.concatenate([[0.0], end[:-1]]) + moves["start"]
+    lead = events["lead_id"].to_numpy(dtype=np.int64)
+    signs = np.array([SIGN[k] for k in kind]) if len(kind) else np.zeros(0)
+    customers = np.zeros(n)
+    per_lead = np.zeros(ledger.n_leads)
+    order = np.argsort(index, kind="stable")
+    cursor = 0
+    for month in range(n):
+        stop = int(np.searchsorted(index[order], month, side="right"))
+        chunk = order[cursor:stop]
+        np.add.at(per_lead, lead[chunk], signs[chunk] * amount[chunk])
+        cursor = stop
+        customers[month] = float((per_lead > 1e-9).sum())
+    return {
+        "arr_start": start,
+        "arr_new": moves["new"],
+        "arr_expansion": moves["expansion"],
+        "arr_contraction": moves["contraction"],
+        "arr_churn": moves["churn"],
+        "arr_end": end,
+        "customers": customers,
+    }
+
+
+def monthly_revenue(ledger: Ledger, scenario: Scenario, edges: np.ndarray) -> np.ndarray:
+    """Revenue recognised in each interval of ``edges``: every term's ARR over its time in
+    it (from its in-run start to its end, the horizon at the latest), ramped as the engine
+    ramps a product's first months, plus each upsell from its time to the term's end."""
+    terms = ledger.terms
+    horizon = horizon_hours(ledger)
+    arr = terms["arr"].to_numpy(dtype=float)
+    begin = np.maximum(terms["start"].to_numpy(dtype=float), 0.0)
+    stop = np.minimum(terms["end"].to_numpy(dtype=float), horizon)
+    ramp, go_live = _ramps(ledger, scenario, terms)
+    points = np.clip(edges[None, :], begin[:, None], np.maximum(stop, begin)[:, None])
+    if ramp is None:
+        earned = arr[:, None] * (points - begin[:, None]) / HOURS_PER_YEAR
+    else:
+        months = (points - go_live[:, None]) / HOURS_PER_MONTH
+        area = np.stack([ramp_area(ramp, months[:, j]) for j in range(months.shape[1])], axis=1)
+        earned = arr[:, None] / 12 * (area - area[:, :1])
+    revenue = np.diff(earned, axis=1).sum(axis=0)
+    if "upsell_arr" in terms:
+        up = terms["upsell_arr"].to_numpy(dtype=float)
+        at = terms["upsell_time"].to_numpy(dtype=float)
+        has = up > 0
+        if has.any():
+            lo, hi = at[has], np.maximum(stop[has], at[has])
+            span = np.clip(edges[None, :], lo[:, None], hi[:, None]) - lo[:, None]
+            revenue += np.diff(up[has][:, None] * span / HOURS_PER_YEAR, axis=1).sum(axis=0)
+    return revenue
+
+
+def timeseries_bands(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Per month and metric over replications: mean with its confidence interval, and the
+    10th, 50th and 90th percentiles across replications (the fan chart's bands).
+
+    ``frame`` is :func:`timeseries` of several replications stacked with a
+    ``replication`` column. Columns month, quarter, start, metric, mean, ci_low, ci_high,
+    p10, p50, p90, n.
+    """
+    keys = ["month", "quarter", "start"]
+    metrics = [c for c in frame.columns if c not in (*keys, "days", "replication")]
+    long = frame.melt(id_vars=[*keys, "replication"], value_vars=metrics, var_name="metric")
+    rows = []
+    for (month, quarter, start, metric), group in long.groupby(
+        [*keys, "metric"], sort=False, observed=True
+    ):
+        values = group["value"].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        mean, low, high = t_interval(values, confidence)
+        p10, p50, p90 = (
+            np.quantile(values, [0.1, 0.5, 0.9]) if len(values) else (np.nan, np.nan, np.nan)
+        )
+        rows.append((month, quarter, start, metric, mean, low, high, p10, p50, p90, len(values)))
+    columns = [*keys, "metric", "mean", "ci_low", "ci_high", "p10", "p50", "p90", "n"]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.astype({"n": np.int64})
+
+
+def _interval(edges: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Interval index of each time (the horizon itself in the last interval)."""
+    index = np.searchsorted(edges, times, side="right") - 1
+    return np.clip(index, 0, len(edges) - 2)
+
+
+def _per_interval(edges: np.ndarray, times: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sum of ``weights`` per interval of ``edges`` over the finite times inside them."""
+    times = np.asarray(times, dtype=float)
+    keep = np.isfinite(times) & (times >= edges[0]) & (times <= edges[-1])
+    index = _interval(edges, times[keep])
+    weights = np.asarray(weights, dtype=float)[keep]
+    return np.bincount(index, weights=weights, minlength=len(edges) - 1)
+
+
+def _coverage(pipeline: np.ndarray, bookings: np.ndarray) -> np.ndarray:
+    """Open pipeline at each month's end over the bookings of the next three months."""
+    n = len(bookings)
+    out = np.full(n, np.nan)
+    for month in range(n - COVERAGE_MONTHS):
+        ahead = bookings[month + 1 : month + 1 + COVERAGE_MONTHS].sum()
+        if ahead > 0:
+            out[month] = pipeline[month] / ahead
+    return out
+
+
+def _headcount(ledger: Ledger, times: np.ndarray) -> dict[str, np.ndarray]:
+    """Employed heads of each team at each time, from the ledger of team capacity."""
+    levels = ledger.headcount
+    out: dict[str, np.ndarray] = {}
+    for team in dict.fromkeys(levels["team"]):
+        rows = levels[levels["team"] == team].sort_values("time")
+        at = np.searchsorted(rows["time"].to_numpy(dtype=float), times, side="right") - 1
+        values = rows["headcount"].to_numpy(dtype=float)
+        out[str(team)] = np.where(at >= 0, values[np.maximum(at, 0)], 0.0)
+    return out
+
+
+def _ramps(
+    ledger: Ledger, scenario: Scenario, terms: pd.DataFrame
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Each term's product ramp (None when no product ramps) and its customer's go-live.
+
+    As in the engine: a customer goes live at its first term's start; the starting book's
+    customers are past their ramp.
+    """
+    lead = terms["lead_id"].to_numpy(dtype=np.int64)
+    go_live = np.full(len(terms), -np.inf)
+    products = list((scenario.products or {}).values())
+    width = max((len(p.ramp_months) for p in products), default=0)
+    if not width:
+        return None, go_live
+    first = terms[terms["term"] == 1].set_index("lead_id")["start"]
+    go_live = first.reindex(lead).to_numpy(dtype=float)
+    table = np.ones((len(products), width))
+    for code, spec in enumerate(products):
+        table[code, : len(spec.ramp_months)] = spec.ramp_months
+    product = ledger.columns["product"][lead]
+    ramp = table[np.maximum(product, 0)]
+    mature = from_book(ledger)[lead] & (go_live <= 0)
+    ramp[mature | (product < 0)] = 1.0
+    go_live = np.where(mature, 0.0, go_live)
+    return ramp, go_live
