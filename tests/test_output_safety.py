@@ -43,6 +43,8 @@ RESULT_FILES = {
     "summary.json",
     "team_levels.parquet",
     "terms.parquet",
+    "timeseries.csv",
+    "timeseries_bands.csv",
 }
 WAIT = 300  # seconds: a bound on a stuck child, never a timing assertion
 
