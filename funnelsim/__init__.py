@@ -1,12 +1,13 @@
 """funnelsim: a discrete-event simulator of a B2B revenue engine."""
 
-from funnelsim.api import Comparison, compare, leaks, run, sensitivity, sweep
+from funnelsim.api import Comparison, Decision, compare, leaks, run, sensitivity, sweep
 from funnelsim.engine import Ledger, simulate
 from funnelsim.results import Results
 from funnelsim.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = [
     "Comparison",
+    "Decision",
     "Ledger",
     "Results",
     "Scenario",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import click
+import pandas as pd
 from rich.markup import escape
 
 from funnelsim.api import compare as compare_scenarios
@@ -26,8 +28,9 @@ from funnelsim.cli.common import (
     seam_fixes_with_progress,
     set_option,
 )
+from funnelsim.experiment.options import DEFAULT_MAX_REPLICATIONS, option_names
 from funnelsim.experiment.plans import parse_hire
-from funnelsim.experiment.sizes import compare_size, plan_size, sensitivity_size, sweep_size
+from funnelsim.experiment.sizes import options_size, plan_size, sensitivity_size, sweep_size
 from funnelsim.experiment.stats import CONFIDENCE
 from funnelsim.experiment.variants import parse_grid
 from funnelsim.output import (
@@ -36,12 +39,13 @@ from funnelsim.output import (
 )
 from funnelsim.report.html import (
     check_report_path,
-    report_from_comparison,
+    report_from_decision,
     write_report,
 )
 from funnelsim.report.progress import progress_bar
 from funnelsim.report.terminal import (
     print_comparison,
+    print_decision,
     print_headcount,
     print_leaks,
     print_sensitivity,
@@ -53,55 +57,105 @@ from funnelsim.scenario.loading import ScenarioError, load_scenario
 
 @click.command()
 @click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("variant", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("options", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @set_option
 @execution_options(10, 2)
+@click.option(
+    "--until-resolved",
+    is_flag=True,
+    help="Add --reps replications at a time until the options' ranking is resolved.",
+)
+@click.option(
+    "--max-reps",
+    default=DEFAULT_MAX_REPLICATIONS,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="The most replications --until-resolved runs per scenario.",
+)
 @csv_option
 @force_option
 @report_option
 @json_option
 def compare(
     baseline: Path,
-    variant: Path | None,
+    options: tuple[Path, ...],
     overrides: tuple[str, ...],
     execution: Execution,
+    until_resolved: bool,
+    max_reps: int,
     out: Path | None,
     force: bool,
     report_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Paired difference of VARIANT (or BASELINE with --set changes) against BASELINE."""
-    if variant is None and not overrides:
-        raise ScenarioError("compare: give a VARIANT scenario file or --set changes")
+    """Rank OPTIONS (or BASELINE with --set changes) against BASELINE by net value.
+
+    Every option runs on the base's random numbers (paired); --set changes apply to every
+    option. One option prints its paired differences per metric; several print the
+    decision table: extra cost, revenue gain, net value (gross profit − cost), payback, and
+    whether the ranking is resolved at this replication count.
+    """
+    if not options and not overrides:
+        raise ScenarioError("compare: give OPTION scenario files or --set changes")
     base_spec = load_scenario(baseline)
-    variant_spec = load_scenario(variant or baseline, overrides)
-    compare_size(base_spec, variant_spec, execution.reps, execution.allow_large)
+    specs = [load_scenario(path, overrides) for path in options or (baseline,)]
+    named = option_names(base_spec, specs)
+    if not options:
+        named = {f"{base_spec.name} with --set": specs[0]}
+    most = max(execution.reps, max_reps) if until_resolved else execution.reps
+    options_size(base_spec, specs, most, execution.allow_large)
     if out is not None:
         check_writable(out, force)
     if report_path is not None:
         check_report_path(report_path, force)
     console = console_for(as_json)
-    with progress_bar(console, 2 * execution.reps, "comparing") as advance:
-        result = compare_scenarios(
+    total = None if until_resolved else (1 + len(named)) * execution.reps
+    with progress_bar(console, total, "comparing") as advance:
+        decision = compare_scenarios(
             base_spec,
-            variant_spec,
+            named,
             **execution.api_kwargs(),
             on_done=advance,
+            until_resolved=until_resolved,
+            max_replications=max_reps,
         )
-    summary = result.summary()
-    names = (base_spec.name, variant_spec.name if variant else f"{base_spec.name} with --set")
+    single = len(named) == 1
+    decision_table = decision.summary()
+    summaries = {name: comparison.summary() for name, comparison in decision.comparisons.items()}
+    table = next(iter(summaries.values())) if single else decision_table
     if out is not None:
-        write_table(summary, out, force=force)
+        write_table(table, out, force=force)
     if report_path is not None:
-        label = names[1] if variant else f"--set {' '.join(overrides)}"
-        write_report(report_from_comparison(result, label), report_path, force=force)
+        labels = None if options else {next(iter(named)): f"--set {' '.join(overrides)}"}
+        write_report(report_from_decision(decision, labels), report_path, force=force)
     if as_json:
-        click.echo(summary.to_json(orient="records", indent=2))
+        document = table if single else _decision_document(decision_table, summaries)
+        click.echo(
+            document.to_json(orient="records", indent=2)
+            if isinstance(document, pd.DataFrame)
+            else json.dumps(document, indent=2, default=str)
+        )
         return
-    print_comparison(summary, names, base_spec.currency, console, result.confidence)
-    print_warnings(result.warnings(), console)
+    if single:
+        name = next(iter(named))
+        print_comparison(table, (base_spec.name, name), base_spec.currency, console, CONFIDENCE)
+    print_decision(decision_table, base_spec.currency, console, decision.confidence)
+    print_warnings(decision.warnings(), console)
     if report_path is not None:
         console.print(f"Report written to [bold]{escape(str(report_path))}[/bold]")
+
+
+def _decision_document(
+    decision_table: pd.DataFrame, summaries: dict[str, pd.DataFrame]
+) -> dict[str, object]:
+    """--json of several options: the decision table and each option's paired summary."""
+    return {
+        "decision": json.loads(decision_table.to_json(orient="records")),
+        "comparisons": {
+            name: json.loads(summary.to_json(orient="records"))
+            for name, summary in summaries.items()
+        },
+    }
 
 
 @click.command()

@@ -6,7 +6,14 @@
 # callers can find them. Nothing here selects a backend; the report draws on plain
 # ``Figure`` objects (Agg), interactive callers get pyplot figures.
 
-from funnelsim.report.charts.experiments import forest, sweep, tornado
+from funnelsim.report.charts.experiments import (
+    decision,
+    forest,
+    forest_groups,
+    forest_panels,
+    sweep,
+    tornado,
+)
 from funnelsim.report.charts.funnel import flow, funnel
 from funnelsim.report.charts.leakage import seam_fixes, waterfall, waterfall_steps
 from funnelsim.report.charts.operations import first_response, pipeline, teams
@@ -27,9 +34,12 @@ __all__ = [
     "SEAM_COLORS",
     "STAGE_LABELS",
     "TEAM_FALLBACK_COLORS",
+    "decision",
     "first_response",
     "flow",
     "forest",
+    "forest_groups",
+    "forest_panels",
     "funnel",
     "money_formatter",
     "pipeline",

@@ -8,9 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from funnelsim.experiment.compare import Comparison
+from funnelsim.experiment.options import Decision
 from funnelsim.report.data import ReportData
 from funnelsim.report.html import sections as s
-from funnelsim.report.html.page import page
+from funnelsim.report.html.decision import decision_section, option_sections
+from funnelsim.report.html.page import page, title_block
 from funnelsim.report.html.summary import summary_facts
 from funnelsim.results import Results
 
@@ -41,6 +43,33 @@ def report_from_comparison(comparison: Comparison, label: str | None = None) -> 
     return render_report(ReportData.from_results(baseline), {name: comparison})
 
 
+def report_from_decision(decision: Decision, labels: Mapping[str, str] | None = None) -> str:
+    """The report of several options against a base: the decision table first, then each
+    option's before/after charts and differences, then the base as it is.
+
+    ``labels`` give options a display name other than their name in the decision.
+    """
+    names = {name: (labels or {}).get(name, name) for name in decision.options}
+    baseline = Results(
+        scenario=decision.baseline,
+        seed=decision.seed,
+        replications=decision.baseline_runs,
+        confidence=decision.confidence,
+    )
+    data = ReportData.from_results(baseline)
+    comparisons = {names[name]: c for name, c in decision.comparisons.items()}
+    facts = summary_facts(data, comparisons)
+    sections = [
+        decision_section(decision, names),
+        *option_sections(decision, names),
+        s.summary_section(data, facts, heading="The base as it is"),
+        s.leakage_section(data, None),
+        s.metrics_section(data),
+        s.method_section(data),
+    ]
+    return page(title_block(data, "Options compared"), sections)
+
+
 def render_report(
     data: ReportData,
     comparisons: Mapping[str, Comparison] | None = None,
@@ -59,4 +88,4 @@ def render_report(
         sections.append(s.whatif_section(data, comparisons))
     sections.append(s.metrics_section(data))
     sections.append(s.method_section(data))
-    return page(data, sections)
+    return page(title_block(data), sections)
