@@ -1,8 +1,9 @@
 """No injection: user text never becomes live HTML in a report, nor a formula in a CSV.
 
 Regression tests for the reliability review's injection cases: a currency (or a name,
-description, label, client, segment, source, team, product, loss reason, what-if label) carrying markup
-reached the HTML report live, and ``currency: "=1+2"`` reached CSV cells as a formula.
+description, label, client, segment, source, team, product, loss reason, what-if label)
+carrying markup reached the HTML report live, and ``currency: "=1+2"`` reached CSV cells
+as a formula.
 """
 
 from __future__ import annotations
