@@ -156,7 +156,7 @@ class Decision:
             return 0.0
         if below[-1] == len(cumulative) - 1:
             return np.nan
-        return float(below[-1] + 1)
+        return float(below[-1] + 2)  # months are 1-based: the month after the last deficit
 
     def warnings(self) -> list[str]:
         """Saturated teams in the base and in each option, one line each, labelled."""
