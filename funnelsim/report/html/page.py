@@ -128,7 +128,7 @@ h3 { margin:22px 0 8px; font-size:16px; }
 .notice { background:#FFF6E5; border:1px solid #F0C36D; border-radius:6px; padding:10px 14px; }
 .note { color:var(--muted); font-size:13.5px; }
 .verdict { font-weight:600; }
-.pair { display:grid; grid-template-columns: 1fr 1fr; gap:10px; }
+.pair { display:grid; grid-template-columns: 1fr 1fr; gap:10px; align-items:start; }
 figure { margin: 14px 0; text-align:center; break-inside: avoid; page-break-inside: avoid; }
 figure img { max-width:100%; height:auto; }
 table { border-collapse: collapse; width:100%; font-size:13.5px; margin: 10px 0 4px;
@@ -161,11 +161,14 @@ footer { color:var(--muted); font-size:12px; text-align:center; padding: 0 0 30p
   .card-value { font-size:13pt; }
   table { font-size:8.5pt; margin:2mm 0; }
   th, td { padding:2px 6px; }
+  td.num { white-space: nowrap; }
   figure { margin: 2mm 0; }
-  figure img { max-height: 78mm; width:auto; }
-  .pair figure img { max-height: 62mm; }
+  figure img { height: 52mm; width:auto; max-width:100%; object-fit: contain; }
+  .pair figure img { height: 46mm; }
+  #method ul { columns: 2; column-gap: 8mm; margin: 0; }
+  #method li { break-inside: avoid; }
   .note, caption { font-size:8.5pt; }
-  footer { padding:2mm 0 0; }
+  footer { display:none; }  /* the header already names funnelsim */
 }
 """
 

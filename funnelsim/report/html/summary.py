@@ -121,8 +121,8 @@ def _seam_fixes(facts: SummaryFacts, leaks: pd.DataFrame, fmt) -> None:
         _note_saturation(facts, seam, record)
     facts.best_fix_seam = int(singles.iloc[0]["seam"])
     facts.best_fix_value = facts.fix_values[facts.best_fix_seam]
-    others = "; ".join(
-        f"seam {seam} {fmt(value, currency)}"
+    others = Markup("; ").join(
+        Markup("seam {} {}").format(seam, fmt(value, currency))
         for seam, value in facts.fix_values.items()
         if seam != facts.best_fix_seam
     )

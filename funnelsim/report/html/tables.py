@@ -13,8 +13,10 @@ from funnelsim.experiment.leaks import single_seams
 from funnelsim.report import charts
 from funnelsim.report.data import REASON_LABELS, SEAM_NAMES, ReportData
 from funnelsim.report.formatting import number, with_interval
-from funnelsim.report.html.markup import interval_header, table
+from funnelsim.report.html.markup import interval_header, pair, table
 from funnelsim.report.labels import ASSUMPTION_REASONS, metric_label
+
+SPLIT_AFTER = 12
 
 
 def metrics_table(data: ReportData) -> Markup:
@@ -31,7 +33,11 @@ def metrics_table(data: ReportData) -> Markup:
                 with_interval(row.mean, row.ci_low, row.ci_high, row.unit, data.currency),
             )
         )
-    return table(["metric", interval_header(data)], rows, numeric=(1,))
+    header = ["metric", interval_header(data)]
+    if len(rows) <= SPLIT_AFTER:
+        return table(header, rows, numeric=(1,))
+    half = (len(rows) + 1) // 2  # two shorter tables side by side: fewer pages in print
+    return pair(table(header, rows[:half], numeric=(1,)), table(header, rows[half:], numeric=(1,)))
 
 
 def is_zero(*values: float) -> bool:
