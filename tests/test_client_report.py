@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 import yaml
+from click.testing import CliRunner
 from conftest import sdr_team
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
@@ -30,6 +31,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 import funnelsim as fs
+from funnelsim.cli import main
 from funnelsim.report import charts
 from funnelsim.report.charts.experiments import JUDGEMENT_COLORS
 from funnelsim.report.data import REASON_LABELS, ReportData
@@ -315,3 +317,47 @@ def test_report_shows_none_of_its_own_markup_escaped(labelled: fs.Results) -> No
     leaks = fs.leaks(labelled.scenario, replications=2, seed=3)
     html = report_from_results(labelled, leaks=leaks)
     assert "&lt;span" not in html and "&lt;b&gt;" not in html
+
+
+# ---------------------------------------------------------- --report everywhere
+
+SMALL = {
+    "name": "small",
+    "horizon_days": 240,
+    "sources": {"inbound": {"leads_per_week": 40, "cost_per_lead": 50}},
+}
+COMMANDS = {
+    "leaks": ["leaks"],
+    "plan": ["plan", "--hire", "sdr=+1@2027-03-01"],
+    "sweep": ["sweep", "--grid", "teams.sdr.headcount=2,4"],
+    "sensitivity": ["sensitivity", "--param", "teams.sdr.headcount"],
+}
+KICKERS = {
+    "leaks": "Revenue leakage report",
+    "plan": "Revenue leakage report",
+    "sweep": "Parameter sweep",
+    "sensitivity": "Sensitivity",
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_result_command_writes_a_report(command: str, tmp_path: Path) -> None:
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(yaml.safe_dump(SMALL))
+    report = tmp_path / "report.html"
+    name, *rest = COMMANDS[command]
+    args = [name, str(scenario), *rest, "--reps", "2", "--report", str(report)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    html = report.read_text(encoding="utf-8")
+    assert f'<div class="kicker">{KICKERS[command]} · funnelsim</div>' in html
+    assert not re.search(r"https?://", html) and "<script" not in html.lower()
+    assert html.count("data:image/png;base64,") >= 1
+    if command == "plan":
+        assert '<section id="headcount">' in html
+    if command == "leaks":
+        assert "What fixing each seam is worth" in html and '<section id="speed">' in html
+    before = report.read_bytes()
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 2 and "--force" in again.output
+    assert report.read_bytes() == before

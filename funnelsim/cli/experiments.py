@@ -8,10 +8,12 @@ from pathlib import Path
 
 import click
 import pandas as pd
+from rich.console import Console
 from rich.markup import escape
 
 from funnelsim.api import compare as compare_scenarios
 from funnelsim.api import plan as compare_plan
+from funnelsim.api import run as run_scenario
 from funnelsim.api import sensitivity as one_at_a_time
 from funnelsim.api import sweep as grid_sweep
 from funnelsim.cli.common import (
@@ -27,10 +29,18 @@ from funnelsim.cli.common import (
     scenario_argument,
     seam_fixes_with_progress,
     set_option,
+    xlsx_option,
 )
+from funnelsim.excel import decision_sheets, write_xlsx
 from funnelsim.experiment.options import DEFAULT_MAX_REPLICATIONS, option_names
 from funnelsim.experiment.plans import parse_hire
-from funnelsim.experiment.sizes import options_size, plan_size, sensitivity_size, sweep_size
+from funnelsim.experiment.sizes import (
+    options_size,
+    plan_size,
+    run_size,
+    sensitivity_size,
+    sweep_size,
+)
 from funnelsim.experiment.stats import CONFIDENCE
 from funnelsim.experiment.variants import parse_grid
 from funnelsim.output import (
@@ -40,6 +50,10 @@ from funnelsim.output import (
 from funnelsim.report.html import (
     check_report_path,
     report_from_decision,
+    report_from_plan,
+    report_from_results,
+    report_from_sensitivity,
+    report_from_sweep,
     write_report,
 )
 from funnelsim.report.progress import progress_bar
@@ -75,6 +89,7 @@ from funnelsim.scenario.loading import ScenarioError, load_scenario
 @csv_option
 @force_option
 @report_option
+@xlsx_option
 @json_option
 def compare(
     baseline: Path,
@@ -86,6 +101,7 @@ def compare(
     out: Path | None,
     force: bool,
     report_path: Path | None,
+    xlsx_path: Path | None,
     as_json: bool,
 ) -> None:
     """Rank OPTIONS (or BASELINE with --set changes) against BASELINE by net value.
@@ -104,10 +120,9 @@ def compare(
         named = {f"{base_spec.name} with --set": specs[0]}
     most = max(execution.reps, max_reps) if until_resolved else execution.reps
     options_size(base_spec, specs, most, execution.allow_large)
-    if out is not None:
-        check_writable(out, force)
-    if report_path is not None:
-        check_report_path(report_path, force)
+    check_outputs(out, report_path, force)
+    if xlsx_path is not None:
+        check_writable(xlsx_path, force)
     console = console_for(as_json)
     total = None if until_resolved else (1 + len(named)) * execution.reps
     with progress_bar(console, total, "comparing") as advance:
@@ -128,6 +143,8 @@ def compare(
     if report_path is not None:
         labels = None if options else {next(iter(named)): f"--set {' '.join(overrides)}"}
         write_report(report_from_decision(decision, labels), report_path, force=force)
+    if xlsx_path is not None:
+        write_xlsx(decision_sheets(decision), xlsx_path, force=force)
     if as_json:
         document = table if single else _decision_document(decision_table, summaries)
         click.echo(
@@ -141,6 +158,21 @@ def compare(
         print_comparison(table, (base_spec.name, name), base_spec.currency, console, CONFIDENCE)
     print_decision(decision_table, base_spec.currency, console, decision.confidence)
     print_warnings(decision.warnings(), console)
+    report_written(report_path, console)
+    if xlsx_path is not None:
+        console.print(f"Workbook written to [bold]{escape(str(xlsx_path))}[/bold]")
+
+
+def check_outputs(out: Path | None, report_path: Path | None, force: bool) -> None:
+    """Refuse a bad --out table or --report file before any simulation."""
+    if out is not None:
+        check_writable(out, force)
+    if report_path is not None:
+        check_report_path(report_path, force)
+
+
+def report_written(report_path: Path | None, console: Console) -> None:
+    """Say where the report went (paths are printed as text, never as markup)."""
     if report_path is not None:
         console.print(f"Report written to [bold]{escape(str(report_path))}[/bold]")
 
@@ -172,6 +204,7 @@ def _decision_document(
 @execution_options(10, 2)
 @csv_option
 @force_option
+@report_option
 @json_option
 def plan(
     scenario: Path | None,
@@ -180,14 +213,14 @@ def plan(
     execution: Execution,
     out: Path | None,
     force: bool,
+    report_path: Path | None,
     as_json: bool,
 ) -> None:
     """Paired difference of SCENARIO with a hiring plan against SCENARIO as it is."""
     spec = load_scenario(scenario or default_scenario(), overrides)
     parsed = [parse_hire(text) for text in hires]
     plan_size(spec, parsed, execution.reps, execution.allow_large)
-    if out is not None:
-        check_writable(out, force)
+    check_outputs(out, report_path, force)
     console = console_for(as_json)
     with progress_bar(console, 2 * execution.reps, "comparing hiring plans") as advance:
         result = compare_plan(
@@ -199,12 +232,15 @@ def plan(
     summary = result.comparison.summary()
     if out is not None:
         write_table(summary, out, force=force)
+    if report_path is not None:
+        write_report(report_from_plan(result), report_path, force=force)
     if as_json:
         click.echo(summary.to_json(orient="records", indent=2))
         return
     names = (spec.name, f"with {' '.join(hires)}")
     print_comparison(summary, names, spec.currency, console, result.comparison.confidence)
     print_headcount(result.headcount(), console)
+    report_written(report_path, console)
 
 
 @click.command()
@@ -213,6 +249,7 @@ def plan(
 @execution_options(10, 2)
 @csv_option
 @force_option
+@report_option
 @json_option
 def leaks(
     scenario: Path | None,
@@ -220,17 +257,27 @@ def leaks(
     execution: Execution,
     out: Path | None,
     force: bool,
+    report_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Per seam: what fixing it is worth (counterfactual) beside attributed leakage."""
+    """Per seam: what fixing it is worth (counterfactual) beside attributed leakage.
+
+    With --report the scenario also runs once more keeping its ledgers, for the charts.
+    """
     spec = load_scenario(scenario or default_scenario(), overrides)
-    if out is not None:
-        check_writable(out, force)
+    if report_path is not None:
+        run_size(spec, execution.reps, True, execution.allow_large)
+    check_outputs(out, report_path, force)
     console = console_for(as_json)
     table = seam_fixes_with_progress(spec, execution, console)
+    if report_path is not None:
+        with progress_bar(console, execution.reps, "running the scenario for the report") as go:
+            results = run_scenario(spec, **execution.api_kwargs(), on_done=go)
+        write_report(report_from_results(results, leaks=table), report_path, force=force)
     emit_table(table, out, force, as_json)
     if not as_json:
         print_leaks(table, spec.currency, console, CONFIDENCE)
+        report_written(report_path, console)
 
 
 @click.command()
@@ -250,6 +297,8 @@ def leaks(
     type=click.Path(path_type=Path, file_okay=False),
     help="Sweep directory: each point is saved as it finishes; rerun to resume.",
 )
+@force_option
+@report_option
 @json_option
 def sweep(
     scenario: Path | None,
@@ -257,6 +306,8 @@ def sweep(
     grid_specs: tuple[str, ...],
     execution: Execution,
     out: Path | None,
+    force: bool,
+    report_path: Path | None,
     as_json: bool,
 ) -> None:
     """Every point of a parameter grid with intervals; the best net value gain is starred.
@@ -266,6 +317,7 @@ def sweep(
     spec = load_scenario(scenario or default_scenario(), overrides)
     grid = parse_grid(grid_specs)
     sweep_size(spec, grid, execution.reps, execution.allow_large)
+    check_outputs(None, report_path, force)
     n_points = math.prod(len(values) for values in grid.values())
     console = console_for(as_json)
     with progress_bar(console, (n_points + 1) * execution.reps, "sweeping") as advance:
@@ -278,8 +330,14 @@ def sweep(
             on_warning=lambda message: click.echo(f"warning: {message}", err=True),
         )
     emit_table(table, out / "sweep.csv" if out else None, True, as_json)
+    if report_path is not None:
+        report = report_from_sweep(
+            table, spec, list(grid), execution.reps, execution.seed, CONFIDENCE
+        )
+        write_report(report, report_path, force=force)
     if not as_json:
         print_sweep(table, list(grid), spec.currency, console, CONFIDENCE)
+        report_written(report_path, console)
 
 
 @click.command()
@@ -308,6 +366,7 @@ def sweep(
 @execution_options(5, 2)
 @csv_option
 @force_option
+@report_option
 @json_option
 def sensitivity(
     scenario: Path | None,
@@ -318,13 +377,13 @@ def sensitivity(
     execution: Execution,
     out: Path | None,
     force: bool,
+    report_path: Path | None,
     as_json: bool,
 ) -> None:
     """One-at-a-time tornado: which inputs move the metric most, with intervals."""
     spec = load_scenario(scenario or default_scenario(), overrides)
     sensitivity_size(spec, params or None, execution.reps, execution.allow_large)
-    if out is not None:
-        check_writable(out, force)
+    check_outputs(out, report_path, force)
     console = console_for(as_json)
     with progress_bar(console, None, "varying parameters one at a time") as advance:
         table = one_at_a_time(
@@ -336,5 +395,9 @@ def sensitivity(
             on_done=advance,
         )
     emit_table(table, out, force, as_json)
+    if report_path is not None:
+        report = report_from_sensitivity(table, spec, execution.reps, execution.seed, CONFIDENCE)
+        write_report(report, report_path, force=force)
     if not as_json:
         print_sensitivity(table, spec.currency, console, CONFIDENCE)
+        report_written(report_path, console)

@@ -6,6 +6,11 @@
 # whole). Every result carries its confidence
 # interval when the run has two or more replications; with one, the report says so.
 
+from funnelsim.report.html.experiments import (
+    report_from_plan,
+    report_from_sensitivity,
+    report_from_sweep,
+)
 from funnelsim.report.html.files import check_report_path, write_report
 from funnelsim.report.html.markup import DPI
 from funnelsim.report.html.page import CSS, SECTION_RE, TEMPLATE
@@ -32,7 +37,10 @@ __all__ = [
     "report_from_comparison",
     "report_from_decision",
     "report_from_directory",
+    "report_from_plan",
     "report_from_results",
+    "report_from_sensitivity",
+    "report_from_sweep",
     "summary_facts",
     "write_report",
 ]

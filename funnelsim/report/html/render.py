@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup
 
 from funnelsim.experiment.compare import Comparison
 from funnelsim.experiment.options import Decision
@@ -31,8 +32,13 @@ def report_from_directory(path: str | Path) -> str:
     return render_report(ReportData.from_directory(path))
 
 
-def report_from_comparison(comparison: Comparison, label: str | None = None) -> str:
-    """The report of a paired comparison: the baseline's run and the what-if against it."""
+def report_from_comparison(
+    comparison: Comparison,
+    label: str | None = None,
+    extra_sections: Sequence[Markup] = (),
+) -> str:
+    """The report of a paired comparison: the baseline's run and the what-if against it
+    (``extra_sections`` follow the what-if, e.g. a hiring plan's headcount)."""
     baseline = Results(
         scenario=comparison.baseline,
         seed=comparison.seed,
@@ -40,7 +46,9 @@ def report_from_comparison(comparison: Comparison, label: str | None = None) -> 
         confidence=comparison.confidence,
     )
     name = label or comparison.variant.name
-    return render_report(ReportData.from_results(baseline), {name: comparison})
+    return render_report(
+        ReportData.from_results(baseline), {name: comparison}, extra_sections=extra_sections
+    )
 
 
 def report_from_decision(decision: Decision, labels: Mapping[str, str] | None = None) -> str:
@@ -74,6 +82,7 @@ def render_report(
     data: ReportData,
     comparisons: Mapping[str, Comparison] | None = None,
     leaks: pd.DataFrame | None = None,
+    extra_sections: Sequence[Markup] = (),
 ) -> str:
     """The whole report as one HTML string."""
     facts = summary_facts(data, comparisons, leaks)
@@ -86,6 +95,7 @@ def render_report(
         sections += [s.speed_section(data), s.teams_section(data), s.pipeline_section(data)]
     if comparisons:
         sections.append(s.whatif_section(data, comparisons))
+    sections += list(extra_sections)
     sections.append(s.metrics_section(data))
     sections.append(s.method_section(data))
     return page(title_block(data), sections)
