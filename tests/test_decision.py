@@ -241,3 +241,14 @@ def test_cli_compare_ranks_several_options(small_path: Path, tmp_path: Path) -> 
     assert "Options ranked by net value" in printed.output
     verdict = [line for line in printed.output.splitlines() if "resolved at 2 replications" in line]
     assert len(verdict) == 1, printed.output
+
+
+def test_payback_compares_the_months_both_scenarios_simulate() -> None:
+    """An option that shortens or lengthens the horizon is judged on the common months."""
+    base = [_stub(i, 0.0, [0.0] * 5) for i in range(2)]
+    longer = [_stub(i, 1.0, [-4, 1, 5, -100, -100, -100, -100]) for i in range(2)]
+    decision = Decision(fs.Scenario(), {"x": fs.Scenario()}, 0, base, {"x": longer})
+    assert np.isnan(decision.payback("x"))  # -4, -3, 2, -98, -198 over the five common months
+    shorter = [_stub(i, 1.0, [-4, 1, 5]) for i in range(2)]
+    decision = Decision(fs.Scenario(), {"x": fs.Scenario()}, 0, base, {"x": shorter})
+    assert decision.payback("x") == 3.0

@@ -153,11 +153,13 @@ def compare(
             else json.dumps(document, indent=2, default=str)
         )
         return
-    if single:
-        name = next(iter(named))
-        print_comparison(table, (base_spec.name, name), base_spec.currency, console, CONFIDENCE)
+    first = next(iter(named))
+    if single:  # one option: its paired differences per metric, as compare always printed
+        print_comparison(table, (base_spec.name, first), base_spec.currency, console, CONFIDENCE)
     print_decision(decision_table, base_spec.currency, console, decision.confidence)
-    print_warnings(decision.warnings(), console)
+    print_warnings(
+        decision.comparison(first).warnings() if single else decision.warnings(), console
+    )
     report_written(report_path, console)
     if xlsx_path is not None:
         console.print(f"Workbook written to [bold]{escape(str(xlsx_path))}[/bold]")

@@ -145,12 +145,14 @@ class Decision:
 
     def payback(self, name: str) -> float:
         """Months until the option's cumulative extra cash margin stays >= 0 (0: never
-        below zero; NaN: still below at the horizon), on the mean over replications."""
+        below zero; NaN: still below at the horizon), on the mean over replications, over
+        the months both scenarios simulate."""
         base = _cash_margins(self.baseline_runs)
         option = _cash_margins(self.option_runs[name])
         if base is None or option is None:
             return np.nan
-        cumulative = np.cumsum((option - base).mean(axis=0))
+        months = min(base.shape[1], option.shape[1])  # an option may change the horizon
+        cumulative = np.cumsum((option[:, :months] - base[:, :months]).mean(axis=0))
         below = np.flatnonzero(cumulative < 0)
         if len(below) == 0:
             return 0.0
