@@ -252,3 +252,14 @@ def test_payback_compares_the_months_both_scenarios_simulate() -> None:
     shorter = [_stub(i, 1.0, [-4, 1, 5]) for i in range(2)]
     decision = Decision(fs.Scenario(), {"x": fs.Scenario()}, 0, base, {"x": shorter})
     assert decision.payback("x") == 3.0
+
+
+def test_cli_until_resolved_stops_at_the_cap_for_identical_options(
+    small_path: Path,
+) -> None:
+    args = ["compare", str(small_path), str(small_path), str(small_path), "--reps", "2"]
+    result = CliRunner().invoke(main, [*args, "--until-resolved", "--max-reps", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["decision"]
+    assert {row["replications"] for row in rows} == {4}
+    assert not all(row["resolved"] for row in rows)
