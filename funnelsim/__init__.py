@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from funnelsim.api import Comparison, compare, leaks, run, sensitivity, sweep
+    from funnelsim.api import Comparison, Decision, compare, leaks, run, sensitivity, sweep
     from funnelsim.engine import Ledger, simulate
     from funnelsim.results import Results
     from funnelsim.scenario import Scenario, ScenarioError, load_scenario
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 # Public name -> the module it lives in.
 _EXPORTS = {
     "Comparison": "funnelsim.api",
+    "Decision": "funnelsim.api",
     "compare": "funnelsim.api",
     "leaks": "funnelsim.api",
     "run": "funnelsim.api",
@@ -34,6 +35,7 @@ _EXPORTS = {
 
 __all__ = [
     "Comparison",
+    "Decision",
     "Ledger",
     "Results",
     "Scenario",

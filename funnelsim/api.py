@@ -8,9 +8,9 @@ even then.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from funnelsim.budget import TooLargeError
 from funnelsim.experiment import sizes
@@ -18,6 +18,12 @@ from funnelsim.experiment.compare import Comparison
 from funnelsim.experiment.compare import compare as _compare
 from funnelsim.experiment.executors import DaskScheduler
 from funnelsim.experiment.leaks import leaks as _leaks
+from funnelsim.experiment.options import (
+    DEFAULT_MAX_REPLICATIONS,
+    Decision,
+    compare_options,
+    option_names,
+)
 from funnelsim.experiment.plans import Hire, PlanComparison, compare_plan
 from funnelsim.experiment.replications import Replication, run_replications
 from funnelsim.experiment.sensitivity import sensitivity as _sensitivity
@@ -59,20 +65,87 @@ def run(
     return Results(scenario=scenario, seed=seed, replications=reps)
 
 
+Options = Sequence[Scenario] | Mapping[str, Scenario]
+
+
+@overload
 def compare(
     baseline: Scenario,
     variant: Scenario,
+    replications: int = ...,
+    seed: int = ...,
+    workers: int = ...,
+    scheduler: Scheduler = ...,
+    on_done: Callable[[int, Replication], None] | None = ...,
+    allow_large: bool = ...,
+    until_resolved: bool = ...,
+    max_replications: int = ...,
+) -> Comparison: ...
+
+
+@overload
+def compare(
+    baseline: Scenario,
+    variant: Options,
+    replications: int = ...,
+    seed: int = ...,
+    workers: int = ...,
+    scheduler: Scheduler = ...,
+    on_done: Callable[[int, Replication], None] | None = ...,
+    allow_large: bool = ...,
+    until_resolved: bool = ...,
+    max_replications: int = ...,
+) -> Decision: ...
+
+
+def compare(
+    baseline: Scenario,
+    variant: Scenario | Options,
     replications: int = 10,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
     on_done: Callable[[int, Replication], None] | None = None,
     allow_large: bool = False,
-) -> Comparison:
-    """Run both scenarios on the same replication seeds and pair them."""
-    sizes.compare_size(baseline, variant, replications, allow_large)
-    return _compare(
-        baseline, variant, replications, seed, workers=workers, scheduler=scheduler, on_done=on_done
+    until_resolved: bool = False,
+    max_replications: int = DEFAULT_MAX_REPLICATIONS,
+) -> Comparison | Decision:
+    """Pair a variant (or several options) with the baseline on the same replication seeds.
+
+    One scenario gives a :class:`Comparison`. A list of scenarios (named by their label or
+    name) or a mapping of names to scenarios gives a :class:`Decision`: every option paired
+    against the base and ranked by net value (``.summary()`` is the decision table); with
+    ``until_resolved`` replications are added in batches of ``replications``, up to
+    ``max_replications``, until the ranking is resolved.
+    """
+    if isinstance(variant, Scenario):
+        if until_resolved:
+            raise ValueError("until_resolved: pass the options as a list, e.g. [variant]")
+        sizes.compare_size(baseline, variant, replications, allow_large)
+        return _compare(
+            baseline,
+            variant,
+            replications,
+            seed,
+            workers=workers,
+            scheduler=scheduler,
+            on_done=on_done,
+        )
+    options = (
+        dict(variant) if isinstance(variant, Mapping) else option_names(baseline, list(variant))
+    )
+    most = max(replications, max_replications) if until_resolved else replications
+    sizes.options_size(baseline, list(options.values()), most, allow_large)
+    return compare_options(
+        baseline,
+        options,
+        replications,
+        seed,
+        workers=workers,
+        scheduler=scheduler,
+        on_done=on_done,
+        until_resolved=until_resolved,
+        max_replications=max_replications,
     )
 
 
@@ -192,6 +265,7 @@ def sensitivity(
 __all__ = [
     "Comparison",
     "DaskScheduler",
+    "Decision",
     "SeamFixes",
     "SensitivityTable",
     "SweepTable",

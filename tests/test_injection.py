@@ -1,8 +1,9 @@
 """No injection: user text never becomes live HTML in a report, nor a formula in a CSV.
 
 Regression tests for the reliability review's injection cases: a currency (or a name,
-description, segment, source, team, product, loss reason, what-if label) carrying markup
-reached the HTML report live, and ``currency: "=1+2"`` reached CSV cells as a formula.
+description, label, client, segment, source, team, product, loss reason, what-if label)
+carrying markup reached the HTML report live, and ``currency: "=1+2"`` reached CSV cells
+as a formula.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ PROBE = (
     '.setAttribute("data-pwned", String(window.__pwned)));</script>'
 )
 FORMULA = "=1+2"
+LABEL = f"Acme label {SCRIPT}"
+CLIENT = f"Client {IMG}"
 
 
 def payload_scenario(currency: str = "EUR") -> dict[str, Any]:
@@ -70,18 +73,30 @@ def payload_scenario(currency: str = "EUR") -> dict[str, Any]:
         f"csm{IMG_SINGLE}": {"headcount": 2, "capacity_per_head": 10},
     }
     sdr, ae, desk, csm = teams
+    for number, team in enumerate(teams.values()):
+        team["label"] = f"team label {number} {PAYLOADS[number % len(PAYLOADS)]}"
     return {
         "name": f"Acme {SVG} {IMG}",
+        "label": LABEL,
+        "client": CLIENT,
         "description": f"About {SCRIPT} {IMG_SINGLE}",
         "currency": currency,
         "horizon_days": 240,
         "segments": {
-            name: {"share": 0.5, "deal_value": {"dist": "lognormal", "median": 2e4, "p90": 6e4}}
+            name: {
+                "share": 0.5,
+                "deal_value": {"dist": "lognormal", "median": 2e4, "p90": 6e4},
+                "label": f"segment {SCRIPT}",
+            }
             for name in segments
         },
         "sources": {
-            f"inbound{IMG} $\\foo$": {"leads_per_week": 30, "cost_per_lead": 50},
-            f"partner{SCRIPT}": {"leads_per_week": 10},
+            f"inbound{IMG} $\\foo$": {
+                "leads_per_week": 30,
+                "cost_per_lead": 50,
+                "label": f"source {IMG_SINGLE}",
+            },
+            f"partner{SCRIPT}": {"leads_per_week": 10, "label": f"partner {SVG}"},
         },
         "teams": teams,
         "seam1": {"team": sdr},
@@ -187,10 +202,10 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 SHOWN = {
-    "run": (f"Acme {SVG} {IMG}", f"About {SCRIPT} {IMG_SINGLE}"),
-    "set": (f"Acme {SVG} {IMG}", f"--set description={SCRIPT}"),
-    "variant": (f"Acme {SVG} {IMG}", f"What-if {IMG_SINGLE} {SVG}"),
-    "dir": (f"Acme {SVG} {IMG}", f"{IMG} {SCRIPT}", f"money in {SVG}", f"{SVG}"),
+    "run": (f"Acme {SVG} {IMG}", f"About {SCRIPT} {IMG_SINGLE}", LABEL, CLIENT),
+    "set": (f"Acme {SVG} {IMG}", f"--set description={SCRIPT}", LABEL, CLIENT),
+    "variant": (f"Acme {SVG} {IMG}", f"What-if {IMG_SINGLE} {SVG}", LABEL, CLIENT),
+    "dir": (f"Acme {SVG} {IMG}", f"{IMG} {SCRIPT}", f"money in {SVG}", f"{SVG}", LABEL),
 }
 
 

@@ -150,7 +150,8 @@ def test_summary_never_claims_more_than_the_company_could_earn() -> None:
     assert facts.worst_seam_arr[0] < facts.headline["arr_at_horizon"][0]
     for label, _ in summary_cards(data, facts):
         assert "ARR lost" not in label
-    leak_card = next(label for label, _ in summary_cards(data, facts) if "Biggest leak" in label)
+    cards = summary_cards(data, facts)
+    leak_card = next(label for label, _ in cards if "Biggest hand-off leak" in label)
     share = facts.worst_seam_revenue[0] / facts.potential_revenue
     assert f"({share:.0%} of the potential)" in leak_card
     assert np.isfinite(facts.potential_revenue)

@@ -315,7 +315,8 @@ def small(tmp_path: Path) -> Path:
     [
         ("ae+2@2027-02-01", "--hire: expected TEAM=+N@YYYY-MM-DD"),
         ("ae=+2@2027-13-01", "--hire: '2027-13-01'"),
-        ("sales=+2@2027-02-01", "--hire: unknown team 'sales'"),
+        ("sales=+2@2027-02-01", "--hire: unknown team 'sales' (teams: sdr, ae,"),
+        ("sdrs=+1@2027-02-01", "--hire: unknown team 'sdrs'; did you mean 'sdr'?"),
         ("ae=+2@2028-02-01", "--hire: date 2028-02-01 for team 'ae' is outside the horizon"),
         ("ae=-9@2027-02-01", "below 0"),
     ],

@@ -99,6 +99,12 @@ report_option = click.option(
     help="Also write a self-contained HTML report to this file (replaced only with --force).",
 )
 force_option = click.option("--force", is_flag=True, help="Replace existing output.")
+xlsx_option = click.option(
+    "--xlsx",
+    "xlsx_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the tables as an Excel workbook, one sheet each (replaced only with --force).",
+)
 csv_option = click.option(
     "-o",
     "--out",

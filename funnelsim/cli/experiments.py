@@ -5,10 +5,18 @@ Heavy imports happen inside the commands (see ``cli.common``).
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+from funnelsim.experiment.defaults import DEFAULT_MAX_REPLICATIONS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
 
 from funnelsim.cli.common import (
     Execution,
@@ -23,70 +31,154 @@ from funnelsim.cli.common import (
     scenario_argument,
     seam_fixes_with_progress,
     set_option,
+    xlsx_option,
 )
 
 
 @click.command()
 @click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("variant", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("options", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @set_option
 @execution_options(10, 2)
+@click.option(
+    "--until-resolved",
+    is_flag=True,
+    help="Add --reps replications at a time until the options' ranking is resolved.",
+)
+@click.option(
+    "--max-reps",
+    default=DEFAULT_MAX_REPLICATIONS,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="The most replications --until-resolved runs per scenario.",
+)
 @csv_option
 @force_option
 @report_option
+@xlsx_option
 @json_option
 def compare(
     baseline: Path,
-    variant: Path | None,
+    options: tuple[Path, ...],
     overrides: tuple[str, ...],
     execution: Execution,
+    until_resolved: bool,
+    max_reps: int,
     out: Path | None,
     force: bool,
     report_path: Path | None,
+    xlsx_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Paired difference of VARIANT (or BASELINE with --set changes) against BASELINE."""
+    """Rank OPTIONS (or BASELINE with --set changes) against BASELINE by net value.
+
+    Every option runs on the base's random numbers (paired); --set changes apply to every
+    option. One option prints its paired differences per metric; several print the
+    decision table: extra cost, revenue gain, net value (gross profit − cost), payback, and
+    whether the ranking is resolved at this replication count.
+    """
+    import pandas as pd
     from rich.markup import escape
 
     from funnelsim.api import compare as compare_scenarios
-    from funnelsim.experiment.sizes import compare_size
+    from funnelsim.excel import decision_sheets, write_xlsx
+    from funnelsim.experiment.options import option_names
+    from funnelsim.experiment.sizes import options_size
+    from funnelsim.experiment.stats import CONFIDENCE
     from funnelsim.output import check_writable, write_table
-    from funnelsim.report.html import check_report_path, report_from_comparison, write_report
+    from funnelsim.report.html import (
+        report_from_decision,
+        write_report,
+    )
     from funnelsim.report.progress import progress_bar
-    from funnelsim.report.terminal import print_comparison, print_warnings
+    from funnelsim.report.terminal import print_comparison, print_decision, print_warnings
     from funnelsim.scenario.loading import ScenarioError, load_scenario
 
-    if variant is None and not overrides:
-        raise ScenarioError("compare: give a VARIANT scenario file or --set changes")
+    if not options and not overrides:
+        raise ScenarioError("compare: give OPTION scenario files or --set changes")
     base_spec = load_scenario(baseline)
-    variant_spec = load_scenario(variant or baseline, overrides)
-    compare_size(base_spec, variant_spec, execution.reps, execution.allow_large)
+    specs = [load_scenario(path, overrides) for path in options or (baseline,)]
+    named = option_names(base_spec, specs)
+    if not options:
+        named = {f"{base_spec.name} with --set": specs[0]}
+    most = max(execution.reps, max_reps) if until_resolved else execution.reps
+    options_size(base_spec, specs, most, execution.allow_large)
+    check_outputs(out, report_path, force)
+    if xlsx_path is not None:
+        check_writable(xlsx_path, force)
+    console = console_for(as_json)
+    total = None if until_resolved else (1 + len(named)) * execution.reps
+    with progress_bar(console, total, "comparing") as advance:
+        decision = compare_scenarios(
+            base_spec,
+            named,
+            **execution.api_kwargs(),
+            on_done=advance,
+            until_resolved=until_resolved,
+            max_replications=max_reps,
+        )
+    single = len(named) == 1
+    decision_table = decision.summary()
+    summaries = {name: comparison.summary() for name, comparison in decision.comparisons.items()}
+    table = next(iter(summaries.values())) if single else decision_table
+    if out is not None:
+        write_table(table, out, force=force)
+    if report_path is not None:
+        labels = None if options else {next(iter(named)): f"--set {' '.join(overrides)}"}
+        write_report(report_from_decision(decision, labels), report_path, force=force)
+    if xlsx_path is not None:
+        write_xlsx(decision_sheets(decision), xlsx_path, force=force)
+    if as_json:
+        document = table if single else _decision_document(decision_table, summaries)
+        click.echo(
+            document.to_json(orient="records", indent=2)
+            if isinstance(document, pd.DataFrame)
+            else json.dumps(document, indent=2, default=str)
+        )
+        return
+    first = next(iter(named))
+    if single:  # one option: its paired differences per metric, as compare always printed
+        print_comparison(table, (base_spec.name, first), base_spec.currency, console, CONFIDENCE)
+    print_decision(decision_table, base_spec.currency, console, decision.confidence)
+    print_warnings(
+        decision.comparison(first).warnings() if single else decision.warnings(), console
+    )
+    report_written(report_path, console)
+    if xlsx_path is not None:
+        console.print(f"Workbook written to [bold]{escape(str(xlsx_path))}[/bold]")
+
+
+def check_outputs(out: Path | None, report_path: Path | None, force: bool) -> None:
+    """Refuse a bad --out table or --report file before any simulation."""
+    from funnelsim.output import check_writable
+    from funnelsim.report.html import check_report_path
+
     if out is not None:
         check_writable(out, force)
     if report_path is not None:
         check_report_path(report_path, force)
-    console = console_for(as_json)
-    with progress_bar(console, 2 * execution.reps, "comparing") as advance:
-        result = compare_scenarios(
-            base_spec,
-            variant_spec,
-            **execution.api_kwargs(),
-            on_done=advance,
-        )
-    summary = result.summary()
-    names = (base_spec.name, variant_spec.name if variant else f"{base_spec.name} with --set")
-    if out is not None:
-        write_table(summary, out, force=force)
-    if report_path is not None:
-        label = names[1] if variant else f"--set {' '.join(overrides)}"
-        write_report(report_from_comparison(result, label), report_path, force=force)
-    if as_json:
-        click.echo(summary.to_json(orient="records", indent=2))
-        return
-    print_comparison(summary, names, base_spec.currency, console, result.confidence)
-    print_warnings(result.warnings(), console)
+
+
+def report_written(report_path: Path | None, console: Console) -> None:
+    """Say where the report went (paths are printed as text, never as markup)."""
+    from rich.markup import escape
+
     if report_path is not None:
         console.print(f"Report written to [bold]{escape(str(report_path))}[/bold]")
+
+
+def _decision_document(
+    decision_table: pd.DataFrame, summaries: dict[str, pd.DataFrame]
+) -> dict[str, object]:
+    """--json of several options: the decision table and each option's paired summary."""
+
+    return {
+        "decision": json.loads(decision_table.to_json(orient="records")),
+        "comparisons": {
+            name: json.loads(summary.to_json(orient="records"))
+            for name, summary in summaries.items()
+        },
+    }
 
 
 @click.command()
@@ -103,6 +195,7 @@ def compare(
 @execution_options(10, 2)
 @csv_option
 @force_option
+@report_option
 @json_option
 def plan(
     scenario: Path | None,
@@ -111,13 +204,15 @@ def plan(
     execution: Execution,
     out: Path | None,
     force: bool,
+    report_path: Path | None,
     as_json: bool,
 ) -> None:
     """Paired difference of SCENARIO with a hiring plan against SCENARIO as it is."""
     from funnelsim.api import plan as compare_plan
     from funnelsim.experiment.plans import parse_hire
     from funnelsim.experiment.sizes import plan_size
-    from funnelsim.output import check_writable, write_table
+    from funnelsim.output import write_table
+    from funnelsim.report.html import report_from_plan, write_report
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_comparison, print_headcount
     from funnelsim.scenario.loading import load_scenario
@@ -125,8 +220,7 @@ def plan(
     spec = load_scenario(scenario or default_scenario(), overrides)
     parsed = [parse_hire(text) for text in hires]
     plan_size(spec, parsed, execution.reps, execution.allow_large)
-    if out is not None:
-        check_writable(out, force)
+    check_outputs(out, report_path, force)
     console = console_for(as_json)
     with progress_bar(console, 2 * execution.reps, "comparing hiring plans") as advance:
         result = compare_plan(
@@ -138,12 +232,15 @@ def plan(
     summary = result.comparison.summary()
     if out is not None:
         write_table(summary, out, force=force)
+    if report_path is not None:
+        write_report(report_from_plan(result), report_path, force=force)
     if as_json:
         click.echo(summary.to_json(orient="records", indent=2))
         return
     names = (spec.name, f"with {' '.join(hires)}")
     print_comparison(summary, names, spec.currency, console, result.comparison.confidence)
     print_headcount(result.headcount(), console)
+    report_written(report_path, console)
 
 
 @click.command()
@@ -152,6 +249,7 @@ def plan(
 @execution_options(10, 2)
 @csv_option
 @force_option
+@report_option
 @json_option
 def leaks(
     scenario: Path | None,
@@ -159,22 +257,35 @@ def leaks(
     execution: Execution,
     out: Path | None,
     force: bool,
+    report_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Per seam: what fixing it is worth (counterfactual) beside attributed leakage."""
+    """Per seam: what fixing it is worth (counterfactual) beside attributed leakage.
+
+    With --report the scenario also runs once more keeping its ledgers, for the charts.
+    """
+    from funnelsim.api import run as run_scenario
+    from funnelsim.experiment.sizes import run_size
     from funnelsim.experiment.stats import CONFIDENCE
-    from funnelsim.output import check_writable
+    from funnelsim.report.html import report_from_results, write_report
+    from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_leaks
     from funnelsim.scenario.loading import load_scenario
 
     spec = load_scenario(scenario or default_scenario(), overrides)
-    if out is not None:
-        check_writable(out, force)
+    if report_path is not None:
+        run_size(spec, execution.reps, True, execution.allow_large)
+    check_outputs(out, report_path, force)
     console = console_for(as_json)
     table = seam_fixes_with_progress(spec, execution, console)
+    if report_path is not None:
+        with progress_bar(console, execution.reps, "running the scenario for the report") as go:
+            results = run_scenario(spec, **execution.api_kwargs(), on_done=go)
+        write_report(report_from_results(results, leaks=table), report_path, force=force)
     emit_table(table, out, force, as_json)
     if not as_json:
         print_leaks(table, spec.currency, console, CONFIDENCE)
+        report_written(report_path, console)
 
 
 @click.command()
@@ -195,6 +306,8 @@ def leaks(
     type=click.Path(path_type=Path, file_okay=False),
     help="Sweep directory: each point is saved as it finishes; rerun to resume.",
 )
+@force_option
+@report_option
 @json_option
 def sweep(
     scenario: Path | None,
@@ -202,6 +315,8 @@ def sweep(
     grid_specs: tuple[str, ...],
     execution: Execution,
     out: Path | None,
+    force: bool,
+    report_path: Path | None,
     as_json: bool,
 ) -> None:
     """Every point of a parameter grid with intervals; the best net value gain is starred.
@@ -212,6 +327,7 @@ def sweep(
     from funnelsim.experiment.sizes import sweep_size
     from funnelsim.experiment.stats import CONFIDENCE
     from funnelsim.experiment.variants import parse_grid
+    from funnelsim.report.html import report_from_sweep, write_report
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_sweep
     from funnelsim.scenario.loading import load_scenario
@@ -219,6 +335,7 @@ def sweep(
     spec = load_scenario(scenario or default_scenario(), overrides)
     grid = parse_grid(grid_specs)
     sweep_size(spec, grid, execution.reps, execution.allow_large)
+    check_outputs(None, report_path, force)
     n_points = math.prod(len(values) for values in grid.values())
     console = console_for(as_json)
     with progress_bar(console, (n_points + 1) * execution.reps, "sweeping") as advance:
@@ -231,8 +348,14 @@ def sweep(
             on_warning=lambda message: click.echo(f"warning: {message}", err=True),
         )
     emit_table(table, out / "sweep.csv" if out else None, True, as_json)
+    if report_path is not None:
+        report = report_from_sweep(
+            table, spec, list(grid), execution.reps, execution.seed, CONFIDENCE
+        )
+        write_report(report, report_path, force=force)
     if not as_json:
         print_sweep(table, list(grid), spec.currency, console, CONFIDENCE)
+        report_written(report_path, console)
 
 
 @click.command()
@@ -261,6 +384,7 @@ def sweep(
 @execution_options(5, 2)
 @csv_option
 @force_option
+@report_option
 @json_option
 def sensitivity(
     scenario: Path | None,
@@ -271,21 +395,21 @@ def sensitivity(
     execution: Execution,
     out: Path | None,
     force: bool,
+    report_path: Path | None,
     as_json: bool,
 ) -> None:
     """One-at-a-time tornado: which inputs move the metric most, with intervals."""
     from funnelsim.api import sensitivity as one_at_a_time
     from funnelsim.experiment.sizes import sensitivity_size
     from funnelsim.experiment.stats import CONFIDENCE
-    from funnelsim.output import check_writable
+    from funnelsim.report.html import report_from_sensitivity, write_report
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_sensitivity
     from funnelsim.scenario.loading import load_scenario
 
     spec = load_scenario(scenario or default_scenario(), overrides)
     sensitivity_size(spec, params or None, execution.reps, execution.allow_large)
-    if out is not None:
-        check_writable(out, force)
+    check_outputs(out, report_path, force)
     console = console_for(as_json)
     with progress_bar(console, None, "varying parameters one at a time") as advance:
         table = one_at_a_time(
@@ -297,5 +421,9 @@ def sensitivity(
             on_done=advance,
         )
     emit_table(table, out, force, as_json)
+    if report_path is not None:
+        report = report_from_sensitivity(table, spec, execution.reps, execution.seed, CONFIDENCE)
+        write_report(report, report_path, force=force)
     if not as_json:
         print_sensitivity(table, spec.currency, console, CONFIDENCE)
+        report_written(report_path, console)

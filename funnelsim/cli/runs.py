@@ -26,6 +26,7 @@ from funnelsim.cli.common import (
     seam_fixes_with_progress,
     set_option,
     slug,
+    xlsx_option,
 )
 
 
@@ -43,6 +44,7 @@ from funnelsim.cli.common import (
 @force_option
 @click.option("--no-ledger", is_flag=True, help="Keep only summaries (no Parquet ledger).")
 @report_option
+@xlsx_option
 @click.option(
     "--leaks",
     "with_leaks",
@@ -58,6 +60,7 @@ def run(
     force: bool,
     no_ledger: bool,
     report_path: Path | None,
+    xlsx_path: Path | None,
     with_leaks: bool,
     as_json: bool,
 ) -> None:
@@ -66,6 +69,7 @@ def run(
     from rich.markup import escape
 
     from funnelsim.api import run as run_scenario
+    from funnelsim.excel import fill_xlsx, results_sheets, stage_xlsx
     from funnelsim.output import fill_results, stage_results, summary_document
     from funnelsim.report.html import report_from_results
     from funnelsim.report.html.files import stage_report
@@ -78,16 +82,19 @@ def run(
     # Ledgers only where they go: the results folder's Parquet files and the report's charts.
     keep_ledgers = not no_ledger and (out_dir is not None or report_path is not None)
     check_run_size(spec, execution, keep_ledgers=keep_ledgers, leaks=with_leaks)
-    if report_path is not None and out_dir is not None:
-        refuse_report_in_results(report_path, out_dir)
+    for path in (report_path, xlsx_path):
+        if path is not None and out_dir is not None:
+            refuse_report_in_results(path, out_dir)
     console = console_for(as_json)
     with ExitStack() as outputs:
         staged = None
         if out_dir is not None:
             staged = outputs.enter_context(stage_results(out_dir, force))
-        report_file = None
+        report_file = workbook = None
         if report_path is not None:
             report_file = outputs.enter_context(stage_report(report_path, force))
+        if xlsx_path is not None:
+            workbook = outputs.enter_context(stage_xlsx(xlsx_path, force))
         description = f"simulating {spec.name}"
         with progress_bar(console, execution.reps, description) as advance:
             results = run_scenario(
@@ -105,10 +112,14 @@ def run(
             fill_results(results, staged.path, tables)
         if report_file is not None:
             report_file.write(report_from_results(results, leaks=seam_fixes))
-        if staged is not None:
-            staged.commit()
-        if report_file is not None:
-            report_file.commit()
+        if workbook is not None:
+            sheets = results_sheets(results)
+            if seam_fixes is not None:
+                sheets["seam fixes"] = seam_fixes
+            fill_xlsx(workbook, sheets)
+        for finished in (staged, report_file, workbook):
+            if finished is not None:
+                finished.commit()
     if as_json:
         document = summary_document(results)
         document["results_dir"] = None if out_dir is None else str(out_dir)
@@ -124,6 +135,8 @@ def run(
         console.print(f"Results written to [bold]{escape(str(out_dir))}[/bold]")
         if report_path is not None:
             console.print(f"Report written to [bold]{escape(str(report_path))}[/bold]")
+        if xlsx_path is not None:
+            console.print(f"Workbook written to [bold]{escape(str(xlsx_path))}[/bold]")
 
 
 def default_results_dir(name: str) -> Path:
@@ -133,14 +146,14 @@ def default_results_dir(name: str) -> Path:
 
 
 def refuse_report_in_results(report_path: Path, out_dir: Path) -> None:
-    """The report is a file of its own: never the results folder nor inside it."""
+    """A report or workbook is a file of its own: never the results folder nor inside it."""
     from funnelsim.atomic import OutputRefusedError
 
     report, results = report_path.resolve(), out_dir.resolve()
     if report == results or results in report.parents:
         raise OutputRefusedError(
-            f"{report_path}: the --report file must not be the --out folder ({out_dir}) "
-            "or inside it"
+            f"{report_path}: the --report or --xlsx file must not be the --out folder "
+            f"({out_dir}) or inside it"
         )
 
 

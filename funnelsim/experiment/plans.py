@@ -19,6 +19,7 @@ from funnelsim.experiment.compare import Comparison, compare
 from funnelsim.experiment.executors import DaskScheduler
 from funnelsim.experiment.replications import Replication
 from funnelsim.experiment.variants import scenario_data
+from funnelsim.scenario.errors import closest
 from funnelsim.scenario.loading import ScenarioError, scenario_from_dict
 from funnelsim.scenario.models import Scenario
 
@@ -80,8 +81,10 @@ def with_hires(scenario: Scenario, hires: Iterable[Hire]) -> Scenario:
     end = scenario.start_date + dt.timedelta(days=scenario.horizon_days)
     for hire in hires:
         if hire.team not in scenario.teams:
+            match = closest(hire.team, scenario.teams)
+            hint = f"; did you mean '{match}'?" if match else ""
             raise ScenarioError(
-                f"--hire: unknown team '{hire.team}' (teams: {', '.join(scenario.teams)})"
+                f"--hire: unknown team '{hire.team}'{hint} (teams: {', '.join(scenario.teams)})"
             )
         if not scenario.start_date <= hire.date < end:
             raise ScenarioError(

@@ -36,6 +36,13 @@ def compare_size(
     return check_run_size([baseline, variant], replications, allow_large=allow_large)
 
 
+def options_size(
+    baseline: Scenario, options: list[Scenario], replications: int, allow_large: bool = False
+) -> Workload:
+    """Replications of the base and of every option (at most ``replications`` each)."""
+    return check_run_size([baseline, *options], replications, allow_large=allow_large)
+
+
 def plan_size(
     scenario: Scenario, hires: Iterable[Hire], replications: int, allow_large: bool = False
 ) -> Workload:

@@ -17,6 +17,7 @@ from funnelsim.report.data import (
     response_hours,
     team_colors,
 )
+from funnelsim.report.labels import DisplayNames
 
 if TYPE_CHECKING:
     from funnelsim.results import Results
@@ -62,7 +63,12 @@ class PlotAccessor:
         levels = self.data.team_levels
         colors = team_colors(self.data.scenario, list(dict.fromkeys(levels["team"])))
         return charts.teams(
-            levels, measure=measure, colors=colors, confidence=self.data.confidence, ax=ax
+            levels,
+            measure=measure,
+            colors=colors,
+            confidence=self.data.confidence,
+            ax=ax,
+            labels=DisplayNames.of(self.data.scenario).teams,
         )
 
     def pipeline(self, ax: Axes | None = None) -> Axes:

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from funnelsim.report.decisions import decision_header, decision_rows, overall_verdict
 from funnelsim.report.formatting import with_interval
 from funnelsim.results import Results
 
@@ -163,6 +164,23 @@ def print_comparison(
             "–" if pd.isna(row["narrowing"]) else f"{row['narrowing']:.1f}x",
         )
     console.print(table)
+
+
+def print_decision(
+    summary: pd.DataFrame, currency: str, console: Console, confidence: float
+) -> None:
+    """The decision table (options ranked by net value) and whether the ranking is resolved."""
+    n = int(summary["replications"].iloc[0]) if len(summary) else 0
+    table = Table(
+        title=f"Options ranked by net value, each paired against the base ({n} replications)",
+        title_justify="left",
+    )
+    for name in decision_header(confidence):
+        table.add_column(name, justify="left" if name in {"option", "verdict"} else "right")
+    for row in decision_rows(summary, currency):
+        _add_row(table, *row)
+    console.print(table)
+    console.print(escape(overall_verdict(summary)))
 
 
 def print_leaks(leaks: pd.DataFrame, currency: str, console: Console, confidence: float) -> None:

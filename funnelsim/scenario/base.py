@@ -7,6 +7,7 @@ engine adds up stays finite. Sizes have hard sanity caps far above any real comp
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -51,3 +52,21 @@ Probability = Annotated[Number, Field(ge=0, le=1)]
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+LABEL_LENGTH = 120
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(value: str) -> str:
+    """A display label is one short line: reports, charts and sheets print it as is."""
+    if len(value) > LABEL_LENGTH or _CONTROL.search(value):
+        raise ValueError(
+            f"expected one line of text of at most {LABEL_LENGTH} characters "
+            "(no line breaks or control characters)"
+        )
+    return value
+
+
+Label = Annotated[str, AfterValidator(_one_line)]
+"""A display name for a person to read (``label:``); the key stays the name in paths."""

@@ -13,6 +13,7 @@ from funnelsim.scenario.base import (
     MAX_WEEKLY_RATE,
     WEEKDAYS,
     Count,
+    Label,
     NonNegative,
     Number,
     Probability,
@@ -56,6 +57,7 @@ class Segment(_Spec):
 
     share: Probability = Field(ge=0, le=1)
     deal_value: Distribution
+    label: Label | None = Field(default=None, description="display name in reports")
 
 
 class Source(_Spec):
@@ -63,6 +65,7 @@ class Source(_Spec):
 
     leads_per_week: Number = Field(ge=0, le=MAX_WEEKLY_RATE)
     cost_per_lead: NonNegative = 0.0
+    label: Label | None = Field(default=None, description="display name in reports")
     fit: Distribution = Beta(a=2, b=5)
     seasonality: tuple[NonNegative, ...] | None = Field(
         default=None, description="12 monthly multipliers of the weekly rate, Jan..Dec"
@@ -114,6 +117,7 @@ class OutboundSource(_Spec):
     cost_per_lead: NonNegative = 0.0
     fit: Distribution = Beta(a=2, b=5)
     segment_mix: dict[str, Probability] | None = None
+    label: Label | None = Field(default=None, description="display name in reports")
 
 
 def _source_kind(value: Any) -> str:

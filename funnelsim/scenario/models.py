@@ -16,6 +16,7 @@ from funnelsim.scenario.base import (
     DEFAULT_SEGMENTS,
     WEEKDAYS,
     Count,
+    Label,
     Probability,
     Routing,
     _Spec,
@@ -126,6 +127,8 @@ class Scenario(_Spec):
 
     name: str = "unnamed"
     description: str = ""
+    label: Label | None = Field(default=None, description="display title in reports")
+    client: Label | None = Field(default=None, description="client or company in the title")
     start_date: StartDate = dt.date(2027, 1, 4)
     horizon_days: Count = Field(default=730, gt=0, le=3650)
     currency: Currency = "USD"

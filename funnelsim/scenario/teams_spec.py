@@ -11,6 +11,7 @@ from funnelsim.scenario.base import (
     MAX_CAPACITY_PER_HEAD,
     MAX_HEADCOUNT,
     Count,
+    Label,
     NonNegative,
     Number,
     _Spec,
@@ -93,6 +94,7 @@ class Team(_Spec):
     overtime_cost_multiplier: float = Field(
         default=1.5, ge=0, description="overtime pay per hour over the shift's hourly cost"
     )
+    label: Label | None = Field(default=None, description="display name in reports")
 
     @model_validator(mode="after")
     def _valid_plan(self) -> Team:

@@ -7,7 +7,14 @@
 # ``Figure`` objects (Agg), interactive callers get pyplot figures.
 
 from funnelsim.report.charts.calendar import forecast, timeseries
-from funnelsim.report.charts.experiments import forest, sweep, tornado
+from funnelsim.report.charts.experiments import (
+    decision,
+    forest,
+    forest_groups,
+    forest_panels,
+    sweep,
+    tornado,
+)
 from funnelsim.report.charts.funnel import flow, funnel
 from funnelsim.report.charts.leakage import seam_fixes, waterfall, waterfall_steps
 from funnelsim.report.charts.operations import first_response, pipeline, teams
@@ -28,10 +35,13 @@ __all__ = [
     "SEAM_COLORS",
     "STAGE_LABELS",
     "TEAM_FALLBACK_COLORS",
+    "decision",
     "first_response",
     "flow",
     "forecast",
     "forest",
+    "forest_groups",
+    "forest_panels",
     "funnel",
     "money_formatter",
     "pipeline",

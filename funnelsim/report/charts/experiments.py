@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from funnelsim.report.charts.parameters import parameter_label
 from funnelsim.report.charts.style import (
@@ -18,14 +19,29 @@ from funnelsim.report.charts.style import (
     has_interval,
     money_formatter,
     new_axes,
+    style_axes,
 )
 from funnelsim.report.formatting import number
+from funnelsim.report.labels import judgement, metric_label
 
-# Metrics whose name alone would hide how they are computed.
-METRIC_NAMES = {
-    "net_value": "net value (gross profit − cost)",
-    "net_gain": "net value gain (gross profit − cost)",
+# The decision metrics a forest shows by default: money totals, money per deal, counts.
+FOREST_METRICS: tuple[str, ...] = (
+    "horizon_revenue",
+    "arr_at_horizon",
+    "total_cost",
+    "net_value",
+    "cac",
+    "won_deals",
+    "active_customers",
+)
+# Money per deal or customer: a panel of its own, never on a revenue axis in millions.
+PER_DEAL_METRICS = frozenset({"cac"})
+JUDGEMENT_COLORS = {
+    "better": NEUTRAL_COLORS["positive"],
+    "worse": NEUTRAL_COLORS["negative"],
+    "unclear": NEUTRAL_COLORS["muted"],
 }
+FOREST_NOTE = "green: better, red: worse, grey: interval spans zero or not judged"
 
 
 def forest(
@@ -37,7 +53,9 @@ def forest(
     """Forest plot of paired differences (variant − baseline) with their intervals.
 
     ``summary`` is ``Comparison.summary()`` (metric, unit, difference, ci_low, ci_high).
-    All rows shown must share a unit; by default the money metrics.
+    All rows shown must share a unit; by default the money metrics. A point is green when
+    the change is better for that metric (more revenue, less cost or CAC), red when worse,
+    grey when its interval spans zero; each value is written in a column to the right.
     """
     ax = new_axes(ax)
     if metrics is None:
@@ -48,42 +66,135 @@ def forest(
     if len(units) > 1:
         raise ValueError(f"forest: metrics must share a unit, got {sorted(units)}")
     unit = units.pop() if units else currency
+    _forest_rows(ax, table, unit, currency)
+    ax.set_xlabel(f"paired difference, variant − baseline ({unit})")
+    ax.set_title(f"What the change is worth: paired differences ({FOREST_NOTE})", fontsize=9)
+    return ax
+
+
+def forest_panels(
+    summary: pd.DataFrame,
+    currency: str,
+    metrics: Sequence[str] | None = None,
+    figure: Figure | None = None,
+) -> Figure:
+    """The forest with one panel per unit (money totals, money per deal, counts, ...).
+
+    ``metrics`` default to :data:`FOREST_METRICS` (those present); each panel has its own
+    axis, so a CAC change is never read off an axis in millions.
+    """
+    groups = forest_groups(summary, currency, metrics)
+    rows = sum(len(table) for _, _, table in groups)
+    if figure is None:
+        figure = Figure(figsize=(9.0, 0.9 + 0.32 * rows + 0.55 * len(groups)), layout="constrained")
+    if not groups:
+        return figure
+    axes = figure.subplots(
+        len(groups), 1, squeeze=False, height_ratios=[len(t) + 1.2 for _, _, t in groups]
+    )[:, 0]
+    for ax, (title, unit, table) in zip(axes, groups, strict=True):
+        style_axes(ax)
+        _forest_rows(ax, table, unit, currency)
+        ax.set_title(title, fontsize=9, loc="left")
+    figure.suptitle(f"Paired differences, option − baseline ({FOREST_NOTE})", fontsize=9.5)
+    return figure
+
+
+def forest_groups(
+    summary: pd.DataFrame, currency: str, metrics: Sequence[str] | None = None
+) -> list[tuple[str, str, pd.DataFrame]]:
+    """(panel title, unit, rows) per panel: rows sharing a unit and a scale; metrics the
+    change left alone in every replication are left out."""
+    wanted = list(metrics) if metrics is not None else list(FOREST_METRICS)
+    table = summary[summary["metric"].isin(wanted)].copy()
+    bounds = table[["difference", "ci_low", "ci_high"]].to_numpy(dtype=float)
+    moved = (np.isfinite(bounds) & (bounds != 0)).any(axis=1)
+    table = table[moved]
+    table["_order"] = table["metric"].map({m: i for i, m in enumerate(wanted)})
+    table = table.sort_values("_order").drop(columns="_order")
+    panel = np.where(table["metric"].isin(PER_DEAL_METRICS), "per deal", table["unit"])
+    groups = []
+    for key in dict.fromkeys(panel):
+        rows = table[panel == key].reset_index(drop=True)
+        unit = str(rows["unit"].iloc[0])
+        if key == "per deal":
+            title = f"{currency} per won deal"
+        elif unit == currency:
+            title = f"{currency} over the horizon"
+        else:
+            title = unit
+        groups.append((title, unit, rows))
+    return groups
+
+
+def _forest_rows(ax: Axes, table: pd.DataFrame, unit: str, currency: str) -> None:
+    """Points, intervals and a right-hand column of values, one row per metric."""
     y = np.arange(len(table))[::-1]
     diff = table["difference"].to_numpy(dtype=float)
     low = table["ci_low"].to_numpy(dtype=float)
     high = table["ci_high"].to_numpy(dtype=float)
-    colors = [_effect_color(lo, hi) for lo, hi in zip(low, high, strict=True)]
-    for yi, d, lo, hi, color, metric in zip(
-        y, diff, low, high, colors, table["metric"], strict=True
-    ):
+    for yi, d, lo, hi, metric in zip(y, diff, low, high, table["metric"], strict=True):
+        color = JUDGEMENT_COLORS[judgement(metric, lo, hi)]
         if has_interval(lo, hi):
             ax.plot([lo, hi], [yi, yi], color=color, lw=2, solid_capstyle="round")
         (point,) = ax.plot([d], [yi], "o", color=color, ms=7)
         point.set_gid(f"difference:{metric}")
-        text = number(d, unit, currency)
+        text = ("+" if d > 0 else "") + number(d, unit, currency)
         if has_interval(lo, hi):
             text += f"  [{number(lo, unit, currency)}, {number(hi, unit, currency)}]"
         ax.annotate(
-            text, (d, yi), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8
+            text,
+            xy=(1.0, yi),
+            xycoords=("axes fraction", "data"),
+            xytext=(8, 0),
+            textcoords="offset points",
+            ha="left",
+            va="center",
+            fontsize=8,
+            color=color,
         )
     ax.axvline(0, color=NEUTRAL_COLORS["muted"], lw=1)
-    ax.set_yticks(y, [METRIC_NAMES.get(m, m.replace("_", " ")) for m in table["metric"]])
+    ax.set_yticks(y, [metric_label(m) for m in table["metric"]], fontsize=8.5)
     ax.set_ylim(-0.7, len(table) - 0.3)
     if unit == currency:
         ax.xaxis.set_major_formatter(money_formatter(currency))
-    ax.set_xlabel(f"paired difference, variant − baseline ({unit})")
     ax.grid(axis="x", color=NEUTRAL_COLORS["grid"])
-    ax.set_title("What the change is worth: paired differences with intervals")
+
+
+def decision(summary: pd.DataFrame, currency: str, ax: Axes | None = None) -> Axes:
+    """Net value of each option against the base with its interval, best on top.
+
+    ``summary`` is ``Decision.summary()``; colours as the forest (green: better than no
+    change, red: worse, grey: not distinguishable from it).
+    """
+    ax = new_axes(ax, (8.0, 1.2 + 0.45 * len(summary)))
+    y = np.arange(len(summary))[::-1]
+    for yi, row in zip(y, summary.itertuples(index=False), strict=True):
+        lo, hi, value = row.net_value_ci_low, row.net_value_ci_high, row.net_value
+        color = JUDGEMENT_COLORS[judgement("net_value", lo, hi)]
+        if has_interval(lo, hi):
+            ax.plot([lo, hi], [yi, yi], color=color, lw=2.4, solid_capstyle="round")
+        (point,) = ax.plot([value], [yi], "o", color=color, ms=8)
+        point.set_gid(f"net_value:{row.option}")
+        ax.annotate(
+            ("+" if value > 0 else "") + number(value, currency, currency),
+            xy=(1.0, yi),
+            xycoords=("axes fraction", "data"),
+            xytext=(8, 0),
+            textcoords="offset points",
+            ha="left",
+            va="center",
+            fontsize=8.5,
+            color=color,
+        )
+    ax.axvline(0, color=NEUTRAL_COLORS["muted"], lw=1)
+    ax.set_yticks(y, [str(option) for option in summary["option"]], fontsize=9)
+    ax.set_ylim(-0.7, len(summary) - 0.3)
+    ax.xaxis.set_major_formatter(money_formatter(currency))
+    ax.set_xlabel(f"net value (gross profit − cost) against the base ({currency})")
+    ax.grid(axis="x", color=NEUTRAL_COLORS["grid"])
+    ax.set_title("Options ranked by net value, paired against the base", fontsize=10)
     return ax
-
-
-def _effect_color(low: float, high: float) -> str:
-    """Green when the interval is above zero, red below, grey when it spans zero."""
-    if has_interval(low, high) and low > 0:
-        return NEUTRAL_COLORS["positive"]
-    if has_interval(low, high) and high < 0:
-        return NEUTRAL_COLORS["negative"]
-    return NEUTRAL_COLORS["muted"]
 
 
 def sweep(
@@ -133,7 +244,7 @@ def sweep(
     x_label = parameter_label(parameter, currency)
     ax.set_xlabel(x_label)
     unit = f" ({currency})" if money_metric else ""
-    ax.set_ylabel(METRIC_NAMES.get(metric, metric.replace("_", " ")) + unit)
+    ax.set_ylabel(metric_label(metric).lower() + unit)
     ax.grid(color=NEUTRAL_COLORS["grid"])
     ax.legend(fontsize=8, frameon=False)
     ax.set_title(f"Sweep: {metric.replace('_', ' ')} against {x_label} (★ best)")

@@ -18,6 +18,7 @@ from funnelsim.report.charts.style import (
     seam_color,
 )
 from funnelsim.report.formatting import money
+from funnelsim.report.labels import ASSUMPTION_REASONS
 
 
 def waterfall_steps(
@@ -77,7 +78,8 @@ def waterfall(
     for row in steps.itertuples(index=False):
         if row.kind == "loss":
             colors.append(seam_color(row.seam))
-            labels.append(f"S{row.seam} {REASON_LABELS.get(row.reason, row.reason)}")
+            assumed = " (assumption)" if row.reason in ASSUMPTION_REASONS else ""
+            labels.append(f"S{row.seam} {REASON_LABELS.get(row.reason, row.reason)}{assumed}")
         else:
             colors.append(NEUTRAL_COLORS[row.kind])
             labels.append("Potential" if row.kind == "potential" else "Realised")
@@ -85,6 +87,11 @@ def waterfall(
     bars = ax.bar(x, heights, bottom=steps["bottom"], color=colors, width=0.7)
     for bar, row in zip(bars, steps.itertuples(index=False), strict=True):
         bar.set_gid(f"{row.kind}:{row.seam}:{row.reason}" if row.kind == "loss" else row.kind)
+        if row.kind == "loss" and row.reason in ASSUMPTION_REASONS:
+            # Assumption-driven: hatched and pale, apart from the hand-off losses.
+            bar.set_hatch("///")
+            bar.set_alpha(0.55)
+            bar.set_edgecolor("white")
     # Whiskers: each loss's interval around its bar's top, realised around its height.
     for i, row in enumerate(steps.itertuples(index=False)):
         if not has_interval(row.ci_low, row.ci_high):

@@ -104,12 +104,13 @@ def teams(
     colors: Mapping[str, str] | None = None,
     confidence: float = CONFIDENCE,
     ax: Axes | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Axes:
     """Weekly team occupancy (share of slots busy) or mean queue length over time.
 
     ``levels`` is ``Results.team_levels`` (team, week, occupancy, queue_length, and a
     replication column): a line per team, the mean over replications, with its interval
-    band when there are two or more.
+    band when there are two or more. ``labels`` are the teams' display names.
     """
     if measure not in {"occupancy", "queue_length"}:
         raise ValueError(f"measure: expected 'occupancy' or 'queue_length', got {measure!r}")
@@ -122,7 +123,8 @@ def teams(
         mine = frame[frame["team"] == team]
         table = _mean_by(mine, "week", measure, confidence)
         color = colors.get(team) or next(spare, "#7f7f7f")
-        (line,) = ax.plot(table["week"], table["mean"], color=color, lw=1.6, label=team)
+        name = (labels or {}).get(team, team)
+        (line,) = ax.plot(table["week"], table["mean"], color=color, lw=1.6, label=name)
         line.set_gid(f"team:{team}")
         if np.isfinite(table["ci_low"]).any():
             ceiling = 1.0 if measure == "occupancy" else np.inf
@@ -146,7 +148,10 @@ def teams(
         ax.set_title("Queues: work waiting for each team, week by week")
     ax.grid(color=NEUTRAL_COLORS["grid"])
     if names:
-        ax.legend(fontsize=8, frameon=False, ncols=min(len(names), 5), loc="upper left")
+        # As many columns as fit the labels (long display names get fewer).
+        longest = max(len((labels or {}).get(team, team)) for team in names)
+        columns = max(1, min(len(names), 5, 60 // max(longest, 1)))
+        ax.legend(fontsize=8, frameon=False, ncols=columns, loc="upper left")
     return ax
 
 

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from funnelsim.experiment.compare import Comparison
 from funnelsim.report import charts
 from funnelsim.report.data import ReportData
-from funnelsim.report.html.markup import chart, formatter, section
+from funnelsim.report.html.markup import chart, figure_chart, formatter, pair, section
 from funnelsim.report.html.summary import SummaryFacts
 from funnelsim.report.html.tables import (
     comparison_table,
@@ -22,7 +22,7 @@ from funnelsim.report.html.tables import (
 from funnelsim.report.plotting import PlotAccessor
 
 
-def summary_section(data: ReportData, facts: SummaryFacts) -> Markup:
+def summary_section(data: ReportData, facts: SummaryFacts, heading: str = "Summary") -> Markup:
     """The summary: headline cards, a note on replications and the findings."""
     cards = summary_cards(data, facts)
     card_html = Markup("").join(
@@ -46,7 +46,7 @@ def summary_section(data: ReportData, facts: SummaryFacts) -> Markup:
     sentences = Markup("").join(Markup("<li>{}</li>").format(s) for s in facts.sentences)
     return section(
         "summary",
-        "Summary",
+        heading,
         Markup('<div class="cards">{}</div>{}<ul class="findings">{}</ul>').format(
             card_html, notice, sentences
         ),
@@ -77,8 +77,8 @@ def summary_cards(data: ReportData, facts: SummaryFacts) -> list[tuple[str, str]
         share = facts.worst_seam_revenue[0] / potential if potential > 0 else np.nan
         cards.append(
             (
-                f"Biggest leak: seam {facts.worst_seam}, revenue lost within the horizon "
-                f"({share:.0%} of the potential)",
+                f"Biggest hand-off leak: seam {facts.worst_seam}, revenue lost within the "
+                f"horizon ({share:.0%} of the potential)",
                 fmt(facts.worst_seam_revenue, data.currency),
             )
         )
@@ -181,13 +181,15 @@ def speed_section(data: ReportData) -> Markup:
 def teams_section(data: ReportData) -> Markup:
     """Team occupancy and queues over time."""
     plot = PlotAccessor(data)
-    charts_html = Markup("").join(
-        chart(
-            lambda ax, m=measure: plot.teams(measure=m, ax=ax),
-            (9.0, 3.8),
-            f"Team {measure.replace('_', ' ')} over time",
+    charts_html = pair(
+        *(
+            chart(
+                lambda ax, m=measure: plot.teams(measure=m, ax=ax),
+                (6.4, 4.0),
+                f"Team {measure.replace('_', ' ')} over time",
+            )
+            for measure in ("occupancy", "queue_length")
         )
-        for measure in ("occupancy", "queue_length")
     )
     return section(
         "teams",
@@ -254,15 +256,20 @@ def whatif_section(data: ReportData, comparisons: Mapping[str, Comparison]) -> M
     for name, comparison in comparisons.items():
         summary = comparison.summary()
         parts.append(Markup("<h3>{}</h3>").format(name))
-        parts.append(
-            chart(
-                lambda ax, s=summary: charts.forest(s, data.currency, ax=ax),
-                (9.0, 3.6),
-                f"Paired differences: {name}",
-            )
-        )
+        parts.append(forest_figure(summary, data.currency, f"Paired differences: {name}"))
         parts.append(comparison_table(summary, data.currency, comparison))
     return section("whatifs", "What-ifs against the baseline", *parts)
+
+
+def forest_figure(summary: pd.DataFrame, currency: str, alt: str) -> Markup:
+    """The forest of a comparison's decision metrics, one panel per unit."""
+    groups = charts.forest_groups(summary, currency)
+    rows = sum(len(table) for _, _, table in groups)
+    return figure_chart(
+        lambda figure: charts.forest_panels(summary, currency, figure=figure),
+        (9.0, 0.9 + 0.3 * rows + 0.5 * len(groups)),
+        alt,
+    )
 
 
 def metrics_section(data: ReportData) -> Markup:

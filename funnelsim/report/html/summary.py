@@ -19,6 +19,7 @@ from funnelsim.experiment.compare import Comparison
 from funnelsim.experiment.leaks import combined_row, single_seams
 from funnelsim.report.data import SEAM_NAMES, ReportData, seam_leakage, total_leakage
 from funnelsim.report.html.markup import Interval, formatter
+from funnelsim.report.labels import ASSUMPTION_REASONS
 
 HEADLINE_METRICS: tuple[str, ...] = (
     "horizon_revenue",
@@ -49,6 +50,7 @@ class SummaryFacts:
     total_revenue_lost: Interval | None = None
     contract_error_deals: float | None = None
     contract_error_arr: float | None = None
+    assumption_revenue: float | None = None
     best_fix_seam: int | None = None
     best_fix_value: Interval | None = None
     fix_values: dict[int, Interval] = field(default_factory=dict)
@@ -119,8 +121,8 @@ def _seam_fixes(facts: SummaryFacts, leaks: pd.DataFrame, fmt) -> None:
         _note_saturation(facts, seam, record)
     facts.best_fix_seam = int(singles.iloc[0]["seam"])
     facts.best_fix_value = facts.fix_values[facts.best_fix_seam]
-    others = "; ".join(
-        f"seam {seam} {fmt(value, currency)}"
+    others = Markup("; ").join(
+        Markup("seam {} {}").format(seam, fmt(value, currency))
         for seam, value in facts.fix_values.items()
         if seam != facts.best_fix_seam
     )
@@ -177,22 +179,27 @@ def _note_saturation(facts: SummaryFacts, seam: int, record) -> None:
 
 
 def _leakage(facts: SummaryFacts, data: ReportData, fmt) -> None:
-    """Where revenue leaks: the worst seam as revenue within the horizon and share of potential."""
+    """Where revenue leaks: the worst seam by hand-off losses (revenue within the horizon
+    and share of the potential), and apart from it the assumption-driven losses."""
     currency = facts.currency
     summary = data.leakage_summary
     lost = summary[summary["measure"] == "horizon_revenue_lost"]
+    assumed = lost["reason"].isin(ASSUMPTION_REASONS)
     if data.leakage is not None:
-        per_seam = seam_leakage(data.leakage, data.confidence)
+        handoff = data.leakage[~data.leakage["reason"].isin(ASSUMPTION_REASONS)]
+        per_seam = seam_leakage(handoff, data.confidence)
         totals = total_leakage(data.leakage, data.confidence).set_index("measure")
         facts.total_arr_lost = _interval(totals.loc["arr_lost"])
         facts.total_revenue_lost = _interval(totals.loc["horizon_revenue_lost"])
     else:
-        means = summary.groupby(["seam", "measure"], sort=True)["mean"].sum().reset_index()
+        kept = summary[~summary["reason"].isin(ASSUMPTION_REASONS)]
+        means = kept.groupby(["seam", "measure"], sort=True)["mean"].sum().reset_index()
         per_seam = means.assign(ci_low=np.nan, ci_high=np.nan)
         total = float(lost["mean"].sum())
         facts.total_revenue_lost = (total, np.nan, np.nan)
     realised = facts.headline["horizon_revenue"][0]
     facts.potential_revenue = realised + facts.total_revenue_lost[0]
+    facts.assumption_revenue = float(lost.loc[assumed, "mean"].sum())
     errors = summary[(summary["reason"] == "contract_error")]
     if len(errors):
         measures = errors.set_index("measure")["mean"]
@@ -200,14 +207,15 @@ def _leakage(facts: SummaryFacts, data: ReportData, fmt) -> None:
         facts.contract_error_arr = float(measures.get("arr_lost", np.nan))
     revenue_by_seam = per_seam[per_seam["measure"] == "horizon_revenue_lost"]
     if not len(revenue_by_seam) or float(revenue_by_seam["mean"].max()) <= 0:
-        facts.sentences.append(Markup("No seam lost any revenue in this run."))
+        facts.sentences.append(Markup("No hand-off lost any revenue in this run."))
+        _assumption_sentence(facts, fmt)
         return
     worst = revenue_by_seam.loc[revenue_by_seam["mean"].astype(float).idxmax()]
     facts.worst_seam = int(worst["seam"])
     facts.worst_seam_revenue = _interval(worst)
     arr_row = per_seam[(per_seam["measure"] == "arr_lost") & (per_seam["seam"] == facts.worst_seam)]
     facts.worst_seam_arr = _interval(arr_row.iloc[0]) if len(arr_row) else None
-    reasons = lost[lost["seam"] == facts.worst_seam]
+    reasons = lost[(lost["seam"] == facts.worst_seam) & ~assumed]
     top = reasons.loc[reasons["mean"].astype(float).idxmax()]
     facts.worst_reason = str(top["reason"])
     facts.worst_reason_revenue = _interval(top)
@@ -217,11 +225,11 @@ def _leakage(facts: SummaryFacts, data: ReportData, fmt) -> None:
     facts.sentences.append(
         Markup(
             "Of a potential <b>{}</b> of revenue within the horizon (realised + leakage), the "
-            "company realises {:.0f}%. The biggest leak is <b>seam {} ({})</b>: <b>{}</b> "
-            "({:.0f}% of the potential), mostly because leads <b>{}</b> ({:.0f}% of that seam's "
-            "loss). Attributed and capacity-aware: lost leads are valued as comparable leads of "
-            "this run earned, scaled to what the downstream teams' idle capacity could have "
-            "taken."
+            "company realises {:.0f}%. The biggest hand-off leak is <b>seam {} ({})</b>: "
+            "<b>{}</b> ({:.0f}% of the potential), mostly because leads <b>{}</b> ({:.0f}% of "
+            "that seam's hand-off loss). Attributed and capacity-aware: lost leads are valued "
+            "as comparable leads of this run earned, scaled to what the downstream teams' idle "
+            "capacity could have taken."
         ).format(
             fmt((potential, np.nan, np.nan), currency),
             100 * realised / potential,
@@ -233,13 +241,32 @@ def _leakage(facts: SummaryFacts, data: ReportData, fmt) -> None:
             100 * reason_share,
         )
     )
+    _assumption_sentence(facts, fmt)
     if facts.contract_error_deals:
         facts.sentences.append(
-            Markup("Manual contract errors hit {} deals a run and cost {} of ARR.").format(
+            Markup(
+                "Manual contract errors hit {} deals a run and cost {} of ARR (they lose no "
+                "lead, so they count deals hit, not leads lost)."
+            ).format(
                 fmt((facts.contract_error_deals, np.nan, np.nan), "deals"),
                 fmt((facts.contract_error_arr, np.nan, np.nan), currency),
             )
         )
+
+
+def _assumption_sentence(facts: SummaryFacts, fmt) -> None:
+    """Losses that rest on modelling assumptions, stated apart from hand-off losses."""
+    value = facts.assumption_revenue
+    potential = facts.potential_revenue or np.nan
+    if not value or value <= 0:
+        return
+    facts.sentences.append(
+        Markup(
+            "A further <b>{}</b> ({:.0f}% of the potential) is <b>scored out</b>: fit leads "
+            "that marketing's score turned away. It rests on the assumed fit distribution and "
+            "score noise, not on an observed hand-off, so read it as a modelling estimate."
+        ).format(fmt((value, np.nan, np.nan), facts.currency), 100 * value / potential)
+    )
 
 
 def _deferral(facts: SummaryFacts, data: ReportData, fmt) -> None:

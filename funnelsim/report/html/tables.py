@@ -13,48 +13,19 @@ from funnelsim.experiment.leaks import single_seams
 from funnelsim.report import charts
 from funnelsim.report.data import REASON_LABELS, SEAM_NAMES, ReportData
 from funnelsim.report.formatting import number, with_interval
-from funnelsim.report.html.markup import interval_header, table
+from funnelsim.report.html.markup import interval_header, pair, table
+from funnelsim.report.labels import ASSUMPTION_REASONS, metric_label
 
-METRIC_LABELS: dict[str, str] = {
-    "leads": "Leads",
-    "mqls": "MQLs",
-    "sqls": "SQLs",
-    "opportunities": "Opportunities",
-    "won_deals": "Won deals",
-    "active_customers": "Active customers at the horizon",
-    "booked_arr": "ARR booked",
-    "arr_at_horizon": "ARR at the horizon",
-    "horizon_revenue": "Revenue within the horizon",
-    "invoiced_revenue": "Revenue invoiced within the horizon",
-    "win_rate": "Win rate (won / closed opportunities)",
-    "median_sales_cycle_days": "Median sales cycle",
-    "median_first_response_hours": "Median first response",
-    "sla_compliance": "First responses within the SLA",
-    "median_quote_to_cash_days": "Median quote-to-cash (closed-won to invoice)",
-    "deferred_revenue": "Revenue deferred past the horizon by quote-to-cash (not lost)",
-    "deferred_cash": "Cash deferred past the horizon by quote-to-cash (not lost)",
-    "nrr": "Net revenue retention",
-    "grr": "Gross revenue retention",
-    "cac": "Customer acquisition cost (CAC)",
-    "cac_payback_months": "CAC payback",
-    "forecast_mape": "Quarterly forecast error (MAPE)",
-    "lead_to_customer": "Lead-to-customer conversion",
-    "gross_profit": "Gross profit (revenue × gross margin)",
-    "total_cost": "Total cost over the horizon",
-    "net_value": "Net value (gross profit − cost)",
-}
-
-
-def metric_label(metric: str) -> str:
-    """A metric's label in the report."""
-    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+SPLIT_AFTER = 12
 
 
 def metrics_table(data: ReportData) -> Markup:
-    """Every headline metric with its interval (metrics nobody measured left out)."""
+    """Every headline metric with its interval (metrics nobody measured, and zeros, left out)."""
     rows = []
     for row in data.summary.itertuples(index=False):
         if row.replications == 0 and not np.isfinite(row.mean):
+            continue
+        if is_zero(row.mean, row.ci_low, row.ci_high):
             continue
         rows.append(
             (
@@ -62,31 +33,55 @@ def metrics_table(data: ReportData) -> Markup:
                 with_interval(row.mean, row.ci_low, row.ci_high, row.unit, data.currency),
             )
         )
-    return table(["metric", interval_header(data)], rows, numeric=(1,))
+    header = ["metric", interval_header(data)]
+    if len(rows) <= SPLIT_AFTER:
+        return table(header, rows, numeric=(1,))
+    half = (len(rows) + 1) // 2  # two shorter tables side by side: fewer pages in print
+    return pair(table(header, rows[:half], numeric=(1,)), table(header, rows[half:], numeric=(1,)))
+
+
+def is_zero(*values: float) -> bool:
+    """Every value is zero or missing, and at least one is zero: a row with nothing to show."""
+    numbers = [float(v) for v in values if v is not None and np.isfinite(float(v))]
+    return bool(numbers) and all(v == 0 for v in numbers)
+
+
+def unchanged(difference: float, low: float, high: float) -> bool:
+    """A paired difference of zero in every replication, or one nobody measured."""
+    values = [float(v) for v in (difference, low, high) if v is not None]
+    finite = [v for v in values if np.isfinite(v)]
+    return all(v == 0 for v in finite)
+
+
+LEAKAGE_MEASURES = ("deals_affected", "arr_lost", "horizon_revenue_lost")
 
 
 def leakage_table(data: ReportData) -> Markup:
-    """Attributed leakage by seam and reason: leads, ARR and horizon revenue lost."""
-    units = {
-        "deals_affected": "leads",
-        "arr_lost": data.currency,
-        "horizon_revenue_lost": data.currency,
-    }
+    """Attributed leakage by seam and reason: leads, ARR and horizon revenue lost.
+
+    Hand-off losses come first; losses that rest on modelling assumptions (scored out: a
+    latent fit against a noisy score) follow under their own heading. Reasons that lost
+    nothing in any replication are left out.
+    """
+    units = dict(zip(LEAKAGE_MEASURES, ("leads", data.currency, data.currency), strict=True))
     indexed = data.leakage_summary.set_index(["seam", "reason", "measure"])
     pairs = list(
         dict.fromkeys(
             zip(data.leakage_summary["seam"], data.leakage_summary["reason"], strict=True)
         )
     )
-    rows = []
+    groups: dict[bool, list[tuple[str, ...]]] = {False: [], True: []}
     for seam, reason in pairs:
-        cells = []
+        cells, figures = [], []
         for measure, unit in units.items():
             row = indexed.loc[(seam, reason, measure)]
+            figures += [row["mean"], row["ci_low"], row["ci_high"]]
             cells.append(
                 with_interval(row["mean"], row["ci_low"], row["ci_high"], unit, data.currency)
             )
-        rows.append(
+        if is_zero(*figures):
+            continue
+        groups[reason in ASSUMPTION_REASONS].append(
             (
                 Markup('<span class="dot" style="background:{}"></span>{} {}').format(
                     charts.seam_color(seam), int(seam), SEAM_NAMES.get(int(seam), "")
@@ -95,6 +90,14 @@ def leakage_table(data: ReportData) -> Markup:
                 *cells,
             )
         )
+    rows: list[tuple[str, ...]] = []
+    kinds: list[str | None] = []
+    for assumed, title in ((False, "Hand-off losses"), (True, ASSUMPTION_HEADING)):
+        if groups[assumed]:
+            rows.append((title,))
+            kinds.append("group")
+            rows += groups[assumed]
+            kinds += ["assumption" if assumed else None] * len(groups[assumed])
     return table(
         [
             "seam",
@@ -106,9 +109,17 @@ def leakage_table(data: ReportData) -> Markup:
         rows,
         numeric=(2, 3, 4),
         caption=(
-            f"Attributed leakage by seam and reason, capacity-aware ({interval_header(data)})"
+            f"Attributed leakage by seam and reason, capacity-aware ({interval_header(data)}). "
+            "Contract errors lose no lead: they count the deals hit and the ARR they erode."
         ),
+        row_classes=kinds,
     )
+
+
+ASSUMPTION_HEADING = (
+    "Assumption-driven (a modelling estimate: fit leads the score turned away, from the "
+    "assumed fit distribution and score noise)"
+)
 
 
 def leaks_table(leaks: pd.DataFrame, data: ReportData) -> Markup:
@@ -163,10 +174,28 @@ def _saturates(record: dict[str, Any]) -> str:
     return teams if isinstance(teams, str) else ""
 
 
-def comparison_table(summary: pd.DataFrame, currency: str, comparison: Comparison) -> Markup:
-    """A paired comparison: baseline, what-if and their difference with its interval."""
+# Attributed ARR per seam moves the wrong way in a what-if (better conversion downstream
+# raises the value of the same lost leads), so comparisons show leads lost instead.
+HIDDEN_IN_COMPARISONS = frozenset(f"seam{seam}_arr_lost" for seam in (1, 2, 3, 4))
+
+
+def comparison_table(
+    summary: pd.DataFrame,
+    currency: str,
+    comparison: Comparison,
+    metrics: tuple[str, ...] | None = None,
+) -> Markup:
+    """A paired comparison: baseline, what-if and their difference with its interval.
+
+    Rows the change left alone in every replication (or that nobody measured) and
+    attributed ARR per seam are left out; ``metrics`` keeps only those.
+    """
     rows = []
     for row in summary.itertuples(index=False):
+        if row.metric in HIDDEN_IN_COMPARISONS or (metrics and row.metric not in metrics):
+            continue
+        if unchanged(row.difference, row.ci_low, row.ci_high):
+            continue
         rows.append(
             (
                 metric_label(row.metric),
@@ -179,7 +208,8 @@ def comparison_table(summary: pd.DataFrame, currency: str, comparison: Compariso
         ["metric", "baseline", "what-if", f"difference [{comparison.confidence:.0%} CI]"],
         rows,
         numeric=(1, 2, 3),
-        caption=f"Paired over {len(comparison.baseline_runs)} replications",
+        caption=f"Paired over {len(comparison.baseline_runs)} replications; metrics the "
+        "change left alone in every replication are not shown",
     )
 
 

@@ -1,0 +1,97 @@
+"""The decision table's cells as text, shared by the terminal, the HTML report and Excel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from funnelsim.experiment.options import NO_CHANGE
+from funnelsim.report.formatting import with_interval
+
+
+def payback_text(months: float, option: str) -> str:
+    """'6 months', 'none needed' (never below zero) or 'beyond the horizon'."""
+    if option == NO_CHANGE:
+        return "–"
+    if not np.isfinite(months):
+        return "beyond the horizon"
+    if months == 0:
+        return "none needed"
+    return f"{months:.0f} month{'s' if months != 1 else ''}"
+
+
+def verdict_text(row: pd.Series | dict, currency: str) -> str:
+    """How an option stands against the next ranked one, with the paired gap."""
+    below = row["next_option"]
+    if not below:
+        return "last"
+    gap = with_interval(row["gap"], row["gap_ci_low"], row["gap_ci_high"], currency, currency)
+    if row["verdict"].startswith("identical"):
+        return f"tied with {below} (identical in every replication)"
+    if row["resolved"]:
+        return f"ahead of {below} by {gap}"
+    return f"not resolved from {below}: {gap} spans 0"
+
+
+def money_cell(row: pd.Series | dict, column: str, currency: str, interval: bool = True) -> str:
+    """A paired gain, '+' on gains, with its interval when asked and not of zero width."""
+    low, high = row[f"{column}_ci_low"], row[f"{column}_ci_high"]
+    if not interval or low == high:
+        low = high = np.nan
+    text = with_interval(row[column], low, high, currency, currency)
+    return "+" + text if row[column] > 0 else text
+
+
+def overall_verdict(summary: pd.DataFrame) -> str:
+    """One sentence: is the ranking resolved at this replication count?"""
+    n = int(summary["replications"].iloc[0]) if len(summary) else 0
+    open_pairs = summary[~summary["resolved"]]
+    if open_pairs.empty:
+        return f"Ranking resolved at {n} replications: each option differs from the next."
+    pairs = "; ".join(f"{row.option} vs {row.next_option}" for row in open_pairs.itertuples())
+    return (
+        f"Not resolved at {n} replications ({pairs}): add replications (--reps, "
+        "--until-resolved) before choosing between them."
+    )
+
+
+def decision_rows(summary: pd.DataFrame, currency: str) -> list[tuple[str, ...]]:
+    """The decision table as text rows: rank, option, extra cost, revenue gain, net value,
+    payback and verdict."""
+    rows = []
+    for _, row in summary.iterrows():
+        rows.append(
+            (
+                str(int(row["rank"])),
+                str(row["option"]),
+                money_cell(row, "extra_cost", currency, interval=False),
+                money_cell(row, "revenue_gain", currency, interval=False),
+                money_cell(row, "net_value", currency),
+                payback_text(float(row["payback_months"]), str(row["option"])),
+                verdict_text(row, currency),
+            )
+        )
+    return rows
+
+
+def decision_header(confidence: float) -> tuple[str, ...]:
+    """The decision table's column names."""
+    return (
+        "rank",
+        "option",
+        "extra cost",
+        "revenue gain",
+        f"net value (gross profit − cost) [{confidence:.0%} CI]",
+        "payback",
+        "verdict",
+    )
+
+
+__all__ = [
+    "decision_header",
+    "decision_rows",
+    "money_cell",
+    "overall_verdict",
+    "payback_text",
+    "verdict_text",
+]
