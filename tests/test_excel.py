@@ -58,7 +58,9 @@ def _rows(path: Path, sheet: str) -> list[tuple]:
 
 def test_run_workbook_has_the_summary_leakage_and_cash_flow(workbooks: dict[str, Path]) -> None:
     book = load_workbook(workbooks["run"])
-    assert book.sheetnames == ["summary", "leakage", "cash flow"]
+    assert book.sheetnames == ["summary", "leakage", "cash flow", "timeseries"]
+    header, *months = _rows(workbooks["run"], "timeseries")
+    assert "month" in header and len(months) > 0
     header, *rows = _rows(workbooks["run"], "summary")
     assert header[:3] == ("metric", "label", "unit")
     by_metric = {row[0]: row for row in rows}
@@ -101,8 +103,8 @@ def test_an_existing_workbook_is_refused_before_simulating(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("simulated although the workbook could not be written")
 
-    monkeypatch.setattr("funnelsim.cli.runs.run_scenario", refuse)
-    monkeypatch.setattr("funnelsim.cli.experiments.compare_scenarios", refuse)
+    monkeypatch.setattr("funnelsim.api.run", refuse)
+    monkeypatch.setattr("funnelsim.api.compare", refuse)
     for args in (
         ["run", str(scenario_path), "--out", str(tmp_path / "r")],
         ["compare", str(scenario_path), "--set", "seam1.sla_hours=2"],
