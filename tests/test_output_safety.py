@@ -34,6 +34,11 @@ sources:
 RESULT_FILES = {
     MARKER,
     "cashflow.csv",
+    "forecast.csv",
+    "forecast_accuracy.csv",
+    "stages.parquet",
+    "timeseries.csv",
+    "timeseries_bands.csv",
     "leakage.csv",
     "leakage_replications.csv",
     "ledger.parquet",

@@ -33,11 +33,16 @@ METRIC_LABELS: dict[str, str] = {
     "median_quote_to_cash_days": "Median quote-to-cash (closed-won to invoice)",
     "deferred_revenue": "Revenue deferred past the horizon by quote-to-cash (not lost)",
     "deferred_cash": "Cash deferred past the horizon by quote-to-cash (not lost)",
-    "nrr": "Net revenue retention",
-    "grr": "Gross revenue retention",
+    "nrr": "Net revenue retention (trailing 12 months, whole book)",
+    "grr": "Gross revenue retention (trailing 12 months, whole book)",
+    "renewal_nrr": "Net retention over the terms decided in the run",
+    "renewal_grr": "Gross retention over the terms decided in the run",
+    "arr_at_start": "ARR at the start (the starting book)",
+    "customers_at_horizon": "Customers at the horizon (the book's included)",
     "cac": "Customer acquisition cost (CAC)",
     "cac_payback_months": "CAC payback",
-    "forecast_mape": "Quarterly forecast error (MAPE)",
+    "forecast_mape": "Stage-weighted forecast error (MAPE, CRM weights)",
+    "forecast_mape_fitted": "Stage-weighted forecast error (MAPE, weights fitted on the run)",
     "lead_to_customer": "Lead-to-customer conversion",
     "gross_profit": "Gross profit (revenue × gross margin)",
     "total_cost": "Total cost over the horizon",
@@ -63,6 +68,28 @@ def metrics_table(data: ReportData) -> Markup:
             )
         )
     return table(["metric", interval_header(data)], rows, numeric=(1,))
+
+
+FORECAST_METHODS: dict[str, str] = {
+    "stage_weighted": "stage-weighted, CRM weights (vs the open pipeline's wins)",
+    "stage_weighted_fitted": "stage-weighted, fitted weights (vs the open pipeline's wins)",
+    "monte_carlo": "Monte Carlo P50 (vs every deal won)",
+}
+
+
+def forecast_table(accuracy: pd.DataFrame, data: ReportData) -> Markup:
+    """Each forecast's error over the run: MAPE and bias with their intervals."""
+    whole = accuracy[accuracy["quarter"] == "all"].set_index("method")
+    rows = [
+        (
+            label,
+            with_interval(*whole.loc[method, ["mape", "mape_low", "mape_high"]], "share", ""),
+            with_interval(*whole.loc[method, ["bias", "bias_low", "bias_high"]], "share", ""),
+        )
+        for method, label in FORECAST_METHODS.items()
+        if method in whole.index
+    ]
+    return table(["forecast", "MAPE", "bias (forecast − actual) / actual"], rows, numeric=(1, 2))
 
 
 def leakage_table(data: ReportData) -> Markup:
