@@ -157,11 +157,22 @@ def stage_weighted(pipeline: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
 def forecast_error(ledger: Ledger, scenario: Scenario, fitted: bool = False) -> float:
     """MAPE of the stage-weighted forecast against what the open pipeline won, over the
     quarters with such wins (scenario weights; ``fitted``: weights fitted on this run)."""
+    given, on_run = forecast_errors(ledger, scenario)
+    return on_run if fitted else given
+
+
+def forecast_errors(ledger: Ledger, scenario: Scenario) -> tuple[float, float]:
+    """:func:`forecast_error` with the scenario's weights and with weights fitted on the run."""
     pipeline = pipeline_by_quarter(ledger, scenario)
     weights = stage_weights(scenario)
-    if fitted:
-        weights = fit_stage_weights([pipeline], weights)
-    table = stage_weighted(pipeline, weights)
+    return (
+        _mape(stage_weighted(pipeline, weights)),
+        _mape(stage_weighted(pipeline, fit_stage_weights([pipeline], weights))),
+    )
+
+
+def _mape(table: pd.DataFrame) -> float:
+    """Mean absolute percentage error over the quarters with an actual (NaN without)."""
     actual = table["actual_open"].to_numpy(dtype=float)
     keep = actual > 0
     if not keep.any():
