@@ -95,6 +95,8 @@ BENCHMARK_ROWS = (
     ("nrr", "medians ~100-110%; SMB-heavy ~95-105%"),
     ("cac", "-"),
     ("cac_payback_months", "median ~15-20 months"),
+    ("forecast_mape", "off by more than 20% is called unreliable; good teams ~5-10%"),
+    ("forecast_mape_fitted", "(the same forecast, stage weights fitted on the run)"),
 )
 BASELINE_ROWS = (
     "arr_at_start",
@@ -118,6 +120,8 @@ LABELS = {
     "nrr": "Net revenue retention (trailing 12 months, whole book)",
     "cac": "CAC",
     "cac_payback_months": "CAC payback",
+    "forecast_mape": "Stage-weighted forecast error (MAPE, CRM's stage weights)",
+    "forecast_mape_fitted": "Stage-weighted forecast error (MAPE, fitted weights)",
 }
 
 

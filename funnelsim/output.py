@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from funnelsim.analysis.forecast import forecast_accuracy
 from funnelsim.atomic import (
     OutputExistsError,
     StagedFolder,
@@ -113,6 +114,10 @@ def _write_all(results: Results, folder: Path) -> None:
         write_csv(results.cashflow(), folder / "cashflow.csv")
         write_csv(results.timeseries(), folder / "timeseries.csv")
         write_csv(results.timeseries_bands(), folder / "timeseries_bands.csv")
+        results.stages.to_parquet(folder / "stages.parquet", index=False)
+        forecast = results.forecast()
+        write_csv(forecast, folder / "forecast.csv")
+        write_csv(forecast_accuracy(forecast, results.confidence), folder / "forecast_accuracy.csv")
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -136,6 +136,32 @@ class Results:
 
         return timeseries_bands(self.timeseries(), self.confidence)
 
+    @property
+    def stages(self) -> pd.DataFrame:
+        """Every opportunity's sales stages (entered, left, result) of every kept replication."""
+        from funnelsim.analysis.stages import stage_rows
+
+        return self._ledger_frames(stage_rows)
+
+    def forecast(self, draws: int = 1000) -> pd.DataFrame:
+        """Per replication and calendar quarter: the stage-weighted forecast (scenario and
+        fitted weights), the Monte Carlo P10/P50/P90 and the actuals (analysis.forecast)."""
+        from funnelsim.analysis.forecast import forecasts
+
+        ledgers = [rep.ledger for rep in self.replications]
+        if any(ledger is None for ledger in ledgers):
+            raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
+        table = forecasts(ledgers, self.scenario, seed=self.seed, draws=draws)
+        table["replication"] = [self.replications[i].index for i in table["replication"]]
+        return table
+
+    def forecast_accuracy(self) -> pd.DataFrame:
+        """Forecast errors per method and quarter with intervals, and the Monte Carlo band's
+        coverage of the actuals."""
+        from funnelsim.analysis.forecast import forecast_accuracy
+
+        return forecast_accuracy(self.forecast(), self.confidence)
+
     def _ledger_frames(self, pick) -> pd.DataFrame:
         frames = []
         for rep in self.replications:

@@ -94,6 +94,7 @@ def test_estimate_grows_with_scale_hires_and_outbound_markets() -> None:
     base = load_scenario(BASELINE)
     small, large = estimate(base), estimate(_scaled(base, 10, base.horizon_days))
     book = base.book.size if base.book is not None else 0  # the starting book does not scale
+    assert book > 0
     assert large.leads - book == pytest.approx(10 * (small.leads - book))
     assert large.peak_bytes > small.peak_bytes
     planned = with_overrides(base, {"teams.ae.plan": [{"date": "2027-02-01", "change": 50}]})

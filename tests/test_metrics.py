@@ -353,7 +353,7 @@ def test_zero_won_deals_gives_nan_cac_not_an_error():
     assert top["won_deals"] == 0
     assert np.isnan(top["median_quote_to_cash_days"])
     assert np.isnan(top["forecast_mape"])
-    assert np.isnan(forecast_error(ledger))
+    assert np.isnan(forecast_error(ledger, scenario))
 
 
 def test_more_lead_spend_raises_cac(rich):
@@ -466,6 +466,7 @@ HEADLINE_METRICS = [
     "cac",
     "cac_payback_months",
     "forecast_mape",
+    "forecast_mape_fitted",
     "lead_to_customer",
     "arr_at_start",
     "customers_at_horizon",
@@ -502,7 +503,9 @@ def test_headline_agrees_with_the_detailed_tables(rich):
     nrr = retention(ledger).set_index("metric")["value"]["nrr"]
     assert values["renewal_nrr"] == pytest.approx(nrr)
     assert values["arr_at_start"] == 0.0, "no starting book"
-    assert values["forecast_mape"] == pytest.approx(forecast_error(ledger))
+    assert values["forecast_mape"] == pytest.approx(forecast_error(ledger, scenario))
+    fitted = forecast_error(ledger, scenario, fitted=True)
+    assert values["forecast_mape_fitted"] == pytest.approx(fitted)
     assert values["lead_to_customer"] == pytest.approx(counts["active_customer"] / counts["leads"])
     assert np.isnan(values["sla_compliance"]), "no SLA in this scenario"
     for share in ("win_rate", "renewal_grr", "lead_to_customer"):

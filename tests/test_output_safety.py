@@ -34,6 +34,11 @@ sources:
 RESULT_FILES = {
     MARKER,
     "cashflow.csv",
+    "forecast.csv",
+    "forecast_accuracy.csv",
+    "stages.parquet",
+    "timeseries.csv",
+    "timeseries_bands.csv",
     "leakage.csv",
     "leakage_replications.csv",
     "ledger.parquet",
@@ -43,8 +48,6 @@ RESULT_FILES = {
     "summary.json",
     "team_levels.parquet",
     "terms.parquet",
-    "timeseries.csv",
-    "timeseries_bands.csv",
 }
 WAIT = 300  # seconds: a bound on a stuck child, never a timing assertion
 

@@ -1,94 +1,355 @@
-"""Forecast accuracy: a stage-weighted quarterly forecast against what actually closed.
+"""Forecasts worth checking: what a CRM shows, what the simulator predicts, what happened.
 
-At each quarter's start ``q0`` the forecaster looks at the opportunities open then
-(``opp_time <= q0 < close_time``; still open at the horizon counts as open). The CRM
-records each one's stage from the elapsed share of its expected cycle,
-``(q0 - opp_time) / (expected_close - opp_time)``: below 0.25 discovery, below 0.5
-proposal, below 0.75 negotiation, else commit. An opportunity with a stale stage record
-(``stale_stage``, the CRM hygiene setting) shows one stage later than it is (commit stays
-commit). The recorded close date is ``expected_close``: slips are unknown to the
-forecaster. The quarter's forecast is the sum of ``weight x deal_value`` over those
-expected to close in it; the actual is the deal value won in the quarter by opportunities
-that were open at its start. A last, partial quarter ends at the horizon.
+At the start ``q0`` of every calendar quarter (the first one starts on ``start_date``; a
+last quarter the horizon cuts short is left out):
+
+* **Stage-weighted** (the CRM's forecast): every opportunity open at ``q0`` whose CRM close
+  date falls in the quarter counts at its recorded stage's weight. The recorded stage is
+  the stage it is in, one later when its record is stale (``crm_hygiene``; reps rarely
+  record a stage too early); its CRM close date is the close it was planned for
+  (``expected_close``: every stage's time, no stalls), pushed on by
+  ``sales.close_date_push_days`` as many times as it has already passed. Weights come from
+  the scenario (each stage's ``weight``; without one, the chance implied by the stages)
+  or are fitted (:func:`fit_stage_weights`). Its target, ``actual_open``, is what the
+  pipeline open at ``q0`` closed-won in the quarter: a pipeline forecast cannot see deals
+  not yet created.
+* **Monte Carlo** (the simulator's own): each open opportunity's rest of its walk is
+  simulated from its stage and the time it has spent there (stage times drawn given
+  they exceed that, the stage chances from there on), and the quarter's inflow (deals
+  both created and won in it) is drawn from the other replications' same quarter (with
+  one replication: the previous quarter's inflow). P10, P50 and P90 of their sum
+  forecast ``actual``, every deal value won in the quarter.
+
+Forecast error is ``(forecast - actual) / actual`` per quarter; MAPE its absolute mean.
+Money is the deal value won in sales (before any fall-through at seam 2).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from funnelsim.analysis._common import (
-    HOURS_PER_DAY,
-    QUARTER_HOURS,
-    horizon_hours,
-    observed,
-    quarter_starts,
-)
+from funnelsim.analysis._common import horizon_hours, observed
+from funnelsim.analysis.stages import stage_rows, wilson
+from funnelsim.analysis.timeseries import calendar_months
 from funnelsim.engine.ledger import Ledger
+from funnelsim.experiment.stats import CONFIDENCE, t_interval
+from funnelsim.scenario.models import Scenario
+from funnelsim.scenario.stages import implied_weights
 
-STAGES: tuple[str, ...] = ("discovery", "proposal", "negotiation", "commit")
-# Stage probabilities as a sales team with a ~25-30% opportunity win rate sets them: late
-# stages above the average, early ones below. Stale records still bump a deal a stage up.
-STAGE_WEIGHTS: tuple[float, ...] = (0.1, 0.2, 0.35, 0.5)
-STAGE_BOUNDS: tuple[float, ...] = (0.25, 0.5, 0.75)
+HOURS_PER_DAY = 24.0
+MC_DRAWS = 1000
+STAGE_SAMPLES = 4000
+FORECAST_COLUMNS: tuple[str, ...] = (
+    "quarter",
+    "start",
+    "stage_weighted",
+    "stage_weighted_fitted",
+    "actual_open",
+    "mc_p10",
+    "mc_p50",
+    "mc_p90",
+    "mc_mean",
+    "actual",
+)
+METHODS: dict[str, tuple[str, str]] = {
+    "stage_weighted": ("stage_weighted", "actual_open"),
+    "stage_weighted_fitted": ("stage_weighted_fitted", "actual_open"),
+    "monte_carlo": ("mc_p50", "actual"),
+}
 
 
-def recorded_stage(elapsed_share: np.ndarray, stale: np.ndarray) -> np.ndarray:
-    """Stage index (0 discovery .. 3 commit) the CRM shows, one later when the record is stale."""
-    stage = np.searchsorted(np.asarray(STAGE_BOUNDS), elapsed_share, side="right")
-    return np.minimum(stage + np.asarray(stale, dtype=np.int64), len(STAGES) - 1)
+def quarter_edges(scenario: Scenario, horizon: float) -> tuple[np.ndarray, list[str]]:
+    """Hour edges of the calendar quarters forecast: from the start date on, each whole
+    quarter inside the run (one the horizon cuts short is left out)."""
+    edges, months = calendar_months(scenario.start_date, horizon)
+    first = np.flatnonzero(months["quarter"].ne(months["quarter"].shift()).to_numpy())
+    labels = months["quarter"].iloc[first].tolist()
+    bounds = np.append(edges[first], horizon)
+    last = pd.Period(labels[-1], freq="Q").end_time.normalize() + pd.Timedelta(days=1)
+    run_end = pd.Timestamp(scenario.start_date) + pd.Timedelta(hours=horizon)
+    if last > run_end and len(labels) > 1:
+        return bounds[:-1], labels[:-1]
+    return bounds, labels
 
 
-def forecast_accuracy(ledger: Ledger) -> pd.DataFrame:
-    """Per quarter: stage-weighted forecast at its start, actual won, error, abs % error.
+def stage_weights(scenario: Scenario) -> np.ndarray:
+    """The CRM's weight of each stage: the scenario's, else the chance implied by the stages."""
+    shares = {name: segment.share for name, segment in scenario.segments.items()}
+    stages = scenario.sales.stages
+    if stages is None:
+        return np.array([sum(shares[s] * scenario.sales.win_rate[s] for s in shares)])
+    implied = implied_weights(stages, shares)
+    given = [stage.weight for stage in stages.values()]
+    return np.array([w if w is not None else i for w, i in zip(given, implied, strict=True)])
 
-    Columns quarter (1-based), start_day, forecast, actual, error (forecast - actual) and
-    abs_pct_error (|error| / actual; NaN when nothing was won).
+
+def pipeline_by_quarter(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """Per quarter and recorded stage: value due in the quarter (open at its start with a
+    CRM close date in it) and value the open pipeline won in it (any close date).
+
+    Columns quarter, start, stage, due, won_open. Weights times ``due`` summed over the
+    stages is the stage-weighted forecast; ``won_open`` summed is ``actual_open``.
     """
+    horizon = horizon_hours(ledger)
+    edges, labels = quarter_edges(scenario, horizon)
+    rows = stage_rows(ledger)
+    lead = rows["lead_id"].to_numpy()
     c = ledger.columns
-    starts = quarter_starts(ledger)
-    is_opp = c["opportunity"].astype(bool)
-    opp_time = np.where(is_opp, observed(ledger, "opp_time"), np.nan)
-    is_opp &= np.isfinite(opp_time)
-    idx = np.flatnonzero(is_opp)
-    opp_time = opp_time[idx]
-    expected = np.asarray(c["expected_close"], dtype=float)[idx]
-    close_time = observed(ledger, "close_time")[idx]
-    won = c["won"].astype(bool)[idx] & np.isfinite(close_time)
-    value = np.asarray(c["deal_value"], dtype=float)[idx]
-    stale = c["stale_stage"].astype(bool)[idx]
-    open_until = np.where(np.isfinite(close_time), close_time, np.inf)
-    cycle = expected - opp_time
+    value = np.asarray(c["deal_value"], dtype=float)[lead]
+    expected = np.asarray(c["expected_close"], dtype=float)[lead]
+    won_time = observed(ledger, "won_time")[lead]
+    stale = np.asarray(c["stale_stage"], dtype=bool)[lead]
+    stage = rows["stage"].to_numpy(dtype=np.int64)
+    entered = rows["entered"].to_numpy(dtype=float)
+    left = rows["left"].to_numpy(dtype=float)
+    until = np.where(np.isfinite(left), left, np.inf)
+    n_stages = len(ledger.stage_names)
+    push = scenario.sales.close_date_push_days * HOURS_PER_DAY
+    out = []
+    for q, label in enumerate(labels):
+        q0, q1 = edges[q], edges[q + 1]
+        inside = (entered <= q0) & (until > q0)
+        recorded = np.minimum(stage + stale, n_stages - 1)
+        close = crm_close_date(expected, q0, push)
+        due = inside & (close >= q0) & (close < q1)
+        won = inside & (won_time >= q0) & (won_time < q1)
+        due_value = np.bincount(recorded[due], value[due], minlength=n_stages)
+        won_value = np.bincount(recorded[won], value[won], minlength=n_stages)
+        for k in range(n_stages):
+            out.append((label, edges[q], k, due_value[k], won_value[k]))
+    return pd.DataFrame(out, columns=["quarter", "start", "stage", "due", "won_open"])
 
-    q0 = starts[:, None]
-    q1 = np.minimum(q0 + QUARTER_HOURS, horizon_hours(ledger))
-    open_at = (opp_time[None, :] <= q0) & (open_until[None, :] > q0)
+
+def crm_close_date(expected: np.ndarray, at: float, push_hours: float) -> np.ndarray:
+    """The close date a CRM shows at ``at``: the planned one, pushed on by ``push_hours``
+    each time it has passed."""
+    late = np.isfinite(expected) & (expected < at)
+    pushes = np.ceil((at - expected[late]) / push_hours)
+    out = expected.copy()
+    out[late] = expected[late] + np.maximum(pushes, 1.0) * push_hours
+    return out
+
+
+def fit_stage_weights(pipelines: Sequence[pd.DataFrame], fallback: np.ndarray) -> np.ndarray:
+    """Weights calibrated on history: per recorded stage, the value its open pipeline won
+    within the quarter over the value due in the quarter, pooled over the tables given
+    (``fallback`` where a stage was never due)."""
+    table = pd.concat(pipelines, ignore_index=True)
+    sums = table.groupby("stage")[["due", "won_open"]].sum().reindex(range(len(fallback)))
+    due = sums["due"].to_numpy(dtype=float)
+    won = sums["won_open"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(cycle[None, :] > 0, (q0 - opp_time[None, :]) / cycle[None, :], np.inf)
-    weight = np.asarray(STAGE_WEIGHTS)[recorded_stage(share, stale[None, :])]
-    expected_in = (expected[None, :] >= q0) & (expected[None, :] < q1)
-    forecast = (open_at & expected_in) * weight * value[None, :]
-    closed_in = (close_time[None, :] >= q0) & (close_time[None, :] < q1)
-    actual = (open_at & won[None, :] & closed_in) * value[None, :]
-    forecast_sum = forecast.sum(axis=1)
-    actual_sum = actual.sum(axis=1)
-    error = forecast_sum - actual_sum
-    with np.errstate(divide="ignore", invalid="ignore"):
-        abs_pct = np.where(actual_sum > 0, np.abs(error) / actual_sum, np.nan)
-    return pd.DataFrame(
-        {
-            "quarter": np.arange(1, len(starts) + 1, dtype=np.int64),
-            "start_day": starts / HOURS_PER_DAY,
-            "forecast": forecast_sum,
-            "actual": actual_sum,
-            "error": error,
-            "abs_pct_error": abs_pct,
-        }
+        fitted = np.where(due > 0, won / due, fallback)
+    return np.nan_to_num(fitted, nan=0.0)
+
+
+def stage_weighted(pipeline: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
+    """Per quarter: the stage-weighted forecast and the open pipeline's actual."""
+    frame = pipeline.assign(forecast=pipeline["due"] * weights[pipeline["stage"].to_numpy()])
+    grouped = frame.groupby(["quarter", "start"], sort=False)[["forecast", "won_open"]].sum()
+    return grouped.rename(columns={"won_open": "actual_open"}).reset_index()
+
+
+def forecast_error(ledger: Ledger, scenario: Scenario, fitted: bool = False) -> float:
+    """MAPE of the stage-weighted forecast against what the open pipeline won, over the
+    quarters with such wins (scenario weights; ``fitted``: weights fitted on this run)."""
+    given, on_run = forecast_errors(ledger, scenario)
+    return on_run if fitted else given
+
+
+def forecast_errors(ledger: Ledger, scenario: Scenario) -> tuple[float, float]:
+    """:func:`forecast_error` with the scenario's weights and with weights fitted on the run."""
+    pipeline = pipeline_by_quarter(ledger, scenario)
+    weights = stage_weights(scenario)
+    return (
+        _mape(stage_weighted(pipeline, weights)),
+        _mape(stage_weighted(pipeline, fit_stage_weights([pipeline], weights))),
     )
 
 
-def forecast_error(ledger: Ledger) -> float:
-    """Mean absolute percentage error of the quarterly forecast (quarters with a win; else NaN)."""
-    errors = forecast_accuracy(ledger)["abs_pct_error"].to_numpy(dtype=float)
-    errors = errors[np.isfinite(errors)]
-    return float(errors.mean()) if len(errors) else np.nan
+def _mape(table: pd.DataFrame) -> float:
+    """Mean absolute percentage error over the quarters with an actual (NaN without)."""
+    actual = table["actual_open"].to_numpy(dtype=float)
+    keep = actual > 0
+    if not keep.any():
+        return np.nan
+    return float(np.mean(np.abs(table["forecast"].to_numpy()[keep] - actual[keep]) / actual[keep]))
+
+
+def forecasts(
+    ledgers: Sequence[Ledger], scenario: Scenario, seed: int = 0, draws: int = MC_DRAWS
+) -> pd.DataFrame:
+    """Every replication's quarterly forecasts and actuals (columns ``FORECAST_COLUMNS``
+    with a ``replication`` column first). Fitted weights are pooled over all the ledgers;
+    the Monte Carlo draws come from a Generator seeded with ``seed``."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xF0CA57]))
+    pipelines = [pipeline_by_quarter(ledger, scenario) for ledger in ledgers]
+    weights = stage_weights(scenario)
+    fitted = fit_stage_weights(pipelines, weights)
+    samples = StageSamples(scenario, rng)
+    inflow = np.array([_inflow(ledger, scenario) for ledger in ledgers])
+    frames = []
+    for r, (ledger, pipeline) in enumerate(zip(ledgers, pipelines, strict=True)):
+        table = stage_weighted(pipeline, weights).rename(columns={"forecast": "stage_weighted"})
+        table["stage_weighted_fitted"] = stage_weighted(pipeline, fitted)["forecast"].to_numpy()
+        edges, _ = quarter_edges(scenario, horizon_hours(ledger))
+        others = np.delete(inflow, r, axis=0)
+        mc = []
+        for q in range(len(edges) - 1):
+            open_part = samples.pipeline_wins(ledger, edges[q], edges[q + 1], draws, rng)
+            if len(others):
+                new_part = others[rng.integers(0, len(others), draws), q]
+            else:
+                new_part = np.full(draws, inflow[r, q - 1] if q else 0.0)
+            total = open_part + new_part
+            mc.append((*np.quantile(total, [0.1, 0.5, 0.9]), total.mean()))
+        table[["mc_p10", "mc_p50", "mc_p90", "mc_mean"]] = np.array(mc)
+        table["actual"] = _actual(ledger, edges)
+        table["start"] = pd.Timestamp(scenario.start_date) + pd.to_timedelta(table["start"], "h")
+        table.insert(0, "replication", r)
+        frames.append(table[["replication", *FORECAST_COLUMNS]])
+    return pd.concat(frames, ignore_index=True)
+
+
+def forecast_accuracy(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Forecast errors with intervals, from :func:`forecasts` output.
+
+    One row per method (stage_weighted, stage_weighted_fitted, monte_carlo) and quarter
+    (``all`` for the whole run): mean absolute percentage error and mean (signed) error as
+    a share of the actual, each with its Student-t interval over replications, and the
+    quarters counted. A row ``band_coverage`` gives the share of (replication, quarter)
+    whose actual fell inside the Monte Carlo P10-P90 band, with a Wilson interval.
+    """
+    rows = []
+    for method, (forecast, actual) in METHODS.items():
+        frame = table[table[actual] > 0].assign(
+            error=lambda f, fc=forecast, ac=actual: (f[fc] - f[ac]) / f[ac]
+        )
+        for quarter, group in [("all", frame), *frame.groupby("quarter", sort=False)]:
+            per_rep = group.groupby("replication")["error"]
+            ape = t_interval(per_rep.apply(lambda e: e.abs().mean()).to_numpy(), confidence)
+            bias = t_interval(per_rep.mean().to_numpy(), confidence)
+            rows.append((method, quarter, *ape, *bias, len(group)))
+    columns = [
+        "method",
+        "quarter",
+        "mape",
+        "mape_low",
+        "mape_high",
+        "bias",
+        "bias_low",
+        "bias_high",
+        "quarters",
+    ]
+    result = pd.DataFrame(rows, columns=columns)
+    inside = (table["actual"] >= table["mc_p10"]) & (table["actual"] <= table["mc_p90"])
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    low, high = wilson(int(inside.sum()), len(table), z)
+    coverage = pd.DataFrame(
+        [("band_coverage", "all", inside.mean(), low, high, np.nan, np.nan, np.nan, len(table))],
+        columns=columns,
+    )
+    return pd.concat([result, coverage], ignore_index=True)
+
+
+class StageSamples:
+    """Draws of each stage's time (days, stall included) and outcome, per segment, to
+    simulate the rest of an open opportunity's walk."""
+
+    def __init__(self, scenario: Scenario, rng: np.random.Generator) -> None:
+        self.segments = list(scenario.segments)
+        sales = scenario.sales
+        self.times: list[list[np.ndarray]] = []
+        self.moves: list[list[np.ndarray]] = []
+        for name in self.segments:
+            times, moves = [], []
+            if sales.stages is None:
+                won = rng.random(STAGE_SAMPLES) < sales.win_rate[name]
+                u = rng.random(STAGE_SAMPLES)
+                lost_cycle = (sales.lost_cycle_days or sales.cycle_days)[name]
+                days = np.where(won, sales.cycle_days[name].ppf(u), lost_cycle.ppf(u))
+                slips = rng.random(STAGE_SAMPLES) < sales.slip.prob
+                days += np.where(slips, sales.slip.extra_days.ppf(rng.random(STAGE_SAMPLES)), 0.0)
+                stage_draws = [(days, won)]
+            else:
+                stage_draws = []
+                for stage in sales.stages.values():
+                    days = stage.days_for(name).ppf(rng.random(STAGE_SAMPLES))
+                    stalls = rng.random(STAGE_SAMPLES) < stage.stall.prob
+                    extra = stage.stall.extra_days.ppf(rng.random(STAGE_SAMPLES))
+                    days = days + np.where(stalls, extra, 0.0)
+                    stage_draws.append((days, rng.random(STAGE_SAMPLES) < stage.advance_for(name)))
+            for days, moved in stage_draws:
+                order = np.argsort(days)
+                times.append(days[order])
+                moves.append(moved[order])
+            self.times.append(times)
+            self.moves.append(moves)
+
+    def pipeline_wins(
+        self, ledger: Ledger, q0: float, q1: float, draws: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """``draws`` samples of the value the pipeline open at ``q0`` wins before ``q1``."""
+        rows = stage_rows(ledger)
+        entered = rows["entered"].to_numpy(dtype=float)
+        left = rows["left"].to_numpy(dtype=float)
+        inside = (entered <= q0) & (np.where(np.isfinite(left), left, np.inf) > q0)
+        lead = rows["lead_id"].to_numpy()[inside]
+        stage = rows["stage"].to_numpy(dtype=np.int64)[inside]
+        age = (q0 - entered[inside]) / HOURS_PER_DAY
+        segment = ledger.columns["segment"][lead]
+        value = np.asarray(ledger.columns["deal_value"], dtype=float)[lead]
+        window = (q1 - q0) / HOURS_PER_DAY
+        total = np.zeros(draws)
+        n_stages = len(self.times[0])
+        for code in range(len(self.segments)):
+            for k in range(n_stages):
+                mine = (segment == code) & (stage == k)
+                if not mine.any():
+                    continue
+                times, moves = self.times[code], self.moves[code]
+                first = np.searchsorted(times[k], age[mine], side="right")
+                room = len(times[k]) - first
+                pick = first[:, None] + (rng.random((mine.sum(), draws)) * room[:, None]).astype(
+                    np.int64
+                )
+                pick = np.minimum(pick, len(times[k]) - 1)
+                elapsed = np.maximum(times[k][pick] - age[mine][:, None], 0.0)
+                alive = moves[k][pick]
+                for later in range(k + 1, n_stages):
+                    index = rng.integers(0, len(times[later]), (mine.sum(), draws))
+                    elapsed += times[later][index]
+                    alive &= moves[later][index]
+                won = alive & (elapsed < window)
+                total += (won * value[mine][:, None]).sum(axis=0)
+        return total
+
+
+def _inflow(ledger: Ledger, scenario: Scenario) -> np.ndarray:
+    """Per quarter: value won in it by opportunities created in it."""
+    edges, _ = quarter_edges(scenario, horizon_hours(ledger))
+    opened = observed(ledger, "opp_time")
+    won_time = observed(ledger, "won_time")
+    value = np.asarray(ledger.columns["deal_value"], dtype=float)
+    out = np.zeros(len(edges) - 1)
+    for q in range(len(out)):
+        q0, q1 = edges[q], edges[q + 1]
+        new = (opened >= q0) & (opened < q1) & (won_time >= q0) & (won_time < q1)
+        out[q] = value[new].sum()
+    return out
+
+
+def _actual(ledger: Ledger, edges: np.ndarray) -> np.ndarray:
+    """Per quarter: every deal value won in it."""
+    won_time = observed(ledger, "won_time")
+    value = np.asarray(ledger.columns["deal_value"], dtype=float)
+    return np.array(
+        [
+            value[(won_time >= edges[q]) & (won_time < edges[q + 1])].sum()
+            for q in range(len(edges) - 1)
+        ]
+    )

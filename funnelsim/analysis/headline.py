@@ -12,7 +12,7 @@ import pandas as pd
 from funnelsim.analysis._common import HOURS_PER_DAY, durations, observed, ratio
 from funnelsim.analysis.arr import arr_at, arr_events, trailing_retention
 from funnelsim.analysis.deferral import deferral
-from funnelsim.analysis.forecast import forecast_error
+from funnelsim.analysis.forecast import forecast_errors
 from funnelsim.analysis.funnel import stage_counts
 from funnelsim.analysis.revenue import retention, unit_economics
 from funnelsim.analysis.timing import closed_opportunities, first_response
@@ -67,6 +67,7 @@ def headline(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     retained = retention(ledger).set_index("metric")["value"]
     trailing = trailing_retention(ledger).set_index("metric")["value"]
     events = arr_events(ledger)
+    forecast = forecast_errors(ledger, scenario)
     economics = unit_economics(ledger, scenario).set_index("metric")["value"]
     deferred = deferral(ledger).set_index("metric")["value"]
     rows += [
@@ -83,7 +84,8 @@ def headline(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
         ("renewal_grr", float(retained["grr"]), "share"),
         ("cac", float(economics["cac"]), currency),
         ("cac_payback_months", float(economics["cac_payback_months"]), "months"),
-        ("forecast_mape", forecast_error(ledger), "share"),
+        ("forecast_mape", forecast[0], "share"),
+        ("forecast_mape_fitted", forecast[1], "share"),
         ("lead_to_customer", ratio(counts["active_customer"], counts["leads"]), "share"),
         ("arr_at_start", float(arr_at(ledger, 0.0, events).sum()), currency),
         ("customers_at_horizon", float((ledger.columns["arr_at_horizon"] > 0).sum()), "customers"),

@@ -188,14 +188,14 @@ def timeseries_bands(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.
     10th, 50th and 90th percentiles across replications (the fan chart's bands).
 
     ``frame`` is :func:`timeseries` of several replications stacked with a
-    ``replication`` column. Columns month, quarter, start, metric, mean, ci_low, ci_high,
-    p10, p50, p90, n.
+    ``replication`` column. Columns month, quarter, start, days, metric, mean, ci_low,
+    ci_high, p10, p50, p90, n.
     """
-    keys = ["month", "quarter", "start"]
-    metrics = [c for c in frame.columns if c not in (*keys, "days", "replication")]
+    keys = ["month", "quarter", "start", "days"]
+    metrics = [c for c in frame.columns if c not in (*keys, "replication")]
     long = frame.melt(id_vars=[*keys, "replication"], value_vars=metrics, var_name="metric")
     rows = []
-    for (month, quarter, start, metric), group in long.groupby(
+    for (month, quarter, start, days, metric), group in long.groupby(
         [*keys, "metric"], sort=False, observed=True
     ):
         values = group["value"].to_numpy(dtype=float)
@@ -204,7 +204,9 @@ def timeseries_bands(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.
         p10, p50, p90 = (
             np.quantile(values, [0.1, 0.5, 0.9]) if len(values) else (np.nan, np.nan, np.nan)
         )
-        rows.append((month, quarter, start, metric, mean, low, high, p10, p50, p90, len(values)))
+        rows.append(
+            (month, quarter, start, days, metric, mean, low, high, p10, p50, p90, len(values))
+        )
     columns = [*keys, "metric", "mean", "ci_low", "ci_high", "p10", "p50", "p90", "n"]
     table = pd.DataFrame(rows, columns=columns)
     return table.astype({"n": np.int64})

@@ -73,6 +73,10 @@ class FlowInputs:
     onboarding: Sequence[float]
     # Items already in sales at the start (the book's open opportunities).
     enter_sales: Sequence[int] = ()
+    # Hours from the start of sales to the close the CRM plans (None: the cycle), and to
+    # each stage's entry (items x stages, NaN: never entered); read after the run.
+    planned: Sequence[float] | None = None
+    stage_offsets: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from funnelsim.engine.fates import Fate
 from funnelsim.engine.flow import Curves, FlowInputs, FlowRules
 from funnelsim.engine.ledger import STATIC_REASONS
 from funnelsim.engine.marketing import HOURS_PER_DAY, canonical_order, per_segment_value
+from funnelsim.engine.stages import walk_stages
 from funnelsim.scenario.models import Curve, Scenario
 
 
@@ -20,12 +21,16 @@ def flow_inputs(
     items: np.ndarray,
     perfect: frozenset[int],
     opp_age: np.ndarray | None = None,
+    opp_stage: np.ndarray | None = None,
+    stage_u: np.ndarray | None = None,
 ) -> FlowInputs:
     """Everything the queued part needs for its items, drawn in bulk (``fates`` at items).
 
     ``opp_age`` (hours, per ledger row; NaN elsewhere) marks the book's open
     opportunities: they skip seam 1 and discovery and join an AE at the start for the
-    rest of their cycle, drawn given the time they have already spent in it.
+    rest of their cycle, drawn given the time they have already spent in their stage
+    (``opp_stage``, per ledger row). ``stage_u`` (items x 4 per stage) are the items'
+    stage uniforms when the scenario lists sales stages.
     """
     u = fates
     seg = columns["segment"][items]
@@ -62,19 +67,30 @@ def flow_inputs(
     with np.errstate(divide="ignore", invalid="ignore"):
         opportunity_threshold = np.where(qualify > 0, u[Fate.OPPORTUNITY] / qualify, np.inf)
     opportunity_threshold[in_sales] = -np.inf
-    win = u[Fate.WIN] < win_rate
-    # Durations are drawn only for the items that can reach their stage; others keep 0.
-    cycle = np.zeros(len(items))
-    for code, name in enumerate(scenario.segments):
-        mask = opportunity & (seg == code)
-        cycle[mask] = sales.cycle_days[name].ppf(u[Fate.CYCLE][mask])
-        if sales.lost_cycle_days is not None:
-            # Lost deals take their own cycle, at the same uniform (won deals unchanged).
-            lost = mask & ~win
-            cycle[lost] = sales.lost_cycle_days[name].ppf(u[Fate.CYCLE][lost])
-        _remaining_cycle(scenario, name, cycle, mask & in_sales, win, u[Fate.CYCLE], age)
-    slipped = u[Fate.SLIP] < sales.slip.prob
-    slip = _where_drawn(slipped & opportunity, sales.slip.extra_days.ppf, u[Fate.SLIP_DAYS])
+    planned = None
+    if sales.stages is None:
+        win = u[Fate.WIN] < win_rate
+        # Durations are drawn only for the items that can reach their stage; others keep 0.
+        cycle = np.zeros(len(items))
+        for code, name in enumerate(scenario.segments):
+            mask = opportunity & (seg == code)
+            cycle[mask] = sales.cycle_days[name].ppf(u[Fate.CYCLE][mask])
+            if sales.lost_cycle_days is not None:
+                # Lost deals take their own cycle, at the same uniform (won deals unchanged).
+                lost = mask & ~win
+                cycle[lost] = sales.lost_cycle_days[name].ppf(u[Fate.CYCLE][lost])
+            _remaining_cycle(scenario, name, cycle, mask & in_sales, win, u[Fate.CYCLE], age)
+        slipped = u[Fate.SLIP] < sales.slip.prob
+        slip = _where_drawn(slipped & opportunity, sales.slip.extra_days.ppf, u[Fate.SLIP_DAYS])
+        offsets = np.where(opportunity, 0.0, np.nan)[:, None]
+    else:
+        start = np.zeros(len(items), dtype=np.int64)
+        if opp_stage is not None:
+            start = np.where(in_sales, opp_stage[items], 0)
+        walk = walk_stages(scenario, seg, opportunity, stage_u, start, age)
+        win, cycle, slip, offsets = walk.win, walk.cycle, walk.stall, walk.offsets
+        slipped = slip > 0
+        planned = _floats(walk.planned * HOURS_PER_DAY)
     closing = opportunity & win
     reasons = list(sales.lost_reasons)
     order = canonical_order(reasons)
@@ -101,7 +117,8 @@ def flow_inputs(
     discovery = sales.discovery_days.ppf(u[Fate.DISCOVERY]) * HOURS_PER_DAY
     discovery[in_sales] = 0.0
     cycle *= HOURS_PER_DAY
-    columns["slipped"][items] = slipped & is_fit
+    # A deal slipped (stalled past its planned close): opportunities only.
+    columns["slipped"][items] = slipped & opportunity
     columns["stale_stage"][items] = u[Fate.STALE_STAGE] < sales.crm_hygiene.stale_stage_share
     columns["nonstandard"][items] = nonstandard
     # A re-routed lead meets the fallback team's own notice delay, at its own uniform.
@@ -133,6 +150,8 @@ def flow_inputs(
         invoice_delay=_floats(invoice * HOURS_PER_DAY),
         onboarding=_floats(onboarding * HOURS_PER_DAY),
         enter_sales=np.flatnonzero(in_sales).tolist(),
+        planned=planned,
+        stage_offsets=offsets * HOURS_PER_DAY,
     )
 
 

@@ -144,6 +144,9 @@ class Ledger:
     product_names: tuple[str, ...] = ()
     outbound_attempts: pd.DataFrame | None = None
     stage_names: tuple[str, ...] = ("open",)
+    # One row per opportunity and sales stage entered: lead_id, stage (index into
+    # stage_names), entered, left (NaN: still in it at the horizon), result.
+    stages: pd.DataFrame | None = None
 
     @property
     def n_leads(self) -> int:

@@ -23,8 +23,10 @@ def collect_flow(
     fates: dict[Fate, np.ndarray],
     columns: dict[str, np.ndarray],
     opp_age: np.ndarray | None = None,
-) -> None:
-    """Scatter the queued part's per-item results into the ledger columns.
+    opp_stage: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Scatter the queued part's per-item results into the ledger columns; return the
+    opportunities' stage rows (:func:`stage_table`).
 
     A book opportunity (``opp_age`` finite) was opened before the run: its
     ``opp_time`` is when it entered its stage, ``opp_age`` hours before its AE took it up.
@@ -43,18 +45,96 @@ def collect_flow(
     opp_time = np.asarray(columns["ae_start"][items]) + np.asarray(x.discovery)
     opp_time[~np.asarray(flow.opened, dtype=bool)] = np.nan
     columns["opp_time"][items] = opp_time
-    columns["expected_close"][items] = opp_time + np.asarray(x.cycle)
+    planned = x.cycle if x.planned is None else x.planned
+    columns["expected_close"][items] = opp_time + np.asarray(planned)
+    walk_start = opp_time.copy()
+    age = np.full(len(items), np.nan) if opp_age is None else opp_age[items]
     if opp_age is not None:
-        book = np.isfinite(opp_age[items]) & np.isfinite(opp_time)
-        opp_time[book] -= opp_age[items][book]
+        book = np.isfinite(age) & np.isfinite(opp_time)
+        opp_time[book] -= age[book]
         columns["opp_time"][items] = opp_time
     horizon = flow.rules.horizon
+    start = np.zeros(len(items), dtype=np.int64)
+    if opp_stage is not None:
+        start = np.where(np.isfinite(age), opp_stage[items], 0)
+    stages = stage_table(
+        items,
+        x.stage_offsets,
+        walk_start,
+        age,
+        start,
+        np.asarray(columns["close_time"][items]),
+        np.isfinite(np.asarray(columns["won_time"][items])),
+        horizon,
+    )
     for name in ("first_response", "ae_start", "opp_time", "onboard_start"):
         values = columns[name]
         values[values > horizon] = np.nan
     columns["expected_close"][np.isnan(columns["opp_time"])] = np.nan
     columns["opportunity"] = ~np.isnan(columns["opp_time"])
     columns["won"] = ~np.isnan(columns["won_time"])
+    return stages
+
+
+STAGE_RESULTS: tuple[str, ...] = ("advanced", "lost", "won", "open")
+
+
+def stage_table(
+    items: np.ndarray,
+    offsets: np.ndarray | None,
+    walk_start: np.ndarray,
+    age: np.ndarray,
+    start_stage: np.ndarray,
+    close_time: np.ndarray,
+    won: np.ndarray,
+    horizon: float,
+) -> pd.DataFrame:
+    """One row per opportunity and stage it entered within the horizon.
+
+    Columns lead_id, stage (index), entered, left (hours; NaN while still in it at the
+    horizon) and result (advanced, lost, won, open). A stage is left when the next is
+    entered or at the close; a book opportunity entered its first stage ``age`` hours
+    before its walk started.
+    """
+    n_stages = 0 if offsets is None else offsets.shape[1]
+    if n_stages == 0 or len(items) == 0:
+        return _empty_stages()
+    entered = walk_start[:, None] + offsets
+    book = np.flatnonzero(np.isfinite(age) & np.isfinite(walk_start))
+    entered[book, start_stage[book]] -= age[book]
+    following = np.concatenate([entered[:, 1:], np.full((len(items), 1), np.nan)], axis=1)
+    moved_on = np.isfinite(following) & (following <= horizon)
+    left = np.where(np.isfinite(following), following, close_time[:, None])
+    exit_result = np.where(won, STAGE_RESULTS.index("won"), STAGE_RESULTS.index("lost"))
+    result = np.where(np.isfinite(following), STAGE_RESULTS.index("advanced"), exit_result[:, None])
+    still_open = ~(left <= horizon)
+    left = np.where(still_open, np.nan, left)
+    result = np.where(still_open & ~moved_on, STAGE_RESULTS.index("open"), result)
+    keep = np.isfinite(entered) & (entered <= horizon)
+    row, stage = np.nonzero(keep)
+    return pd.DataFrame(
+        {
+            "lead_id": items[row].astype(np.int64),
+            "stage": stage.astype(np.int32),
+            "entered": entered[row, stage],
+            "left": left[row, stage],
+            "result": pd.Categorical.from_codes(
+                result[row, stage].astype(np.int8), categories=list(STAGE_RESULTS)
+            ),
+        }
+    )
+
+
+def _empty_stages() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series(dtype=np.int64),
+            "stage": pd.Series(dtype=np.int32),
+            "entered": pd.Series(dtype=float),
+            "left": pd.Series(dtype=float),
+            "result": pd.Categorical([], categories=list(STAGE_RESULTS)),
+        }
+    )
 
 
 def settle_outcomes(columns: dict[str, np.ndarray]) -> None:

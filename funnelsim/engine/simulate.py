@@ -15,7 +15,13 @@ import simpy
 
 from funnelsim.engine.book import OPPORTUNITY, BookRows, append_book, draw_book
 from funnelsim.engine.customer_phase import draw_source, run_customers
-from funnelsim.engine.fates import Fate, draw_all_arrivals, draw_fates
+from funnelsim.engine.fates import (
+    STAGE_STREAM,
+    Fate,
+    draw_all_arrivals,
+    draw_fates,
+    draw_rows,
+)
 from funnelsim.engine.flow import Flow
 from funnelsim.engine.inputs import flow_inputs, flow_rules
 from funnelsim.engine.ledger import STATIC_REASONS, Ledger, empty_columns
@@ -28,6 +34,7 @@ from funnelsim.engine.results_tables import (
     team_levels,
     team_meta,
 )
+from funnelsim.engine.stages import UNIFORMS_PER_STAGE
 from funnelsim.engine.team_setup import build_teams
 from funnelsim.scenario.models import Scenario
 
@@ -62,23 +69,26 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     churn_u = draw_products(scenario, seed, marketing_fates[Fate.DEAL_VALUE], columns)
     del marketing_fates
     book = draw_book(scenario, seed, source)
-    opp_age = book_term_start = None
+    opp_age = opp_stage = book_term_start = None
     if book is not None:
         columns = append_book(columns, book)
         if churn_u is not None and book.churn_u is not None:
             churn_u = np.concatenate([churn_u, book.churn_u])
-        opp_age, book_term_start = _book_times(n, book)
+        opp_age, opp_stage, book_term_start = _book_times(n, book)
     in_sales = np.zeros(len(columns["created"]), dtype=bool)
     if opp_age is not None:
         in_sales = np.isfinite(opp_age)
     items = np.flatnonzero((columns["mql_time"] < horizon) | in_sales)
     fates = draw_fates(seed, draw_source(columns), names, rows=items)
+    stage_u = None
+    if scenario.sales.stages is not None:
+        stage_u = _stage_uniforms(scenario, seed, draw_source(columns), items, fates)
     env = simpy.Environment()
     counter = [0]
     teams = build_teams(env, scenario, counter, seed)
     flow = Flow(
         env,
-        flow_inputs(scenario, fates, columns, items, perfect, opp_age),
+        flow_inputs(scenario, fates, columns, items, perfect, opp_age, opp_stage, stage_u),
         flow_rules(scenario, perfect),
         teams,
         {
@@ -91,7 +101,7 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         counter,
     )
     flow.run()
-    collect_flow(flow, items, fates, columns, opp_age)
+    stages = collect_flow(flow, items, fates, columns, opp_age, opp_stage)
     terms = run_customers(scenario, seed, items, fates, columns, perfect, churn_u, book_term_start)
     del fates
     settle_outcomes(columns)
@@ -106,6 +116,8 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         reason_names=reason_names,
         product_names=tuple(scenario.products or ()),
         outbound_attempts=arrivals.attempts,
+        stage_names=scenario.stage_names,
+        stages=stages,
         meta={
             "seed": int(seed),
             "scenario": scenario.name,
@@ -122,11 +134,35 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     )
 
 
-def _book_times(n_new: int, book: BookRows) -> tuple[np.ndarray, np.ndarray]:
-    """Per ledger row: a book opportunity's hours in its stage, a book customer's term start."""
+def _book_times(n_new: int, book: BookRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per ledger row: a book opportunity's hours in its stage and the stage, a book
+    customer's term start."""
     opp_age = np.full(n_new + book.size, np.nan)
+    opp_stage = np.zeros(n_new + book.size, dtype=np.int64)
     term_start = np.full(n_new + book.size, np.nan)
     opps = book.kind == OPPORTUNITY
     opp_age[n_new:][opps] = book.age[opps]
+    opp_stage[n_new:][opps] = book.stage[opps]
     term_start[n_new:] = book.term_start
-    return opp_age, term_start
+    return opp_age, opp_stage, term_start
+
+
+def _stage_uniforms(
+    scenario: Scenario,
+    seed: int,
+    source: np.ndarray,
+    items: np.ndarray,
+    fates: dict[Fate, np.ndarray],
+) -> np.ndarray:
+    """The items' stage uniforms (items x 4 per stage): the first stage reads the lead's
+    win, cycle and slip fates, so one stage meets exactly the draws the one-stage sales
+    cycle meets; later stages read their own stream."""
+    first = np.column_stack(
+        [fates[Fate.WIN], fates[Fate.CYCLE], fates[Fate.SLIP], fates[Fate.SLIP_DAYS]]
+    )
+    width = UNIFORMS_PER_STAGE * (len(scenario.sales.stages or {}) - 1)
+    if width == 0:
+        return first
+    names = tuple(scenario.sources)
+    later = draw_rows(seed, STAGE_STREAM, source, names, width, items, list(range(width))).T
+    return np.hstack([first, later])

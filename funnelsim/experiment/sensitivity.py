@@ -31,6 +31,7 @@ DEFAULT_PARAMETERS = (
     "seam1.decay.half_life_hours",
     "seam1.acceptance.p_accept_fit",
     "sales.win_rate.*",
+    "sales.stages.*.advance.*",
     "seam2.nonstandard_share",
     "seam2.fallthrough_per_week_waiting",
     "seam3.context_transfer_prob",
@@ -38,6 +39,13 @@ DEFAULT_PARAMETERS = (
     "seam4.expansion.prob",
 )
 NOT_TUNABLE = ("horizon_days", "seam4.term_months")
+# Sales fields a scenario with sales stages does not use (the stages replace them).
+REPLACED_BY_STAGES = (
+    "sales.win_rate.",
+    "sales.cycle_days.",
+    "sales.lost_cycle_days.",
+    "sales.slip.",
+)
 
 
 def sensitivity(
@@ -90,6 +98,8 @@ def resolve_parameters(data: dict[str, Any], parameters: Iterable[str] | None) -
     """Expand ``*`` in parameter paths (one level) against the scenario; check they exist."""
     wanted = list(parameters) if parameters is not None else list(DEFAULT_PARAMETERS)
     available = [p for p in numeric_paths(data) if p not in NOT_TUNABLE]
+    if data.get("sales", {}).get("stages"):
+        available = [p for p in available if not p.startswith(REPLACED_BY_STAGES)]
     resolved: list[str] = []
     for pattern in wanted:
         if pattern == "all":
@@ -122,7 +132,17 @@ def _nudges(path: str, value: float, step: float) -> tuple[float, float]:
 
 
 def _is_probability(path: str, value: float) -> bool:
-    words = ("prob", "share", "rate", "threshold", "floor", "p_accept", "decay_per_year", "loss")
+    words = (
+        "prob",
+        "share",
+        "rate",
+        "threshold",
+        "floor",
+        "p_accept",
+        "decay_per_year",
+        "loss",
+        "advance",
+    )
     return 0.0 <= value <= 1.0 and any(word in path for word in words)
 
 

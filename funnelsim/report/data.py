@@ -90,6 +90,8 @@ class ReportData:
     warnings: list[str] | None = None
     # Monthly results on the calendar, mean and bands over replications (None: not kept).
     timeseries_bands: pd.DataFrame | None = None
+    # Quarterly forecasts and actuals per replication (analysis.forecast; None: not kept).
+    forecast: pd.DataFrame | None = None
 
     @classmethod
     def from_results(cls, results: Results) -> ReportData:
@@ -111,6 +113,7 @@ class ReportData:
             scenario=scenario,
             warnings=results.warnings(),
             timeseries_bands=results.timeseries_bands() if kept else None,
+            forecast=results.forecast() if kept else None,
         )
 
     @classmethod
@@ -134,6 +137,8 @@ class ReportData:
             ledgers = _read_ledgers(folder, scenario)
             bands_file = folder / "timeseries_bands.csv"
             bands = pd.read_csv(bands_file) if bands_file.is_file() else None
+            forecast_file = folder / "forecast.csv"
+            forecast = pd.read_csv(forecast_file) if forecast_file.is_file() else None
         except ScenarioError as exc:
             raise ReportInputError(f"{folder}: scenario.yaml: {exc}") from exc
         except (ValueError, KeyError, TypeError, OSError) as exc:
@@ -160,6 +165,7 @@ class ReportData:
             ledgers=ledgers,
             scenario=scenario,
             timeseries_bands=bands,
+            forecast=forecast,
         )
 
     def metric(self, name: str) -> tuple[float, float, float]:
@@ -325,17 +331,22 @@ def _read_ledgers(folder: Path, scenario: Scenario) -> list[Ledger] | None:
     if not all(f.is_file() for f in files):
         return None
     leads, terms, levels = (pd.read_parquet(f) for f in files)
+    stages_file = folder / "stages.parquet"
+    stages = pd.read_parquet(stages_file) if stages_file.is_file() else None
     ledgers = []
     for index in sorted(leads["replication"].unique()):
         mine = leads[leads["replication"] == index].sort_values("lead_id")
-        ledgers.append(
-            _ledger(
-                mine,
-                terms[terms["replication"] == index].drop(columns="replication"),
-                levels[levels["replication"] == index].drop(columns="replication"),
-                scenario,
-            )
+        ledger = _ledger(
+            mine,
+            terms[terms["replication"] == index].drop(columns="replication"),
+            levels[levels["replication"] == index].drop(columns="replication"),
+            scenario,
         )
+        if stages is not None:
+            ledger.stages = stages[stages["replication"] == index].drop(columns="replication")
+            ledger.stages = ledger.stages.reset_index(drop=True)
+        ledger.stage_names = scenario.stage_names
+        ledgers.append(ledger)
     return ledgers
 
 

@@ -88,6 +88,13 @@ class PlotAccessor:
             raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
         return charts.timeseries(bands, metrics, self.data.currency, ax=ax)
 
+    def forecast(self, ax: Axes | None = None) -> Axes:
+        """Each calendar quarter's forecasts (Monte Carlo band, stage-weighted) and actuals."""
+        table = self.data.forecast
+        if table is None:
+            raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
+        return charts.forecast(table, self.data.currency, ax=ax)
+
     def _ledgers(self) -> list:
         ledgers = self.data.ledgers
         if ledgers is None:

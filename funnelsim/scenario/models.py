@@ -53,6 +53,7 @@ from funnelsim.scenario.seams import (
     Slip,
     Upsell,
 )
+from funnelsim.scenario.stages import SalesStage, Stall, check_stages
 from funnelsim.scenario.teams_spec import (
     Attrition,
     Comp,
@@ -90,6 +91,7 @@ __all__ = [
     "Product",
     "Routing",
     "Sales",
+    "SalesStage",
     "Scenario",
     "Scoring",
     "Seam1",
@@ -99,6 +101,7 @@ __all__ = [
     "Segment",
     "Slip",
     "Source",
+    "Stall",
     "Team",
     "Upsell",
 ]
@@ -226,6 +229,8 @@ class Scenario(_Spec):
                         f"headcount ({team.headcount})"
                     )
         self._check_staffing()
+        if self.sales.stages is not None:
+            check_stages(self.sales.stages, segment_names)
         _check_names("seam4.upsell.rate_per_year", self.seam4.upsell.rate_per_year, segment_names)
         if self.book is not None:
             check_book(
@@ -274,8 +279,10 @@ class Scenario(_Spec):
 
     @property
     def stage_names(self) -> tuple[str, ...]:
-        """The sales stages an opportunity walks, in order."""
-        return ("open",)
+        """The sales stages an opportunity walks, in order (one, ``open``, without a list)."""
+        if self.sales.stages is None:
+            return ("open",)
+        return tuple(self.sales.stages)
 
     @property
     def horizon_hours(self) -> float:

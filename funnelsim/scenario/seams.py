@@ -9,6 +9,10 @@ from pydantic import Field, model_validator
 from funnelsim.scenario.base import Count, NonNegative, Number, Probability, Routing, _Spec
 from funnelsim.scenario.curves import Curve, ExponentialCurve, PointsCurve
 from funnelsim.scenario.distributions import Distribution, Fixed, Gamma, Lognormal
+from funnelsim.scenario.stages import SalesStage
+
+# A sales process of more stages than this is not a sales process.
+MAX_STAGES = 50
 
 # Speed-to-lead decay: the exponential shape, the one older scenarios name.
 Decay = ExponentialCurve
@@ -109,6 +113,17 @@ class Sales(_Spec):
         default_factory=lambda: PointsCurve(points=FOLLOWUP_POINTS),
         description="relative chance an SQL still becomes an opportunity after waiting t "
         "wall-clock hours for an AE; null: waiting for an AE costs nothing",
+    )
+    stages: dict[str, SalesStage] | None = Field(
+        default=None,
+        max_length=MAX_STAGES,
+        description="the sales stages an opportunity walks, by name in walking order (they "
+        "replace win_rate, cycle_days, lost_cycle_days and slip); null: one stage",
+    )
+    close_date_push_days: Number = Field(
+        default=30,
+        gt=0,
+        description="days a rep pushes an overdue CRM close date by, each time it passes",
     )
 
 

@@ -95,6 +95,8 @@ def render_report(
         sections += [s.speed_section(data), s.teams_section(data), s.pipeline_section(data)]
     if data.timeseries_bands is not None:
         sections.append(s.calendar_section(data))
+    if data.forecast is not None:
+        sections.append(s.forecast_section(data))
     if comparisons:
         sections.append(s.whatif_section(data, comparisons))
     sections += list(extra_sections)

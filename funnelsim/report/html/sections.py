@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from funnelsim.analysis.forecast import forecast_accuracy
 from funnelsim.experiment.compare import Comparison
 from funnelsim.report import charts
 from funnelsim.report.data import ReportData
@@ -15,6 +16,7 @@ from funnelsim.report.html.markup import chart, figure_chart, formatter, pair, s
 from funnelsim.report.html.summary import SummaryFacts
 from funnelsim.report.html.tables import (
     comparison_table,
+    forecast_table,
     leakage_table,
     leaks_table,
     metrics_table,
@@ -247,6 +249,32 @@ def calendar_section(data: ReportData) -> Markup:
             "Revenue and new bookings by month",
         ),
         chart(lambda ax: plot.timeseries(("pipeline",), ax=ax), (9.0, 3.6), "Open pipeline"),
+    )
+
+
+def forecast_section(data: ReportData) -> Markup:
+    """Forecasts made at each quarter's start against the actuals, with their errors."""
+    accuracy = forecast_accuracy(data.forecast, data.confidence)
+    coverage = accuracy.set_index("method").loc["band_coverage"]
+    return section(
+        "forecast",
+        "Forecast against actual",
+        Markup(
+            '<p class="note">At each calendar quarter\'s start: the stage-weighted forecast a '
+            "CRM shows (each open deal due in the quarter at its stage's weight), the same with "
+            "weights fitted on the run's own quarters, and the simulator's Monte Carlo forecast "
+            "from the open pipeline and the expected inflow. The actual fell inside the Monte "
+            "Carlo P10-P90 band in {} of {} quarters [{} – {}]; a well-calibrated band covers "
+            "about 80%. The tables behind this are <code>forecast.csv</code> and "
+            "<code>forecast_accuracy.csv</code>.</p>"
+        ).format(
+            f"{coverage['mape']:.0%}",
+            int(coverage["quarters"]),
+            f"{coverage['mape_low']:.0%}",
+            f"{coverage['mape_high']:.0%}",
+        ),
+        chart(PlotAccessor(data).forecast, (9.0, 4.0), "Forecasts against actuals by quarter"),
+        forecast_table(accuracy, data),
     )
 
 

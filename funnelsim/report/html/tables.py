@@ -56,6 +56,28 @@ def unchanged(difference: float, low: float, high: float) -> bool:
 LEAKAGE_MEASURES = ("deals_affected", "arr_lost", "horizon_revenue_lost")
 
 
+FORECAST_METHODS: dict[str, str] = {
+    "stage_weighted": "stage-weighted, CRM weights (vs the open pipeline's wins)",
+    "stage_weighted_fitted": "stage-weighted, fitted weights (vs the open pipeline's wins)",
+    "monte_carlo": "Monte Carlo P50 (vs every deal won)",
+}
+
+
+def forecast_table(accuracy: pd.DataFrame, data: ReportData) -> Markup:
+    """Each forecast's error over the run: MAPE and bias with their intervals."""
+    whole = accuracy[accuracy["quarter"] == "all"].set_index("method")
+    rows = [
+        (
+            label,
+            with_interval(*whole.loc[method, ["mape", "mape_low", "mape_high"]], "share", ""),
+            with_interval(*whole.loc[method, ["bias", "bias_low", "bias_high"]], "share", ""),
+        )
+        for method, label in FORECAST_METHODS.items()
+        if method in whole.index
+    ]
+    return table(["forecast", "MAPE", "bias (forecast − actual) / actual"], rows, numeric=(1, 2))
+
+
 def leakage_table(data: ReportData) -> Markup:
     """Attributed leakage by seam and reason: leads, ARR and horizon revenue lost.
 
