@@ -52,13 +52,17 @@ def _plain_next_open(calendar: WorkCalendar, t: float) -> float:
 
 
 def _plain_add_working_hours(calendar: WorkCalendar, t: float, work: float) -> float:
+    """Work ends where its working hours run out, and never before it can start (work
+    too small to register beside the hours before it ends at the next opening)."""
     if work <= 0:
         return t
     target = calendar.working_hours_until(t) + work
     j = bisect_left(calendar.cum_after, target)
     if j == len(calendar.opens):
-        return calendar.closes[-1] + (target - calendar.cum_after[-1])
-    return calendar.opens[j] + (target - calendar.cum_before[j])
+        done = calendar.closes[-1] + (target - calendar.cum_after[-1])
+    else:
+        done = calendar.opens[j] + (target - calendar.cum_before[j])
+    return max(done, _plain_next_open(calendar, t))
 
 
 def test_calendar_fast_paths_match_plain_search() -> None:

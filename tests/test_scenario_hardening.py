@@ -9,6 +9,7 @@ names, and results that do not depend on the order a file lists things in.
 
 from __future__ import annotations
 
+import datetime as dt
 import tracemalloc
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from click.testing import CliRunner
 
 import funnelsim as fs
 from funnelsim.cli import main
+from funnelsim.engine.calendar import WorkCalendar
 from funnelsim.scenario import apply_overrides, dump_scenario, load_scenario, scenario_from_dict
-from funnelsim.scenario.models import Team
+from funnelsim.scenario.models import Calendar, Team
 from funnelsim.scenario.safe_yaml import MAX_ALIAS_NODES, dump_yaml, load_yaml
+from funnelsim.scenario.teams_spec import MIN_SHIFT_HOURS
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -313,6 +316,26 @@ VALUES = {
         "seam1.response_delay={dist: lognormal, median: 1e-9, p90: 1e9}",
         "seam1.response_delay: p90",
     ),
+    "shift-bool": (
+        "tiny",
+        "teams.sdr.shift_hours_per_week=true",
+        "teams.sdr.shift_hours_per_week: expected a number",
+    ),
+    "shift-tiny": (
+        "tiny",
+        "teams.sdr.shift_hours_per_week=1e-300",
+        "teams.sdr.shift_hours_per_week: Input should be greater than or equal to 1",
+    ),
+    "overtime-bool": (
+        "tiny",
+        "teams.sdr.overtime_hours_per_week=true",
+        "teams.sdr.overtime_hours_per_week: expected a number",
+    ),
+    "overtime-pay-huge": (
+        "tiny",
+        "teams.sdr.overtime_cost_multiplier=1e308",
+        "teams.sdr.overtime_cost_multiplier",
+    ),
     "C12": ("base60", "start_date=!!timestamp nope", "--set start_date: 'nope' is not a valid"),
     "C19": ("base60", "start_date=2027-02-30", "--set start_date: '2027-02-30' is not a valid"),
     "C20": ("base60", "start_date=2027-13-01", "month must be in 1..12"),
@@ -378,6 +401,63 @@ def test_numbers_stay_finite_through_a_run(runner: CliRunner, base60: Path, tmp_
     summary = pd.read_csv(out / "summary.csv")
     assert not np.isinf(summary.select_dtypes("number").to_numpy()).any()
     assert summary.set_index("metric").loc["booked_arr", "mean"] > 1e15
+
+
+def test_shortest_shift_and_dearest_overtime_stay_finite(
+    runner: CliRunner, tiny: Path, tmp_path: Path
+) -> None:
+    """The shortest shift with the most overtime at the highest pay the model accepts still
+    costs a finite amount (a near-zero shift once made overtime pay infinite)."""
+    sets = [
+        "teams.ae.calendar={weekdays: [mon, tue, wed, thu, fri, sat, sun], hours: [0, 24]}",
+        f"teams.ae.shift_hours_per_week={MIN_SHIFT_HOURS}",
+        "teams.ae.overtime_hours_per_week=167",
+        "teams.ae.overtime_cost_multiplier=1e15",
+        "teams.ae.cost_per_year=1e15",
+    ]
+    out = tmp_path / "out"
+    args = ["run", str(tiny), "--no-ledger", "--out", str(out)]
+    result = runner.invoke(main, args + [a for s in sets for a in ("--set", s)])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(out / "summary.csv").set_index("metric")
+    assert not np.isinf(summary.select_dtypes("number").to_numpy()).any()
+    assert summary.loc["total_cost", "mean"] > 1e30
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["teams.sdr.work_time=1e-300"],
+        ["teams.deal_desk.work_time=5e-324"],
+        ["teams.sdr.work_time=1e-300", "teams.sdr.plan=[{date: 2027-01-20, change: 1}]"],
+        ["seam1.sla_hours=1e-300", "seam1.fallback_team=deal_desk"],
+    ],
+)
+def test_work_too_small_to_register_runs(
+    runner: CliRunner, tiny: Path, tmp_path: Path, sets: list[str]
+) -> None:
+    """Work of a few hundred-thousandths of a femtosecond, started at an opening, once
+    'ended' at the previous closing: SimPy refused the negative delay (exit 1)."""
+    out = tmp_path / "out"
+    args = ["run", str(tiny), "--no-ledger", "--out", str(out)]
+    result = runner.invoke(main, args + [a for s in sets for a in ("--set", s)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("work", [1e-300, 5e-324, 1e-15])
+def test_working_hours_never_end_before_they_start(work: float) -> None:
+    calendar = WorkCalendar(Calendar(), dt.date(2027, 1, 4), 24 * 30)
+    times = [
+        *calendar.opens,
+        *calendar.closes,
+        *(o + 0.5 for o in calendar.opens),
+        *(c + 3.0 for c in calendar.closes),
+    ]
+    for t in times:
+        assert calendar.add_working_hours(t, work) >= t
+    done = calendar.add_working_hours_array(np.array(times), np.full(len(times), work))
+    assert (done >= np.array(times)).all()
+    assert (done == [calendar.add_working_hours(t, work) for t in times]).all()
 
 
 # --- --set merges into the defaults ------------------------------------------------------

@@ -83,8 +83,10 @@ class WorkCalendar:
         opening = self.opens[i]
         cum_before = self.cum_before
         target = cum_before[i] + (t - opening if t > opening else 0.0) + work
-        if cum_before[i] < target <= self.cum_after[i]:
+        if cum_before[i] <= target <= self.cum_after[i]:
             # Done within the interval it starts in (or the next opening's): skip a search.
+            # Work too small to register beside the hours before it (float rounding) ends
+            # where it starts, never at an earlier closing.
             return opening + (target - cum_before[i])
         j = bisect_left(self.cum_after, target)
         if j == len(self.opens):
@@ -112,7 +114,16 @@ class WorkCalendar:
         safe = np.minimum(j, len(self.opens) - 1)
         within = self._opens_np[safe] + (target - self._cum_before_np[safe])
         beyond = self._closes_np[-1] + (target - self._cum_after_np[-1])
-        return np.where(work > 0, np.where(inside, within, beyond), t)
+        # As in add_working_hours: work lost to float rounding ends at the next opening,
+        # never at the closing before its start.
+        done = np.maximum(np.where(inside, within, beyond), self._next_open_array(t))
+        return np.where(work > 0, done, t)
+
+    def _next_open_array(self, t: np.ndarray) -> np.ndarray:
+        """``next_open`` for an array of times (the calendar has at least one interval)."""
+        i = np.searchsorted(self._closes_np, t, side="right")
+        safe = np.minimum(i, len(self.opens) - 1)
+        return np.where(i < len(self.opens), np.maximum(self._opens_np[safe], t), t)
 
     def open_hours_between(self, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
         """Working hours inside [begin, end] for arrays of wall-clock times."""

@@ -19,6 +19,9 @@ from funnelsim.scenario.base import (
 from funnelsim.scenario.distributions import Distribution, Fixed, Gamma, Lognormal
 from funnelsim.scenario.market import Calendar
 
+MIN_SHIFT_HOURS = 1.0
+"""The shortest paid week of a head: shorter shifts stagger into absurdly many start times."""
+
 
 class PlanStep(_Spec):
     """A change of a team's headcount on a date: ``+2`` hires two people, ``-1`` lets one go."""
@@ -82,16 +85,16 @@ class Team(_Spec):
     attrition: Attrition | None = None
     vacation_days_per_year: Number = Field(default=0.0, ge=0, le=120)
     comp: Comp | None = None
-    shift_hours_per_week: float = Field(
+    shift_hours_per_week: Number = Field(
         default=40.0,
-        gt=0,
+        ge=MIN_SHIFT_HOURS,
         le=168,
         description="paid hours one head works a week inside the team calendar",
     )
-    overtime_hours_per_week: float = Field(
+    overtime_hours_per_week: Number = Field(
         default=0.0, ge=0, le=168, description="paid overtime hours per head a week"
     )
-    overtime_cost_multiplier: float = Field(
+    overtime_cost_multiplier: Number = Field(
         default=1.5, ge=0, description="overtime pay per hour over the shift's hourly cost"
     )
     label: Label | None = Field(default=None, description="display name in reports")
