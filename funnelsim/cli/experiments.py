@@ -14,6 +14,7 @@ from funnelsim.api import sensitivity as one_at_a_time
 from funnelsim.api import sweep as grid_sweep
 from funnelsim.cli.common import (
     Execution,
+    FiniteFloatRange,
     console_for,
     csv_option,
     default_scenario,
@@ -242,7 +243,7 @@ def sweep(
     "--step",
     default=0.2,
     show_default=True,
-    type=click.FloatRange(0.01, 0.9),
+    type=FiniteFloatRange(0.01, 0.9),
     help="Relative change down and up.",
 )
 @click.option(
