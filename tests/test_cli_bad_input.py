@@ -117,3 +117,21 @@ def test_failed_run_leaves_no_partial_directory(
     line = _one_line_error(result)
     assert "seam1.team" in line
     assert list(tmp_path.iterdir()) == [small]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["sensitivity", "--reps", "2", "--step", "nan"],
+        ["run", "--scheduler", "tcp://127.0.0.1:9", "--scheduler-timeout", "NaN"],
+    ],
+)
+def test_nan_is_refused_by_every_range_option(
+    runner: CliRunner, small: Path, tmp_path: Path, options: list[str]
+) -> None:
+    """nan passes every comparison, so click's own ranges let it through (exit 1 later)."""
+    command, *rest = options
+    result = runner.invoke(main, [command, str(small), *rest, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert "is not a number" in result.output
+    assert not (tmp_path / "o").exists()

@@ -8,6 +8,7 @@ pandas, matplotlib, the engine) when it runs.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import shutil
 import sys
@@ -74,6 +75,20 @@ class Group(click.Group):
             )
             ctx.exit(FAILURE)
         return None
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange that also refuses nan (which passes every range comparison)."""
+
+    name = "finite float range"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number
 
 
 scenario_argument = click.argument(
@@ -200,7 +215,7 @@ def execution_options(default_reps: int, min_reps: int, paired: bool = True) -> 
             "--scheduler-timeout",
             default=DASK_CONNECT_SECONDS,
             show_default=True,
-            type=click.FloatRange(min=0.1, max=3600),
+            type=FiniteFloatRange(min=0.1, max=3600),
             metavar="SECONDS",
             help="How long to wait for the Dask scheduler to answer.",
         ),

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 from funnelsim.cli.common import (
     Execution,
+    FiniteFloatRange,
     console_for,
     csv_option,
     default_scenario,
@@ -372,7 +373,7 @@ def sweep(
     "--step",
     default=0.2,
     show_default=True,
-    type=click.FloatRange(0.01, 0.9),
+    type=FiniteFloatRange(0.01, 0.9),
     help="Relative change down and up.",
 )
 @click.option(
