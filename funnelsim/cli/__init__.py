@@ -12,6 +12,7 @@ from funnelsim.calibrate.commands import calibrate_command, check_fit_command
 from funnelsim.cli.common import Group
 from funnelsim.cli.examples import add_examples
 from funnelsim.cli.experiments import compare, leaks, plan, sensitivity, sweep
+from funnelsim.cli.explore import explore
 from funnelsim.cli.runs import init, list_scenarios, report, run, validate
 
 
@@ -24,6 +25,7 @@ def main() -> None:
 for command in (run, compare, plan, leaks, sweep, sensitivity, report, validate, init):
     main.add_command(command)
 main.add_command(list_scenarios)
+main.add_command(explore)
 main.add_command(calibrate_command)
 main.add_command(check_fit_command)
 add_examples(main)

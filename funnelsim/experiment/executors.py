@@ -97,13 +97,19 @@ def _on_local_pool(
         try:
             with ProcessPoolExecutor(max_workers=min(workers, len(pending))) as pool:
                 futures = {pool.submit(fn, *jobs[i]): i for i in pending}
-                while futures:
-                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        index = futures.pop(future)
-                        results[index] = future.result()
-                        if on_done:
-                            on_done(index, results[index])
+                try:
+                    while futures:
+                        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            index = futures.pop(future)
+                            results[index] = future.result()
+                            if on_done:
+                                on_done(index, results[index])
+                except Exception:
+                    # A failed job or a callback that raised (a cancelled run): drop the
+                    # queued jobs, so only the ones in flight are waited for.
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
         except BrokenProcessPool:
             restarts += 1
             if restarts > MAX_POOL_RESTARTS:
