@@ -44,7 +44,7 @@ from funnelsim.report.formatting import money
 
 DEBOUNCE_MS = 350
 CSS = """
-.fs-charts figure { margin: 0; flex: 1 1 520px; max-width: 860px; }
+.fs-charts figure { margin: 0; flex: 1 1 430px; max-width: 100%; }
 .fs-charts img { width: 100%; height: auto; }
 """
 
@@ -142,7 +142,9 @@ class ExplorerPage:
             ).props("no-caps")
         self.saved = ui.label("").classes("text-sm text-slate-600")
         self.saved.props["data-testid"] = "saved"
-        ui.label(f"Files go to {self.settings.out}").classes("text-xs text-slate-500")
+        ui.label(f"Files go to the folder {self.settings.out.name}/").classes(
+            "text-xs text-slate-500"
+        ).tooltip(str(self.settings.out))
 
     def _control(self, lever: Lever) -> None:
         def changed(event: Any, key: str = lever.key) -> None:
