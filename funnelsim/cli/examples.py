@@ -55,6 +55,10 @@ EXAMPLES: dict[str, list[str]] = {
         "funnelsim calibrate crm_export.csv --mapping mapping.yaml -o fitted.yaml \\",
         "    --report-dir fit-report",
     ],
+    "explore": [
+        "funnelsim explore                             # the bundled baseline, on 127.0.0.1",
+        "funnelsim explore my_company.yaml --port 8080 -o client-meeting --reps 20",
+    ],
     "check-fit": [
         "funnelsim check-fit fitted.yaml crm_export.csv --mapping mapping.yaml --reps 10",
     ],

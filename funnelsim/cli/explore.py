@@ -22,6 +22,7 @@ LOOPBACK = "127.0.0.1"
     "--port", default=8765, show_default=True, type=click.IntRange(1, 65535), help="Port."
 )
 @click.option(
+    "-o",
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("explore-output"),

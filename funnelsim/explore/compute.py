@@ -164,10 +164,15 @@ def answers(
     token: CancelToken,
     first: int = FIRST_REPLICATIONS,
 ) -> Iterator[Answer]:
-    """A first answer at a few replications, then the answer at ``replications``."""
+    """A first answer at a few replications, then the answer at ``replications``.
+
+    The first runs in this process (no pool to start for a few runs); the refined one on
+    ``workers`` processes.
+    """
     steps = [replications] if replications <= first else [first, replications]
     for count in steps:
-        decision = compare(base, {OPTION: option}, int(count), int(seed), workers, token)
+        used = workers if count == steps[-1] else 1
+        decision = compare(base, {OPTION: option}, int(count), int(seed), used, token)
         yield Answer(decision, option_row(decision.summary(), OPTION), count == steps[-1])
 
 
