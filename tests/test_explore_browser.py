@@ -186,3 +186,25 @@ def test_a_saved_option_reproduces_the_shown_numbers_through_compare(
     assert pixels.std() > 0.05, "screenshot is blank"
     if os.environ.get("FUNNELSIM_WRITE_SCREENSHOT") == "1":
         shutil.copyfile(shot, SCREENSHOT)
+
+
+def test_pinned_options_rank_live_and_make_the_client_report(page: Page, out_dir: Path) -> None:
+    for hours in ("4", "12"):
+        _set_sla(page, hours)
+        page.get_by_role("button", name="Pin option").click()
+    table = page.locator('[data-testid="ranked"] tbody tr')
+    table.nth(2).wait_for(timeout=ANSWER_MS)
+    rows = table.all_inner_texts()
+    assert len(rows) == 3  # two options and no change, best first
+    assert sum("no change" in row for row in rows) == 1
+    assert [row.split("\t")[0].strip() for row in rows] == ["1", "2", "3"]
+    before = set(out_dir.glob("report-*.html"))
+    page.get_by_role("button", name="Save report of pins").click()
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=saved]').dataset.path || '')"
+        ".startsWith('report-')",
+        timeout=ANSWER_MS,
+    )
+    (report,) = set(out_dir.glob("report-*.html")) - before
+    text = report.read_text()
+    assert "Option 1" in text and "Option 2" in text
