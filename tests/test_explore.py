@@ -4,6 +4,7 @@ model validates (errors by their control), the library's comparison, cancellatio
 from __future__ import annotations
 
 import multiprocessing
+import socket
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,16 @@ def test_explore_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
     result = runner.invoke(main, ["explore", "--out", str(file)])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_explore_refuses_a_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main, ["explore", "--port", str(port), "-o", str(tmp_path / "out")]
+        )
+    assert result.exit_code == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in result.output
+    assert not (tmp_path / "out").exists()

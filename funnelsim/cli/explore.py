@@ -6,6 +6,7 @@ The web framework and the engine are imported only when the command runs.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from pathlib import Path
 
 import click
@@ -63,11 +64,25 @@ def explore(
         raise OutputRefusedError(f"--out {out}: exists and is not a folder")
     if not _loopback(host):
         click.echo(f"note: --host {host} lets other machines run simulations on this one", err=True)
+    _check_port(host, port)
     workers = usable_workers(workers, None, False)
     settings = Settings(base, out.resolve(), reps, seed, workers)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"funnelsim explore: http://{shown}:{port}/ (Ctrl+C stops it)", err=True)
     serve(settings, host, port)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port that cannot be served on (in use, or a host not of this machine)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot serve on {host}:{port} ({exc.strerror or exc})", param_hint="--port"
+        ) from None
 
 
 def _loopback(host: str) -> bool:

@@ -73,6 +73,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
         page = ExplorerPage(settings)
         page.build()
         await ui.context.client.connected()
+        ui.context.client.on_delete(page.stop)
         page.start()
 
     ui.run(
@@ -104,6 +105,7 @@ class ExplorerPage:
         self.checked: Checked | None = None
         self.answer: Answer | None = None
         self.pins: dict[str, Decision] = {}
+        self.tasks: set[asyncio.Task] = set()
         self.pin_labels: dict[str, str] = {}
         self.labels = {lever.key: lever.label for lever in settings.levers}
 
@@ -238,8 +240,14 @@ class ExplorerPage:
             return
         self._run_in_background(self._compare(self.generation, self.token, checked))
 
+    def stop(self) -> None:
+        """The tab is gone: stop its comparison after the replication in flight."""
+        self.token.cancel()
+
     def _run_in_background(self, work: Any) -> None:
-        asyncio.get_running_loop().create_task(work)
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)  # a reference until it ends, so it is not collected mid-run
+        task.add_done_callback(self.tasks.discard)
 
     async def _compare(self, generation: int, token: CancelToken, checked: Checked) -> None:
         async with self.lock:
