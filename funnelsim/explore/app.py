@@ -44,7 +44,7 @@ from funnelsim.report.formatting import money
 
 DEBOUNCE_MS = 350
 CSS = """
-.fs-charts figure { margin: 0; flex: 1 1 430px; max-width: 100%; }
+.fs-charts figure { margin: 0; flex: 0 1 calc(50% - 0.5rem); min-width: 420px; }
 .fs-charts img { width: 100%; height: auto; }
 """
 
@@ -106,6 +106,7 @@ class ExplorerPage:
         self.answer: Answer | None = None
         self.pins: dict[str, Decision] = {}
         self.tasks: set[asyncio.Task] = set()
+        self.status_text = ""
         self.pin_labels: dict[str, str] = {}
         self.labels = {lever.key: lever.label for lever in settings.levers}
 
@@ -234,11 +235,28 @@ class ExplorerPage:
             self._set_status("invalid", "Fix the field marked in red to compare.")
             return
         self.checked = checked
-        self.token = CancelToken()
+        self.token = self._token(self.generation)
+        if key in ("replications", "seed"):
+            self._run_in_background(self._opening())
         if not checked.changes:
             self._unchanged(self.generation)
             return
         self._run_in_background(self._compare(self.generation, self.token, checked))
+
+    def _token(self, generation: int) -> CancelToken:
+        """A cancel token whose per-replication calls count runs on the status line."""
+        loop = asyncio.get_running_loop()
+        done = [0]
+
+        def progress() -> None:
+            done[0] += 1
+            loop.call_soon_threadsafe(self._progress, generation, done[0])
+
+        return CancelToken(progress)
+
+    def _progress(self, generation: int, runs: int) -> None:
+        if generation == self.generation and self.status.props.get("data-state") == "running":
+            self.status.set_text(f"{self.status_text} ({runs} runs done)")
 
     def stop(self) -> None:
         """The tab is gone: stop its comparison after the replication in flight."""
@@ -275,7 +293,7 @@ class ExplorerPage:
                         )
                     else:
                         self._set_status(
-                            "first",
+                            "running",
                             f"First answer at {answer.replications} replications; "
                             f"refining to {reps}…",
                             generation,
@@ -344,6 +362,7 @@ class ExplorerPage:
         self._set_status("done", "The base as it is.", generation)
 
     def _set_status(self, state: str, text: str, generation: int | None = None) -> None:
+        self.status_text = text
         self.status.set_text(text)
         self.status.props["data-state"] = state
         if generation is not None:

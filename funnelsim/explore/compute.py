@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,9 @@ class SupersededError(Exception):
 class CancelToken:
     """A flag a comparison checks after every replication (its ``on_done``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Callable[[], None] | None = None) -> None:
         self._event = threading.Event()
+        self._progress = progress
 
     def cancel(self) -> None:
         """Ask the comparison to stop after the replication in flight."""
@@ -55,9 +56,12 @@ class CancelToken:
         return self._event.is_set()
 
     def check(self, *_: object) -> None:
-        """Raise ``SupersededError`` once cancelled: the per-replication callback."""
+        """Raise ``SupersededError`` once cancelled, else report progress: the
+        per-replication callback."""
         if self._event.is_set():
             raise SupersededError
+        if self._progress is not None:
+            self._progress()
 
 
 @dataclass(frozen=True)
