@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from funnelsim.analysis._common import horizon_hours, observed
 from funnelsim.analysis.stages import stage_rows, wilson
@@ -247,7 +247,7 @@ def forecast_accuracy(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd
     ]
     result = pd.DataFrame(rows, columns=columns)
     inside = (table["actual"] >= table["mc_p10"]) & (table["actual"] <= table["mc_p90"])
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = float(special.ndtri(0.5 + confidence / 2))
     low, high = wilson(int(inside.sum()), len(table), z)
     coverage = pd.DataFrame(
         [("band_coverage", "all", inside.mean(), low, high, np.nan, np.nan, np.nan, len(table))],

@@ -69,10 +69,7 @@ def run(
     from rich.markup import escape
 
     from funnelsim.api import run as run_scenario
-    from funnelsim.excel import fill_xlsx, results_sheets, stage_xlsx
     from funnelsim.output import fill_results, stage_results, summary_document
-    from funnelsim.report.html import report_from_results
-    from funnelsim.report.html.files import stage_report
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_leaks, print_results, print_warnings
     from funnelsim.scenario.loading import load_scenario
@@ -91,9 +88,13 @@ def run(
         if out_dir is not None:
             staged = outputs.enter_context(stage_results(out_dir, force))
         report_file = workbook = None
-        if report_path is not None:
+        if report_path is not None:  # the HTML report (and matplotlib) only when asked
+            from funnelsim.report.html.files import stage_report
+
             report_file = outputs.enter_context(stage_report(report_path, force))
         if xlsx_path is not None:
+            from funnelsim.excel import fill_xlsx, results_sheets, stage_xlsx
+
             workbook = outputs.enter_context(stage_xlsx(xlsx_path, force))
         description = f"simulating {spec.name}"
         with progress_bar(console, execution.reps, description) as advance:
@@ -111,6 +112,8 @@ def run(
             assert staged.path is not None
             fill_results(results, staged.path, tables)
         if report_file is not None:
+            from funnelsim.report.html import report_from_results
+
             report_file.write(report_from_results(results, leaks=seam_fixes))
         if workbook is not None:
             sheets = results_sheets(results)
