@@ -47,8 +47,14 @@ def run(
     perfect_seams: Iterable[int] = (),
     on_done: Callable[[Replication], None] | None = None,
     allow_large: bool = False,
+    output_tables: bool = False,
 ) -> Results:
-    """Run ``replications`` independent replications of a scenario (or a scenario file)."""
+    """Run ``replications`` independent replications of a scenario (or a scenario file).
+
+    ``output_tables``: the replications also compute the per-replication tables that
+    ``write_results`` writes (cash flow, calendar months), in the workers; for a results
+    folder from a pool, so that this work is shared too.
+    """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     sizes.run_size(scenario, replications, keep_ledgers, allow_large)
@@ -61,6 +67,7 @@ def run(
         perfect_seams=perfect_seams,
         keep_ledgers=keep_ledgers,
         on_done=on_done,
+        output_tables=output_tables,
     )
     return Results(scenario=scenario, seed=seed, replications=reps)
 

@@ -113,7 +113,7 @@ class Results:
         """The monthly cash-flow table of every kept replication (see analysis.cashflow)."""
         from funnelsim.analysis.cashflow import cashflow
 
-        return self._ledger_frames(lambda ledger: cashflow(ledger, self.scenario))
+        return self._ledger_frames(lambda ledger: cashflow(ledger, self.scenario), "cashflow")
 
     def cash_metrics(self) -> pd.DataFrame:
         """Burn, break-even and CAC payback on cash, one row per replication and metric."""
@@ -127,14 +127,15 @@ class Results:
         analysis.timeseries)."""
         from funnelsim.analysis.timeseries import timeseries
 
-        return self._ledger_frames(lambda ledger: timeseries(ledger, self.scenario))
+        return self._ledger_frames(lambda ledger: timeseries(ledger, self.scenario), "timeseries")
 
-    def timeseries_bands(self) -> pd.DataFrame:
+    def timeseries_bands(self, table: pd.DataFrame | None = None) -> pd.DataFrame:
         """Per calendar month and metric: the mean over replications with its confidence
-        interval, and the 10th/50th/90th percentiles across replications."""
+        interval, and the 10th/50th/90th percentiles across replications (of ``table``,
+        this run's ``timeseries()`` when not given)."""
         from funnelsim.analysis.timeseries import timeseries_bands
 
-        return timeseries_bands(self.timeseries(), self.confidence)
+        return timeseries_bands(self.timeseries() if table is None else table, self.confidence)
 
     @property
     def stages(self) -> pd.DataFrame:
@@ -162,12 +163,15 @@ class Results:
 
         return forecast_accuracy(self.forecast(), self.confidence)
 
-    def _ledger_frames(self, pick) -> pd.DataFrame:
+    def _ledger_frames(self, pick, table: str | None = None) -> pd.DataFrame:
+        """``pick(ledger)`` of every replication stacked with a replication column; a
+        ``table`` the replication computed already (``Replication.tables``) is reused."""
         frames = []
         for rep in self.replications:
             if rep.ledger is None:
                 raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
-            frame = pick(rep.ledger).copy()
+            ready = rep.tables.get(table) if rep.tables and table else None
+            frame = (pick(rep.ledger) if ready is None else ready).copy()
             frame.insert(0, "replication", rep.index)
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import yaml
+from click.testing import CliRunner
 
 import funnelsim as fs
+from funnelsim.cli import main
 from funnelsim.scenario import scenario_from_dict
 
 SCENARIO = {
@@ -56,3 +61,36 @@ def test_different_seeds_differ() -> None:
     shared = min(a.n_leads, b.n_leads)
     assert not np.array_equal(a.columns["fit"][:shared], b.columns["fit"][:shared])
     assert not np.array_equal(a.columns["outcome"][:shared], b.columns["outcome"][:shared])
+
+
+def test_tables_computed_in_the_replications_equal_those_from_the_ledgers() -> None:
+    """``output_tables`` moves work into the workers; the tables stay the same."""
+    scenario = scenario_from_dict(SCENARIO)
+    ready = fs.run(scenario, replications=2, seed=5, output_tables=True)
+    plain = fs.run(scenario, replications=2, seed=5)
+    assert all(rep.tables for rep in ready.replications)
+    assert not any(rep.tables for rep in plain.replications)
+    pd.testing.assert_frame_equal(ready.cashflow(), plain.cashflow())
+    pd.testing.assert_frame_equal(ready.timeseries(), plain.timeseries())
+    pd.testing.assert_frame_equal(ready.timeseries_bands(), plain.timeseries_bands())
+
+
+def test_the_cli_writes_the_same_results_on_one_and_two_workers(tmp_path: Path) -> None:
+    """Every file of ``funnelsim run``'s results folder is the same whatever the workers."""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({"name": "det", **SCENARIO}))
+    folders = {}
+    for workers in (1, 2):
+        folders[workers] = tmp_path / f"w{workers}"
+        args = ["run", str(path), "--reps", "3", "--workers", str(workers)]
+        result = CliRunner().invoke(main, [*args, "-o", str(folders[workers])])
+        assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in folders[1].iterdir() if p.name != ".funnelsim-results")
+    assert names == sorted(p.name for p in folders[2].iterdir() if p.name != ".funnelsim-results")
+    assert "ledger.parquet" in names and "timeseries.csv" in names
+    for name in names:
+        one, two = folders[1] / name, folders[2] / name
+        if name.endswith(".parquet"):
+            pd.testing.assert_frame_equal(pd.read_parquet(one), pd.read_parquet(two))
+        else:
+            assert one.read_bytes() == two.read_bytes(), name

@@ -103,6 +103,7 @@ def run(
                 **execution.api_kwargs(),
                 keep_ledgers=keep_ledgers,
                 on_done=advance,
+                output_tables=keep_ledgers and out_dir is not None,
             )
         seam_fixes = None
         if with_leaks:
