@@ -147,12 +147,16 @@ class Results:
     def forecast(self, draws: int = 1000) -> pd.DataFrame:
         """Per replication and calendar quarter: the stage-weighted forecast (scenario and
         fitted weights), the Monte Carlo P10/P50/P90 and the actuals (analysis.forecast)."""
-        from funnelsim.analysis.forecast import forecasts
+        from funnelsim.analysis.forecast import MC_DRAWS, forecasts
 
         ledgers = [rep.ledger for rep in self.replications]
         if any(ledger is None for ledger in ledgers):
             raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
-        table = forecasts(ledgers, self.scenario, seed=self.seed, draws=draws)
+        parts = [(rep.tables or {}).get("forecast") for rep in self.replications]
+        ready = draws == MC_DRAWS and all(part is not None for part in parts)
+        table = forecasts(
+            ledgers, self.scenario, seed=self.seed, draws=draws, parts=parts if ready else None
+        )
         table["replication"] = [self.replications[i].index for i in table["replication"]]
         return table
 

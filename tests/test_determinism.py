@@ -64,7 +64,8 @@ def test_different_seeds_differ() -> None:
 
 
 def test_tables_computed_in_the_replications_equal_those_from_the_ledgers() -> None:
-    """``output_tables`` moves work into the workers; the tables stay the same."""
+    """``output_tables`` moves work into the workers; the tables (and the forecast, whose
+    open-pipeline draws each replication makes from its own stream) stay the same."""
     scenario = scenario_from_dict(SCENARIO)
     ready = fs.run(scenario, replications=2, seed=5, output_tables=True)
     plain = fs.run(scenario, replications=2, seed=5)
@@ -73,6 +74,7 @@ def test_tables_computed_in_the_replications_equal_those_from_the_ledgers() -> N
     pd.testing.assert_frame_equal(ready.cashflow(), plain.cashflow())
     pd.testing.assert_frame_equal(ready.timeseries(), plain.timeseries())
     pd.testing.assert_frame_equal(ready.timeseries_bands(), plain.timeseries_bands())
+    pd.testing.assert_frame_equal(ready.forecast(), plain.forecast())
 
 
 def test_the_cli_writes_the_same_results_on_one_and_two_workers(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ class Replication:
     ledger: Ledger | None
     load: pd.DataFrame | None = None
     team_load: pd.DataFrame | None = None
-    tables: dict[str, pd.DataFrame] | None = None
+    tables: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         ledger = "kept" if self.ledger is not None else "not kept"
@@ -106,13 +107,19 @@ def run_replication(
     )
 
 
-def output_tables(ledger: Ledger, scenario: Scenario) -> dict[str, pd.DataFrame]:
-    """One replication's monthly cash flow and calendar months (``Results.cashflow`` and
-    ``Results.timeseries`` read them instead of recomputing from the ledger)."""
+def output_tables(ledger: Ledger, scenario: Scenario) -> dict[str, Any]:
+    """One replication's monthly cash flow, calendar months and share of the forecasts
+    (``Results.cashflow``, ``timeseries`` and ``forecast`` read them instead of
+    recomputing from the ledger)."""
     from funnelsim.analysis.cashflow import cashflow
+    from funnelsim.analysis.forecast import forecast_part
     from funnelsim.analysis.timeseries import timeseries
 
-    return {"cashflow": cashflow(ledger, scenario), "timeseries": timeseries(ledger, scenario)}
+    return {
+        "cashflow": cashflow(ledger, scenario),
+        "timeseries": timeseries(ledger, scenario),
+        "forecast": forecast_part(ledger, scenario),
+    }
 
 
 def net_value_rows(ledger: Ledger, scenario: Scenario, figures: pd.DataFrame) -> pd.DataFrame:
