@@ -190,10 +190,12 @@ class ForecastPart:
 
     ``pipeline`` is :func:`pipeline_by_quarter`; per quarter, ``inflow`` the value won by
     deals created in it, ``actual`` every deal value won in it, and ``open_wins`` (quarters
-    x draws) the Monte Carlo samples of what the pipeline open at its start wins in it.
+    x draws) the Monte Carlo samples of what the pipeline open at its start wins in it;
+    ``weighted`` is :func:`stage_weighted` with the scenario's weights.
     """
 
     pipeline: pd.DataFrame
+    weighted: pd.DataFrame
     edges: np.ndarray
     inflow: np.ndarray
     actual: np.ndarray
@@ -209,8 +211,10 @@ def forecast_part(ledger: Ledger, scenario: Scenario, draws: int = MC_DRAWS) -> 
     open_wins = np.zeros((len(edges) - 1, draws))
     for q in range(len(edges) - 1):
         open_wins[q] = samples.pipeline_wins(ledger, edges[q], edges[q + 1], draws, rng)
+    pipeline = pipeline_by_quarter(ledger, scenario)
     return ForecastPart(
-        pipeline=pipeline_by_quarter(ledger, scenario),
+        pipeline=pipeline,
+        weighted=stage_weighted(pipeline, stage_weights(scenario)),
         edges=edges,
         inflow=_inflow(ledger, scenario),
         actual=_actual(ledger, edges),
@@ -233,16 +237,13 @@ def forecasts(
     if parts is None:
         parts = [forecast_part(ledger, scenario, draws) for ledger in ledgers]
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xF0CA57]))
-    weights = stage_weights(scenario)
-    fitted = fit_stage_weights([part.pipeline for part in parts], weights)
+    fitted = fit_stage_weights([part.pipeline for part in parts], stage_weights(scenario))
     inflow = np.array([part.inflow for part in parts])
     frames = []
     for r, part in enumerate(parts):
-        table = stage_weighted(part.pipeline, weights)
-        table = table.rename(columns={"forecast": "stage_weighted"})
-        table["stage_weighted_fitted"] = stage_weighted(part.pipeline, fitted)[
-            "forecast"
-        ].to_numpy()
+        table = part.weighted.rename(columns={"forecast": "stage_weighted"})
+        refit = stage_weighted(part.pipeline, fitted)
+        table["stage_weighted_fitted"] = refit["forecast"].to_numpy()
         others = np.delete(inflow, r, axis=0)
         mc = []
         for q in range(len(part.edges) - 1):

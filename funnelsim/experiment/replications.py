@@ -103,22 +103,24 @@ def run_replication(
         ledger=ledger if keep_ledger else None,
         load=quarterly_load(ledger),
         team_load=load.rename_axis("team").reset_index(),
-        tables=output_tables(ledger, scenario) if tables else None,
+        tables=output_tables(ledger, scenario, index) if tables else None,
     )
 
 
-def output_tables(ledger: Ledger, scenario: Scenario) -> dict[str, Any]:
-    """One replication's monthly cash flow, calendar months and share of the forecasts
+def output_tables(ledger: Ledger, scenario: Scenario, index: int) -> dict[str, Any]:
+    """One replication's monthly cash flow, calendar months, share of the forecasts
     (``Results.cashflow``, ``timeseries`` and ``forecast`` read them instead of
-    recomputing from the ledger)."""
+    recomputing from the ledger) and Parquet tables as Arrow tables (``ledger_files``)."""
     from funnelsim.analysis.cashflow import cashflow
     from funnelsim.analysis.forecast import forecast_part
     from funnelsim.analysis.timeseries import timeseries
+    from funnelsim.ledger_files import arrow_tables
 
     return {
         "cashflow": cashflow(ledger, scenario),
         "timeseries": timeseries(ledger, scenario),
         "forecast": forecast_part(ledger, scenario),
+        "parquet": arrow_tables(ledger, index),
     }
 
 
