@@ -51,13 +51,13 @@ def run(
 ) -> Results:
     """Run ``replications`` independent replications of a scenario (or a scenario file).
 
-    ``output_tables``: the replications also compute the per-replication tables that
-    ``write_results`` writes (cash flow, calendar months), in the workers; for a results
-    folder from a pool, so that this work is shared too.
+    ``output_tables``: the replications also make what ``write_results`` writes (cash
+    flow, calendar months, their share of the forecasts, their Parquet tables) where they
+    run, so a pool shares that work; with it a results folder needs no kept ledgers.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    sizes.run_size(scenario, replications, keep_ledgers, allow_large)
+    sizes.run_size(scenario, replications, keep_ledgers or output_tables, allow_large)
     reps = run_replications(
         scenario,
         replications,

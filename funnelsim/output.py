@@ -100,7 +100,11 @@ def fill_results(
 
 
 def _write_all(results: Results, folder: Path) -> None:
-    kept = all(rep.ledger is not None for rep in results.replications)
+    """Every file; the ledger's tables from the kept ledgers or the replications' own
+    tables (``output_tables``)."""
+    kept = all(
+        rep.ledger is not None or "parquet" in (rep.tables or {}) for rep in results.replications
+    )
     # The Parquet files are encoded in threads while this thread writes the rest.
     with ThreadPoolExecutor(PARQUET_THREADS) as pool:
         parquet = write_tables(_parquet_parts(results), folder, pool) if kept else []

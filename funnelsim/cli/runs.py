@@ -76,9 +76,15 @@ def run(
 
     spec = load_scenario(scenario or default_scenario(), overrides)
     out_dir = out if out is not None or as_json else default_results_dir(spec.name)
-    # Ledgers only where they go: the results folder's Parquet files and the report's charts.
-    keep_ledgers = not no_ledger and (out_dir is not None or report_path is not None)
-    check_run_size(spec, execution, keep_ledgers=keep_ledgers, leaks=with_leaks)
+    # The results folder's tables are made in the replications (output_tables); ledgers
+    # travel back only for the report's charts and the workbook's monthly sheets.
+    output_tables = not no_ledger and out_dir is not None
+    keep_ledgers = (
+        not no_ledger
+        and (out_dir is not None or report_path is not None)
+        and (report_path is not None or xlsx_path is not None)
+    )
+    check_run_size(spec, execution, keep_ledgers=keep_ledgers or output_tables, leaks=with_leaks)
     for path in (report_path, xlsx_path):
         if path is not None and out_dir is not None:
             refuse_report_in_results(path, out_dir)
@@ -103,7 +109,7 @@ def run(
                 **execution.api_kwargs(),
                 keep_ledgers=keep_ledgers,
                 on_done=advance,
-                output_tables=keep_ledgers and out_dir is not None,
+                output_tables=output_tables,
             )
         seam_fixes = None
         if with_leaks:
