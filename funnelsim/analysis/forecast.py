@@ -237,28 +237,34 @@ def forecasts(
     if parts is None:
         parts = [forecast_part(ledger, scenario, draws) for ledger in ledgers]
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xF0CA57]))
-    fitted = fit_stage_weights([part.pipeline for part in parts], stage_weights(scenario))
+    pipelines = [part.pipeline for part in parts]
+    fitted = fit_stage_weights(pipelines, stage_weights(scenario))
     inflow = np.array([part.inflow for part in parts])
-    frames = []
+    mc = np.zeros((*inflow.shape, 4))
     for r, part in enumerate(parts):
-        table = part.weighted.rename(columns={"forecast": "stage_weighted"})
-        refit = stage_weighted(part.pipeline, fitted)
-        table["stage_weighted_fitted"] = refit["forecast"].to_numpy()
         others = np.delete(inflow, r, axis=0)
-        mc = []
-        for q in range(len(part.edges) - 1):
+        new = np.empty_like(part.open_wins)
+        for q in range(len(new)):
             if len(others):
-                new_part = others[rng.integers(0, len(others), draws), q]
+                new[q] = others[rng.integers(0, len(others), draws), q]
             else:
-                new_part = np.full(draws, inflow[r, q - 1] if q else 0.0)
-            total = part.open_wins[q] + new_part
-            mc.append((*np.quantile(total, [0.1, 0.5, 0.9]), total.mean()))
-        table[["mc_p10", "mc_p50", "mc_p90", "mc_mean"]] = np.array(mc)
-        table["actual"] = part.actual
-        table["start"] = pd.Timestamp(scenario.start_date) + pd.to_timedelta(table["start"], "h")
-        table.insert(0, "replication", r)
-        frames.append(table[["replication", *FORECAST_COLUMNS]])
-    return pd.concat(frames, ignore_index=True)
+                new[q] = inflow[r, q - 1] if q else 0.0
+        total = part.open_wins + new
+        mc[r, :, :3] = np.quantile(total, [0.1, 0.5, 0.9], axis=1).T
+        mc[r, :, 3] = total.mean(axis=1)
+    # Every replication at once: one frame, one grouping (per replication and quarter).
+    table = pd.concat([part.weighted for part in parts], ignore_index=True)
+    table = table.rename(columns={"forecast": "stage_weighted"})
+    table.insert(0, "replication", np.repeat(np.arange(len(parts)), inflow.shape[1]))
+    stacked = pd.concat(pipelines, ignore_index=True)
+    stacked["replication"] = np.repeat(np.arange(len(parts)), [len(p) for p in pipelines])
+    stacked["forecast"] = stacked["due"] * fitted[stacked["stage"].to_numpy()]
+    refit = stacked.groupby(["replication", "quarter", "start"], sort=False)["forecast"].sum()
+    table["stage_weighted_fitted"] = refit.to_numpy()
+    table[["mc_p10", "mc_p50", "mc_p90", "mc_mean"]] = mc.reshape(-1, 4)
+    table["actual"] = np.concatenate([part.actual for part in parts])
+    table["start"] = pd.Timestamp(scenario.start_date) + pd.to_timedelta(table["start"], "h")
+    return table[["replication", *FORECAST_COLUMNS]]
 
 
 def forecast_accuracy(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
