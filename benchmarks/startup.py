@@ -70,12 +70,8 @@ def measure_startup(repeats: int = 3, commands: dict[str, list[str]] | None = No
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", help="Also write the figures as JSON to this file.")
-    args = parser.parse_args(argv)
-    figures = measure_startup(args.repeats)
+def print_startup(figures: dict) -> None:
+    """One line per command of :func:`measure_startup`'s figures."""
     for name, row in figures["commands"].items():
         wall, cpu = row["wall"], row["cpu"]
         print(
@@ -83,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
             f"   cpu {cpu['min']:5.2f} / {cpu['median']:5.2f} / {cpu['max']:5.2f} s"
             "   (min / median / max)"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", help="Also write the figures as JSON to this file.")
+    args = parser.parse_args(argv)
+    figures = measure_startup(args.repeats)
+    print_startup(figures)
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
     return 0
