@@ -187,6 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         f"baseline x {reps['replications']} replications on {reps['workers']} workers: "
         f"{reps['seconds']:.1f} s ({reps['seconds'] / reps['replications']:.2f} s each)"
     )
+    import replications as scaling  # benchmarks/: startup and scaling (issue 15, part B)
+    import startup
+
+    times = min(repeats, 3)
+    startup.print_startup(figures.setdefault("startup", startup.measure_startup(times)))
+    scaling.print_cli(figures.setdefault("scaling", scaling.measure_cli(replications, times)))
+    sweep = scaling.measure_dask_sweep(8 if args.quick else 32, repeats=times)
+    scaling.print_dask_sweep(figures.setdefault("dask_sweep", sweep))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")

@@ -47,11 +47,17 @@ def run(
     perfect_seams: Iterable[int] = (),
     on_done: Callable[[Replication], None] | None = None,
     allow_large: bool = False,
+    output_tables: bool = False,
 ) -> Results:
-    """Run ``replications`` independent replications of a scenario (or a scenario file)."""
+    """Run ``replications`` independent replications of a scenario (or a scenario file).
+
+    ``output_tables``: the replications also make what ``write_results`` writes (cash
+    flow, calendar months, their share of the forecasts, their Parquet tables) where they
+    run, so a pool shares that work; with it a results folder needs no kept ledgers.
+    """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    sizes.run_size(scenario, replications, keep_ledgers, allow_large)
+    sizes.run_size(scenario, replications, keep_ledgers or output_tables, allow_large)
     reps = run_replications(
         scenario,
         replications,
@@ -61,6 +67,7 @@ def run(
         perfect_seams=perfect_seams,
         keep_ledgers=keep_ledgers,
         on_done=on_done,
+        output_tables=output_tables,
     )
     return Results(scenario=scenario, seed=seed, replications=reps)
 

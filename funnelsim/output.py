@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,13 @@ from funnelsim.atomic import (
     write_folder,
     write_text,
 )
+from funnelsim.ledger_files import arrow_tables, write_tables
 from funnelsim.results import Results
 from funnelsim.safe_cells import csv_text, write_csv
 from funnelsim.scenario.loading import dump_scenario
 
 RUN_KIND = "run"
+PARQUET_THREADS = 2
 
 __all__ = [
     "RUN_KIND",
@@ -97,27 +100,44 @@ def fill_results(
 
 
 def _write_all(results: Results, folder: Path) -> None:
-    summary = results.summary()
-    write_csv(summary, folder / "summary.csv")
-    write_csv(results.leakage_summary(), folder / "leakage.csv")
-    write_csv(results.per_replication(), folder / "replications.csv")
-    write_csv(results.leakage(), folder / "leakage_replications.csv")
-    (folder / "summary.json").write_text(
-        json.dumps(summary_document(results), indent=2, allow_nan=False, default=str) + "\n",
-        encoding="utf-8",
+    """Every file; the ledger's tables from the kept ledgers or the replications' own
+    tables (``output_tables``)."""
+    kept = all(
+        rep.ledger is not None or "parquet" in (rep.tables or {}) for rep in results.replications
     )
-    (folder / "scenario.yaml").write_text(dump_scenario(results.scenario), encoding="utf-8")
-    if all(rep.ledger is not None for rep in results.replications):
-        results.ledger.to_parquet(folder / "ledger.parquet", index=False)
-        results.terms.to_parquet(folder / "terms.parquet", index=False)
-        results.team_levels.to_parquet(folder / "team_levels.parquet", index=False)
-        write_csv(results.cashflow(), folder / "cashflow.csv")
-        write_csv(results.timeseries(), folder / "timeseries.csv")
-        write_csv(results.timeseries_bands(), folder / "timeseries_bands.csv")
-        results.stages.to_parquet(folder / "stages.parquet", index=False)
-        forecast = results.forecast()
-        write_csv(forecast, folder / "forecast.csv")
-        write_csv(forecast_accuracy(forecast, results.confidence), folder / "forecast_accuracy.csv")
+    # The Parquet files are encoded in threads while this thread writes the rest.
+    with ThreadPoolExecutor(PARQUET_THREADS) as pool:
+        parquet = write_tables(_parquet_parts(results), folder, pool) if kept else []
+        summary = results.summary()
+        write_csv(summary, folder / "summary.csv")
+        write_csv(results.leakage_summary(), folder / "leakage.csv")
+        write_csv(results.per_replication(), folder / "replications.csv")
+        write_csv(results.leakage(), folder / "leakage_replications.csv")
+        (folder / "summary.json").write_text(
+            json.dumps(summary_document(results), indent=2, allow_nan=False, default=str) + "\n",
+            encoding="utf-8",
+        )
+        (folder / "scenario.yaml").write_text(dump_scenario(results.scenario), encoding="utf-8")
+        if kept:
+            write_csv(results.cashflow(), folder / "cashflow.csv")
+            timeseries = results.timeseries()
+            write_csv(timeseries, folder / "timeseries.csv")
+            write_csv(results.timeseries_bands(timeseries), folder / "timeseries_bands.csv")
+            forecast = results.forecast()
+            write_csv(forecast, folder / "forecast.csv")
+            accuracy = forecast_accuracy(forecast, results.confidence)
+            write_csv(accuracy, folder / "forecast_accuracy.csv")
+        for written in parquet:
+            written.result()
+
+
+def _parquet_parts(results: Results) -> list[dict[str, Any]]:
+    """Each replication's Parquet tables: made by the replication when it was asked to
+    (``output_tables``), else here."""
+    return [
+        (rep.tables or {}).get("parquet") or arrow_tables(rep.ledger, rep.index)
+        for rep in results.replications
+    ]
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

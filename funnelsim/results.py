@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -26,6 +26,8 @@ class Results:
     seed: int
     replications: list[Replication]
     confidence: float = CONFIDENCE
+    # Summaries already computed, keyed by what they depend on (see _memo).
+    _memos: dict[tuple, pd.DataFrame] = field(default_factory=dict, init=False, compare=False)
 
     @property
     def plot(self) -> PlotAccessor:
@@ -62,9 +64,18 @@ class Results:
 
     def summary(self) -> pd.DataFrame:
         """Each headline metric's mean and confidence interval over the replications."""
-        frame = self.per_replication()
-        table = summarise(frame, ["metric", "unit"], "value", self.confidence)
-        return table
+        return self._memo("summary", self._summary)
+
+    def _summary(self) -> pd.DataFrame:
+        return summarise(self.per_replication(), ["metric", "unit"], "value", self.confidence)
+
+    def _memo(self, name: str, compute: Any) -> pd.DataFrame:
+        """``compute()`` once per set of replications and confidence (a copy each time, so
+        a caller that changes it changes nothing here)."""
+        key = (name, self.confidence, tuple(id(rep) for rep in self.replications))
+        if key not in self._memos:
+            self._memos[key] = compute()
+        return self._memos[key].copy()
 
     def saturation(self) -> pd.DataFrame:
         """Teams at >= 90% occupancy for a quarter (mean over replications); see analysis."""
@@ -81,6 +92,9 @@ class Results:
 
     def leakage_summary(self) -> pd.DataFrame:
         """Attributed leakage by seam, reason and measure: mean and confidence interval."""
+        return self._memo("leakage_summary", self._leakage_summary)
+
+    def _leakage_summary(self) -> pd.DataFrame:
         long = self.leakage().melt(
             id_vars=["replication", "seam", "reason"],
             value_vars=list(LEAKAGE_MEASURES),
@@ -113,7 +127,7 @@ class Results:
         """The monthly cash-flow table of every kept replication (see analysis.cashflow)."""
         from funnelsim.analysis.cashflow import cashflow
 
-        return self._ledger_frames(lambda ledger: cashflow(ledger, self.scenario))
+        return self._ledger_frames(lambda ledger: cashflow(ledger, self.scenario), "cashflow")
 
     def cash_metrics(self) -> pd.DataFrame:
         """Burn, break-even and CAC payback on cash, one row per replication and metric."""
@@ -127,14 +141,15 @@ class Results:
         analysis.timeseries)."""
         from funnelsim.analysis.timeseries import timeseries
 
-        return self._ledger_frames(lambda ledger: timeseries(ledger, self.scenario))
+        return self._ledger_frames(lambda ledger: timeseries(ledger, self.scenario), "timeseries")
 
-    def timeseries_bands(self) -> pd.DataFrame:
+    def timeseries_bands(self, table: pd.DataFrame | None = None) -> pd.DataFrame:
         """Per calendar month and metric: the mean over replications with its confidence
-        interval, and the 10th/50th/90th percentiles across replications."""
+        interval, and the 10th/50th/90th percentiles across replications (of ``table``,
+        this run's ``timeseries()`` when not given)."""
         from funnelsim.analysis.timeseries import timeseries_bands
 
-        return timeseries_bands(self.timeseries(), self.confidence)
+        return timeseries_bands(self.timeseries() if table is None else table, self.confidence)
 
     @property
     def stages(self) -> pd.DataFrame:
@@ -146,12 +161,16 @@ class Results:
     def forecast(self, draws: int = 1000) -> pd.DataFrame:
         """Per replication and calendar quarter: the stage-weighted forecast (scenario and
         fitted weights), the Monte Carlo P10/P50/P90 and the actuals (analysis.forecast)."""
-        from funnelsim.analysis.forecast import forecasts
+        from funnelsim.analysis.forecast import MC_DRAWS, forecasts
 
-        ledgers = [rep.ledger for rep in self.replications]
-        if any(ledger is None for ledger in ledgers):
-            raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
-        table = forecasts(ledgers, self.scenario, seed=self.seed, draws=draws)
+        parts = [(rep.tables or {}).get("forecast") for rep in self.replications]
+        if draws == MC_DRAWS and all(part is not None for part in parts):
+            table = forecasts([], self.scenario, seed=self.seed, draws=draws, parts=parts)
+        else:
+            ledgers = [rep.ledger for rep in self.replications]
+            if any(ledger is None for ledger in ledgers):
+                raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
+            table = forecasts(ledgers, self.scenario, seed=self.seed, draws=draws)
         table["replication"] = [self.replications[i].index for i in table["replication"]]
         return table
 
@@ -162,12 +181,15 @@ class Results:
 
         return forecast_accuracy(self.forecast(), self.confidence)
 
-    def _ledger_frames(self, pick) -> pd.DataFrame:
+    def _ledger_frames(self, pick, table: str | None = None) -> pd.DataFrame:
+        """``pick(ledger)`` of every replication stacked with a replication column; a
+        ``table`` the replication computed already (``Replication.tables``) is reused."""
         frames = []
         for rep in self.replications:
-            if rep.ledger is None:
+            ready = rep.tables.get(table) if rep.tables and table else None
+            if ready is None and rep.ledger is None:
                 raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
-            frame = pick(rep.ledger).copy()
+            frame = (pick(rep.ledger) if ready is None else ready).copy()
             frame.insert(0, "replication", rep.index)
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)

@@ -17,7 +17,9 @@ from click.testing import CliRunner
 from funnelsim.cli import main
 from funnelsim.cli.examples import EXAMPLES
 
-HEAVY = ("scipy.stats", "matplotlib", "pandas", "numpy", "simpy", "dask")
+HEAVY = ("scipy.stats", "matplotlib", "pandas", "numpy", "simpy", "dask", "funnelsim.report")
+# Never needed to simulate, print or write a run's results (only charts, reports, fitting).
+NOT_FOR_A_RUN = ("scipy.stats", "matplotlib", "funnelsim.report.html", "funnelsim.report.charts")
 WRITERS = ("run", "compare", "plan", "leaks", "sweep", "sensitivity", "report", "calibrate")
 TINY = """\
 name: tiny
@@ -59,6 +61,43 @@ def test_the_cli_and_every_help_page_load_no_heavy_module() -> None:
     )
     assert result.stderr.strip() == "[] []"
     assert "Examples:" in result.stdout
+
+
+def _loaded_after(code: str, prefixes: tuple[str, ...], cwd: Path | None = None) -> list[str]:
+    """The modules under ``prefixes`` that running ``code`` in a fresh interpreter loads."""
+    script = code + textwrap.dedent(
+        f"""
+        import sys
+        print(sorted({{m.split(".")[0] if m.startswith(("scipy", "matplotlib")) else m
+                       for m in sys.modules if m.startswith({prefixes!r})}}), file=sys.stderr)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        cwd=cwd,
+    )
+    return json.loads(result.stderr.strip().splitlines()[-1].replace("'", '"'))
+
+
+def test_import_funnelsim_and_its_api_load_no_stats_charts_or_report() -> None:
+    assert _loaded_after("import funnelsim\n", HEAVY) == []
+    api = "import funnelsim as fs\nfs.run, fs.simulate, fs.load_scenario, fs.sweep\n"
+    assert _loaded_after(api, NOT_FOR_A_RUN) == []
+
+
+def test_a_run_without_report_loads_no_stats_charts_or_report(tiny: Path, tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        from funnelsim.cli import main
+        main(["run", {str(tiny)!r}, "--reps", "2", "-o", "out"], standalone_mode=False)
+        """
+    )
+    assert _loaded_after(code, NOT_FOR_A_RUN, cwd=tmp_path) == []
+    assert (tmp_path / "out" / "ledger.parquet").is_file()
 
 
 def test_every_option_has_help_and_every_command_examples() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 
 import funnelsim as fs
@@ -109,6 +110,39 @@ def test_same_results_with_one_two_workers_and_dask(dask_cluster) -> None:
     pd.testing.assert_frame_equal(_per_replication(one), _per_replication(two))
     pd.testing.assert_frame_equal(_per_replication(one), _per_replication(dask))
     pd.testing.assert_frame_equal(one.ledger, dask.ledger)
+
+
+def test_a_sweep_on_dask_gives_the_same_table_as_the_local_pool(dask_cluster) -> None:
+    base = _small()
+    grid = {"seam1.sla_hours": [2, 8], "teams.sdr.headcount": [1, 3]}
+    local = fs.sweep(base, grid, replications=2, seed=6, workers=2)
+    dask = fs.sweep(base, grid, replications=2, seed=6, scheduler=dask_cluster.scheduler_address)
+    assert len(local) == 5
+    pd.testing.assert_frame_equal(local, dask)
+
+
+def test_a_results_folder_from_dask_is_the_one_from_local_workers(dask_cluster, tmp_path) -> None:
+    """The replications make the folder's tables (Arrow included) on the cluster too."""
+    from click.testing import CliRunner
+
+    from funnelsim.cli import main
+
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(SMALL))
+    folders = {"local": tmp_path / "local", "dask": tmp_path / "dask"}
+    where = {"local": ["--workers", "1"], "dask": ["--scheduler", dask_cluster.scheduler_address]}
+    for name, folder in folders.items():
+        args = ["run", str(path), "--reps", "2", "--seed", "4", "-o", str(folder), *where[name]]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+    for table in ("ledger", "terms", "stages"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(folders["local"] / f"{table}.parquet"),
+            pd.read_parquet(folders["dask"] / f"{table}.parquet"),
+        )
+    for table in ("forecast", "timeseries", "summary"):
+        local = (folders["local"] / f"{table}.csv").read_bytes()
+        assert local == (folders["dask"] / f"{table}.csv").read_bytes(), table
 
 
 def test_a_killed_local_worker_loses_and_duplicates_nothing() -> None:

@@ -18,7 +18,10 @@ last quarter the horizon cuts short is left out):
   they exceed that, the stage chances from there on), and the quarter's inflow (deals
   both created and won in it) is drawn from the other replications' same quarter (with
   one replication: the previous quarter's inflow). P10, P50 and P90 of their sum
-  forecast ``actual``, every deal value won in the quarter.
+  forecast ``actual``, every deal value won in the quarter. Each replication's open
+  pipeline is simulated from its own stream (keyed by its replication seed), so that
+  part can be computed where the replication ran (:func:`forecast_part`); the inflow
+  draws come from the ``seed`` of :func:`forecasts`.
 
 Forecast error is ``(forecast - actual) / actual`` per quarter; MAPE its absolute mean.
 Money is the deal value won in sales (before any fall-through at seam 2).
@@ -27,10 +30,11 @@ Money is the deal value won in sales (before any fall-through at seam 2).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from funnelsim.analysis._common import horizon_hours, observed
 from funnelsim.analysis.stages import stage_rows, wilson
@@ -180,39 +184,87 @@ def _mape(table: pd.DataFrame) -> float:
     return float(np.mean(np.abs(table["forecast"].to_numpy()[keep] - actual[keep]) / actual[keep]))
 
 
+@dataclass(frozen=True)
+class ForecastPart:
+    """What one replication brings to :func:`forecasts`, computed from its ledger alone.
+
+    ``pipeline`` is :func:`pipeline_by_quarter`; per quarter, ``inflow`` the value won by
+    deals created in it, ``actual`` every deal value won in it, and ``open_wins`` (quarters
+    x draws) the Monte Carlo samples of what the pipeline open at its start wins in it;
+    ``weighted`` is :func:`stage_weighted` with the scenario's weights.
+    """
+
+    pipeline: pd.DataFrame
+    weighted: pd.DataFrame
+    edges: np.ndarray
+    inflow: np.ndarray
+    actual: np.ndarray
+    open_wins: np.ndarray
+
+
+def forecast_part(ledger: Ledger, scenario: Scenario, draws: int = MC_DRAWS) -> ForecastPart:
+    """One replication's share of the forecasts; its Monte Carlo draws come from a stream
+    keyed by the ledger's own seed, so the part is the same wherever it is computed."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(ledger.meta["seed"]), 0xF0CA57]))
+    samples = StageSamples(scenario, rng)
+    edges, _ = quarter_edges(scenario, horizon_hours(ledger))
+    open_wins = np.zeros((len(edges) - 1, draws))
+    for q in range(len(edges) - 1):
+        open_wins[q] = samples.pipeline_wins(ledger, edges[q], edges[q + 1], draws, rng)
+    pipeline = pipeline_by_quarter(ledger, scenario)
+    return ForecastPart(
+        pipeline=pipeline,
+        weighted=stage_weighted(pipeline, stage_weights(scenario)),
+        edges=edges,
+        inflow=_inflow(ledger, scenario),
+        actual=_actual(ledger, edges),
+        open_wins=open_wins,
+    )
+
+
 def forecasts(
-    ledgers: Sequence[Ledger], scenario: Scenario, seed: int = 0, draws: int = MC_DRAWS
+    ledgers: Sequence[Ledger],
+    scenario: Scenario,
+    seed: int = 0,
+    draws: int = MC_DRAWS,
+    parts: Sequence[ForecastPart] | None = None,
 ) -> pd.DataFrame:
     """Every replication's quarterly forecasts and actuals (columns ``FORECAST_COLUMNS``
     with a ``replication`` column first). Fitted weights are pooled over all the ledgers;
-    the Monte Carlo draws come from a Generator seeded with ``seed``."""
+    each open pipeline's draws come from its ledger's stream (:func:`forecast_part`; pass
+    ``parts`` already computed with the same ``draws`` to reuse them), the inflow draws
+    from a Generator seeded with ``seed``."""
+    if parts is None:
+        parts = [forecast_part(ledger, scenario, draws) for ledger in ledgers]
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xF0CA57]))
-    pipelines = [pipeline_by_quarter(ledger, scenario) for ledger in ledgers]
-    weights = stage_weights(scenario)
-    fitted = fit_stage_weights(pipelines, weights)
-    samples = StageSamples(scenario, rng)
-    inflow = np.array([_inflow(ledger, scenario) for ledger in ledgers])
-    frames = []
-    for r, (ledger, pipeline) in enumerate(zip(ledgers, pipelines, strict=True)):
-        table = stage_weighted(pipeline, weights).rename(columns={"forecast": "stage_weighted"})
-        table["stage_weighted_fitted"] = stage_weighted(pipeline, fitted)["forecast"].to_numpy()
-        edges, _ = quarter_edges(scenario, horizon_hours(ledger))
+    pipelines = [part.pipeline for part in parts]
+    fitted = fit_stage_weights(pipelines, stage_weights(scenario))
+    inflow = np.array([part.inflow for part in parts])
+    mc = np.zeros((*inflow.shape, 4))
+    for r, part in enumerate(parts):
         others = np.delete(inflow, r, axis=0)
-        mc = []
-        for q in range(len(edges) - 1):
-            open_part = samples.pipeline_wins(ledger, edges[q], edges[q + 1], draws, rng)
+        new = np.empty_like(part.open_wins)
+        for q in range(len(new)):
             if len(others):
-                new_part = others[rng.integers(0, len(others), draws), q]
+                new[q] = others[rng.integers(0, len(others), draws), q]
             else:
-                new_part = np.full(draws, inflow[r, q - 1] if q else 0.0)
-            total = open_part + new_part
-            mc.append((*np.quantile(total, [0.1, 0.5, 0.9]), total.mean()))
-        table[["mc_p10", "mc_p50", "mc_p90", "mc_mean"]] = np.array(mc)
-        table["actual"] = _actual(ledger, edges)
-        table["start"] = pd.Timestamp(scenario.start_date) + pd.to_timedelta(table["start"], "h")
-        table.insert(0, "replication", r)
-        frames.append(table[["replication", *FORECAST_COLUMNS]])
-    return pd.concat(frames, ignore_index=True)
+                new[q] = inflow[r, q - 1] if q else 0.0
+        total = part.open_wins + new
+        mc[r, :, :3] = np.quantile(total, [0.1, 0.5, 0.9], axis=1).T
+        mc[r, :, 3] = total.mean(axis=1)
+    # Every replication at once: one frame, one grouping (per replication and quarter).
+    table = pd.concat([part.weighted for part in parts], ignore_index=True)
+    table = table.rename(columns={"forecast": "stage_weighted"})
+    table.insert(0, "replication", np.repeat(np.arange(len(parts)), inflow.shape[1]))
+    stacked = pd.concat(pipelines, ignore_index=True)
+    stacked["replication"] = np.repeat(np.arange(len(parts)), [len(p) for p in pipelines])
+    stacked["forecast"] = stacked["due"] * fitted[stacked["stage"].to_numpy()]
+    refit = stacked.groupby(["replication", "quarter", "start"], sort=False)["forecast"].sum()
+    table["stage_weighted_fitted"] = refit.to_numpy()
+    table[["mc_p10", "mc_p50", "mc_p90", "mc_mean"]] = mc.reshape(-1, 4)
+    table["actual"] = np.concatenate([part.actual for part in parts])
+    table["start"] = pd.Timestamp(scenario.start_date) + pd.to_timedelta(table["start"], "h")
+    return table[["replication", *FORECAST_COLUMNS]]
 
 
 def forecast_accuracy(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
@@ -247,7 +299,7 @@ def forecast_accuracy(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd
     ]
     result = pd.DataFrame(rows, columns=columns)
     inside = (table["actual"] >= table["mc_p10"]) & (table["actual"] <= table["mc_p90"])
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = float(special.ndtri(0.5 + confidence / 2))
     low, high = wilson(int(inside.sum()), len(table), z)
     coverage = pd.DataFrame(
         [("band_coverage", "all", inside.mean(), low, high, np.nan, np.nan, np.nan, len(table))],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from funnelsim.analysis._common import HOURS_PER_DAY, horizon_hours, observed
 from funnelsim.engine.ledger import Ledger
@@ -84,7 +84,7 @@ def stage_conversion(
         code = list(ledger.segment_names).index(segment)
         rows = rows[ledger.columns["segment"][rows["lead_id"].to_numpy()] == code]
     horizon = horizon_hours(ledger)
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = float(special.ndtri(0.5 + confidence / 2))
     out = []
     for index, name in enumerate(ledger.stage_names):
         here = rows[rows["stage"] == index]

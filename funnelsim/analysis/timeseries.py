@@ -27,6 +27,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from funnelsim.analysis._common import HOURS_PER_DAY, from_book, horizon_hours, observed
 from funnelsim.analysis.arr import ARR_KINDS, SIGN, arr_events
@@ -194,22 +195,52 @@ def timeseries_bands(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.
     keys = ["month", "quarter", "start", "days"]
     metrics = [c for c in frame.columns if c not in (*keys, "replication")]
     long = frame.melt(id_vars=[*keys, "replication"], value_vars=metrics, var_name="metric")
-    rows = []
-    for (month, quarter, start, days, metric), group in long.groupby(
-        [*keys, "metric"], sort=False, observed=True
-    ):
-        values = group["value"].to_numpy(dtype=float)
-        values = values[np.isfinite(values)]
-        mean, low, high = t_interval(values, confidence)
-        p10, p50, p90 = (
-            np.quantile(values, [0.1, 0.5, 0.9]) if len(values) else (np.nan, np.nan, np.nan)
-        )
-        rows.append(
-            (month, quarter, start, days, metric, mean, low, high, p10, p50, p90, len(values))
-        )
-    columns = [*keys, "metric", "mean", "ci_low", "ci_high", "p10", "p50", "p90", "n"]
-    table = pd.DataFrame(rows, columns=columns)
-    return table.astype({"n": np.int64})
+    groups = long.groupby([*keys, "metric"], sort=False, observed=True)
+    codes = groups.ngroup().to_numpy()
+    table = long.iloc[np.unique(codes, return_index=True)[1]][[*keys, "metric"]]
+    table = table.reset_index(drop=True)
+    # One row of values per group (its replications in order); groups whose values are
+    # not all finite, or not as many as the others', are done one by one.
+    values = long["value"].to_numpy(dtype=float)[np.argsort(codes, kind="stable")]
+    sizes = np.bincount(codes)
+    stats = np.full((len(table), 7), np.nan)
+    stats[:, 6] = 0
+    if len(values) and (sizes == sizes[0]).all():
+        matrix = values.reshape(len(sizes), sizes[0])
+        whole = np.isfinite(matrix).all(axis=1)
+        stats[whole] = _band_rows(matrix[whole], confidence)
+        ragged = np.flatnonzero(~whole)
+    else:
+        ragged = np.arange(len(sizes))
+    ends = np.cumsum(sizes)
+    for g in ragged:
+        group = values[ends[g] - sizes[g] : ends[g]]
+        group = group[np.isfinite(group)]
+        mean, low, high = t_interval(group, confidence)
+        quantiles = np.quantile(group, [0.1, 0.5, 0.9]) if len(group) else [np.nan] * 3
+        stats[g] = (mean, low, high, *quantiles, len(group))
+    for i, name in enumerate(["mean", "ci_low", "ci_high", "p10", "p50", "p90"]):
+        table[name] = stats[:, i]
+    table["n"] = stats[:, 6].astype(np.int64)
+    return table
+
+
+def _band_rows(matrix: np.ndarray, confidence: float) -> np.ndarray:
+    """:func:`timeseries_bands`' figures for rows of finite values: mean, its Student-t
+    interval (as ``t_interval`` computes it), 10th/50th/90th percentiles, count."""
+    rows, n = matrix.shape
+    out = np.full((rows, 7), np.nan)
+    out[:, 6] = n
+    if n == 0:
+        return out
+    out[:, 0] = matrix.mean(axis=1)
+    if n >= 2:
+        half = special.stdtrit(n - 1, 0.5 + confidence / 2) * matrix.std(axis=1, ddof=1)
+        half /= np.sqrt(n)
+        out[:, 1] = out[:, 0] - half
+        out[:, 2] = out[:, 0] + half
+    out[:, 3:6] = np.quantile(matrix, [0.1, 0.5, 0.9], axis=1).T
+    return out
 
 
 def _interval(edges: np.ndarray, times: np.ndarray) -> np.ndarray:

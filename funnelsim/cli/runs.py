@@ -69,19 +69,22 @@ def run(
     from rich.markup import escape
 
     from funnelsim.api import run as run_scenario
-    from funnelsim.excel import fill_xlsx, results_sheets, stage_xlsx
     from funnelsim.output import fill_results, stage_results, summary_document
-    from funnelsim.report.html import report_from_results
-    from funnelsim.report.html.files import stage_report
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_leaks, print_results, print_warnings
     from funnelsim.scenario.loading import load_scenario
 
     spec = load_scenario(scenario or default_scenario(), overrides)
     out_dir = out if out is not None or as_json else default_results_dir(spec.name)
-    # Ledgers only where they go: the results folder's Parquet files and the report's charts.
-    keep_ledgers = not no_ledger and (out_dir is not None or report_path is not None)
-    check_run_size(spec, execution, keep_ledgers=keep_ledgers, leaks=with_leaks)
+    # The results folder's tables are made in the replications (output_tables); ledgers
+    # travel back only for the report's charts and the workbook's monthly sheets.
+    output_tables = not no_ledger and out_dir is not None
+    keep_ledgers = (
+        not no_ledger
+        and (out_dir is not None or report_path is not None)
+        and (report_path is not None or xlsx_path is not None)
+    )
+    check_run_size(spec, execution, keep_ledgers=keep_ledgers or output_tables, leaks=with_leaks)
     for path in (report_path, xlsx_path):
         if path is not None and out_dir is not None:
             refuse_report_in_results(path, out_dir)
@@ -91,9 +94,13 @@ def run(
         if out_dir is not None:
             staged = outputs.enter_context(stage_results(out_dir, force))
         report_file = workbook = None
-        if report_path is not None:
+        if report_path is not None:  # the HTML report (and matplotlib) only when asked
+            from funnelsim.report.html.files import stage_report
+
             report_file = outputs.enter_context(stage_report(report_path, force))
         if xlsx_path is not None:
+            from funnelsim.excel import fill_xlsx, results_sheets, stage_xlsx
+
             workbook = outputs.enter_context(stage_xlsx(xlsx_path, force))
         description = f"simulating {spec.name}"
         with progress_bar(console, execution.reps, description) as advance:
@@ -102,6 +109,7 @@ def run(
                 **execution.api_kwargs(),
                 keep_ledgers=keep_ledgers,
                 on_done=advance,
+                output_tables=output_tables,
             )
         seam_fixes = None
         if with_leaks:
@@ -111,6 +119,8 @@ def run(
             assert staged.path is not None
             fill_results(results, staged.path, tables)
         if report_file is not None:
+            from funnelsim.report.html import report_from_results
+
             report_file.write(report_from_results(results, leaks=seam_fixes))
         if workbook is not None:
             sheets = results_sheets(results)

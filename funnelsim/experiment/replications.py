@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,9 @@ class Replication:
 
     ``load`` is each team's quarterly occupancy and queue, for saturation warnings.
     ``team_load`` has one row per team: occupancy over the horizon and its highest
-    quarterly value (peak_occupancy), to name a team that saturates.
+    quarterly value (peak_occupancy), to name a team that saturates. ``tables`` holds the
+    results folder's per-replication tables when asked (``output_tables``), computed where
+    the replication ran so that a pool of workers shares that work too.
     """
 
     index: int
@@ -48,6 +51,7 @@ class Replication:
     ledger: Ledger | None
     load: pd.DataFrame | None = None
     team_load: pd.DataFrame | None = None
+    tables: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         ledger = "kept" if self.ledger is not None else "not kept"
@@ -81,8 +85,10 @@ def run_replication(
     seed: int,
     perfect_seams: tuple[int, ...] = (),
     keep_ledger: bool = True,
+    tables: bool = False,
 ) -> Replication:
-    """Simulate one replication and reduce it to headline metrics and leakage."""
+    """Simulate one replication and reduce it to headline metrics and leakage (and, with
+    ``tables``, the per-replication tables a results folder holds)."""
     ledger = simulate(scenario, seed, perfect_seams=perfect_seams)
     figures = headline(ledger, scenario)
     cash = cash_metrics(ledger, scenario)
@@ -97,7 +103,25 @@ def run_replication(
         ledger=ledger if keep_ledger else None,
         load=quarterly_load(ledger),
         team_load=load.rename_axis("team").reset_index(),
+        tables=output_tables(ledger, scenario, index) if tables else None,
     )
+
+
+def output_tables(ledger: Ledger, scenario: Scenario, index: int) -> dict[str, Any]:
+    """One replication's monthly cash flow, calendar months, share of the forecasts
+    (``Results.cashflow``, ``timeseries`` and ``forecast`` read them instead of
+    recomputing from the ledger) and Parquet tables as Arrow tables (``ledger_files``)."""
+    from funnelsim.analysis.cashflow import cashflow
+    from funnelsim.analysis.forecast import forecast_part
+    from funnelsim.analysis.timeseries import timeseries
+    from funnelsim.ledger_files import arrow_tables
+
+    return {
+        "cashflow": cashflow(ledger, scenario),
+        "timeseries": timeseries(ledger, scenario),
+        "forecast": forecast_part(ledger, scenario),
+        "parquet": arrow_tables(ledger, index),
+    }
 
 
 def net_value_rows(ledger: Ledger, scenario: Scenario, figures: pd.DataFrame) -> pd.DataFrame:
@@ -123,13 +147,14 @@ def replication_jobs(
     seed: int,
     perfect_seams: Iterable[int] = (),
     keep_ledgers: bool = True,
+    tables: bool = False,
 ) -> list[tuple]:
     """The job tuples (arguments of ``run_replication``) for one scenario's replications."""
     if replications < 1:
         raise ValueError("replications: expected at least 1")
     perfect = tuple(sorted(set(perfect_seams)))
     seeds = replication_seeds(seed, replications)
-    return [(scenario, i, s, perfect, keep_ledgers) for i, s in enumerate(seeds)]
+    return [(scenario, i, s, perfect, keep_ledgers, tables) for i, s in enumerate(seeds)]
 
 
 def run_replications(
@@ -141,9 +166,16 @@ def run_replications(
     perfect_seams: Iterable[int] = (),
     keep_ledgers: bool = True,
     on_done: Callable[[Replication], None] | None = None,
+    output_tables: bool = False,
 ) -> list[Replication]:
-    """Run replications locally or on a Dask cluster; results in replication order."""
-    jobs = replication_jobs(scenario, replications, seed, perfect_seams, keep_ledgers)
+    """Run replications locally or on a Dask cluster; results in replication order.
+
+    ``output_tables``: each replication also computes its results-folder tables (see
+    ``Replication.tables``), in parallel with the others.
+    """
+    jobs = replication_jobs(
+        scenario, replications, seed, perfect_seams, keep_ledgers, tables=output_tables
+    )
     return execute(
         run_replication,
         jobs,
