@@ -16,6 +16,7 @@ from funnelsim.budget import TooLargeError
 from funnelsim.experiment import sizes
 from funnelsim.experiment.compare import Comparison
 from funnelsim.experiment.compare import compare as _compare
+from funnelsim.experiment.defaults import DEFAULT_REPLICATIONS
 from funnelsim.experiment.executors import DaskScheduler
 from funnelsim.experiment.leaks import leaks as _leaks
 from funnelsim.experiment.options import (
@@ -39,7 +40,7 @@ Scheduler = str | DaskScheduler | None
 
 def run(
     scenario: Scenario | str | Path,
-    replications: int = 1,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
@@ -101,7 +102,7 @@ def compare(
 def compare(
     baseline: Scenario,
     variant: Scenario | Options,
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
@@ -152,7 +153,7 @@ def compare(
 def plan(
     scenario: Scenario,
     hires: Iterable[Hire],
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
@@ -169,7 +170,7 @@ def plan(
 
 def leaks(
     scenario: Scenario,
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
@@ -197,7 +198,7 @@ def leaks(
 def sweep(
     base: Scenario,
     grid: Mapping[str, list[Any]],
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
@@ -233,7 +234,7 @@ def sensitivity(
     parameters: Iterable[str] | None = None,
     step: float = 0.2,
     metric: str = "horizon_revenue",
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,

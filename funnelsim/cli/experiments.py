@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from funnelsim.experiment.defaults import DEFAULT_MAX_REPLICATIONS
+from funnelsim.experiment.defaults import DEFAULT_MAX_REPLICATIONS, DEFAULT_REPLICATIONS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +40,7 @@ from funnelsim.cli.common import (
 @click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("options", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @set_option
-@execution_options(10, 2)
+@execution_options(DEFAULT_REPLICATIONS, 2)
 @click.option(
     "--until-resolved",
     is_flag=True,
@@ -193,7 +193,7 @@ def _decision_document(
     metavar="TEAM=+N@YYYY-MM-DD",
     help="Add (or with -N cut) heads on a date, e.g. --hire ae=+2@2027-04-01; repeatable.",
 )
-@execution_options(10, 2)
+@execution_options(DEFAULT_REPLICATIONS, 2)
 @csv_option
 @force_option
 @report_option
@@ -247,7 +247,7 @@ def plan(
 @click.command()
 @scenario_argument
 @set_option
-@execution_options(10, 2)
+@execution_options(DEFAULT_REPLICATIONS, 2)
 @csv_option
 @force_option
 @report_option
@@ -300,7 +300,7 @@ def leaks(
     metavar="PATH=V1,V2,...",
     help="A parameter and its values; repeat for a full grid.",
 )
-@execution_options(10, 2)
+@execution_options(DEFAULT_REPLICATIONS, 2)
 @click.option(
     "-o",
     "--out",
@@ -382,7 +382,7 @@ def sweep(
     show_default=True,
     help="The headline metric to explain (e.g. net_value: gross profit − cost).",
 )
-@execution_options(5, 2)
+@execution_options(DEFAULT_REPLICATIONS, 2)
 @csv_option
 @force_option
 @report_option

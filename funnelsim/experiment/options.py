@@ -27,7 +27,7 @@ import pandas as pd
 
 from funnelsim.analysis.views import monthly_cash_margin, views
 from funnelsim.experiment.compare import Comparison
-from funnelsim.experiment.defaults import DEFAULT_MAX_REPLICATIONS
+from funnelsim.experiment.defaults import DEFAULT_MAX_REPLICATIONS, DEFAULT_REPLICATIONS
 from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import Replication, replication_seeds, run_replication
 from funnelsim.experiment.stats import CONFIDENCE, t_interval
@@ -220,7 +220,7 @@ class Decision:
 def compare_options(
     baseline: Scenario,
     options: Mapping[str, Scenario],
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: str | DaskScheduler | None = None,
