@@ -55,6 +55,26 @@ def overall_verdict(summary: pd.DataFrame) -> str:
     )
 
 
+def resolution_rule(summary: pd.DataFrame, confidence: float) -> str:
+    """How "resolved" was tested: at ``confidence`` once, or (``--until-resolved``) at a
+    stricter level per look so that repeated looks keep the error rate at 1 - confidence."""
+    level = float(summary["gap_confidence"].iloc[0]) if "gap_confidence" in summary else confidence
+    if len(summary) == 0 or level <= confidence + 1e-12:
+        return (
+            f"Resolved: the paired gap's {confidence:.0%} interval excludes zero. "
+            "--until-resolved re-tests after every batch, so it tests each look at a "
+            "stricter level (Bonferroni over the planned looks) to keep the chance of "
+            f"calling identical options different at {1 - confidence:.0%}."
+        )
+    looks = round((1 - confidence) / (1 - level))
+    return (
+        f"Resolved: the paired gap's {level:.2%} interval excludes zero. Re-testing after "
+        f"every batch (up to {looks} looks) would find differences between identical "
+        f"options too often, so each look spends {1 - confidence:.0%} / {looks} "
+        f"(Bonferroni): the chance of a false 'resolved' stays at most {1 - confidence:.0%}."
+    )
+
+
 def decision_rows(summary: pd.DataFrame, currency: str) -> list[tuple[str, ...]]:
     """The decision table as text rows: rank, option, extra cost, revenue gain, net value,
     payback and verdict."""
@@ -93,5 +113,6 @@ __all__ = [
     "money_cell",
     "overall_verdict",
     "payback_text",
+    "resolution_rule",
     "verdict_text",
 ]

@@ -7,7 +7,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from funnelsim.report.decisions import decision_header, decision_rows, overall_verdict
+from funnelsim.report.decisions import (
+    decision_header,
+    decision_rows,
+    overall_verdict,
+    resolution_rule,
+)
 from funnelsim.report.formatting import with_interval
 from funnelsim.results import Results
 
@@ -181,6 +186,7 @@ def print_decision(
         _add_row(table, *row)
     console.print(table)
     console.print(escape(overall_verdict(summary)))
+    console.print(f"[dim]{escape(resolution_rule(summary, confidence))}[/dim]")
 
 
 def print_leaks(leaks: pd.DataFrame, currency: str, console: Console, confidence: float) -> None:

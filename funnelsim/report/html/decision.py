@@ -31,7 +31,12 @@ from funnelsim.report.charts.options import (
     team_load_overlay,
 )
 from funnelsim.report.data import team_colors
-from funnelsim.report.decisions import decision_header, decision_rows, overall_verdict
+from funnelsim.report.decisions import (
+    decision_header,
+    decision_rows,
+    overall_verdict,
+    resolution_rule,
+)
 from funnelsim.report.html.markup import chart, pair, section, table
 from funnelsim.report.html.sections import forest_figure
 from funnelsim.report.html.tables import comparison_table
@@ -83,6 +88,7 @@ def decision_section(decision: Decision, names: Mapping[str, str]) -> Markup:
             caption=f"Paired against the base, {decision.confidence:.0%} intervals",
         ),
         Markup('<p class="verdict">{}</p>').format(overall_verdict(shown)),
+        Markup('<p class="note">{}</p>').format(resolution_rule(shown, decision.confidence)),
         chart(
             lambda ax: decision_chart(shown, currency, ax=ax),
             (9.0, 1.3 + 0.42 * len(shown)),
