@@ -31,6 +31,7 @@ from funnelsim.experiment.sensitivity import sensitivity as _sensitivity
 from funnelsim.experiment.stats import CONFIDENCE
 from funnelsim.experiment.sweep import sweep as _sweep
 from funnelsim.experiment.tables import SeamFixes, SensitivityTable, SweepTable
+from funnelsim.report.labels import DisplayNames
 from funnelsim.results import Results
 from funnelsim.scenario.loading import load_scenario
 from funnelsim.scenario.models import Scenario
@@ -226,7 +227,13 @@ def sweep(
         confidence=confidence,
         on_warning=on_warning,
     )
-    return SweepTable(table, currency=base.currency, confidence=confidence, parameters=tuple(grid))
+    return SweepTable(
+        table,
+        currency=base.currency,
+        confidence=confidence,
+        parameters=tuple(grid),
+        names=DisplayNames.of(base),
+    )
 
 
 def sensitivity(
@@ -260,7 +267,9 @@ def sensitivity(
         on_done=on_done,
         confidence=confidence,
     )
-    return SensitivityTable(table, currency=scenario.currency, confidence=confidence)
+    return SensitivityTable(
+        table, currency=scenario.currency, confidence=confidence, names=DisplayNames.of(scenario)
+    )
 
 
 __all__ = [

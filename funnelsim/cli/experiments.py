@@ -91,6 +91,7 @@ def compare(
         report_from_decision,
         write_report,
     )
+    from funnelsim.report.labels import DisplayNames
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_comparison, print_decision, print_warnings
     from funnelsim.scenario.loading import ScenarioError, load_scenario
@@ -139,7 +140,8 @@ def compare(
         return
     first = next(iter(named))
     if single:  # one option: its paired differences per metric, as compare always printed
-        print_comparison(table, (base_spec.name, first), base_spec.currency, console, CONFIDENCE)
+        titles = (DisplayNames.of(base_spec).title, first)
+        print_comparison(table, titles, base_spec.currency, console, CONFIDENCE)
     print_decision(decision_table, base_spec.currency, console, decision.confidence)
     print_warnings(
         decision.comparison(first).warnings() if single else decision.warnings(), console
@@ -214,6 +216,7 @@ def plan(
     from funnelsim.experiment.sizes import plan_size
     from funnelsim.output import write_table
     from funnelsim.report.html import report_from_plan, write_report
+    from funnelsim.report.labels import DisplayNames, hires_label
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_comparison, print_headcount
     from funnelsim.scenario.loading import load_scenario
@@ -238,9 +241,10 @@ def plan(
     if as_json:
         click.echo(summary.to_json(orient="records", indent=2))
         return
-    names = (spec.name, f"with {' '.join(hires)}")
+    labels = DisplayNames.of(spec)
+    names = (labels.title, hires_label(parsed, labels))
     print_comparison(summary, names, spec.currency, console, result.comparison.confidence)
-    print_headcount(result.headcount(), console)
+    print_headcount(result.headcount(), console, labels)
     report_written(report_path, console)
 
 
@@ -269,6 +273,7 @@ def leaks(
     from funnelsim.experiment.sizes import run_size
     from funnelsim.experiment.stats import CONFIDENCE
     from funnelsim.report.html import report_from_results, write_report
+    from funnelsim.report.labels import DisplayNames
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_leaks
     from funnelsim.scenario.loading import load_scenario
@@ -285,7 +290,7 @@ def leaks(
         write_report(report_from_results(results, leaks=table), report_path, force=force)
     emit_table(table, out, force, as_json)
     if not as_json:
-        print_leaks(table, spec.currency, console, CONFIDENCE)
+        print_leaks(table, spec.currency, console, CONFIDENCE, DisplayNames.of(spec))
         report_written(report_path, console)
 
 
@@ -329,6 +334,7 @@ def sweep(
     from funnelsim.experiment.stats import CONFIDENCE
     from funnelsim.experiment.variants import parse_grid
     from funnelsim.report.html import report_from_sweep, write_report
+    from funnelsim.report.labels import DisplayNames
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_sweep
     from funnelsim.scenario.loading import load_scenario
@@ -355,7 +361,7 @@ def sweep(
         )
         write_report(report, report_path, force=force)
     if not as_json:
-        print_sweep(table, list(grid), spec.currency, console, CONFIDENCE)
+        print_sweep(table, list(grid), spec.currency, console, CONFIDENCE, DisplayNames.of(spec))
         report_written(report_path, console)
 
 
@@ -404,6 +410,7 @@ def sensitivity(
     from funnelsim.experiment.sizes import sensitivity_size
     from funnelsim.experiment.stats import CONFIDENCE
     from funnelsim.report.html import report_from_sensitivity, write_report
+    from funnelsim.report.labels import DisplayNames
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_sensitivity
     from funnelsim.scenario.loading import load_scenario
@@ -426,5 +433,5 @@ def sensitivity(
         report = report_from_sensitivity(table, spec, execution.reps, execution.seed, CONFIDENCE)
         write_report(report, report_path, force=force)
     if not as_json:
-        print_sensitivity(table, spec.currency, console, CONFIDENCE)
+        print_sensitivity(table, spec.currency, console, CONFIDENCE, DisplayNames.of(spec))
         report_written(report_path, console)

@@ -73,6 +73,7 @@ def run(
     from funnelsim.output import fill_results, stage_results, summary_document
     from funnelsim.report.html import report_from_results
     from funnelsim.report.html.files import stage_report
+    from funnelsim.report.labels import DisplayNames
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_leaks, print_results, print_warnings
     from funnelsim.scenario.loading import load_scenario
@@ -130,7 +131,8 @@ def run(
         print_results(results, console)
         print_warnings(results.warnings(), console)
         if seam_fixes is not None:
-            print_leaks(seam_fixes, spec.currency, console, results.confidence)
+            names = DisplayNames.of(spec)
+            print_leaks(seam_fixes, spec.currency, console, results.confidence, names)
         note_single_replication(execution.reps)
         console.print(f"Results written to [bold]{escape(str(out_dir))}[/bold]")
         if report_path is not None:

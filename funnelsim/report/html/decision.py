@@ -30,6 +30,7 @@ from funnelsim.report.charts.options import (
     retention_overlay,
     team_load_overlay,
 )
+from funnelsim.report.charts.parameters import parameter_label
 from funnelsim.report.data import team_colors
 from funnelsim.report.decisions import (
     decision_header,
@@ -41,6 +42,7 @@ from funnelsim.report.html.markup import chart, pair, section, table
 from funnelsim.report.html.sections import forest_figure
 from funnelsim.report.html.tables import comparison_table
 from funnelsim.report.labels import DisplayNames
+from funnelsim.scenario.models import Scenario
 
 MAX_CHANGES_SHOWN = 8
 OPTION_METRICS = (
@@ -113,7 +115,7 @@ def _option_section(decision: Decision, name: str, shown: str, number: int) -> M
     base_name = DisplayNames.of(base).title
     figures = _overlays(decision, name, (f"{base_name} (before)", f"{shown} (after)"))
     warnings = [line for line in decision.warnings() if line.startswith(f"{name}: ")]
-    parts: list[Any] = [_changes_list(changes(base, option))]
+    parts: list[Any] = [_changes_list(changes(base, option), base)]
     if figures:
         parts.append(pair(*figures))
     else:
@@ -133,13 +135,18 @@ def _option_section(decision: Decision, name: str, shown: str, number: int) -> M
     return section(f"option-{number}", f"Option {number}: {shown}", *parts)
 
 
-def _changes_list(found: list[Change]) -> Markup:
-    """What the option changes, one line per field (the first few)."""
+def _changes_list(found: list[Change], base: Scenario) -> Markup:
+    """What the option changes, one line per field (the first few), in words with the
+    scenario's display names (the dotted path as the item's tooltip)."""
     if not found:
         return Markup('<p class="note">Identical to the base in every field.</p>')
+    names = DisplayNames.of(base)
     items = [
-        Markup("<li><code>{}</code>: {} → {}</li>").format(
-            change.path, _value(change.before), _value(change.after)
+        Markup('<li title="{}">{}: {} → {}</li>').format(
+            change.path,
+            parameter_label(change.path, base.currency, names),
+            _value(change.before),
+            _value(change.after),
         )
         for change in found[:MAX_CHANGES_SHOWN]
     ]

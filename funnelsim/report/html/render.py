@@ -92,7 +92,12 @@ def render_report(
         s.funnel_section(data),
     ]
     if data.ledgers is not None:
-        sections += [s.speed_section(data), s.teams_section(data), s.pipeline_section(data)]
+        sections += [
+            s.origins_section(data),
+            s.speed_section(data),
+            s.teams_section(data),
+            s.pipeline_section(data),
+        ]
     if data.timeseries_bands is not None:
         sections.append(s.calendar_section(data))
     if data.forecast is not None:
@@ -100,6 +105,8 @@ def render_report(
     if comparisons:
         sections.append(s.whatif_section(data, comparisons))
     sections += list(extra_sections)
-    sections.append(s.metrics_section(data))
+    # How to read it before the full metrics table: the table is the appendix, and printed
+    # it then starts a page of its own instead of leaving the notes a page alone.
     sections.append(s.method_section(data))
+    sections.append(s.metrics_section(data))
     return page(title_block(data), sections)
