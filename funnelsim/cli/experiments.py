@@ -102,7 +102,7 @@ def compare(
     specs = [load_scenario(path, overrides) for path in options or (baseline,)]
     named = option_names(base_spec, specs)
     if not options:
-        named = {f"{base_spec.name} with --set": specs[0]}
+        named = {f"{DisplayNames.of(base_spec).title} with --set": specs[0]}
     most = max(execution.reps, max_reps) if until_resolved else execution.reps
     options_size(base_spec, specs, most, execution.allow_large)
     check_outputs(out, report_path, force)

@@ -134,7 +134,9 @@ class Decision:
 
         Columns rank, option, extra_cost, revenue_gain, net_value (each paired against the
         base, with ``_ci_low``/``_ci_high``), payback_months (NaN: not within the
-        horizon), next_option (the option ranked below), gap (net value over it, with
+        horizon), cash_margin_at_horizon (the cumulative extra cash margin at the horizon,
+        with ``_ci_low``/``_ci_high``: a payback whose interval spans zero is not
+        resolved), next_option (the option ranked below), gap (net value over it, with
         ``gap_ci_low``/``gap_ci_high``, at :attr:`gap_confidence`), resolved (the gap's
         interval excludes zero), verdict, replications and gap_confidence.
         """
@@ -147,6 +149,14 @@ class Decision:
                 mean, low, high = t_interval(gains[column][name].to_numpy(), self.confidence)
                 row.update({column: mean, f"{column}_ci_low": low, f"{column}_ci_high": high})
             row["payback_months"] = self.payback(name) if name != NO_CHANGE else np.nan
+            mean, low, high = self.cash_margin_at_horizon(name)
+            row.update(
+                {
+                    "cash_margin_at_horizon": mean,
+                    "cash_margin_at_horizon_ci_low": low,
+                    "cash_margin_at_horizon_ci_high": high,
+                }
+            )
             below = order[rank] if rank < len(order) else None
             row.update(self._gap(name, below, gains["net_value"]))
             row["replications"] = self.replications
@@ -175,6 +185,19 @@ class Decision:
         if below[-1] == len(cumulative) - 1:
             return np.nan
         return float(below[-1] + 2)  # months are 1-based: the month after the last deficit
+
+    def cash_margin_at_horizon(self, name: str) -> tuple[float, float, float]:
+        """The option's cumulative extra cash margin over the horizon (mean and interval
+        over replications): what its payback rests on (NaN without cash margins)."""
+        if name == NO_CHANGE:
+            return 0.0, 0.0, 0.0
+        base = _cash_margins(self.baseline_runs)
+        option = _cash_margins(self.option_runs[name])
+        if base is None or option is None:
+            return np.nan, np.nan, np.nan
+        months = min(base.shape[1], option.shape[1])
+        totals = (option[:, :months] - base[:, :months]).sum(axis=1)
+        return t_interval(totals, self.confidence)
 
     def warnings(self) -> list[str]:
         """Saturated teams in the base and in each option, one line each, labelled."""

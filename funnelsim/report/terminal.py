@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from funnelsim.report.decisions import (
+    DECISION_NOTE,
     decision_header,
     decision_rows,
     overall_verdict,
@@ -199,6 +200,7 @@ def print_decision(
         _add_row(table, *row)
     console.print(table)
     console.print(escape(overall_verdict(summary)))
+    console.print(f"[dim]{escape(DECISION_NOTE)}[/dim]")
     console.print(f"[dim]{escape(resolution_rule(summary, confidence))}[/dim]")
 
 

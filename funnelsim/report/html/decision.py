@@ -33,6 +33,7 @@ from funnelsim.report.charts.options import (
 from funnelsim.report.charts.parameters import parameter_label
 from funnelsim.report.data import team_colors
 from funnelsim.report.decisions import (
+    DECISION_NOTE,
     decision_header,
     decision_rows,
     overall_verdict,
@@ -80,8 +81,7 @@ def decision_section(decision: Decision, names: Mapping[str, str]) -> Markup:
         Markup(
             "<p>Each option ran on the same random numbers as the base (paired), over {} "
             "replications. Extra cost and revenue gain are over the {} days simulated; net "
-            "value is gross profit (revenue × gross margin) minus cost. Payback is the month "
-            "from which the option's cumulative extra cash margin stays above zero.</p>"
+            "value is gross profit (revenue × gross margin) minus cost.</p>"
         ).format(decision.replications, decision.baseline.horizon_days),
         table(
             list(decision_header(decision.confidence)),
@@ -90,7 +90,9 @@ def decision_section(decision: Decision, names: Mapping[str, str]) -> Markup:
             caption=f"Paired against the base, {decision.confidence:.0%} intervals",
         ),
         Markup('<p class="verdict">{}</p>').format(overall_verdict(shown)),
-        Markup('<p class="note">{}</p>').format(resolution_rule(shown, decision.confidence)),
+        Markup('<p class="note">{} {}</p>').format(
+            DECISION_NOTE, resolution_rule(shown, decision.confidence)
+        ),
         chart(
             lambda ax: decision_chart(shown, currency, ax=ax),
             (9.0, 1.3 + 0.42 * len(shown)),
