@@ -96,7 +96,7 @@ def run(
             report_file = outputs.enter_context(stage_report(report_path, force))
         if xlsx_path is not None:
             workbook = outputs.enter_context(stage_xlsx(xlsx_path, force))
-        description = f"simulating {spec.name}"
+        description = f"simulating {DisplayNames.of(spec).title}"
         with progress_bar(console, execution.reps, description) as advance:
             results = run_scenario(
                 spec,

@@ -15,6 +15,7 @@ from funnelsim.report.html import sections as s
 from funnelsim.report.html.decision import decision_section, option_sections
 from funnelsim.report.html.page import page, title_block
 from funnelsim.report.html.summary import summary_facts
+from funnelsim.report.labels import DisplayNames
 from funnelsim.results import Results
 
 
@@ -45,7 +46,7 @@ def report_from_comparison(
         replications=comparison.baseline_runs,
         confidence=comparison.confidence,
     )
-    name = label or comparison.variant.name
+    name = label or DisplayNames.of(comparison.variant).title
     return render_report(
         ReportData.from_results(baseline), {name: comparison}, extra_sections=extra_sections
     )
