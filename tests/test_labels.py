@@ -217,3 +217,54 @@ def test_display_names_translate_team_lists() -> None:
     assert names.team_list("csm (99%), ae (91%)") == "Crew (99%), Closers (91%)"
     assert names.team_list("") == ""
     assert names.entry("sources", "web") == "web"
+
+
+def _chart_texts(ax) -> list[str]:
+    """Every text a chart draws: titles, axis labels, tick labels, notes and legends."""
+    texts = [t.get_text() for t in ax.figure.texts]
+    for axes in ax.figure.axes:
+        texts += [axes.title.get_text(), axes.xaxis.label.get_text(), axes.yaxis.label.get_text()]
+        texts += [t.get_text() for t in axes.get_xticklabels() + axes.get_yticklabels()]
+        texts += [t.get_text() for t in axes.texts]
+        legend = axes.get_legend()
+        if legend is not None:
+            texts += [t.get_text() for t in legend.get_texts()]
+    return [text for text in texts if text.strip()]
+
+
+CHARTS = (
+    "funnel",
+    "waterfall",
+    "flow",
+    "first_response",
+    "teams",
+    "pipeline",
+    "timeseries",
+    "forecast",
+    "by_source",
+    "by_segment",
+)
+
+
+def test_charts_name_teams_sources_and_segments_by_their_labels(folder: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    scenario = fs.load_scenario(folder / "tagged.yaml")
+    results = fs.run(scenario, replications=2, seed=4)
+    shown: list[str] = []
+    for name in CHARTS:
+        texts = _chart_texts(getattr(results.plot, name)())
+        assert not [t for t in texts if KEYS.search(t)], (name, texts)
+        shown += texts
+        plt.close("all")
+    option = fs.load_scenario(folder / "opt.yaml")
+    for chart in (
+        fs.compare(scenario, option, replications=2).plot(),
+        fs.compare(scenario, [option], replications=2).plot(),
+    ):
+        texts = _chart_texts(chart)
+        assert not [t for t in texts if KEYS.search(t)], texts
+        shown += texts
+    joined = " ".join(shown)
+    for label in [*SOURCES.values(), *SEGMENTS.values(), TEAMS["sdr"], "Two zebras"]:
+        assert label in joined, label

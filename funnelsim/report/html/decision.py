@@ -139,13 +139,12 @@ def _option_section(decision: Decision, name: str, shown: str, number: int) -> M
 
 def _changes_list(found: list[Change], base: Scenario) -> Markup:
     """What the option changes, one line per field (the first few), in words with the
-    scenario's display names (the dotted path as the item's tooltip)."""
+    scenario's display names."""
     if not found:
         return Markup('<p class="note">Identical to the base in every field.</p>')
     names = DisplayNames.of(base)
     items = [
-        Markup('<li title="{}">{}: {} → {}</li>').format(
-            change.path,
+        Markup("<li>{}: {} → {}</li>").format(
             parameter_label(change.path, base.currency, names),
             _value(change.before),
             _value(change.after),
