@@ -16,6 +16,7 @@ from funnelsim.budget import TooLargeError
 from funnelsim.experiment import sizes
 from funnelsim.experiment.compare import Comparison
 from funnelsim.experiment.compare import compare as _compare
+from funnelsim.experiment.defaults import DEFAULT_REPLICATIONS
 from funnelsim.experiment.executors import DaskScheduler
 from funnelsim.experiment.leaks import leaks as _leaks
 from funnelsim.experiment.options import (
@@ -30,6 +31,7 @@ from funnelsim.experiment.sensitivity import sensitivity as _sensitivity
 from funnelsim.experiment.stats import CONFIDENCE
 from funnelsim.experiment.sweep import sweep as _sweep
 from funnelsim.experiment.tables import SeamFixes, SensitivityTable, SweepTable
+from funnelsim.report.labels import DisplayNames
 from funnelsim.results import Results
 from funnelsim.scenario.loading import load_scenario
 from funnelsim.scenario.models import Scenario
@@ -39,7 +41,7 @@ Scheduler = str | DaskScheduler | None
 
 def run(
     scenario: Scenario | str | Path,
-    replications: int = 1,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
@@ -108,7 +110,7 @@ def compare(
 def compare(
     baseline: Scenario,
     variant: Scenario | Options,
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
@@ -159,7 +161,7 @@ def compare(
 def plan(
     scenario: Scenario,
     hires: Iterable[Hire],
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
@@ -176,7 +178,7 @@ def plan(
 
 def leaks(
     scenario: Scenario,
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
@@ -204,7 +206,7 @@ def leaks(
 def sweep(
     base: Scenario,
     grid: Mapping[str, list[Any]],
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
@@ -232,7 +234,13 @@ def sweep(
         confidence=confidence,
         on_warning=on_warning,
     )
-    return SweepTable(table, currency=base.currency, confidence=confidence, parameters=tuple(grid))
+    return SweepTable(
+        table,
+        currency=base.currency,
+        confidence=confidence,
+        parameters=tuple(grid),
+        names=DisplayNames.of(base),
+    )
 
 
 def sensitivity(
@@ -240,7 +248,7 @@ def sensitivity(
     parameters: Iterable[str] | None = None,
     step: float = 0.2,
     metric: str = "horizon_revenue",
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: Scheduler = None,
@@ -266,7 +274,9 @@ def sensitivity(
         on_done=on_done,
         confidence=confidence,
     )
-    return SensitivityTable(table, currency=scenario.currency, confidence=confidence)
+    return SensitivityTable(
+        table, currency=scenario.currency, confidence=confidence, names=DisplayNames.of(scenario)
+    )
 
 
 __all__ = [

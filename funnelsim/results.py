@@ -151,6 +151,22 @@ class Results:
 
         return timeseries_bands(self.timeseries() if table is None else table, self.confidence)
 
+    def by_source(self) -> pd.DataFrame:
+        """Where new business comes from, per source: leads, won deals, new ARR booked and
+        conversion (won deals / leads), each with its mean and interval over the kept
+        replications, labelled with the sources' display names (see analysis.origins)."""
+        return self._origins("source")
+
+    def by_segment(self) -> pd.DataFrame:
+        """As :meth:`by_source`, per customer segment."""
+        return self._origins("segment")
+
+    def _origins(self, by: str) -> pd.DataFrame:
+        from funnelsim.analysis.origins import origin_summary, origins
+
+        frames = self._ledger_frames(lambda ledger: origins(ledger, self.scenario, by))
+        return origin_summary(frames, self.scenario, by, self.confidence)  # type: ignore[arg-type]
+
     @property
     def stages(self) -> pd.DataFrame:
         """Every opportunity's sales stages (entered, left, result) of every kept replication."""

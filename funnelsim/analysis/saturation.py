@@ -92,13 +92,16 @@ def queue_names(scenario: Scenario) -> dict[str, str]:
 
 
 def saturation_warnings(table: pd.DataFrame, scenario: Scenario) -> list[str]:
-    """One line per saturated team: its occupancy, for how long, and the queue it builds."""
+    """One line per saturated team (by its display name): its occupancy, for how long, and
+    the queue it builds."""
     waiting = queue_names(scenario)
     lines = []
     for row in table.itertuples(index=False):
         plural = "s" if row.quarters != 1 else ""
+        team = scenario.teams.get(row.team)
+        name = (team.label if team is not None else None) or row.team
         lines.append(
-            f"{row.team} saturated: >= {SATURATED_OCCUPANCY:.0%} busy in {row.quarters} "
+            f"{name} saturated: >= {SATURATED_OCCUPANCY:.0%} busy in {row.quarters} "
             f"quarter{plural} from Q{row.first_quarter} (peak {row.peak_occupancy:.0%}); "
             f"queue of {waiting.get(row.team, 'items')} ~{row.mean_queue:,.0f} "
             f"(peak quarter {row.peak_queue:,.0f})"

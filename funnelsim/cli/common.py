@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import click
 
 from funnelsim.bundled import default_scenario as default_scenario
+from funnelsim.experiment.defaults import DEFAULT_REPLICATIONS
 from funnelsim.experiment.executors import (
     DASK_CONNECT_SECONDS,
     DaskScheduler,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 BAD_INPUT = 2
 FAILURE = 1
 MIN_WIDTH = 110
-REPS_FOR_INTERVALS = 10
+REPS_FOR_INTERVALS = DEFAULT_REPLICATIONS
 # Errors that are bad input (exit 2), as (module, class): looked up only in modules that
 # are already imported, since an exception of a class never imported cannot occur.
 BAD_INPUT_ERRORS = (

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from funnelsim.experiment.defaults import DEFAULT_MAX_REPLICATIONS
+from funnelsim.experiment.defaults import DEFAULT_MAX_REPLICATIONS, DEFAULT_REPLICATIONS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +40,7 @@ from funnelsim.cli.common import (
 @click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("options", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @set_option
-@execution_options(10, 2)
+@execution_options(DEFAULT_REPLICATIONS, 2)
 @click.option(
     "--until-resolved",
     is_flag=True,
@@ -91,6 +91,7 @@ def compare(
         report_from_decision,
         write_report,
     )
+    from funnelsim.report.labels import DisplayNames
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_comparison, print_decision, print_warnings
     from funnelsim.scenario.loading import ScenarioError, load_scenario
@@ -101,7 +102,7 @@ def compare(
     specs = [load_scenario(path, overrides) for path in options or (baseline,)]
     named = option_names(base_spec, specs)
     if not options:
-        named = {f"{base_spec.name} with --set": specs[0]}
+        named = {f"{DisplayNames.of(base_spec).title} with --set": specs[0]}
     most = max(execution.reps, max_reps) if until_resolved else execution.reps
     options_size(base_spec, specs, most, execution.allow_large)
     check_outputs(out, report_path, force)
@@ -139,7 +140,8 @@ def compare(
         return
     first = next(iter(named))
     if single:  # one option: its paired differences per metric, as compare always printed
-        print_comparison(table, (base_spec.name, first), base_spec.currency, console, CONFIDENCE)
+        titles = (DisplayNames.of(base_spec).title, first)
+        print_comparison(table, titles, base_spec.currency, console, CONFIDENCE)
     print_decision(decision_table, base_spec.currency, console, decision.confidence)
     print_warnings(
         decision.comparison(first).warnings() if single else decision.warnings(), console
@@ -193,7 +195,7 @@ def _decision_document(
     metavar="TEAM=+N@YYYY-MM-DD",
     help="Add (or with -N cut) heads on a date, e.g. --hire ae=+2@2027-04-01; repeatable.",
 )
-@execution_options(10, 2)
+@execution_options(DEFAULT_REPLICATIONS, 2)
 @csv_option
 @force_option
 @report_option
@@ -214,6 +216,7 @@ def plan(
     from funnelsim.experiment.sizes import plan_size
     from funnelsim.output import write_table
     from funnelsim.report.html import report_from_plan, write_report
+    from funnelsim.report.labels import DisplayNames, hires_label
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_comparison, print_headcount
     from funnelsim.scenario.loading import load_scenario
@@ -238,16 +241,17 @@ def plan(
     if as_json:
         click.echo(summary.to_json(orient="records", indent=2))
         return
-    names = (spec.name, f"with {' '.join(hires)}")
+    labels = DisplayNames.of(spec)
+    names = (labels.title, hires_label(parsed, labels))
     print_comparison(summary, names, spec.currency, console, result.comparison.confidence)
-    print_headcount(result.headcount(), console)
+    print_headcount(result.headcount(), console, labels)
     report_written(report_path, console)
 
 
 @click.command()
 @scenario_argument
 @set_option
-@execution_options(10, 2)
+@execution_options(DEFAULT_REPLICATIONS, 2)
 @csv_option
 @force_option
 @report_option
@@ -269,6 +273,7 @@ def leaks(
     from funnelsim.experiment.sizes import run_size
     from funnelsim.experiment.stats import CONFIDENCE
     from funnelsim.report.html import report_from_results, write_report
+    from funnelsim.report.labels import DisplayNames
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_leaks
     from funnelsim.scenario.loading import load_scenario
@@ -285,7 +290,7 @@ def leaks(
         write_report(report_from_results(results, leaks=table), report_path, force=force)
     emit_table(table, out, force, as_json)
     if not as_json:
-        print_leaks(table, spec.currency, console, CONFIDENCE)
+        print_leaks(table, spec.currency, console, CONFIDENCE, DisplayNames.of(spec))
         report_written(report_path, console)
 
 
@@ -300,7 +305,7 @@ def leaks(
     metavar="PATH=V1,V2,...",
     help="A parameter and its values; repeat for a full grid.",
 )
-@execution_options(10, 2)
+@execution_options(DEFAULT_REPLICATIONS, 2)
 @click.option(
     "-o",
     "--out",
@@ -329,6 +334,7 @@ def sweep(
     from funnelsim.experiment.stats import CONFIDENCE
     from funnelsim.experiment.variants import parse_grid
     from funnelsim.report.html import report_from_sweep, write_report
+    from funnelsim.report.labels import DisplayNames
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_sweep
     from funnelsim.scenario.loading import load_scenario
@@ -355,7 +361,7 @@ def sweep(
         )
         write_report(report, report_path, force=force)
     if not as_json:
-        print_sweep(table, list(grid), spec.currency, console, CONFIDENCE)
+        print_sweep(table, list(grid), spec.currency, console, CONFIDENCE, DisplayNames.of(spec))
         report_written(report_path, console)
 
 
@@ -382,7 +388,7 @@ def sweep(
     show_default=True,
     help="The headline metric to explain (e.g. net_value: gross profit − cost).",
 )
-@execution_options(5, 2)
+@execution_options(DEFAULT_REPLICATIONS, 2)
 @csv_option
 @force_option
 @report_option
@@ -404,6 +410,7 @@ def sensitivity(
     from funnelsim.experiment.sizes import sensitivity_size
     from funnelsim.experiment.stats import CONFIDENCE
     from funnelsim.report.html import report_from_sensitivity, write_report
+    from funnelsim.report.labels import DisplayNames
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_sensitivity
     from funnelsim.scenario.loading import load_scenario
@@ -426,5 +433,5 @@ def sensitivity(
         report = report_from_sensitivity(table, spec, execution.reps, execution.seed, CONFIDENCE)
         write_report(report, report_path, force=force)
     if not as_json:
-        print_sensitivity(table, spec.currency, console, CONFIDENCE)
+        print_sensitivity(table, spec.currency, console, CONFIDENCE, DisplayNames.of(spec))
         report_written(report_path, console)

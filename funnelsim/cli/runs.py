@@ -70,6 +70,7 @@ def run(
 
     from funnelsim.api import run as run_scenario
     from funnelsim.output import fill_results, stage_results, summary_document
+    from funnelsim.report.labels import DisplayNames
     from funnelsim.report.progress import progress_bar
     from funnelsim.report.terminal import print_leaks, print_results, print_warnings
     from funnelsim.scenario.loading import load_scenario
@@ -102,7 +103,7 @@ def run(
             from funnelsim.excel import fill_xlsx, results_sheets, stage_xlsx
 
             workbook = outputs.enter_context(stage_xlsx(xlsx_path, force))
-        description = f"simulating {spec.name}"
+        description = f"simulating {DisplayNames.of(spec).title}"
         with progress_bar(console, execution.reps, description) as advance:
             results = run_scenario(
                 spec,
@@ -140,7 +141,8 @@ def run(
         print_results(results, console)
         print_warnings(results.warnings(), console)
         if seam_fixes is not None:
-            print_leaks(seam_fixes, spec.currency, console, results.confidence)
+            names = DisplayNames.of(spec)
+            print_leaks(seam_fixes, spec.currency, console, results.confidence, names)
         note_single_replication(execution.reps)
         console.print(f"Results written to [bold]{escape(str(out_dir))}[/bold]")
         if report_path is not None:

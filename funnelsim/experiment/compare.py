@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.analysis.saturation import saturation, saturation_warnings
+from funnelsim.experiment.defaults import DEFAULT_REPLICATIONS
 from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import Replication, replication_jobs, run_replication
 from funnelsim.experiment.stats import (
@@ -139,7 +140,7 @@ class Comparison:
 def compare(
     baseline: Scenario,
     variant: Scenario,
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: str | DaskScheduler | None = None,

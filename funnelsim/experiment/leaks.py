@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.analysis.capacity import SATURATED, downstream_teams
+from funnelsim.experiment.defaults import DEFAULT_REPLICATIONS
 from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import Replication, replication_jobs, run_replication
 from funnelsim.experiment.stats import CONFIDENCE, paired_difference, t_interval
@@ -46,7 +47,7 @@ ATTRIBUTED = ("leads_lost", "arr_lost", "horizon_revenue_lost")
 
 def leaks(
     scenario: Scenario,
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: str | DaskScheduler | None = None,

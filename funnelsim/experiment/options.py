@@ -8,6 +8,14 @@ comparing two intervals. The ranking is *resolved* when every option (and "no ch
 differs from the next one down by an interval that excludes zero; ``until_resolved`` adds
 replications in batches, up to a cap, until it is.
 
+Testing after every batch and stopping at the first "resolved" would find a difference
+between two identical options far more often than 5% of the time (optional stopping).
+So ``until_resolved`` spends the error rate over the looks it may take (Bonferroni):
+with K planned looks (the cap over the batch size, rounded up) each look tests the gaps
+at level ``1 - (1 - confidence) / K``, and the chance of calling identical options
+"resolved" at any look stays at most ``1 - confidence``. One look (no
+``until_resolved``) tests at ``confidence`` itself.
+
 Net value is gross profit (horizon revenue x gross margin) minus total cost, as
 everywhere. Payback is read off the monthly cash flow: the first month from which the
 option's cumulative extra cash margin (gross margin x cash collected net of fees, minus
@@ -18,6 +26,7 @@ zero.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,7 +36,7 @@ import pandas as pd
 
 from funnelsim.analysis.views import monthly_cash_margin, views
 from funnelsim.experiment.compare import Comparison
-from funnelsim.experiment.defaults import DEFAULT_MAX_REPLICATIONS
+from funnelsim.experiment.defaults import DEFAULT_MAX_REPLICATIONS, DEFAULT_REPLICATIONS
 from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import Replication, replication_seeds, run_replication
 from funnelsim.experiment.stats import CONFIDENCE, t_interval
@@ -79,6 +88,12 @@ class Decision:
     baseline_runs: list[Replication]
     option_runs: dict[str, list[Replication]]
     confidence: float = CONFIDENCE
+    looks: int = 1  # planned looks of a sequential (until_resolved) run: see gap_interval
+
+    @property
+    def gap_confidence(self) -> float:
+        """The level each neighbour gap is tested at (Bonferroni over the planned looks)."""
+        return look_confidence(self.confidence, self.looks)
 
     @property
     def replications(self) -> int:
@@ -119,9 +134,11 @@ class Decision:
 
         Columns rank, option, extra_cost, revenue_gain, net_value (each paired against the
         base, with ``_ci_low``/``_ci_high``), payback_months (NaN: not within the
-        horizon), next_option (the option ranked below), gap (net value over it, with
-        ``gap_ci_low``/``gap_ci_high``), resolved (the gap's interval excludes zero),
-        verdict and replications.
+        horizon), cash_margin_at_horizon (the cumulative extra cash margin at the horizon,
+        with ``_ci_low``/``_ci_high``: a payback whose interval spans zero is not
+        resolved), next_option (the option ranked below), gap (net value over it, with
+        ``gap_ci_low``/``gap_ci_high``, at :attr:`gap_confidence`), resolved (the gap's
+        interval excludes zero), verdict, replications and gap_confidence.
         """
         order = self.ranking()
         gains = {column: self.gains(metric) for column, metric in GAINS}
@@ -132,9 +149,18 @@ class Decision:
                 mean, low, high = t_interval(gains[column][name].to_numpy(), self.confidence)
                 row.update({column: mean, f"{column}_ci_low": low, f"{column}_ci_high": high})
             row["payback_months"] = self.payback(name) if name != NO_CHANGE else np.nan
+            mean, low, high = self.cash_margin_at_horizon(name)
+            row.update(
+                {
+                    "cash_margin_at_horizon": mean,
+                    "cash_margin_at_horizon_ci_low": low,
+                    "cash_margin_at_horizon_ci_high": high,
+                }
+            )
             below = order[rank] if rank < len(order) else None
             row.update(self._gap(name, below, gains["net_value"]))
             row["replications"] = self.replications
+            row["gap_confidence"] = self.gap_confidence
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -159,6 +185,19 @@ class Decision:
         if below[-1] == len(cumulative) - 1:
             return np.nan
         return float(below[-1] + 2)  # months are 1-based: the month after the last deficit
+
+    def cash_margin_at_horizon(self, name: str) -> tuple[float, float, float]:
+        """The option's cumulative extra cash margin over the horizon (mean and interval
+        over replications): what its payback rests on (NaN without cash margins)."""
+        if name == NO_CHANGE:
+            return 0.0, 0.0, 0.0
+        base = _cash_margins(self.baseline_runs)
+        option = _cash_margins(self.option_runs[name])
+        if base is None or option is None:
+            return np.nan, np.nan, np.nan
+        months = min(base.shape[1], option.shape[1])
+        totals = (option[:, :months] - base[:, :months]).sum(axis=1)
+        return t_interval(totals, self.confidence)
 
     def warnings(self) -> list[str]:
         """Saturated teams in the base and in each option, one line each, labelled."""
@@ -199,8 +238,7 @@ class Decision:
                 "verdict": "last",
             }
         difference = (net[name] - net[below]).to_numpy()
-        mean, low, high = t_interval(difference, self.confidence)
-        resolved = bool(np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0))
+        mean, low, high, resolved = gap_interval(difference, self.confidence, self.looks)
         if np.all(difference == 0):
             verdict = f"identical to {below} in every replication"
         elif resolved:
@@ -220,7 +258,7 @@ class Decision:
 def compare_options(
     baseline: Scenario,
     options: Mapping[str, Scenario],
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: str | DaskScheduler | None = None,
@@ -242,11 +280,34 @@ def compare_options(
             baseline, options, seed, start, stop, workers, scheduler, on_done, confidence
         )
 
-    decision = batch(0, replications)
+    looks = planned_looks(replications, cap) if until_resolved else 1
+    decision = dataclasses.replace(batch(0, replications), looks=looks)
     while until_resolved and decision.replications < cap and not decision.resolved:
         start = decision.replications
         decision = decision.extended(batch(start, min(start + replications, cap)))
     return decision
+
+
+def planned_looks(batch: int, cap: int) -> int:
+    """How many times a sequential run may test: after each batch of ``batch`` up to ``cap``."""
+    return max(1, math.ceil(max(cap, batch) / batch))
+
+
+def look_confidence(confidence: float, looks: int) -> float:
+    """The per-look level that keeps the chance of any false "resolved" over ``looks``
+    looks at most ``1 - confidence`` (Bonferroni)."""
+    return 1.0 - (1.0 - confidence) / max(1, looks)
+
+
+def gap_interval(
+    difference: np.ndarray, confidence: float = CONFIDENCE, looks: int = 1
+) -> tuple[float, float, float, bool]:
+    """The paired gap between two options (mean and interval at the per-look level) and
+    whether it is resolved: the interval excludes zero. The one decision rule of the
+    decision table and of ``until_resolved``'s stopping."""
+    mean, low, high = t_interval(difference, look_confidence(confidence, looks))
+    resolved = bool(np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0))
+    return mean, low, high, resolved
 
 
 def option_names(baseline: Scenario, options: list[Scenario]) -> dict[str, Scenario]:

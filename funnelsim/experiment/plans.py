@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from funnelsim.experiment.compare import Comparison, compare
+from funnelsim.experiment.defaults import DEFAULT_REPLICATIONS
 from funnelsim.experiment.executors import DaskScheduler
 from funnelsim.experiment.replications import Replication
 from funnelsim.experiment.variants import scenario_data
@@ -116,7 +117,7 @@ def planned_headcount(scenario: Scenario, teams: Iterable[str] | None = None) ->
 def compare_plan(
     scenario: Scenario,
     hires: Iterable[Hire],
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: str | DaskScheduler | None = None,

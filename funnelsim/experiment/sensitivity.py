@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from funnelsim.experiment.defaults import DEFAULT_REPLICATIONS
 from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import replication_jobs, run_replication
 from funnelsim.experiment.stats import CONFIDENCE, paired_difference
@@ -53,7 +54,7 @@ def sensitivity(
     parameters: Iterable[str] | None = None,
     step: float = 0.2,
     metric: str = "horizon_revenue",
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: str | DaskScheduler | None = None,

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.atomic import ClaimedFolder, write_text
+from funnelsim.experiment.defaults import DEFAULT_REPLICATIONS
 from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import replication_jobs, run_replication
 from funnelsim.experiment.stats import CONFIDENCE, paired_difference, t_interval
@@ -49,7 +50,7 @@ SWEEP_KIND = "sweep"
 def sweep(
     base: Scenario,
     grid: Mapping[str, list[Any]],
-    replications: int = 10,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     workers: int = 1,
     scheduler: str | DaskScheduler | None = None,

@@ -16,6 +16,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from funnelsim.report.labels import DisplayNames
+
 
 class _Plot:
     """``table.plot(...)`` draws the table's own chart; ``table.plot.bar(...)`` is pandas'."""
@@ -33,7 +35,7 @@ class _Plot:
 class ResultTable(pd.DataFrame):
     """A result DataFrame with ``summary()``, ``plot()`` and a short repr."""
 
-    _metadata: ClassVar[list[str]] = ["currency", "confidence"]
+    _metadata: ClassVar[list[str]] = ["currency", "confidence", "names"]
     SUMMARY: ClassVar[tuple[str, ...]] = ()
     KIND: ClassVar[str] = "result"
 
@@ -43,11 +45,13 @@ class ResultTable(pd.DataFrame):
         *args: Any,
         currency: str = "USD",
         confidence: float = 0.95,
+        names: DisplayNames | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(data, *args, **kwargs)
         self.currency = currency
         self.confidence = confidence
+        self.names = names  # the scenario's display names, for the chart's labels
 
     @property
     def _constructor(self) -> type[pd.DataFrame]:
@@ -111,7 +115,7 @@ class SweepTable(ResultTable):
     """``fs.sweep``: one row per grid point (the base first, with its own values)."""
 
     KIND = "sweep"
-    _metadata: ClassVar[list[str]] = ["currency", "confidence", "parameters"]
+    _metadata: ClassVar[list[str]] = ["currency", "confidence", "names", "parameters"]
     SUMMARY = (
         "point",
         "is_base",
@@ -145,7 +149,9 @@ class SweepTable(ResultTable):
         if by is None:
             others = [p for p in self.parameters if p != parameter]
             by = others[0] if others else None
-        return sweep(pd.DataFrame(self), parameter, metric, self.currency, by=by, ax=ax)
+        return sweep(
+            pd.DataFrame(self), parameter, metric, self.currency, by=by, ax=ax, names=self.names
+        )
 
 
 class SensitivityTable(ResultTable):
@@ -167,4 +173,4 @@ class SensitivityTable(ResultTable):
         """Tornado: each parameter's effect moved down and up, widest swing on top."""
         from funnelsim.report.charts import tornado
 
-        return tornado(pd.DataFrame(self), self.currency, ax=ax)
+        return tornado(pd.DataFrame(self), self.currency, ax=ax, names=self.names)

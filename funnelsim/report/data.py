@@ -24,6 +24,7 @@ from funnelsim.analysis.revenue import pipeline
 from funnelsim.analysis.saturation import quarterly_load, saturation, saturation_warnings
 from funnelsim.engine.ledger import OUTCOMES, Ledger
 from funnelsim.experiment.stats import CONFIDENCE, summarise, t_interval
+from funnelsim.report.labels import REASON_LABELS as REASON_LABELS
 from funnelsim.results import LEAKAGE_MEASURES, Results
 from funnelsim.scenario.loading import ScenarioError, load_scenario
 from funnelsim.scenario.models import Scenario
@@ -42,20 +43,6 @@ SEAM_NAMES: dict[int, str] = {
     2: "sales → finance",
     3: "finance → customer success",
     4: "renewal",
-}
-REASON_LABELS: dict[str, str] = {
-    "scored_out": "scored out",
-    "unrouted": "unrouted",
-    "stale_contact": "stale contact",
-    "went_cold": "went cold",
-    "rejected": "rejected by SDR",
-    "not_followed_up": "not followed up by an AE",
-    "fell_through": "fell through",
-    "contract_error": "contract errors",
-    "slow_quote_to_cash": "slow quote-to-cash",
-    "missing_context": "missing context",
-    "slow_onboarding": "slow onboarding",
-    "late_renewal": "late renewal",
 }
 OUTCOME_LABELS: dict[str, str] = {
     "active": "active customer",
@@ -189,6 +176,21 @@ class ReportData:
             return []
         load = pd.concat([quarterly_load(ledger) for ledger in self.ledgers], ignore_index=True)
         return saturation_warnings(saturation(load), self.scenario)
+
+    def origins(self, by: str) -> pd.DataFrame:
+        """Per source or segment: leads, won deals, new ARR and conversion with intervals
+        (``Results.by_source()``), from the kept ledgers."""
+        if self.ledgers is None or self.scenario is None:
+            raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
+        from funnelsim.analysis.origins import origin_summary, origins
+
+        frames = []
+        for index, ledger in enumerate(self.ledgers):
+            frame = origins(ledger, self.scenario, by)  # type: ignore[arg-type]
+            frame.insert(0, "replication", index)
+            frames.append(frame)
+        stacked = pd.concat(frames, ignore_index=True)
+        return origin_summary(stacked, self.scenario, by, self.confidence)  # type: ignore[arg-type]
 
     @property
     def team_levels(self) -> pd.DataFrame | None:

@@ -20,6 +20,48 @@ def payback_text(months: float, option: str) -> str:
     return f"{months:.0f} month{'s' if months != 1 else ''}"
 
 
+DECISION_NOTE = (
+    "Extra cost is what an option's scenario adds (people, tools); a process change whose "
+    "staff time its scenario does not price shows $0 (none modelled) and has no outlay to pay "
+    "back. Revenue gain is revenue within the horizon: an option that invoices sooner also "
+    "pulls revenue forward from beyond it (its deferred revenue falls). Payback is on cash: "
+    "the month from which the cumulative extra cash margin (gross margin x cash collected - "
+    "cash spent) stays above zero. Annual invoices bring cash ahead of revenue, so a payback "
+    "can fall inside the horizon while net value, on revenue, is still negative; it reads "
+    "'unclear' when the extra cash margin at the horizon has an interval spanning zero."
+)
+
+
+def no_extra_cost(row: pd.Series | dict) -> bool:
+    """An option whose scenario adds no cost at all, in every replication."""
+    return row["extra_cost"] == 0 and row["extra_cost_ci_low"] == row["extra_cost_ci_high"] == 0
+
+
+def extra_cost_cell(row: pd.Series | dict, currency: str) -> str:
+    """The extra cost; '$0 (none modelled)' for an option whose scenario adds no cost (the
+    staff time a process change takes is priced only when its scenario adds it)."""
+    if no_extra_cost(row) and row["option"] != NO_CHANGE:
+        return f"{with_interval(0.0, np.nan, np.nan, currency, currency)} (none modelled)"
+    return money_cell(row, "extra_cost", currency, interval=False)
+
+
+def payback_cell(row: pd.Series | dict, currency: str) -> str:
+    """The payback as a client should read it: nothing to pay back without an extra cost;
+    'unclear' when the option's cumulative extra cash margin at the horizon has an
+    interval spanning zero (its payback month is then noise)."""
+    option = str(row["option"])
+    if option == NO_CHANGE:
+        return "–"
+    if no_extra_cost(row):
+        return "no outlay to pay back"
+    months = float(row["payback_months"])
+    low = row.get("cash_margin_at_horizon_ci_low", np.nan)
+    high = row.get("cash_margin_at_horizon_ci_high", np.nan)
+    if np.isfinite(months) and np.isfinite(low) and low <= 0 <= high:
+        return "unclear: extra cash by the horizon spans 0"
+    return payback_text(months, option)
+
+
 def verdict_text(row: pd.Series | dict, currency: str) -> str:
     """How an option stands against the next ranked one, with the paired gap."""
     below = row["next_option"]
@@ -55,6 +97,26 @@ def overall_verdict(summary: pd.DataFrame) -> str:
     )
 
 
+def resolution_rule(summary: pd.DataFrame, confidence: float) -> str:
+    """How "resolved" was tested: at ``confidence`` once, or (``--until-resolved``) at a
+    stricter level per look so that repeated looks keep the error rate at 1 - confidence."""
+    level = float(summary["gap_confidence"].iloc[0]) if "gap_confidence" in summary else confidence
+    if len(summary) == 0 or level <= confidence + 1e-12:
+        return (
+            f"Resolved: the paired gap's {confidence:.0%} interval excludes zero. "
+            "--until-resolved re-tests after every batch, so it tests each look at a "
+            "stricter level (Bonferroni over the planned looks) to keep the chance of "
+            f"calling identical options different at {1 - confidence:.0%}."
+        )
+    looks = round((1 - confidence) / (1 - level))
+    return (
+        f"Resolved: the paired gap's {level:.2%} interval excludes zero. Re-testing after "
+        f"every batch (up to {looks} looks) would find differences between identical "
+        f"options too often, so each look spends {1 - confidence:.0%} / {looks} "
+        f"(Bonferroni): the chance of a false 'resolved' stays at most {1 - confidence:.0%}."
+    )
+
+
 def decision_rows(summary: pd.DataFrame, currency: str) -> list[tuple[str, ...]]:
     """The decision table as text rows: rank, option, extra cost, revenue gain, net value,
     payback and verdict."""
@@ -64,10 +126,10 @@ def decision_rows(summary: pd.DataFrame, currency: str) -> list[tuple[str, ...]]
             (
                 str(int(row["rank"])),
                 str(row["option"]),
-                money_cell(row, "extra_cost", currency, interval=False),
+                extra_cost_cell(row, currency),
                 money_cell(row, "revenue_gain", currency, interval=False),
                 money_cell(row, "net_value", currency),
-                payback_text(float(row["payback_months"]), str(row["option"])),
+                payback_cell(row, currency),
                 verdict_text(row, currency),
             )
         )
@@ -88,10 +150,15 @@ def decision_header(confidence: float) -> tuple[str, ...]:
 
 
 __all__ = [
+    "DECISION_NOTE",
     "decision_header",
     "decision_rows",
+    "extra_cost_cell",
     "money_cell",
+    "no_extra_cost",
     "overall_verdict",
+    "payback_cell",
     "payback_text",
+    "resolution_rule",
     "verdict_text",
 ]

@@ -10,8 +10,9 @@ revenue is better), never by its sign.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from funnelsim.scenario.models import Scenario
@@ -62,6 +63,25 @@ METRIC_LABELS: dict[str, str] = {
     "seam4_arr_lost": "ARR lost at renewal (attributed)",
     "net_gain": "Net value gain (gross profit − cost)",
 }
+
+# Loss reasons as a person reads them.
+REASON_LABELS: dict[str, str] = {
+    "scored_out": "scored out",
+    "unrouted": "unrouted",
+    "stale_contact": "stale contact",
+    "went_cold": "went cold",
+    "rejected": "rejected by SDR",
+    "not_followed_up": "not followed up by an AE",
+    "fell_through": "fell through",
+    "contract_error": "contract errors",
+    "slow_quote_to_cash": "slow quote-to-cash",
+    "missing_context": "missing context",
+    "slow_onboarding": "slow onboarding",
+    "late_renewal": "late renewal",
+}
+# Units as a heading reads them; counts say their unit in the label already.
+UNIT_WORDS: dict[str, str] = {"share": "%", "days": "days", "hours": "hours", "months": "months"}
+COUNT_UNITS = frozenset({"leads", "deals", "customers", "opportunities", "count", ""})
 
 # +1: more is better; -1: less is better. Metrics absent here are not judged (grey).
 METRIC_DIRECTIONS: dict[str, int] = {
@@ -119,6 +139,23 @@ def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric.replace("_", " ").capitalize())
 
 
+def metric_heading(metric: str, unit: str, currency: str) -> str:
+    """A metric's label with its unit, e.g. 'Revenue within the horizon (USD)',
+    'Median first response (hours)'; counts and ratios need no unit."""
+    label = metric_label(metric)
+    word = currency if unit == currency else UNIT_WORDS.get(unit, "")
+    if not word or unit in COUNT_UNITS:
+        return label
+    if label.endswith(")"):  # 'Win rate (won / closed opportunities; %)'
+        return f"{label[:-1]}; {word})"
+    return f"{label} ({word})"
+
+
+def reason_label(reason: str) -> str:
+    """A loss reason as a person reads it."""
+    return REASON_LABELS.get(reason, reason.replace("_", " "))
+
+
 def direction(metric: str) -> int:
     """+1 when more of ``metric`` is better, -1 when less is, 0 when not judged."""
     return METRIC_DIRECTIONS.get(metric, 0)
@@ -146,6 +183,8 @@ class DisplayNames:
     sources: dict[str, str] = field(default_factory=dict)
     segments: dict[str, str] = field(default_factory=dict)
 
+    GROUPS = ("teams", "sources", "segments")
+
     @classmethod
     def of(cls, scenario: Scenario | None, fallback_title: str = "") -> DisplayNames:
         """The scenario's labels (its name and keys where it has none)."""
@@ -165,11 +204,39 @@ class DisplayNames:
         """A team's display name."""
         return self.teams.get(name, name)
 
+    def source(self, name: str) -> str:
+        """A source's display name."""
+        return self.sources.get(name, name)
+
+    def segment(self, name: str) -> str:
+        """A segment's display name."""
+        return self.segments.get(name, name)
+
+    def entry(self, group: str, name: str) -> str:
+        """The display name of ``name`` in a named section (teams, sources, segments)."""
+        names = getattr(self, group) if group in self.GROUPS else {}
+        return names.get(name, name)
+
+    def team_list(self, text: str) -> str:
+        """'csm (99%), ae (95%)' (team keys, as CSV columns keep them) with display names."""
+        parts = []
+        for part in filter(None, (p.strip() for p in text.split(", "))):
+            key, bracket, rest = part.partition(" (")
+            parts.append(f"{self.team(key)}{bracket}{rest}")
+        return ", ".join(parts)
+
     def date_range(self) -> str:
         """'4 Jan 2027 – 3 Jan 2029' (empty when the dates are unknown)."""
         if self.start is None or self.end is None:
             return ""
         return f"{_day(self.start)} – {_day(self.end)}"
+
+
+def hires_label(hires: Iterable[Any], names: DisplayNames) -> str:
+    """'with SDRs +1 from 1 Mar 2027, ...': a hiring plan by team labels and dates."""
+    return "with " + ", ".join(
+        f"{names.team(hire.team)} {hire.change:+d} from {_day(hire.date)}" for hire in hires
+    )
 
 
 def _day(day: dt.date) -> str:

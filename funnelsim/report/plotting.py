@@ -95,6 +95,19 @@ class PlotAccessor:
             raise ValueError("this run kept no ledgers; run with keep_ledgers=True")
         return charts.forecast(table, self.data.currency, ax=ax)
 
+    def by_source(self, measure: str = "booked_arr", ax: Axes | None = None) -> Axes:
+        """New ARR booked per source (or ``measure``: leads, won_deals, conversion) with its
+        interval, each bar noting its leads and conversion; sources by their labels."""
+        return charts.origins(
+            self.data.origins("source"), "source", self.data.currency, measure, ax
+        )
+
+    def by_segment(self, measure: str = "booked_arr", ax: Axes | None = None) -> Axes:
+        """As :meth:`by_source`, per customer segment."""
+        return charts.origins(
+            self.data.origins("segment"), "segment", self.data.currency, measure, ax
+        )
+
     def _ledgers(self) -> list:
         ledgers = self.data.ledgers
         if ledgers is None:

@@ -7,8 +7,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from funnelsim.report.decisions import decision_header, decision_rows, overall_verdict
+from funnelsim.report.decisions import (
+    DECISION_NOTE,
+    decision_header,
+    decision_rows,
+    overall_verdict,
+    resolution_rule,
+)
 from funnelsim.report.formatting import with_interval
+from funnelsim.report.labels import DisplayNames, metric_heading, metric_label, reason_label
 from funnelsim.results import Results
 
 FUNNEL_METRICS = ("leads", "mqls", "sqls", "opportunities", "won_deals", "active_customers")
@@ -33,7 +40,7 @@ def print_results(results: Results, console: Console) -> None:
     reps = results.n_replications
     interval = f"mean [{results.confidence:.0%} CI]" if reps > 1 else "value"
     console.print(
-        f"[bold]{escape(scenario.name)}[/bold]: {scenario.horizon_days} days, "
+        f"[bold]{escape(DisplayNames.of(scenario).title)}[/bold]: {scenario.horizon_days} days, "
         f"{reps} replication{'s' if reps != 1 else ''}, seed {results.seed}"
     )
     summary = results.summary()
@@ -59,7 +66,7 @@ def _funnel_table(summary: pd.DataFrame, currency: str, interval: str) -> Table:
             row = rows.loc[metric]
             _add_row(
                 table,
-                metric.replace("_", " "),
+                metric_label(metric),
                 with_interval(row["mean"], row["ci_low"], row["ci_high"], row["unit"], currency),
             )
     return table
@@ -80,17 +87,26 @@ def _leakage_table(leakage: pd.DataFrame, currency: str, interval: str) -> Table
     pairs = list(dict.fromkeys(zip(leakage["seam"], leakage["reason"], strict=True)))
     for seam in sorted({seam for seam, _ in pairs}):
         reasons = [reason for s, reason in pairs if s == seam]
-        for position, reason in enumerate(reasons):
-            cells = []
-            for measure, unit in units.items():
-                row = indexed.loc[(seam, reason, measure)]
-                cells.append(
-                    with_interval(row["mean"], row["ci_low"], row["ci_high"], unit, currency)
-                )
+        position = 0
+        for reason in reasons:
+            rows = [indexed.loc[(seam, reason, measure)] for measure in units]
+            if all(_is_zero(row) for row in rows):  # nothing lost for this reason
+                continue
+            cells = [
+                with_interval(row["mean"], row["ci_low"], row["ci_high"], unit, currency)
+                for row, unit in zip(rows, units.values(), strict=True)
+            ]
             title = SEAM_TITLES.get(int(seam), str(seam)) if position == 0 else ""
-            _add_row(table, title, reason.replace("_", " "), *cells)
-        table.add_section()
+            _add_row(table, title, reason_label(reason), *cells)
+            position += 1
+        if position:
+            table.add_section()
     return table
+
+
+def _is_zero(row: pd.Series) -> bool:
+    """A leakage cell that is exactly zero in every replication."""
+    return all(row[key] == 0 for key in ("mean", "ci_low", "ci_high"))
 
 
 def _metrics_table(summary: pd.DataFrame, currency: str, interval: str) -> Table:
@@ -102,14 +118,17 @@ def _metrics_table(summary: pd.DataFrame, currency: str, interval: str) -> Table
             continue
         _add_row(
             table,
-            row["metric"].replace("_", " "),
+            metric_heading(row["metric"], row["unit"], currency),
             with_interval(row["mean"], row["ci_low"], row["ci_high"], row["unit"], currency),
         )
     return table
 
 
-def print_headcount(headcount: pd.DataFrame, console: Console) -> None:
+def print_headcount(
+    headcount: pd.DataFrame, console: Console, names: DisplayNames | None = None
+) -> None:
     """The planned headcount over time (before attrition and vacations), baseline and plan."""
+    names = names or DisplayNames(title="")
     table = Table(title="Planned headcount (before attrition and vacations)", title_justify="left")
     for name, justify in (
         ("team", "left"),
@@ -121,7 +140,7 @@ def print_headcount(headcount: pd.DataFrame, console: Console) -> None:
     for _, row in headcount.iterrows():
         _add_row(
             table,
-            str(row["team"]),
+            names.team(str(row["team"])),
             str(row["date"]),
             str(int(row["headcount_baseline"])),
             str(int(row["headcount_plan"])),
@@ -154,7 +173,7 @@ def print_comparison(
         unit = row["unit"]
         _add_row(
             table,
-            row["metric"].replace("_", " "),
+            metric_heading(row["metric"], unit, currency),
             with_interval(row["baseline"], float("nan"), float("nan"), unit, currency),
             with_interval(row["variant"], float("nan"), float("nan"), unit, currency),
             with_interval(row["difference"], row["ci_low"], row["ci_high"], unit, currency),
@@ -181,10 +200,19 @@ def print_decision(
         _add_row(table, *row)
     console.print(table)
     console.print(escape(overall_verdict(summary)))
+    console.print(f"[dim]{escape(DECISION_NOTE)}[/dim]")
+    console.print(f"[dim]{escape(resolution_rule(summary, confidence))}[/dim]")
 
 
-def print_leaks(leaks: pd.DataFrame, currency: str, console: Console, confidence: float) -> None:
+def print_leaks(
+    leaks: pd.DataFrame,
+    currency: str,
+    console: Console,
+    confidence: float,
+    names: DisplayNames | None = None,
+) -> None:
     """Per seam, ranked: the counterfactual value of fixing it beside attributed leakage."""
+    names = names or DisplayNames(title="")
     table = Table(
         title=f"What fixing each seam is worth [{confidence:.0%} CI]", title_justify="left"
     )
@@ -210,7 +238,7 @@ def print_leaks(leaks: pd.DataFrame, currency: str, console: Console, confidence
             _cell(row, "counterfactual_arr_at_horizon", currency, currency),
             _cell(row, "attributed_leads_lost", "leads", currency),
             _cell(row, "attributed_horizon_revenue_lost", currency, currency),
-            _saturation(row),
+            names.team_list(_saturation(row)),
         )
     console.print(table)
     console.print(
@@ -223,7 +251,12 @@ def print_leaks(leaks: pd.DataFrame, currency: str, console: Console, confidence
 
 
 def print_sweep(
-    table_data: pd.DataFrame, paths: list[str], currency: str, console: Console, confidence: float
+    table_data: pd.DataFrame,
+    paths: list[str],
+    currency: str,
+    console: Console,
+    confidence: float,
+    names: DisplayNames | None = None,
 ) -> None:
     """One row per grid point; the best net value (gross profit − cost) gain is starred."""
     table = Table(
@@ -233,7 +266,10 @@ def print_sweep(
         ),
         title_justify="left",
     )
-    for name in [*paths, "horizon revenue", "total cost", "net value gain vs base", "best"]:
+    from funnelsim.report.charts.parameters import parameter_label  # sweep only: charts load
+
+    headings = [parameter_label(path, currency, names) for path in paths]
+    for name in [*headings, "revenue within the horizon", "total cost", "net value gain", "best"]:
         table.add_column(escape(name), justify="right")
     for _, row in table_data.iterrows():
         point = ["base" if row["is_base"] else str(row[p]) for p in paths]
@@ -249,19 +285,25 @@ def print_sweep(
 
 
 def print_sensitivity(
-    table_data: pd.DataFrame, currency: str, console: Console, confidence: float
+    table_data: pd.DataFrame,
+    currency: str,
+    console: Console,
+    confidence: float,
+    names: DisplayNames | None = None,
 ) -> None:
     """Tornado as a table: effect of moving each parameter down and up."""
+    from funnelsim.report.charts.parameters import parameter_label  # sensitivity only
+
     metric = table_data["metric"].iloc[0] if len(table_data) else "metric"
     unit = currency if metric not in {"won_deals", "active_customers"} else "deals"
-    title = f"Sensitivity of {escape(metric)} [{confidence:.0%} CI]"
+    title = f"Sensitivity of {escape(metric_heading(metric, unit, currency))} [{confidence:.0%} CI]"
     table = Table(title=title, title_justify="left")
     for name in ("parameter", "base", "low → effect", "high → effect", "swing"):
         table.add_column(name, justify="left" if name == "parameter" else "right")
     for _, row in table_data.iterrows():
         _add_row(
             table,
-            row["parameter"],
+            parameter_label(row["parameter"], currency, names),
             f"{row['base_value']:g}",
             f"{row['low_value']:g} → "
             + with_interval(

@@ -18,6 +18,7 @@ from funnelsim.report.charts.experiments import (
 from funnelsim.report.charts.funnel import flow, funnel
 from funnelsim.report.charts.leakage import seam_fixes, waterfall, waterfall_steps
 from funnelsim.report.charts.operations import first_response, pipeline, teams
+from funnelsim.report.charts.origins import origins
 from funnelsim.report.charts.style import (
     NEUTRAL_COLORS,
     OUTCOME_COLORS,
@@ -44,6 +45,7 @@ __all__ = [
     "forest_panels",
     "funnel",
     "money_formatter",
+    "origins",
     "pipeline",
     "seam_color",
     "seam_fixes",

@@ -22,7 +22,7 @@ from funnelsim.report.charts.style import (
     style_axes,
 )
 from funnelsim.report.formatting import number
-from funnelsim.report.labels import judgement, metric_label
+from funnelsim.report.labels import DisplayNames, judgement, metric_label
 
 # The decision metrics a forest shows by default: money totals, money per deal, counts.
 FOREST_METRICS: tuple[str, ...] = (
@@ -204,11 +204,13 @@ def sweep(
     currency: str = "USD",
     by: str | None = None,
     ax: Axes | None = None,
+    names: DisplayNames | None = None,
 ) -> Axes:
     """Sweep response curve: ``metric`` (with its interval band) against a grid parameter.
 
     ``table`` is ``fs.sweep`` output; with ``by`` (a second grid parameter) one line per
-    value of it. The best point is starred; the base scenario is a dashed line.
+    value of it. The best point is starred; the base scenario is a dashed line. ``names``
+    (the scenario's display names) label teams, sources and segments in the axes.
     """
     ax = new_axes(ax)
     grid = table[~table["is_base"]]
@@ -219,7 +221,7 @@ def sweep(
         group = group.sort_values(parameter)
         x = group[parameter].to_numpy(dtype=float)
         color = palette[i % len(palette)]
-        label = None if by is None else f"{parameter_label(by, currency)} = {_short(value)}"
+        label = None if by is None else f"{parameter_label(by, currency, names)} = {_short(value)}"
         (line,) = ax.plot(x, group[metric], "o-", color=color, lw=1.6, ms=4, label=label)
         line.set_gid(f"curve:{value}")
         low, high = group[f"{metric}_ci_low"], group[f"{metric}_ci_high"]
@@ -241,17 +243,22 @@ def sweep(
     money_metric = metric != "won_deals"
     if money_metric:
         ax.yaxis.set_major_formatter(money_formatter(currency))
-    x_label = parameter_label(parameter, currency)
+    x_label = parameter_label(parameter, currency, names)
     ax.set_xlabel(x_label)
     unit = f" ({currency})" if money_metric else ""
     ax.set_ylabel(metric_label(metric).lower() + unit)
     ax.grid(color=NEUTRAL_COLORS["grid"])
     ax.legend(fontsize=8, frameon=False)
-    ax.set_title(f"Sweep: {metric.replace('_', ' ')} against {x_label} (★ best)")
+    ax.set_title(f"Sweep: {metric_label(metric).lower()} against {x_label} (★ best)")
     return ax
 
 
-def tornado(table: pd.DataFrame, currency: str, ax: Axes | None = None) -> Axes:
+def tornado(
+    table: pd.DataFrame,
+    currency: str,
+    ax: Axes | None = None,
+    names: DisplayNames | None = None,
+) -> Axes:
     """Tornado: each parameter's effect moved down (left colour) and up, widest swing on top.
 
     ``table`` is ``fs.sensitivity`` output (parameter, low/high value, effect and interval).
@@ -278,7 +285,7 @@ def tornado(table: pd.DataFrame, currency: str, ax: Axes | None = None) -> Axes:
         for bar, parameter in zip(bars, frame["parameter"], strict=True):
             bar.set_gid(f"{side}:{parameter}")
     labels = [
-        f"{parameter_label(row.parameter, currency)}  ({_short(row.low_value)} / "
+        f"{parameter_label(row.parameter, currency, names)}  ({_short(row.low_value)} / "
         f"{_short(row.base_value)} / "
         f"{_short(row.high_value)})"
         for row in frame.itertuples(index=False)
@@ -288,7 +295,7 @@ def tornado(table: pd.DataFrame, currency: str, ax: Axes | None = None) -> Axes:
     if money_metric:
         ax.xaxis.set_major_formatter(money_formatter(currency))
     unit = f" ({currency})" if money_metric else ""
-    ax.set_xlabel(f"change in {metric.replace('_', ' ')}{unit}, paired against the base")
+    ax.set_xlabel(f"change in {metric_label(metric).lower()}{unit}, paired against the base")
     ax.grid(axis="x", color=NEUTRAL_COLORS["grid"])
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     ax.set_title("Sensitivity: which inputs move the result most (low / base / high)")

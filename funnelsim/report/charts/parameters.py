@@ -10,6 +10,10 @@ a short table.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from funnelsim.report.labels import DisplayNames
 
 # A unit at the end of a field's name: the suffix and the unit it reads as.
 UNIT_SUFFIXES = (
@@ -33,13 +37,20 @@ GROUPS = {"teams", "sources", "segments", "products"}
 MONEY_WORDS = ("cost", "deal_value", "price", "per_lead", "per_attempt", "tools_per_year")
 
 
-def parameter_label(path: str, currency: str | None = None) -> str:
-    """A dotted scenario path as words with its unit, e.g. 'sdr headcount (people)'."""
+def parameter_label(
+    path: str, currency: str | None = None, names: DisplayNames | None = None
+) -> str:
+    """A dotted scenario path as words with its unit, e.g. 'sdr headcount (people)'; with
+    the scenario's ``names`` a team, source or segment reads as its label ('SDRs
+    headcount (people)')."""
     parts = path.split(".")
     words: list[str] = []
     unit = ""
     for index, part in enumerate(parts):
         if index == 0 and part in GROUPS and len(parts) > 2:
+            continue
+        if index == 1 and parts[0] in GROUPS and len(parts) > 2 and names is not None:
+            words.append(names.entry(parts[0], part))
             continue
         seam = re.fullmatch(r"seam(\d)", part)
         if seam:

@@ -30,12 +30,20 @@ from funnelsim.report.charts.options import (
     retention_overlay,
     team_load_overlay,
 )
+from funnelsim.report.charts.parameters import parameter_label
 from funnelsim.report.data import team_colors
-from funnelsim.report.decisions import decision_header, decision_rows, overall_verdict
+from funnelsim.report.decisions import (
+    DECISION_NOTE,
+    decision_header,
+    decision_rows,
+    overall_verdict,
+    resolution_rule,
+)
 from funnelsim.report.html.markup import chart, pair, section, table
 from funnelsim.report.html.sections import forest_figure
 from funnelsim.report.html.tables import comparison_table
 from funnelsim.report.labels import DisplayNames
+from funnelsim.scenario.models import Scenario
 
 MAX_CHANGES_SHOWN = 8
 OPTION_METRICS = (
@@ -73,8 +81,7 @@ def decision_section(decision: Decision, names: Mapping[str, str]) -> Markup:
         Markup(
             "<p>Each option ran on the same random numbers as the base (paired), over {} "
             "replications. Extra cost and revenue gain are over the {} days simulated; net "
-            "value is gross profit (revenue × gross margin) minus cost. Payback is the month "
-            "from which the option's cumulative extra cash margin stays above zero.</p>"
+            "value is gross profit (revenue × gross margin) minus cost.</p>"
         ).format(decision.replications, decision.baseline.horizon_days),
         table(
             list(decision_header(decision.confidence)),
@@ -83,6 +90,9 @@ def decision_section(decision: Decision, names: Mapping[str, str]) -> Markup:
             caption=f"Paired against the base, {decision.confidence:.0%} intervals",
         ),
         Markup('<p class="verdict">{}</p>').format(overall_verdict(shown)),
+        Markup('<p class="note">{} {}</p>').format(
+            DECISION_NOTE, resolution_rule(shown, decision.confidence)
+        ),
         chart(
             lambda ax: decision_chart(shown, currency, ax=ax),
             (9.0, 1.3 + 0.42 * len(shown)),
@@ -107,7 +117,7 @@ def _option_section(decision: Decision, name: str, shown: str, number: int) -> M
     base_name = DisplayNames.of(base).title
     figures = _overlays(decision, name, (f"{base_name} (before)", f"{shown} (after)"))
     warnings = [line for line in decision.warnings() if line.startswith(f"{name}: ")]
-    parts: list[Any] = [_changes_list(changes(base, option))]
+    parts: list[Any] = [_changes_list(changes(base, option), base)]
     if figures:
         parts.append(pair(*figures))
     else:
@@ -127,13 +137,17 @@ def _option_section(decision: Decision, name: str, shown: str, number: int) -> M
     return section(f"option-{number}", f"Option {number}: {shown}", *parts)
 
 
-def _changes_list(found: list[Change]) -> Markup:
-    """What the option changes, one line per field (the first few)."""
+def _changes_list(found: list[Change], base: Scenario) -> Markup:
+    """What the option changes, one line per field (the first few), in words with the
+    scenario's display names."""
     if not found:
         return Markup('<p class="note">Identical to the base in every field.</p>')
+    names = DisplayNames.of(base)
     items = [
-        Markup("<li><code>{}</code>: {} → {}</li>").format(
-            change.path, _value(change.before), _value(change.after)
+        Markup("<li>{}: {} → {}</li>").format(
+            parameter_label(change.path, base.currency, names),
+            _value(change.before),
+            _value(change.after),
         )
         for change in found[:MAX_CHANGES_SHOWN]
     ]

@@ -13,19 +13,20 @@ from markupsafe import Markup
 
 from funnelsim.experiment.plans import PlanComparison
 from funnelsim.report import charts
+from funnelsim.report.charts.parameters import parameter_label
 from funnelsim.report.formatting import number, with_interval
 from funnelsim.report.html.markup import chart, section, table
 from funnelsim.report.html.page import page, scenario_block
 from funnelsim.report.html.render import report_from_comparison
-from funnelsim.report.labels import DisplayNames, metric_label
+from funnelsim.report.labels import DisplayNames, hires_label, metric_label
 from funnelsim.scenario.models import Scenario
 
 
 def report_from_plan(plan: PlanComparison) -> str:
     """A hiring plan's report: the paired comparison and the planned headcount."""
     comparison = plan.comparison
-    label = "with " + " ".join(f"{h.team}={h.change:+d}@{h.date}" for h in plan.hires)
     names = DisplayNames.of(comparison.baseline)
+    label = hires_label(plan.hires, names)
     rows = [
         (
             names.team(str(row.team)),
@@ -59,11 +60,13 @@ def report_from_sweep(
     """A grid sweep's report: net value gain against the first parameter (a line per value
     of the second), and every point with its interval."""
     currency = scenario.currency
+    names = DisplayNames.of(scenario)
     by = paths[1] if len(paths) > 1 else None
+    headings = [parameter_label(path, currency, names) for path in paths]
     figure = chart(
-        lambda ax: charts.sweep(table_data, paths[0], currency=currency, by=by, ax=ax),
+        lambda ax: charts.sweep(table_data, paths[0], currency=currency, by=by, ax=ax, names=names),
         (9.0, 4.2),
-        f"Net value gain against {paths[0]}",
+        f"Net value gain against {headings[0]}",
     )
     rows = []
     for record in table_data.to_dict("records"):
@@ -77,7 +80,7 @@ def report_from_sweep(
                 "★ best" if record["best"] else "",
             )
         )
-    header = [*paths, "revenue within the horizon", "total cost", "net value gain", ""]
+    header = [*headings, "revenue within the horizon", "total cost", "net value gain", ""]
     numeric = tuple(range(len(paths), len(paths) + 3))
     body = section(
         "sweep",
@@ -106,14 +109,15 @@ def report_from_sensitivity(
     currency = scenario.currency
     metric = str(table_data["metric"].iloc[0]) if len(table_data) else "metric"
     unit = currency if metric not in {"won_deals", "active_customers"} else "deals"
+    names = DisplayNames.of(scenario)
     figure = chart(
-        lambda ax: charts.tornado(table_data, currency, ax=ax),
+        lambda ax: charts.tornado(table_data, currency, ax=ax, names=names),
         (9.0, max(3.0, 0.42 * len(table_data) + 1.6)),
         f"Sensitivity of {metric_label(metric)}",
     )
     rows = [
         (
-            str(row.parameter),
+            parameter_label(str(row.parameter), currency, names),
             f"{row.base_value:g}",
             f"{row.low_value:g} → "
             + with_interval(row.low_effect, row.low_ci_low, row.low_ci_high, unit, currency),

@@ -15,6 +15,7 @@ from funnelsim.report.html import sections as s
 from funnelsim.report.html.decision import decision_section, option_sections
 from funnelsim.report.html.page import page, title_block
 from funnelsim.report.html.summary import summary_facts
+from funnelsim.report.labels import DisplayNames
 from funnelsim.results import Results
 
 
@@ -45,7 +46,7 @@ def report_from_comparison(
         replications=comparison.baseline_runs,
         confidence=comparison.confidence,
     )
-    name = label or comparison.variant.name
+    name = label or DisplayNames.of(comparison.variant).title
     return render_report(
         ReportData.from_results(baseline), {name: comparison}, extra_sections=extra_sections
     )
@@ -92,7 +93,12 @@ def render_report(
         s.funnel_section(data),
     ]
     if data.ledgers is not None:
-        sections += [s.speed_section(data), s.teams_section(data), s.pipeline_section(data)]
+        sections += [
+            s.origins_section(data),
+            s.speed_section(data),
+            s.teams_section(data),
+            s.pipeline_section(data),
+        ]
     if data.timeseries_bands is not None:
         sections.append(s.calendar_section(data))
     if data.forecast is not None:
@@ -100,6 +106,8 @@ def render_report(
     if comparisons:
         sections.append(s.whatif_section(data, comparisons))
     sections += list(extra_sections)
-    sections.append(s.metrics_section(data))
+    # How to read it before the full metrics table: the table is the appendix, and printed
+    # it then starts a page of its own instead of leaving the notes a page alone.
     sections.append(s.method_section(data))
+    sections.append(s.metrics_section(data))
     return page(title_block(data), sections)

@@ -180,6 +180,31 @@ def speed_section(data: ReportData) -> Markup:
     )
 
 
+def origins_section(data: ReportData) -> Markup:
+    """Where new business comes from: new ARR per source and per segment, each bar with
+    its interval, leads and conversion (the starting book left out)."""
+    plot = PlotAccessor(data)
+    alts = {}
+    for by in ("source", "segment"):
+        table = data.origins(by)
+        rows = table[table["measure"] == "booked_arr"].sort_values("mean", ascending=False)
+        alts[by] = f"New ARR booked by {by}, largest first: " + ", ".join(rows["label"])
+    return section(
+        "origins",
+        "Where new business comes from",
+        Markup(
+            '<p class="note">New ARR booked within the horizon from the leads the run created '
+            "(the starting book left out), mean per run with its {:.0%} interval; beside each "
+            "bar its leads and the share of them that became customers. Per replication in "
+            "<code>results.by_source()</code> and <code>results.by_segment()</code>.</p>"
+        ).format(data.confidence),
+        pair(
+            chart(lambda ax: plot.by_source(ax=ax), (6.4, 3.4), alts["source"]),
+            chart(lambda ax: plot.by_segment(ax=ax), (6.4, 3.4), alts["segment"]),
+        ),
+    )
+
+
 def teams_section(data: ReportData) -> Markup:
     """Team occupancy and queues over time."""
     plot = PlotAccessor(data)

@@ -19,7 +19,7 @@ from funnelsim.experiment.compare import Comparison
 from funnelsim.experiment.leaks import combined_row, single_seams
 from funnelsim.report.data import SEAM_NAMES, ReportData, seam_leakage, total_leakage
 from funnelsim.report.html.markup import Interval, formatter
-from funnelsim.report.labels import ASSUMPTION_REASONS
+from funnelsim.report.labels import ASSUMPTION_REASONS, DisplayNames
 
 HEADLINE_METRICS: tuple[str, ...] = (
     "horizon_revenue",
@@ -61,6 +61,7 @@ class SummaryFacts:
     best_whatif_revenue: Interval | None = None
     best_whatif_net: Interval | None = None
     sentences: list[Markup] = field(default_factory=list)
+    names: DisplayNames = field(default_factory=lambda: DisplayNames(title=""))
 
 
 def summary_facts(
@@ -74,6 +75,7 @@ def summary_facts(
         replications=data.n_replications,
         confidence=data.confidence,
         headline={name: data.metric(name) for name in HEADLINE_METRICS},
+        names=DisplayNames.of(data.scenario, data.name),
     )
     fmt = formatter(data.n_replications, data.currency)
     if leaks is not None and len(single_seams(leaks)):
@@ -89,7 +91,7 @@ def summary_facts(
             "<b>{}</b> of ARR from <b>{}</b> active customers."
         ).format(
             data.horizon_days,
-            data.name,
+            facts.names.title,
             fmt(revenue, data.currency),
             fmt(arr, data.currency),
             fmt(customers, "customers"),
@@ -156,6 +158,7 @@ def _seam_fixes(facts: SummaryFacts, leaks: pd.DataFrame, fmt) -> None:
             continue
         told.add(teams)
         which = "Fixing all four seams" if seam == 0 else f"Fixing seam {seam}"
+        team, teams = facts.names.team(team), facts.names.team_list(teams)
         also = teams.split(", ")[1:]
         facts.sentences.append(
             Markup(

@@ -14,7 +14,7 @@ from funnelsim.report import charts
 from funnelsim.report.data import REASON_LABELS, SEAM_NAMES, ReportData
 from funnelsim.report.formatting import number, with_interval
 from funnelsim.report.html.markup import interval_header, pair, table
-from funnelsim.report.labels import ASSUMPTION_REASONS, metric_label
+from funnelsim.report.labels import ASSUMPTION_REASONS, DisplayNames, metric_label
 
 SPLIT_AFTER = 12
 
@@ -164,7 +164,7 @@ def leaks_table(leaks: pd.DataFrame, data: ReportData) -> Markup:
                 _cell(record, "counterfactual_horizon_revenue", data.currency),
                 _cell(record, "counterfactual_arr_at_horizon", data.currency),
                 _cell(record, "attributed_horizon_revenue_lost", data.currency),
-                _saturates(record),
+                DisplayNames.of(data.scenario).team_list(_saturates(record)),
             )
         )
     return table(
