@@ -9,10 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from click.testing import CliRunner
 from conftest import per_segment, sdr_team
 from scipy import stats
 
-from funnelsim.calibrate import calibrate
+from funnelsim.analysis.timeseries import timeseries
+from funnelsim.calibrate import calibrate, read_export
 from funnelsim.calibrate.export import (
     ledger_records,
     to_deals,
@@ -21,8 +24,9 @@ from funnelsim.calibrate.export import (
 )
 from funnelsim.calibrate.mapping import mapping_from_dict
 from funnelsim.calibrate.salesfit import fit_sales_stages
+from funnelsim.cli import main
 from funnelsim.engine import simulate
-from funnelsim.scenario.loading import scenario_from_dict
+from funnelsim.scenario.loading import load_scenario, scenario_from_dict
 
 DAYS = {"discovery": (8, 20), "demo": (6, 15), "proposal": (12, 30), "commit": (5, 12)}
 ADVANCE = {"discovery": 0.6, "demo": 0.7, "proposal": 0.55, "commit": 0.8}
@@ -137,3 +141,126 @@ def _lognormal(name: str) -> tuple[float, float, float]:
     median, p90 = DAYS[name]
     sigma = np.log(p90 / median) / stats.norm.ppf(0.9)
     return sigma, 0.0, median
+
+
+def _cli(folder: Path, mapping: dict[str, Any], export: Path, *extra: str):
+    mapping_path = folder / "mapping.yaml"
+    mapping_path.write_text(yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8")
+    out = folder / "out.yaml"
+    args = ["calibrate", str(export), "--mapping", str(mapping_path), "-o", str(out), *extra]
+    return CliRunner().invoke(main, args), out
+
+
+@pytest.fixture(scope="module")
+def deals(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
+    return export_deals(tmp_path_factory.mktemp("deals"), seed=2)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"sales_stages": {"discovery": "Date entered discovery", "demo": "Demo Date"}},
+            "sales_stages.demo: column 'Demo Date' is not in the export",
+        ),
+        (
+            {"sales_stages": {name: f"Date entered {name}" for name in reversed(NAMES)}},
+            "sales_stages.proposal: dated before 'commit'",
+        ),
+        (
+            {
+                "sales_stages": list(NAMES),
+                "stage_history": {"file": "nowhere.csv", "id": "a", "stage": "b", "date": "c"},
+            },
+            "stage_history.file: no such file 'nowhere.csv'",
+        ),
+        ({"sales_stages": list(NAMES)}, "sales_stages.discovery: no date column, and no "),
+        (
+            {
+                "sales_stages": None,
+                "stage_history": {"file": "h.csv", "id": "a", "stage": "b", "date": "c"},
+            },
+            "stage_history: needs sales_stages",
+        ),
+        ({"stages": {}}, "sales_stages: needs stages.close"),
+    ],
+    ids=["unknown-column", "unordered", "history-missing", "undated", "history-alone", "no-close"],
+)
+def test_bad_stage_mappings_give_one_line_exit_2(tmp_path, deals, change, expected):
+    path, mapping = deals
+    merged = {key: value for key, value in {**mapping, **change}.items() if value is not None}
+    result, out = _cli(tmp_path, merged, path)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_history_stage_not_in_the_list_is_named(tmp_path, deals):
+    path, mapping = deals
+    history = pd.DataFrame(
+        {
+            "Opp": ["R0000001", "R0000001"],
+            "Stage": ["discovery", "Pilot"],
+            "When": ["2027-02-01 10:00"] * 2,
+        }
+    )
+    history.to_csv(path.parent / "h.csv", index=False)
+    spec = {"file": "h.csv", "id": "Opp", "stage": "Stage", "date": "When"}
+    result, _ = _cli(tmp_path, {**mapping, "stage_history": spec}, path)
+    assert result.exit_code == 2, result.output
+    assert "stage_history.stage: 'Pilot' is in none of sales_stages" in result.output
+
+
+def test_a_row_with_stage_dates_out_of_order_is_excluded(tmp_path, deals):
+    """One deal entered 'demo' before 'discovery': counted as stages_out_of_order, as any
+    other row whose dates run backwards."""
+    path, mapping = deals
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    row = frame.index[frame["Date entered demo"] != ""][0]
+    frame.loc[row, "Date entered demo"] = "2026-12-01 00:00"
+    messy = tmp_path / "messy.csv"
+    frame.to_csv(messy, index=False)
+    export = read_export(messy, mapping_from_dict(mapping))
+    assert export.issue_count("stages_out_of_order") == 1
+    assert frame.loc[row, "Deal ID"] not in set(export.records["id"])
+
+
+def test_book_from_the_export(tmp_path, deals):
+    """Open deals and won subscriptions go into the book with the export's exact counts and
+    sums; the scenario starts the day after the export date with that ARR at month 0."""
+    path, mapping = deals
+    mapping = {**mapping, "book": {"subscriptions": True, "term_months": 12}}
+    cal = calibrate(path, mapping_from_dict(mapping), seed=1, replicates=20)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    amount = pd.to_numeric(frame["Amount"], errors="coerce")
+    is_open = frame["Deal Stage"].isin(NAMES)
+    won = frame["Deal Stage"] == "Closed Won"
+    book = cal.scenario.book
+    opps, customers = book.opportunities, book.customers
+    assert sum(g.count for g in opps) == int(is_open.sum())
+    assert sum(g.count * g.value.value for g in opps) == pytest.approx(amount[is_open].sum())
+    assert sum(g.count for g in customers) == int(won.sum())
+    arr = sum(g.count * g.arr.value for g in customers)
+    assert arr == pytest.approx(amount[won].sum())
+    current = frame.loc[is_open, "Deal Stage"].value_counts()
+    for name in NAMES:
+        assert sum(g.count for g in opps if g.stage == name) == current.get(name, 0)
+    export_day = pd.Timestamp(mapping["export_date"])
+    assert cal.scenario.start_date == (export_day + pd.Timedelta(days=1)).date()
+    for group in customers:
+        assert cal.scenario.start_date < group.term_end
+    summary = cal.built.book
+    assert (summary.customers, summary.opportunities) == (int(won.sum()), int(is_open.sum()))
+    ledger = simulate(cal.scenario, seed=4)
+    first = timeseries(ledger, cal.scenario).iloc[0]
+    assert first["arr_start"] == pytest.approx(arr)
+
+
+def test_no_book_keeps_the_window(tmp_path, deals):
+    path, mapping = deals
+    result, out = _cli(tmp_path, mapping, path, "--no-book")
+    assert result.exit_code == 0, result.output
+    scenario = load_scenario(out)
+    assert scenario.book is None
+    assert scenario.start_date < pd.Timestamp(mapping["export_date"]).date()

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from funnelsim.calibrate.bookbuild import BookSummary, write_book
 from funnelsim.calibrate.cyclebuild import (
     ALWAYS_OPEN,
     DEFAULT_DEAL_VALUE,
@@ -48,6 +49,7 @@ class Built:
     provenance: dict[str, str]
     pilot: dict[str, Any] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
+    book: BookSummary | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -71,8 +73,9 @@ def step_roles(fitted: Fitted) -> dict[str, str]:
     return roles
 
 
-def build_scenario(fitted: Fitted, seed: int = 0) -> Built:
-    """A complete, valid scenario from ``fitted``, with provenance for every fitted field."""
+def build_scenario(fitted: Fitted, seed: int = 0, book: bool = True) -> Built:
+    """A complete, valid scenario from ``fitted``, with provenance for every fitted field;
+    with ``book``, starting on the export date from the book the export shows."""
     from funnelsim.calibrate.pilot import back_solve
 
     mapping, export = fitted.mapping, fitted.export
@@ -110,6 +113,8 @@ def build_scenario(fitted: Fitted, seed: int = 0) -> Built:
         _divide_gate(data, prov, roles, {POOLED: built.pilot["fit"]}, "pilot simulation")
     else:
         _divide_gate(data, prov, roles, _gate_factors(data, factors), "the sources' fits")
+    if book:
+        built.book = write_book(fitted, data, prov)
     return built
 
 

@@ -197,8 +197,14 @@ def _prediction_interval(sim: np.ndarray, level: float = 0.95) -> tuple[float, f
 
 
 def _scenario_to(scenario: Scenario, lens: Lens) -> Scenario:
-    """The scenario run until the export date (its horizon extended if shorter)."""
+    """The scenario run until the export date (its horizon extended if shorter). A scenario
+    with a starting book that starts after the checked period (as ``calibrate`` writes
+    them, on the export date) is checked without its book from the period's start: the
+    flows, not the book, are what the export can check."""
     start = pd.Timestamp(scenario.start_date)
+    if scenario.book is not None and lens.start < start:
+        scenario = with_overrides(scenario, {"book": None, "start_date": lens.start.date()})
+        start = lens.start
     if lens.start < start:
         raise MappingError(
             f"--period: the checked period starts on {lens.start.date()}, before the "
