@@ -1,4 +1,4 @@
-"""The starting book from the export: the calibrated scenario starts on the export date.
+"""The starting book from the export: the calibrated scenario starts after the export date.
 
 Open deals in the sales cycle become ``book.opportunities`` (their stage: the last sales
 stage entered, else the stage their status names, else the first; their age: days in that
@@ -37,15 +37,10 @@ class BookSummary:
 
 
 def write_book(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> BookSummary:
-    """Set ``start_date`` to the export date and ``book`` from the export's open deals (and
-    won subscriptions); returns what went in."""
+    """``book`` from the export's open deals (and won subscriptions), and ``start_date`` the
+    day after the export date when there is one; returns what went in."""
     export, mapping = fitted.export, fitted.mapping
     start = export.export_date
-    data["start_date"] = start.date().isoformat()
-    prov["start_date"] = (
-        "the export date: the run starts from the book the export shows (the day after "
-        "the last day it sees)"
-    )
     summary = BookSummary()
     records = export.records
     known = records["segment"].isin(list(data["segments"])).to_numpy()
@@ -63,8 +58,15 @@ def write_book(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> Bo
             "window are left out of the book (the scenario has no such segment)"
         )
     if not opportunities and not customers:
-        summary.notes.append("the export shows no open deal and no subscription: empty book")
+        summary.notes.append(
+            "the export shows no open deal and no subscription: no book, and the scenario "
+            "starts at the window's start"
+        )
         return summary
+    data["start_date"] = start.date().isoformat()
+    prov["start_date"] = (
+        "the day after the export date: the run starts from the book the export shows"
+    )
     data["book"] = {"customers": customers, "opportunities": opportunities}
     prov["book"] = (
         f"from the export on {(start - DAY).date()}: {summary.customers} customers "
@@ -77,7 +79,14 @@ def write_book(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> Bo
 def _opportunities(
     fitted: Fitted, records: pd.DataFrame, start: pd.Timestamp, summary: BookSummary
 ) -> list[dict[str, Any]]:
-    """Open deals that entered the sales cycle, grouped by segment, stage, age and value."""
+    """Open deals that entered the sales cycle, grouped by segment, stage, age and value
+    (none when the export dates no opportunity: its open records are not yet deals)."""
+    if fitted.chain[-1] != "opportunity":
+        summary.notes.append(
+            f"open records are left out: the export dates no opportunity, so an open "
+            f"{fitted.chain[-1]} is not known to be a deal"
+        )
+        return []
     cycle_start = _stage_date(records, fitted.chain, fitted.chain[-1])
     rows = records[(records["status"] == "open") & cycle_start.notna()]
     entered = cycle_start[rows.index]
@@ -124,12 +133,13 @@ def _customers(
         months = pd.Series(term, index=won.index)
     ends = [_term_end(close, m, start) for close, m in zip(won["close"], months, strict=True)]
     last = (start + pd.Timedelta(days=int(term * DAYS_PER_MONTH))).normalize()
-    ends = pd.Series(ends, index=won.index)
-    clipped = int((ends > last).sum())
+    ends = pd.Series(ends, index=won.index, dtype="datetime64[ns]")
+    clipped = int(((ends > last) & (months > term)).sum())
     if clipped:
         summary.notes.append(
-            f"{clipped} customers' terms end more than one term ({term} months) after the "
-            f"start: their term end is set to {last.date()} (the scenario's longest)"
+            f"{clipped} customers have terms longer than {term} months ending more than "
+            f"one such term after the start: their term end is set to {last.date()}, the "
+            "latest the scenario allows (a calendar term of a leap year is cut a day too)"
         )
     ends = ends.clip(upper=last)
     arr = won["amount"].round(2)

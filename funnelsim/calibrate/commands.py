@@ -158,7 +158,7 @@ def calibrate_command(
                 f"{stage.median_days:.1f} days in it"
             )
     book = cal.built.book
-    if book is not None:
+    if book is not None and "book" in cal.built.data:
         click.echo(
             f"  book: {book.customers} customers (ARR {book.arr:,.0f}), "
             f"{book.opportunities} open deals (pipeline {book.pipeline:,.0f})"

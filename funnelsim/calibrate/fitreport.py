@@ -171,6 +171,8 @@ def book_lines(cal: Calibration) -> list[str]:
     book = cal.built.book
     if book is None:
         return ["Left out (--no-book): the scenario starts empty at the window's start."]
+    if "book" not in cal.built.data:
+        return [f"- {note}" for note in book.notes]
     lines = [
         f"Starts on {cal.built.data['start_date']}, the day after the export date, with "
         f"{book.customers} customers (ARR {book.arr:,.2f}) and {book.opportunities} open "
