@@ -16,18 +16,23 @@ from scipy import stats
 
 from funnelsim.analysis.timeseries import timeseries
 from funnelsim.calibrate import calibrate, read_export
+from funnelsim.calibrate.checking import check_fit
 from funnelsim.calibrate.export import (
     ledger_records,
     to_deals,
     to_stage_history,
     with_stage_dates,
 )
-from funnelsim.calibrate.mapping import mapping_from_dict
+from funnelsim.calibrate.fitreport import write_report
+from funnelsim.calibrate.mapping import POOLED, mapping_from_dict
 from funnelsim.calibrate.salesfit import fit_sales_stages
 from funnelsim.cli import main
 from funnelsim.engine import simulate
 from funnelsim.scenario.loading import load_scenario, scenario_from_dict
 
+ROOT = Path(__file__).resolve().parents[1]
+MAPPINGS = ROOT / "scenarios" / "mappings"
+MAVEN = ROOT / "tests" / "data" / "maven-crm" / "sales_pipeline.csv.gz"
 DAYS = {"discovery": (8, 20), "demo": (6, 15), "proposal": (12, 30), "commit": (5, 12)}
 ADVANCE = {"discovery": 0.6, "demo": 0.7, "proposal": 0.55, "commit": 0.8}
 NAMES = tuple(DAYS)
@@ -264,3 +269,43 @@ def test_no_book_keeps_the_window(tmp_path, deals):
     scenario = load_scenario(out)
     assert scenario.book is None
     assert scenario.start_date < pd.Timestamp(mapping["export_date"]).date()
+
+
+def test_report_lists_the_stages_and_the_book(tmp_path, deals):
+    path, mapping = deals
+    cal = calibrate(path, mapping_from_dict(mapping), seed=1, replicates=20)
+    folder = tmp_path / "report"
+    folder.mkdir()
+    write_report(cal, folder)
+    table = pd.read_csv(folder / "sales_stages.csv")
+    pooled = table[table["segment"] == POOLED]
+    assert list(pooled["stage"]) == list(NAMES)
+    assert (pooled["ci_low"] <= pooled["moved_on_share"]).all()
+    assert (pooled["moved_on_share"] <= pooled["ci_high"]).all()
+    summary = (folder / "summary.md").read_text(encoding="utf-8")
+    book = cal.built.book
+    assert f"{book.opportunities} open deals" in summary
+    assert "Won deals are not customers" in summary
+
+
+def test_maven_stays_one_stage_and_says_why():
+    cal = calibrate(MAVEN, MAPPINGS / "maven_crm.yaml", seed=0, replicates=20)
+    assert cal.fitted.sales is None and cal.scenario.sales.stages is None
+    assert "no sales-stage dates" in cal.fitted.sales_note
+    opportunities = cal.scenario.book.opportunities
+    engaging = cal.export.records["status"] == "open"
+    assert sum(group.count for group in opportunities) == int(engaging.sum())
+
+
+def test_check_fit_checks_the_flows_without_the_book(tmp_path, deals):
+    """A calibrated scenario with a book gives check-fit's very table of the same
+    calibration without one: the book is left out, the run starts at the window's start."""
+    path, mapping = deals
+    spec = mapping_from_dict(mapping)
+    with_book = calibrate(path, spec, seed=1, replicates=20)
+    without = calibrate(path, spec, seed=1, replicates=20, book=False)
+    assert with_book.scenario.book is not None and without.scenario.book is None
+    tables = [
+        check_fit(cal.scenario, cal.export, spec, reps=3, seed=2) for cal in (with_book, without)
+    ]
+    pd.testing.assert_frame_equal(*tables)

@@ -67,7 +67,9 @@ class SalesStages:
         return [float(np.prod(chances[i:])) for i in range(len(chances))]
 
 
-def stage_walks(frame: pd.DataFrame, chain: tuple[str, ...], end: pd.Timestamp, names: list[str]):
+def stage_walks(
+    frame: pd.DataFrame, chain: tuple[str, ...], end: pd.Timestamp, names: list[str]
+) -> pd.DataFrame:
     """One row per deal and stage entered: record, stage index, days in it, outcome."""
     start = _stage_date(frame, chain, chain[-1]).to_numpy(dtype="datetime64[ns]")
     dates = np.stack(
