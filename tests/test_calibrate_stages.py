@@ -15,7 +15,7 @@ from conftest import per_segment, sdr_team
 from scipy import stats
 
 from funnelsim.analysis.timeseries import timeseries
-from funnelsim.calibrate import calibrate, read_export
+from funnelsim.calibrate import bookbuild, calibrate, read_export
 from funnelsim.calibrate.checking import check_fit
 from funnelsim.calibrate.export import (
     ledger_records,
@@ -309,3 +309,20 @@ def test_check_fit_checks_the_flows_without_the_book(tmp_path, deals):
         check_fit(cal.scenario, cal.export, spec, reps=3, seed=2) for cal in (with_book, without)
     ]
     pd.testing.assert_frame_equal(*tables)
+
+
+def test_a_huge_book_is_written_compactly(tmp_path, deals, monkeypatch):
+    """Past MAX_ENTRIES distinct records, one entry per segment (and stage) with empirical
+    distributions: counts stay exact and the scenario stays valid."""
+    monkeypatch.setattr(bookbuild, "MAX_ENTRIES", 5)
+    path, mapping = deals
+    mapping = {**mapping, "book": {"subscriptions": True}}
+    cal = calibrate(path, mapping_from_dict(mapping), seed=1, replicates=20)
+    book = cal.scenario.book
+    segments = cal.export.records.loc[cal.export.records["status"] == "won", "segment"]
+    assert len(book.customers) == segments.nunique()
+    assert sum(g.count for g in book.customers) == cal.built.book.customers == len(segments)
+    assert {g.arr.dist for g in book.customers} == {"empirical"}
+    assert sum(g.count for g in book.opportunities) == cal.built.book.opportunities
+    assert all(g.months_to_renewal.mean() <= 12.1 for g in book.customers)
+    assert any("distinct entries" in note for note in cal.built.book.notes)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from funnelsim.calibrate.fitting import Fitted
@@ -22,6 +23,11 @@ from funnelsim.calibrate.window import DAY, _stage_date
 
 # Days a term of ``m`` months may end after the start (the scenario's own check).
 DAYS_PER_MONTH = 365 / 12
+# More distinct records than this in a list (a huge export) are written compactly: one
+# entry per group with empirical distributions of at most QUANTILES values (counts stay
+# exact, sums become draws), so the scenario stays far below the scenario file size cap.
+MAX_ENTRIES = 2000
+QUANTILES = 200
 
 
 @dataclass
@@ -110,8 +116,12 @@ def _opportunities(
     summary.opportunities = len(frame)
     summary.valued = int(value.notna().sum())
     summary.pipeline = float(value.round(2).sum())
+    groups = _groups(frame)
+    if len(groups) > MAX_ENTRIES:
+        summary.notes.append(_compact_note(len(frame), "open deals", "segment and stage"))
+        return _compact_opportunities(frame)
     out = []
-    for (segment, where, days, amount), count in _groups(frame).items():
+    for (segment, where, days, amount), count in groups.items():
         entry: dict[str, Any] = {"segment": segment, "count": count}
         if where is not None:
             entry["stage"] = where
@@ -146,6 +156,19 @@ def _customers(
     frame = pd.DataFrame({"segment": won["segment"], "arr": arr, "term_end": ends.dt.date})
     summary.customers = len(frame)
     summary.arr = float(arr.sum())
+    groups = _groups(frame)
+    if len(groups) > MAX_ENTRIES:
+        summary.notes.append(_compact_note(len(frame), "customers", "segment"))
+        months = (ends - start) / DAY / DAYS_PER_MONTH
+        return [
+            {
+                "segment": segment,
+                "count": len(rows),
+                "arr": _empirical(rows["arr"]),
+                "months_to_renewal": _empirical(months[rows.index]),
+            }
+            for segment, rows in frame.groupby("segment", sort=True)
+        ]
     return [
         {
             "segment": segment,
@@ -153,8 +176,39 @@ def _customers(
             "arr": {"dist": "fixed", "value": float(value)},
             "term_end": end.isoformat(),
         }
-        for (segment, value, end), count in _groups(frame).items()
+        for (segment, value, end), count in groups.items()
     ]
+
+
+def _compact_opportunities(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """One entry per segment, stage and whether an amount is known."""
+    out = []
+    keys = [frame["segment"], frame["stage"].fillna(""), frame["value"].notna()]
+    for (segment, stage, valued), rows in frame.groupby(keys, sort=True):
+        entry: dict[str, Any] = {"segment": segment, "count": len(rows)}
+        if stage:
+            entry["stage"] = stage
+        entry["age_days"] = _empirical(rows["age_days"])
+        if valued:
+            entry["value"] = _empirical(rows["value"])
+        out.append(entry)
+    return out
+
+
+def _empirical(values: pd.Series) -> dict[str, Any]:
+    """The values, or QUANTILES evenly spaced quantiles of them, as an empirical spec."""
+    data = values.to_numpy(dtype=float)
+    if len(data) > QUANTILES:
+        data = np.quantile(data, (np.arange(QUANTILES) + 0.5) / QUANTILES)
+    return {"dist": "empirical", "samples": [round(float(v), 2) for v in np.sort(data)]}
+
+
+def _compact_note(records: int, what: str, by: str) -> str:
+    return (
+        f"{records} {what} in more than {MAX_ENTRIES} distinct entries: written as one "
+        f"entry per {by} with empirical distributions of at most {QUANTILES} quantiles "
+        "(counts exact; ARR, values, ages and renewals drawn from them)"
+    )
 
 
 def _term_end(close: pd.Timestamp, months: int, start: pd.Timestamp) -> pd.Timestamp:
