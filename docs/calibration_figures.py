@@ -38,9 +38,13 @@ from click.testing import CliRunner
 
 from funnelsim.calibrate import load_mapping, read_export
 from funnelsim.calibrate.calibration import Calibration, calibrate
+from funnelsim.calibrate.export import ledger_records, to_deals, with_stage_dates
 from funnelsim.calibrate.mapping import POOLED
 from funnelsim.calibrate.reading import Export
 from funnelsim.cli import main as cli
+from funnelsim.engine import simulate
+from funnelsim.scenario.loading import load_scenario
+from funnelsim.scenario.models import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "calibration.md"
@@ -71,6 +75,16 @@ HOLD_OUT_CHECK = (
 )
 WHOLE_CALIBRATE = f"funnelsim calibrate {MAVEN} --mapping {MAVEN_MAPPING} -o whole.yaml"
 WHOLE_CHECK = f"funnelsim check-fit whole.yaml {MAVEN} --mapping {MAVEN_MAPPING}"
+# The sales-stage example: its truth, simulated and exported as deals with stage dates.
+STAGES_TRUTH = "docs/examples/stages_truth.yaml"
+DEALS_MAPPING = "scenarios/mappings/hubspot_deals.yaml"
+STAGES_SEED = 2
+STAGES_EXPORT_DAY = 450
+STAGES_AS_OF = "2028-03-28"  # the truth's start_date + STAGES_EXPORT_DAY - 1 days
+STAGES_CALIBRATE = (
+    f"funnelsim calibrate deals.csv --mapping {DEALS_MAPPING} \\\n"
+    f"    --as-of {STAGES_AS_OF} -o deals.yaml --report-dir deals-report"
+)
 COMMANDS = (
     MQL_CALIBRATE,
     MQL_CHECK,
@@ -78,6 +92,7 @@ COMMANDS = (
     HOLD_OUT_CHECK,
     WHOLE_CALIBRATE,
     WHOLE_CHECK,
+    STAGES_CALIBRATE,
 )
 
 # check-fit quantities whose verdict holds by a wide margin: compared with the page's.
@@ -89,7 +104,16 @@ ROBUST = frozenset(
         "conversion opportunity -> won",
     }
 )
-BLOCKS = ("mql-calibrate", "mql-truth", "mql-check-fit", "hold-out", "hold-out-reading")
+BLOCKS = (
+    "mql-calibrate",
+    "mql-truth",
+    "mql-check-fit",
+    "hold-out",
+    "hold-out-reading",
+    "stages-calibrate",
+    "stages-table",
+    "stages-book",
+)
 
 _FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan|inf"
 _RESULT = re.compile(r"(ok|outside|close|differs|-) +(.+?): (.*)")
@@ -185,9 +209,12 @@ def compute() -> Fresh:
             Path(name).symlink_to(ROOT / name, target_is_directory=True)
         namespace: dict[str, object] = {}
         exec(compile(walkthrough_code(page), f"{PAGE.name} (walkthrough)", "exec"), namespace)
+        truth = _write_deals("deals.csv")
         outputs = {command: run_command(command) for command in COMMANDS}
         fit = calibrate("mql_export.csv", MQL_MAPPING)
         export = read_export(MAVEN, load_mapping(MAVEN_MAPPING))
+        stages = pd.read_csv("deals-report/sales_stages.csv")
+        book = Path("deals-report/summary.md").read_text(encoding="utf-8")
     leads = namespace.get("leads")
     if not isinstance(leads, pd.DataFrame):
         raise SystemExit(f"{PAGE.name}: the walkthrough's code must leave its ledger in `leads`")
@@ -199,8 +226,64 @@ def compute() -> Fresh:
         "mql-check-fit": _console([MQL_CHECK], outputs),
         "hold-out": _console([HOLD_OUT_CALIBRATE, HOLD_OUT_CHECK], outputs),
         "hold-out-reading": _reading_text(hold_out, whole, volume, stalled),
+        "stages-calibrate": _console([STAGES_CALIBRATE], outputs),
+        "stages-table": _stages_table(stages, truth),
+        "stages-book": _book_text(book),
     }
-    return Fresh(blocks, outputs, _broken_claims(hold_out, whole, volume, stalled))
+    broken = _broken_claims(hold_out, whole, volume, stalled) + _stage_claims(stages, truth)
+    return Fresh(blocks, outputs, broken)
+
+
+def _write_deals(path: str) -> Scenario:
+    """Simulate the stage example's truth and write its deals as a HubSpot deal export."""
+    truth = load_scenario(STAGES_TRUTH)
+    ledger = simulate(truth, seed=STAGES_SEED)
+    hours = STAGES_EXPORT_DAY * 24.0
+    records = ledger_records(ledger.leads, truth.start_date, hours, "opportunity")
+    records = with_stage_dates(records, ledger.stages, truth.stage_names, truth.start_date, hours)
+    to_deals(records, truth.stage_names).to_csv(path, index=False)
+    return truth
+
+
+def _pooled(stages: pd.DataFrame) -> pd.DataFrame:
+    return stages[stages["segment"] == POOLED].set_index("stage")
+
+
+def _stages_table(stages: pd.DataFrame, truth: Scenario) -> str:
+    """The fit report's pooled stage rows beside the truth."""
+    lines = [
+        "| stage | entered | moved on (95% CI) | truth | median days (95% CI) | truth | "
+        "fitted days | CRM weight |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in _pooled(stages).iterrows():
+        spec = truth.sales.stages[name]
+        lines.append(
+            f"| {name} | {row.entered} | {row.moved_on_share:.3f} ({row.ci_low:.3f}-"
+            f"{row.ci_high:.3f}) | {spec.advance_for('smb'):.2f} | {row.km_median_days:.1f} "
+            f"({row.median_ci_low:.1f}-{row.median_ci_high:.1f}) | "
+            f"{spec.days_for('smb').ppf(0.5):.0f} | {row.family}, median "
+            f"{row.fitted_median:.1f} | {row.weight:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def _stage_claims(stages: pd.DataFrame, truth: Scenario) -> list[str]:
+    """The claim that every interval of the stage table covers the truth, if broken."""
+    broken = []
+    for name, row in _pooled(stages).iterrows():
+        spec = truth.sales.stages[name]
+        if not row.ci_low <= spec.advance_for("smb") <= row.ci_high:
+            broken.append(f"the chance of moving on from {name} is covered by its interval")
+        if not row.median_ci_low <= spec.days_for("smb").ppf(0.5) <= row.median_ci_high:
+            broken.append(f"the median days in {name} are covered by their interval")
+    return broken
+
+
+def _book_text(summary: str) -> str:
+    """The fit report's starting-book section."""
+    section = summary.split("## starting book\n\n", 1)[1].split("\n\n", 1)[0]
+    return _paragraph(section.strip())
 
 
 def _maven_cohorts(export: Export) -> tuple[pd.Series, pd.Series]:

@@ -21,30 +21,24 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from funnelsim.calibrate.bookbuild import BookSummary, write_book
+from funnelsim.calibrate.cyclebuild import (
+    ALWAYS_OPEN,
+    DEFAULT_DEAL_VALUE,
+    ENGINE_STEPS,
+    INSTANT,
+    SCORE_NOISE,
+    STEP_NAMES,
+    THROUGH_SLOTS,
+    _cycle,
+)
 from funnelsim.calibrate.fitdist import _round, scale_spec
-from funnelsim.calibrate.fitting import MIN_SEGMENT, CycleFit, Fitted, gate_step
-from funnelsim.calibrate.mapping import NAME, ONE, PLURAL, POOLED, STAGES
-from funnelsim.calibrate.pilot import TARGET_UTILISATION, WORK_HOURS_PER_WEEK, dist_mean
-from funnelsim.scenario.base import WEEKDAYS
+from funnelsim.calibrate.fitting import MIN_SEGMENT, Fitted, gate_step
+from funnelsim.calibrate.mapping import ONE, PLURAL, POOLED, STAGES
+from funnelsim.calibrate.sizing import _size_teams
+from funnelsim.calibrate.stagebuild import write_stages
 from funnelsim.scenario.loading import scenario_from_dict
 from funnelsim.scenario.models import Scenario, Source
-
-DEFAULT_DEAL_VALUE = {"dist": "lognormal", "median": 12000.0, "p90": 30000.0}
-DEFAULT_WIN_RATE = 0.25
-DEFAULT_CYCLE = {"dist": "lognormal", "median": 40, "p90": 100}
-STALLED_DAYS = 3650.0
-NEVER = {"dist": "fixed", "value": STALLED_DAYS}
-INSTANT = {"dist": "fixed", "value": 0.0}
-ALWAYS_OPEN = {"weekdays": list(WEEKDAYS), "hours": [0.0, 24.0], "holidays": []}
-THROUGH_SLOTS = 1000
-SCORE_NOISE = 0.05
-ENGINE_STEPS = ("marketing", "seam1", "qualify", "cycle")
-STEP_NAMES = {
-    "marketing": "lead -> MQL",
-    "seam1": "MQL -> SQL",
-    "qualify": "SQL -> opportunity",
-    "cycle": "opportunity -> close",
-}
 
 
 @dataclass
@@ -55,6 +49,7 @@ class Built:
     provenance: dict[str, str]
     pilot: dict[str, Any] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
+    book: BookSummary | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -78,8 +73,9 @@ def step_roles(fitted: Fitted) -> dict[str, str]:
     return roles
 
 
-def build_scenario(fitted: Fitted, seed: int = 0) -> Built:
-    """A complete, valid scenario from ``fitted``, with provenance for every fitted field."""
+def build_scenario(fitted: Fitted, seed: int = 0, book: bool = True) -> Built:
+    """A complete, valid scenario from ``fitted``, with provenance for every fitted field;
+    with ``book``, starting on the export date from the book the export shows."""
     from funnelsim.calibrate.pilot import back_solve
 
     mapping, export = fitted.mapping, fitted.export
@@ -109,6 +105,7 @@ def build_scenario(fitted: Fitted, seed: int = 0) -> Built:
     _seam1(fitted, data, prov, roles)
     _qualify(fitted, data, prov, roles)
     _cycle(fitted, data, prov, roles)
+    write_stages(fitted, data, prov)
     _owners(fitted, data, prov)
     _size_teams(fitted, data, prov, roles)
     if mapping.upstream == "defaults" and fitted.chain[0] != "lead":
@@ -116,6 +113,8 @@ def build_scenario(fitted: Fitted, seed: int = 0) -> Built:
         _divide_gate(data, prov, roles, {POOLED: built.pilot["fit"]}, "pilot simulation")
     else:
         _divide_gate(data, prov, roles, _gate_factors(data, factors), "the sources' fits")
+    if book:
+        built.book = write_book(fitted, data, prov)
     return built
 
 
@@ -362,90 +361,6 @@ def _qualify(
     prov[f"teams.{sales['team']}.calendar"] = "always open: no delay beyond the fitted one"
 
 
-def _cycle(
-    fitted: Fitted, data: dict[str, Any], prov: dict[str, str], roles: dict[str, str]
-) -> None:
-    """Win rate, won and lost cycles, and stalled deals per segment from the close step."""
-    sales = data["sales"]
-    segments = list(data["segments"])
-    pooled = fitted.cycles.get(POOLED)
-    if roles["cycle"] != "fitted" or pooled is None or pooled.time is None:
-        why = "no closed record in the window" if fitted.cycles else "no close date mapped"
-        sales["win_rate"] = dict.fromkeys(segments, DEFAULT_WIN_RATE)
-        sales["cycle_days"] = dict.fromkeys(segments, DEFAULT_CYCLE)
-        sales.pop("lost_cycle_days", None)
-        prov["sales.win_rate"] = f"default {DEFAULT_WIN_RATE}: not estimable ({why})"
-        prov["sales.cycle_days"] = f"default: not estimable ({why})"
-        return
-    start = fitted.last_stage
-    sales["win_rate"], sales["cycle_days"], sales["lost_cycle_days"] = {}, {}, {}
-    for segment in segments:
-        cycle = _segment_cycle(fitted, segment)
-        where = "" if cycle.segment == segment else " (pooled: too few closed here)"
-        sales["win_rate"][segment] = _round(cycle.win_rate)
-        low, high = cycle.win_ci
-        if cycle.won_only:
-            prov[f"sales.win_rate.{segment}"] = (
-                f"fitted{where}: share of {PLURAL[start]} ever won, {cycle.win_rate:.3f} "
-                f"(95% CI {low:.3f}-{high:.3f}; Kaplan-Meier, {cycle.won} won, "
-                f"{cycle.still_open} not won yet censored); the export records no losses"
-            )
-        else:
-            prov[f"sales.win_rate.{segment}"] = (
-                f"fitted{where}: {cycle.won} won / {cycle.lost} lost, {cycle.still_open} open "
-                f"censored; {cycle.win_rate:.3f} (95% CI {low:.3f}-{high:.3f})"
-            )
-        _outcome_cycles(fitted, sales, segment, prov)
-    if pooled.won_only:
-        sales["lost_cycle_days"] = dict.fromkeys(segments, NEVER)
-        prov["sales.lost_cycle_days"] = (
-            "the export records no losses: records not won stay open (they never close "
-            "within the horizon)"
-        )
-    if not sales["lost_cycle_days"]:
-        sales.pop("lost_cycle_days")
-    stalled = pooled.stalled
-    sales["slip"] = {"prob": _round(stalled) if stalled else 0.0, "extra_days": STALLED_DAYS}
-    prov["sales.slip"] = (
-        f"fitted: {stalled:.1%} of deals stall (open far beyond any close; Kaplan-Meier "
-        f"plateau), modelled as slipping past the horizon; the fitted cycle includes slips"
-        if stalled
-        else "fitted cycle includes slips, so no extra slip"
-    )
-
-
-def _segment_cycle(fitted: Fitted, segment: str) -> CycleFit:
-    cycle = fitted.cycles.get(segment)
-    if cycle is not None and cycle.won + cycle.lost >= MIN_SEGMENT and cycle.won_time is not None:
-        return cycle
-    return fitted.cycles[POOLED]
-
-
-def _outcome_cycles(
-    fitted: Fitted, sales: dict[str, Any], segment: str, prov: dict[str, str]
-) -> None:
-    """Won deals' cycle as cycle_days, lost deals' as lost_cycle_days (pooled when few)."""
-    pooled = fitted.cycles[POOLED]
-    start = NAME[fitted.last_stage]
-    for key, outcome in (("cycle_days", "won"), ("lost_cycle_days", "lost")):
-        cycle = fitted.cycles.get(segment, pooled)
-        fit = getattr(cycle, f"{outcome}_time")
-        if getattr(cycle, outcome) < MIN_SEGMENT or fit is None:
-            cycle, fit = pooled, getattr(pooled, f"{outcome}_time")
-        if fit is None:
-            fit = pooled.time
-            if outcome == "lost" or fit is None:
-                continue
-        median = getattr(cycle, f"{outcome}_median_days")
-        where = "" if cycle is not pooled or segment == POOLED else f" (pooled: few {outcome} here)"
-        how = fit.note or f"{fit.family} by AIC"
-        sales[key][segment] = fit.spec
-        prov[f"sales.{key}.{segment}"] = (
-            f"fitted{where}: days from {start} to {outcome} ({getattr(cycle, outcome)} "
-            f"{outcome}, open ones censored); {how}; median {median:.0f} days"
-        )
-
-
 def _gate_factors(data: dict[str, Any], factors: dict[str, float]) -> dict[str, float]:
     """Per segment, the share of fit records among those reaching the opportunity gate:
     the average of the sources' fits (written by the source factors or the MQL
@@ -499,96 +414,3 @@ def _owners(fitted: Fitted, data: dict[str, Any], prov: dict[str, str]) -> None:
         data["teams"][team]["headcount"] = count
         column = fitted.mapping.owner_columns()[team]
         prov[f"teams.{team}.headcount"] = f"fitted: {count} distinct {column} in the window"
-
-
-def _size_teams(
-    fitted: Fitted, data: dict[str, Any], prov: dict[str, str], roles: dict[str, str]
-) -> None:
-    """AEs never queue (Little's law with stalled and never-closing deals), and the deal
-    desk and CSMs are sized to the won volume at their default work times."""
-    teams, sales = data["teams"], data["sales"]
-    weeks = data["horizon_days"] / 7.0
-    entry_rate = float(fitted.arrivals["per_week"].sum())
-    to_sales = entry_rate * _through_rate(fitted, roles, ("marketing", "seam1"))
-    won_rate = to_sales * _won_share(fitted, roles)
-    ae = teams[sales["team"]]
-    if roles["cycle"] == "fitted" or roles["qualify"] != "default":
-        wip = to_sales * _held_weeks(fitted, data, weeks)
-        needed = max(1, math.ceil(1.5 * wip / max(ae["headcount"], 1)))
-        observed = fitted.concurrent_per_owner
-        if observed and sales["team"] in fitted.owners:
-            ae["capacity_per_head"] = max(needed, math.ceil(1.25 * observed))
-            prov[f"teams.{sales['team']}.capacity_per_head"] = (
-                f"fitted: the larger of 1.25 x the 95th percentile of open records per owner "
-                f"({observed:.0f}) and Little's law with stalled deals, so AEs never queue"
-            )
-        else:
-            ae["capacity_per_head"] = max(needed, ae["capacity_per_head"])
-            prov[f"teams.{sales['team']}.capacity_per_head"] = (
-                "sized by Little's law (stalled and never-closing deals included) so AEs "
-                "never queue: the export shows no AE queue"
-            )
-    capacity_hours = WORK_HOURS_PER_WEEK * TARGET_UTILISATION
-    desk = teams[data["seam2"]["team"]]
-    desk["headcount"] = max(1, math.ceil(won_rate * dist_mean(desk["work_time"]) / capacity_hours))
-    prov[f"teams.{data['seam2']['team']}.headcount"] = (
-        "sized to the calibrated won volume: ~50% utilisation at the default work time"
-    )
-    csm_team = data["seam3"]["team"]
-    if csm_team not in fitted.owners:
-        onboarding = dist_mean(data["seam3"]["onboarding_days"])
-        per_head = teams[csm_team]["capacity_per_head"]
-        needed = won_rate * onboarding / 7.0 / (per_head * 0.7)
-        teams[csm_team]["headcount"] = max(1, math.ceil(needed))
-        prov[f"teams.{csm_team}.headcount"] = (
-            "sized to the calibrated won volume: ~70% of onboarding slots"
-        )
-    sdr_path = f"teams.{data['seam1']['team']}.headcount"
-    if roles["seam1"] == "default" and sdr_path not in prov:
-        sdr = teams[data["seam1"]["team"]]
-        mql_rate = entry_rate * _through_rate(fitted, roles, ("marketing",))
-        work = dist_mean(sdr["work_time"]) if sdr.get("work_time") else 1.0
-        sdr["headcount"] = max(1, math.ceil(mql_rate * work / capacity_hours))
-        prov[f"teams.{data['seam1']['team']}.headcount"] = (
-            "sized to the calibrated MQL volume: ~50% utilisation at the default work time"
-        )
-
-
-def _through_rate(fitted: Fitted, roles: dict[str, str], steps: tuple[str, ...]) -> float:
-    """Share of entering records that get past ``steps`` (fitted conversions, 1 through)."""
-    rate = 1.0
-    for stage in fitted.stages:
-        step = ENGINE_STEPS[STAGES.index(stage.to_stage) - 1]
-        if step in steps and roles[step] == "fitted":
-            rate *= stage.conversion
-    return rate
-
-
-def _won_share(fitted: Fitted, roles: dict[str, str]) -> float:
-    """Share of records reaching sales that are won (the default win rate if unknown)."""
-    if roles["cycle"] != "fitted" or POOLED not in fitted.cycles:
-        return DEFAULT_WIN_RATE
-    rate = fitted.cycles[POOLED].won_share
-    for stage in fitted.stages:
-        if stage.to_stage == "opportunity":
-            rate *= stage.conversion
-    return rate if math.isfinite(rate) else DEFAULT_WIN_RATE
-
-
-def _held_weeks(fitted: Fitted, data: dict[str, Any], weeks: float) -> float:
-    """Mean weeks an AE holds a record: discovery plus cycle, never-closing deals for the
-    rest of the horizon."""
-    sales = data["sales"]
-    horizon_days = weeks * 7.0
-    days = min(dist_mean(sales["discovery_days"]), horizon_days)
-    pooled = fitted.cycles.get(POOLED)
-    segment = next(iter(sales["cycle_days"]))
-    won_days = min(dist_mean(sales["cycle_days"][segment]), horizon_days)
-    lost_spec = (sales.get("lost_cycle_days") or {}).get(segment, sales["cycle_days"][segment])
-    lost_days = min(dist_mean(lost_spec), horizon_days)
-    if pooled is None or not math.isfinite(pooled.win_rate):
-        return (days + won_days) / 7.0
-    closing = 1.0 - pooled.stalled
-    days += closing * (pooled.win_rate * won_days + (1 - pooled.win_rate) * lost_days)
-    days += pooled.stalled * horizon_days
-    return days / 7.0

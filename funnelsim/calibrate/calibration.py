@@ -34,16 +34,21 @@ class Calibration:
 
 
 def calibrate(
-    export_path: str | Path, mapping: Mapping | str | Path, seed: int = 0, replicates: int = 200
+    export_path: str | Path,
+    mapping: Mapping | str | Path,
+    seed: int = 0,
+    replicates: int = 200,
+    book: bool = True,
 ) -> Calibration:
-    """Read, fit and build a scenario from a CRM export."""
+    """Read, fit and build a scenario from a CRM export (starting from the export's book
+    on the export date, unless ``book`` is false)."""
     if not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping)
     export = read_export(export_path, mapping)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # optimiser steps through overflow
         fitted = fit_export(export, mapping, seed=seed, replicates=replicates)
-        built = build_scenario(fitted, seed=seed)
+        built = build_scenario(fitted, seed=seed, book=book)
     header = [
         f"{mapping.name}: calibrated by `funnelsim calibrate` from {Path(export_path).name}",
         f"{export.n_rows} rows read, {len(export.records)} usable; window "

@@ -215,6 +215,16 @@ def _scenario_to(scenario: Scenario, lens: Lens) -> Scenario:
     return with_overrides(scenario, {"horizon_days": days})
 
 
+def without_book(scenario: Scenario, export: Export) -> Scenario:
+    """A scenario with a starting book (as ``calibrate`` writes them, starting on the export
+    date) checked without it, from the export's window start at the latest: the export
+    shows the flows, which the book is not part of."""
+    if scenario.book is None:
+        return scenario
+    start = min(scenario.start_date, export.start_date.date())
+    return with_overrides(scenario, {"book": None, "start_date": start})
+
+
 def check_fit(
     scenario: Scenario,
     export: Export,
@@ -226,7 +236,7 @@ def check_fit(
     """Verdict per quantity: observed inside the simulated 95% prediction interval; KS for
     won and lost cycle days; skipped (with the reason) where the export cannot tell."""
     lens = lens_for(export, mapping, period)
-    run = _scenario_to(scenario, lens)
+    run = _scenario_to(without_book(scenario, export), lens)
     export_hours = (lens.export_date - pd.Timestamp(run.start_date)) / HOUR
     outcome_dates = "opportunity" not in lens.chain
     with warnings.catch_warnings(), np.errstate(all="ignore"):

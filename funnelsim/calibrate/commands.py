@@ -92,6 +92,12 @@ def _period(text: str | None) -> tuple[dt.date, dt.date] | None:
     type=click.IntRange(min=0),
     help="Seed of the fitting's random draws (the same seed gives the same scenario).",
 )
+@click.option(
+    "--no-book",
+    "no_book",
+    is_flag=True,
+    help="Leave the starting book out: the scenario starts at the window's start, empty.",
+)
 @click.option("--force", is_flag=True, help="Replace existing outputs.")
 def calibrate_command(
     export: Path,
@@ -100,6 +106,7 @@ def calibrate_command(
     report_dir: Path | None,
     as_of: str | None,
     seed: int,
+    no_book: bool,
     force: bool,
 ) -> None:
     """Fit a scenario to a CRM EXPORT (CSV) read through a column mapping."""
@@ -110,7 +117,7 @@ def calibrate_command(
 
     _refuse(out, force)
     _refuse(report_dir, force)
-    cal = calibrate(export, _mapping(mapping_path, as_of), seed=seed)
+    cal = calibrate(export, _mapping(mapping_path, as_of), seed=seed, book=not no_book)
     try:
         if report_dir is not None:
             write_folder(report_dir, lambda tmp: write_report(cal, tmp), force)
@@ -144,6 +151,18 @@ def calibrate_command(
             )
     for source, rate in f.source_rates.items():
         click.echo(f"  {source}: {rate:.3f} converted")
+    if f.sales is not None:
+        for stage in f.sales.pooled:
+            click.echo(
+                f"  stage {stage.stage}: {stage.conversion:.3f} move on, median "
+                f"{stage.median_days:.1f} days in it"
+            )
+    book = cal.built.book
+    if book is not None and "book" in cal.built.data:
+        click.echo(
+            f"  book: {book.customers} customers (ARR {book.arr:,.0f}), "
+            f"{book.opportunities} open deals (pipeline {book.pipeline:,.0f})"
+        )
     click.echo(f"wrote {out}" + (f" and {report_dir}/" if report_dir else ""))
 
 

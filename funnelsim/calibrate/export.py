@@ -162,3 +162,75 @@ def to_mql_export(records: pd.DataFrame) -> pd.DataFrame:
     )
     out[MQL_COLUMNS["owner_sdr"]] = records["owner_sdr"]
     return out
+
+
+def with_stage_dates(
+    records: pd.DataFrame,
+    stages: pd.DataFrame,
+    names: tuple[str, ...],
+    start_date: object,
+    export_hours: float,
+) -> pd.DataFrame:
+    """``records`` with the date each deal entered each sales stage (``sales:<name>``,
+    blank where it did not by the export), from the ledger's stage rows."""
+    start = pd.Timestamp(start_date)
+    out = records.copy()
+    seen = stages[stages["entered"] <= export_hours]
+    ids = pd.Series([f"R{i:07d}" for i in seen["lead_id"]], index=seen.index)
+    for k, name in enumerate(names):
+        rows = seen["stage"] == k
+        dates = pd.Series((start + seen.loc[rows, "entered"] * HOUR).to_numpy(), ids[rows])
+        out[f"sales:{name}"] = out["id"].map(dates).astype("datetime64[ns]")
+    return out
+
+
+DEAL_COLUMNS = {
+    "id": "Deal ID",
+    "created": "Create Date",
+    "close": "Close Date",
+    "status": "Deal Stage",
+    "amount": "Amount",
+    "segment": "Segment",
+}
+
+
+def to_deals(records: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """A HubSpot-style deal export: one row per deal with a "Date entered <stage>" column
+    per sales stage; the deal stage is Closed Won, Closed Lost or the stage it is in."""
+    fmt = "%Y-%m-%d %H:%M"
+    entered = records[[f"sales:{name}" for name in names]]
+    current = entered.notna().to_numpy()[:, ::-1].argmax(axis=1)
+    in_stage = np.array(names)[len(names) - 1 - current]
+    status = records["status"].map({"won": "Closed Won", "lost": "Closed Lost"})
+    out = pd.DataFrame({DEAL_COLUMNS["id"]: records["id"]})
+    out[DEAL_COLUMNS["created"]] = _dates(records["created"], fmt)
+    for name in names:
+        out[f"Date entered {name}"] = _dates(records[f"sales:{name}"], fmt)
+    out[DEAL_COLUMNS["close"]] = _dates(records["close"], fmt)
+    out[DEAL_COLUMNS["status"]] = status.fillna(pd.Series(in_stage, index=records.index))
+    out[DEAL_COLUMNS["amount"]] = records["amount"].round(2).astype(str).replace("nan", "")
+    out[DEAL_COLUMNS["segment"]] = records["segment"]
+    return out
+
+
+def to_stage_history(records: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """A Salesforce OpportunityHistory-style file: one row per deal and stage entered (its
+    date), plus a Closed Won or Closed Lost row at the close."""
+    fmt = "%Y-%m-%d %H:%M"
+    parts = []
+    for name in names:
+        dated = records[records[f"sales:{name}"].notna()]
+        parts.append(
+            pd.DataFrame({"id": dated["id"], "stage": name, "date": dated[f"sales:{name}"]})
+        )
+    closed = records[records["status"].isin(["won", "lost"]) & records["close"].notna()]
+    label = closed["status"].map({"won": "Closed Won", "lost": "Closed Lost"})
+    parts.append(pd.DataFrame({"id": closed["id"], "stage": label, "date": closed["close"]}))
+    rows = pd.concat(parts, ignore_index=True).sort_values(["id", "date"], kind="stable")
+    return pd.DataFrame(
+        {
+            "OpportunityId": rows["id"].to_numpy(),
+            "StageName": rows["stage"].to_numpy(),
+            "CreatedDate": _dates(rows["date"], fmt).to_numpy(),
+        }
+    )

@@ -13,6 +13,7 @@ import pandas as pd
 
 from funnelsim.calibrate.calibration import Calibration
 from funnelsim.calibrate.fitdist import DistFit
+from funnelsim.calibrate.salesfit import SalesStageFit
 from funnelsim.calibrate.survival import km_quantiles
 from funnelsim.safe_cells import write_csv
 
@@ -108,6 +109,15 @@ def tables(cal: Calibration) -> dict[str, pd.DataFrame]:
     steps = pd.DataFrame(
         [(step, role) for step, role in cal.built.roles.items()], columns=["engine_step", "how"]
     )
+    sales = f.sales
+    weights = dict(zip(sales.names, sales.weights, strict=True)) if sales else {}
+    fitted_stages = [
+        (*_stage_row(s), weights[s.stage] if s.segment == "_pooled" else float("nan"))
+        for s in (
+            [*sales.pooled, *(x for v in sales.by_segment.values() for x in v)] if sales else []
+        )
+    ]
+    sales_stages = pd.DataFrame(fitted_stages, columns=SALES_COLUMNS)
     return {
         "issues": cal.export.issues,
         "arrivals": f.arrivals,
@@ -116,7 +126,64 @@ def tables(cal: Calibration) -> dict[str, pd.DataFrame]:
         "sources": sources,
         "engine_steps": steps,
         "deal_values": values,
+        "sales_stages": sales_stages,
     }
+
+
+SALES_COLUMNS = [
+    "stage",
+    "segment",
+    "entered",
+    "moved_on",
+    "lost",
+    "open",
+    "moved_on_share",
+    "ci_low",
+    "ci_high",
+    "km_median_days",
+    "median_ci_low",
+    "median_ci_high",
+    "family",
+    "fitted_median",
+    "aic",
+    "weight",
+]
+
+
+def _stage_row(s: SalesStageFit) -> tuple:
+    return (
+        s.stage,
+        s.segment,
+        s.entered,
+        s.moved_on,
+        s.lost,
+        s.still_open,
+        s.conversion,
+        *s.ci,
+        s.median_days,
+        *s.median_ci,
+        *_fit_cols(s.time),
+    )
+
+
+def book_lines(cal: Calibration) -> list[str]:
+    """The report's book section: what went into the starting book, or why nothing did."""
+    book = cal.built.book
+    if book is None:
+        return ["Left out (--no-book): the scenario starts empty at the window's start."]
+    if "book" not in cal.built.data:
+        return [f"- {note}" for note in book.notes]
+    lines = [
+        f"Starts on {cal.built.data['start_date']}, the day after the export date, with "
+        f"{book.customers} customers (ARR {book.arr:,.2f}) and {book.opportunities} open "
+        f"deals ({book.valued} with an amount: pipeline {book.pipeline:,.2f}).",
+    ]
+    if not cal.fitted.mapping.book.subscriptions:
+        lines.append(
+            "Won deals are not customers: the mapping does not say deals are subscriptions "
+            "(book.subscriptions)."
+        )
+    return lines + [f"- {note}" for note in book.notes]
 
 
 def _fit_cols(fit: DistFit | None) -> tuple[str, float, str]:
@@ -161,6 +228,8 @@ def write_report(cal: Calibration, folder: Path) -> None:
         write_csv(frame, folder / f"{name}.csv")
     plots = []
     fits = [(f"stage {s.name}", s.time) for s in cal.fitted.stages]
+    if cal.fitted.sales is not None:
+        fits += [(f"days in {s.stage}", s.time) for s in cal.fitted.sales.pooled]
     fits += [(f"cycle days, {k}", c.time) for k, c in cal.fitted.cycles.items()]
     fits += [(f"deal value, {k}", d) for k, d in cal.fitted.deal_values.items()]
     for title, fit in fits:
@@ -185,7 +254,12 @@ def write_report(cal: Calibration, folder: Path) -> None:
         *[f"**Warning:** {warning}\n" for warning in cal.fitted.warnings],
     ]
     for name, frame in parts.items():
-        lines += [f"## {name.replace('_', ' ')}", "", _markdown(frame), ""]
+        lines += [f"## {name.replace('_', ' ')}", ""]
+        if name == "sales_stages" and cal.fitted.sales is None:
+            lines += [f"Sales stages {cal.fitted.sales_note}.", ""]
+            continue
+        lines += [_markdown(frame), ""]
+    lines += ["## starting book", "", *book_lines(cal), ""]
     if cal.fitted.notes:
         lines += ["## notes", "", *[f"- {n}" for n in cal.fitted.notes], ""]
     lines += ["## QQ plots (observed against fitted)", ""]

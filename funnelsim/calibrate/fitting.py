@@ -17,43 +17,43 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from funnelsim.calibrate.fitdist import MIN_PARAMETRIC, DistFit, _round, fit_duration
+from funnelsim.calibrate.cycles import CycleFit, _cycle, cycle_data
+from funnelsim.calibrate.fitdist import MIN_PARAMETRIC, DistFit, fit_duration
 from funnelsim.calibrate.mapping import POOLED, STAGES, Mapping, MappingError
 from funnelsim.calibrate.reading import Export
-from funnelsim.calibrate.survival import (
-    MAX_GROUPS,
-    Tally,
-    bootstrap,
-    cif_quantiles,
-    conversion,
-    estimate,
-    incidence,
-    km_conversion,
-    outcome_quantiles,
-    quantiles,
-    share_won,
-    tally,
+from funnelsim.calibrate.salesfit import SalesStages, fit_sales_stages, no_stages_note
+from funnelsim.calibrate.survival import Tally, estimate, incidence, outcome_quantiles
+from funnelsim.calibrate.window import (
+    RecordingWindow,
+    _chain,
+    _stage_date,
+    recording_window,
+    truncate,
 )
+
+__all__ = [
+    "CycleFit",
+    "Fitted",
+    "RecordingWindow",
+    "StageFit",
+    "_chain",
+    "_stage",
+    "cycle_data",
+    "fit_export",
+    "gate_step",
+    "recording_window",
+    "truncate",
+]
 
 DAY = pd.Timedelta(days=1)
 WEEK_DAYS = 7.0
 SEASONALITY_MIN_DAYS = 730
 SEASONALITY_P = 0.01
 MIN_SEGMENT = 30
-WINDOW_MIN_EVENTS = 20
-WINDOW_EXPECTED = 10.0
-WINDOW_MIN_GAP = pd.Timedelta(days=14)
 MIN_RECORDS = 20
 MIN_DISTINCT_DAYS = 2
 FEW_RECORDS = 200
 FEW_CLOSED = 30
-STALLED_MIN_RECORDS = 30
-STALLED_MIN_SHARE = 0.05
-OUTCOME_ROUNDS = 2
-GOF_MIN_D = 0.05
-GOF_KS_1PCT = 1.63
-GOF_PROBS = (np.arange(99) + 0.5) / 99
-EMPIRICAL_POINTS = 200
 OWNER_CELLS = 4_000_000
 
 T = TypeVar("T")
@@ -84,35 +84,6 @@ class StageFit:
 
 
 @dataclass
-class CycleFit:
-    """Time from the last dated stage to close (won or lost), and the win rate, per segment."""
-
-    segment: str
-    won: int
-    lost: int
-    still_open: int
-    win_rate: float
-    win_ci: tuple[float, float]
-    median_days: float
-    median_ci: tuple[float, float]
-    time: DistFit | None
-    stalled: float = 0.0
-    stalled_ci: tuple[float, float] = (0.0, 0.0)
-    won_time: DistFit | None = None
-    lost_time: DistFit | None = None
-    won_median_days: float = float("nan")
-    lost_median_days: float = float("nan")
-    durations: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    causes: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    won_only: bool = False
-
-    @property
-    def won_share(self) -> float:
-        """Share of the records entering the cycle that are ever won."""
-        return (1.0 - self.stalled) * self.win_rate
-
-
-@dataclass
 class Fitted:
     """Everything estimated from one export."""
 
@@ -133,6 +104,8 @@ class Fitted:
     concurrent_per_owner: float | None
     window: RecordingWindow
     source_rates: dict[str, float] = field(default_factory=dict)
+    sales: SalesStages | None = None
+    sales_note: str = ""
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -184,6 +157,7 @@ def fit_export(export: Export, mapping: Mapping, seed: int = 0, replicates: int 
             )
         )
     source_rates = _source_rates(observed, chain, mapping, end, rng)
+    sales = fit_sales_stages(observed, chain, end, mapping)
     deal_values = _deal_values(export.records, notes)
     shares = cohort["segment"].value_counts(normalize=True).sort_index()
     mix = {
@@ -213,115 +187,11 @@ def fit_export(export: Export, mapping: Mapping, seed: int = 0, replicates: int 
         concurrent_per_owner=concurrent,
         window=window,
         source_rates=source_rates,
+        sales=sales,
+        sales_note=no_stages_note(mapping) if sales is None else "",
         notes=notes,
         warnings=warnings,
     )
-
-
-@dataclass(frozen=True)
-class RecordingWindow:
-    """Created dates whose outcomes the export records: conversions are fitted on records
-    created in [start, end), with outcomes seen up to ``end`` (the censoring date)."""
-
-    start: pd.Timestamp
-    end: pd.Timestamp
-    notes: tuple[str, ...] = ()
-
-    def cohort(self, records: pd.DataFrame) -> pd.DataFrame:
-        """Records created in the window, as they stood at its end."""
-        created = records["created"]
-        inside = records[(created >= self.start) & (created < self.end)]
-        return truncate(inside, self.end).reset_index(drop=True)
-
-
-def recording_window(
-    cohort: pd.DataFrame,
-    chain: tuple[str, ...],
-    mapping: Mapping,
-    start: pd.Timestamp,
-    end: pd.Timestamp,
-) -> RecordingWindow:
-    """Where outcome dates (later stages, close) start or stop well inside the export.
-
-    For each outcome column, the share that ever reaches it and the time it takes are
-    estimated (Kaplan-Meier) from the records created after its first date; if the records
-    created before that date should have produced at least WINDOW_EXPECTED outcomes
-    before it and produced none, and it comes at least WINDOW_MIN_GAP after the start, the
-    outcome was not recorded then, and the window starts at its first date. Likewise at
-    the end: no outcome in the last WINDOW_MIN_GAP or more while at least WINDOW_EXPECTED
-    were due means recording stopped there.
-    """
-    columns = [*chain[1:], *(["close"] if mapping.stages.close is not None else [])]
-    notes = []
-    created = cohort["created"]
-    for column in columns:
-        dates = cohort[column].dropna()
-        if len(dates) < WINDOW_MIN_EVENTS:
-            continue
-        first, last = dates.min().normalize(), dates.max()
-        after = created >= first
-        curve = _time_to(cohort[after], column, end)
-        due = curve(first - created[~after]).sum()
-        if due >= WINDOW_EXPECTED and first - start >= WINDOW_MIN_GAP:
-            start = first
-            notes.append(
-                f"{_field(column)}: outcomes are recorded only from {first.date()} (none "
-                f"before it, while {due:.0f} were due from earlier records): conversions "
-                f"and times are fitted on the {int((created >= first).sum())} records "
-                "created from then on"
-            )
-        stop = last.normalize() + DAY
-        before = created < stop
-        seen = curve(stop - created[before]).sum()
-        due = curve(end - created).sum() - seen
-        if due >= WINDOW_EXPECTED and end - stop >= WINDOW_MIN_GAP:
-            end = stop
-            notes.append(
-                f"{_field(column)}: outcomes stop after {last.date()} (none after it, while "
-                f"{due:.0f} were due by the export date): records are followed up to then"
-            )
-    return RecordingWindow(start, end, tuple(notes))
-
-
-def _field(column: str) -> str:
-    return f"stages.{column}"
-
-
-def _time_to(frame: pd.DataFrame, column: str, end: pd.Timestamp):
-    """The chance a record reaches ``column`` within a given age: Kaplan-Meier on the
-    records of ``frame`` (open ones censored at ``end``), as a vectorised step function."""
-    reached = frame[column].notna().to_numpy()
-    finish = frame[column].where(frame[column].notna(), end)
-    days = ((finish - frame["created"]) / DAY).to_numpy(dtype=float)
-    t = tally(np.maximum(days, 0.0), reached.astype(int), outcomes=1)
-    converted = 1.0 - np.cumprod(_survival_factors(t))
-
-    def curve(ages: pd.Series) -> np.ndarray:
-        x = (ages / DAY).to_numpy(dtype=float)
-        index = np.searchsorted(t.times, x, side="right") - 1
-        return np.where(index >= 0, converted[np.maximum(index, 0)], 0.0)
-
-    return curve
-
-
-def _survival_factors(t: Tally) -> np.ndarray:
-    per_time = t.counts.sum(axis=0)
-    at_risk = t.n - np.cumsum(per_time) + per_time
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(at_risk > 0, 1.0 - t.counts[1] / at_risk, 1.0)
-
-
-def truncate(records: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The records as they stood at ``as_of``: later stage and close dates blank, and a
-    record closed after it still open."""
-    out = records.copy()
-    for stage in (*STAGES[1:], "close"):
-        if stage in out:
-            late = out[stage] >= as_of
-            if stage == "close":
-                out.loc[late & out["status"].isin(["won", "lost"]), "status"] = "open"
-            out.loc[late, stage] = pd.NaT
-    return out
 
 
 def _source_rates(
@@ -412,37 +282,6 @@ def _per_group(
         str(name): fit(rows.reset_index(drop=True), str(name))
         for name, rows in cohort.groupby(column)
     }
-
-
-def _median_days(
-    durations: np.ndarray,
-    event: np.ndarray,
-    cure: bool,
-    rng: np.random.Generator,
-    replicates: int,
-) -> tuple[float, tuple[float, float]]:
-    """Kaplan-Meier median time to the event and its bootstrap 95% interval."""
-
-    def median(t: Tally) -> np.ndarray:
-        return quantiles(t, np.array([0.5]), cure=cure)[..., 0]
-
-    return estimate(median, durations, event.astype(int), rng, replicates, outcomes=1)
-
-
-def _cif_median(durations: np.ndarray, causes: np.ndarray, which: int) -> float:
-    """Aalen-Johansen median time to outcome ``which``."""
-    return float(cif_quantiles(durations, causes, which, np.array([0.5]))[0])
-
-
-def _chain(mapping: Mapping) -> tuple[str, ...]:
-    """The dated stages in funnel order, starting at the entry stage."""
-    entry = STAGES.index(mapping.created_stage)
-    dated = [s for s in STAGES[entry + 1 :] if getattr(mapping.stages, s) is not None]
-    return (mapping.created_stage, *dated)
-
-
-def _stage_date(frame: pd.DataFrame, chain: tuple[str, ...], stage: str) -> pd.Series:
-    return frame["created"] if stage == chain[0] else frame[stage]
 
 
 def _arrivals(cohort: pd.DataFrame, weeks: float) -> pd.DataFrame:
@@ -558,182 +397,6 @@ def _stage(
         median_days=median,
         median_ci=med_ci,
         time=time_fit,
-    )
-
-
-def cycle_data(
-    frame: pd.DataFrame, chain: tuple[str, ...], export_date: pd.Timestamp
-) -> tuple[np.ndarray, np.ndarray]:
-    """Days from the last dated stage to close (or to the export date) and the outcome code.
-
-    The code is 1 won, 2 lost, 0 still open (censored at its age). A record lost without
-    a close date (e.g. disqualified before the last stage's deal) is lost at an unknown
-    time: duration ``inf``.
-    """
-    start = _stage_date(frame, chain, chain[-1])
-    rows = frame[start.notna()]
-    start = start[start.notna()]
-    status = rows["status"].to_numpy()
-    closed = status != "open"
-    end = rows["close"].where(closed, export_date)
-    durations = ((end - start) / DAY).to_numpy(dtype=float, copy=True)
-    durations[np.isnan(durations)] = np.inf
-    causes = np.where(status == "won", 1, np.where(status == "lost", 2, 0))
-    return durations, causes
-
-
-def _cycle(
-    frame: pd.DataFrame,
-    chain: tuple[str, ...],
-    export_date: pd.Timestamp,
-    segment: str,
-    rng: np.random.Generator,
-    replicates: int,
-    times: bool = True,
-) -> CycleFit:
-    """Time to close (won or lost), open deals censored, and the competing-risks win rate.
-
-    When many deals stay open far longer than any deal ever took to close, the
-    Kaplan-Meier curve levels off: that share is reported as stalled (never closing), and
-    the cycle is fitted for the deals that do close (a cure model). When the export shows
-    no loss at all (no lost status, or none in these records), the win rate is the share
-    ever won (Kaplan-Meier plateau, open records censored) and the others never close.
-    """
-    durations, causes = cycle_data(frame, chain, export_date)
-    event = causes > 0
-    won_only = (causes == 1).any() and not (causes == 2).any()
-    if won_only:
-        return _won_only_cycle(durations, causes, segment, rng, replicates, times)
-    win, win_ci = estimate(share_won, durations, causes, rng, replicates)
-    stalled, stalled_ci = 0.0, (0.0, 0.0)
-    finite = event & np.isfinite(durations)
-    if finite.any():
-        last = durations[finite].max()
-        beyond = int((~event & (durations > last)).sum())
-        share = 1.0 - km_conversion(durations, event)
-        if beyond >= STALLED_MIN_RECORDS and share > STALLED_MIN_SHARE:
-            stalled = share
-            ends = tally(durations, event.astype(int), outcomes=1, max_groups=MAX_GROUPS)
-            low, high = bootstrap(conversion, ends, rng, replicates)
-            stalled_ci = (1.0 - high, 1.0 - low)
-    cure = stalled > 0
-    median, med_ci = _median_days(durations, event, cure, rng, replicates)
-    time_fit = won_time = lost_time = None
-    if times and finite.any():
-        time_fit = fit_duration(durations[finite], durations[~event], cure=1.0 - stalled)
-        won_time, lost_time = _outcome_fits(durations, causes, stalled, win)
-    return CycleFit(
-        segment=segment,
-        won=int((causes == 1).sum()),
-        lost=int((causes == 2).sum()),
-        still_open=int((causes == 0).sum()),
-        win_rate=win,
-        win_ci=win_ci,
-        median_days=median,
-        median_ci=med_ci,
-        time=time_fit,
-        stalled=stalled,
-        stalled_ci=stalled_ci,
-        won_time=won_time,
-        lost_time=lost_time,
-        won_median_days=_cif_median(durations, causes, 1),
-        lost_median_days=_cif_median(durations, causes, 2),
-        durations=durations,
-        causes=causes,
-    )
-
-
-def _won_only_cycle(
-    durations: np.ndarray,
-    causes: np.ndarray,
-    segment: str,
-    rng: np.random.Generator,
-    replicates: int,
-    times: bool,
-) -> CycleFit:
-    """Win rate and time to win when no record is ever seen lost: Kaplan-Meier on wins."""
-    won = causes == 1
-    win, win_ci = estimate(conversion, durations, won.astype(int), rng, replicates, 1)
-    median, med_ci = _median_days(durations, won, True, rng, replicates)
-    won_time = None
-    if times:
-        won_time = fit_duration(durations[won], durations[~won], cure=max(win, 1e-6))
-        won_time = _checked(won_time, durations, causes, 1)
-    return CycleFit(
-        segment=segment,
-        won=int(won.sum()),
-        lost=0,
-        still_open=int((~won).sum()),
-        win_rate=win,
-        win_ci=win_ci,
-        median_days=median,
-        median_ci=med_ci,
-        time=won_time,
-        won_time=won_time,
-        won_median_days=median,
-        durations=durations,
-        causes=causes,
-        won_only=True,
-    )
-
-
-def _outcome_fits(
-    durations: np.ndarray, causes: np.ndarray, stalled: float, win: float
-) -> tuple[DistFit | None, DistFit | None]:
-    """Time to close of won and of lost deals, fitted jointly with the open ones censored.
-
-    A deal open at age c may still win (chance p S_won(c)), still lose (q S_lost(c)) or
-    have stalled (s), with p = (1 - s) win, q = (1 - s) (1 - win). Its likelihood
-    s + p S_won(c) + q S_lost(c) does not split, so the two fits alternate: each sees an
-    open deal as one that will still end its way with chance p S(c) / (s + p S(c) + other),
-    where ``other`` comes from the current fit of the other outcome.
-    """
-    finite = np.isfinite(durations)
-    won, lost = durations[(causes == 1) & finite], durations[(causes == 2) & finite]
-    ages = durations[causes == 0]
-    if not len(won) or not len(lost) or not 0.0 < win < 1.0:
-        return None, None
-    p, q = (1.0 - stalled) * win, (1.0 - stalled) * (1.0 - win)
-    won_fit = fit_duration(won, ages, cure=p)
-    lost_fit = fit_duration(lost, ages, cure=q)
-    for _ in range(OUTCOME_ROUNDS):
-        still_won = p * won_fit.sf(ages)
-        lost_fit = fit_duration(lost, ages, cure=q / (stalled + q + still_won))
-        still_lost = q * lost_fit.sf(ages)
-        won_fit = fit_duration(won, ages, cure=p / (stalled + p + still_lost))
-    return _checked(won_fit, durations, causes, 1), _checked(lost_fit, durations, causes, 2)
-
-
-def _checked(fit: DistFit, durations: np.ndarray, causes: np.ndarray, which: int) -> DistFit:
-    """The parametric fit, or Aalen-Johansen quantiles when no family follows the data.
-
-    The fit is kept when its largest CDF distance from the censoring-aware observed
-    quantiles stays under max(0.05, 1.63 / sqrt(n)) (KS at 1%); otherwise (e.g. bimodal
-    closes) the outcome's cycle is written as an empirical distribution of those quantiles.
-    """
-    if fit.frozen is None:
-        return fit
-    observed = cif_quantiles(durations, causes, which, GOF_PROBS)
-    ok = np.isfinite(observed)
-    distance = float(np.max(np.abs(fit.frozen.cdf(observed[ok]) - GOF_PROBS[ok])))
-    if distance <= max(GOF_MIN_D, GOF_KS_1PCT / np.sqrt(fit.n_events)):
-        return fit
-    grid = (np.arange(EMPIRICAL_POINTS) + 0.5) / EMPIRICAL_POINTS
-    values = np.maximum(cif_quantiles(durations, causes, which, grid), 0.5)
-    values = values[np.isfinite(values)]
-    spec = {"dist": "empirical", "samples": [_round(v) for v in values]}
-    note = f"no family fits (CDF distance {distance:.3f}): Aalen-Johansen quantiles"
-    return DistFit(
-        "empirical",
-        spec,
-        fit.n_events,
-        fit.n_censored,
-        fit.aic,
-        None,
-        values,
-        fit.censored,
-        fit.cure,
-        note,
     )
 
 

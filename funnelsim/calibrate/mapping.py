@@ -69,6 +69,32 @@ class StageDates(_Spec):
     close: str | None = None
 
 
+class StageHistory(_Spec):
+    """A long stage-history file (Salesforce OpportunityHistory style): one row per stage a
+    deal entered, with the deal's id, the stage's name and the date it entered it."""
+
+    file: str = Field(min_length=1, description="CSV path; relative to the export's folder")
+    id: str = Field(description="column with the deal's id (the export's id)")
+    stage: str = Field(description="column with the stage's name (as in sales_stages)")
+    date: str = Field(description="column with the date the deal entered the stage")
+
+
+class BookSpec(_Spec):
+    """How the export's won deals become the starting book's customers."""
+
+    subscriptions: bool = Field(
+        default=False,
+        description="won deals are subscriptions: the amount is their ARR, and they are "
+        "customers on the export date (open deals join the book either way)",
+    )
+    term_months: int = Field(
+        default=12, ge=1, le=60, description="each subscription's term, unless term_column"
+    )
+    term_column: str | None = Field(
+        default=None, description="column with each deal's term in months"
+    )
+
+
 class Mapping(_Spec):
     """How to read one CRM export: columns, status values, date formats, the export date."""
 
@@ -81,6 +107,13 @@ class Mapping(_Spec):
         default="lead", description="which funnel stage the created date is the entry to"
     )
     stages: StageDates = StageDates()
+    sales_stages: dict[str, str | None] | None = Field(
+        default=None,
+        description="the sales stages in walking order: name -> column with the date a deal "
+        "entered it (HubSpot style), or null (a list of names) when stage_history dates them",
+    )
+    stage_history: StageHistory | None = None
+    book: BookSpec = BookSpec()
     status: StatusMap | None = Field(
         default=None,
         description="status column and values; without one, a close date means won "
@@ -116,6 +149,26 @@ class Mapping(_Spec):
         "values and owners",
     )
 
+    @field_validator("sales_stages", mode="before")
+    @classmethod
+    def _names_list(cls, value: object) -> object:
+        """A list of names stands for stages dated only by the stage history."""
+        if isinstance(value, list):
+            return {str(name): None for name in value}
+        return value
+
+    @field_validator("sales_stages")
+    @classmethod
+    def _stage_names(cls, stages: dict[str, str | None] | None) -> dict[str, str | None] | None:
+        if stages is None:
+            return None
+        if not stages:
+            raise ValueError("name at least one sales stage, or leave the key out")
+        for name in stages:
+            if not name.strip() or name.startswith("_"):
+                raise ValueError(f"{name!r}: a stage name must be non-blank, not begin with '_'")
+        return stages
+
     @field_validator("date_formats")
     @classmethod
     def _strftime_formats(cls, formats: tuple[str, ...]) -> tuple[str, ...]:
@@ -149,6 +202,28 @@ class Mapping(_Spec):
         return self
 
     @model_validator(mode="after")
+    def _sales_stages_dated(self) -> Mapping:
+        if self.stage_history is not None and self.sales_stages is None:
+            raise ValueError("stage_history: needs sales_stages (the stage names in order)")
+        if self.sales_stages is None:
+            return self
+        if self.stages.close is None:
+            raise ValueError(
+                "sales_stages: needs stages.close (the close date ends a deal's last stage)"
+            )
+        if self.created_stage != "opportunity" and self.stages.opportunity is None:
+            raise ValueError(
+                "sales_stages: sales stages follow the opportunity; map stages.opportunity "
+                "or set created_stage: opportunity"
+            )
+        undated = [name for name, column in self.sales_stages.items() if column is None]
+        if undated and self.stage_history is None:
+            raise ValueError(
+                f"sales_stages.{undated[0]}: no date column, and no stage_history to date it"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _stages_after_entry(self) -> Mapping:
         entry = STAGES.index(self.created_stage)
         for stage in ("mql", "sql", "opportunity"):
@@ -172,6 +247,11 @@ class Mapping(_Spec):
             column = getattr(self, name)
             if column is not None:
                 fields[name] = column
+        for name, column in (self.sales_stages or {}).items():
+            if column is not None:
+                fields[f"sales_stages.{name}"] = column
+        if self.book.term_column is not None:
+            fields["book.term_column"] = self.book.term_column
         for team, column in self.owner_columns().items():
             fields["owner" if column == self.owner else f"owners.{team}"] = column
         return fields

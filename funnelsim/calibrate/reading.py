@@ -14,6 +14,13 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.calibrate.mapping import BLANK, Mapping, MappingError
+from funnelsim.calibrate.stagedates import (
+    SALES,
+    check_order,
+    history_dates,
+    read_history,
+    sales_columns,
+)
 
 DATE_STAGES = ("mql", "sql", "opportunity", "close")
 MAX_SPAN_DAYS = 3650
@@ -82,7 +89,8 @@ def read_export(path: str | Path, mapping: Mapping) -> Export:
     header = _read(path, nrows=0)
     _check_columns(header.rename(columns=lambda c: str(c).strip()), mapping)
     wanted = set(mapping.columns().values())
-    return parse_export(_read(path, usecols=lambda column: str(column).strip() in wanted), mapping)
+    raw = _read(path, usecols=lambda column: str(column).strip() in wanted)
+    return parse_export(raw, mapping, read_history(path.parent, mapping))
 
 
 def _read(path: Path, **options: object) -> pd.DataFrame:
@@ -94,8 +102,11 @@ def _read(path: Path, **options: object) -> pd.DataFrame:
         raise MappingError(f"{path}: not a readable CSV export ({first})") from None
 
 
-def parse_export(raw: pd.DataFrame, mapping: Mapping) -> Export:
-    """Turn a raw all-string frame into typed records and counted issues."""
+def parse_export(
+    raw: pd.DataFrame, mapping: Mapping, history: pd.DataFrame | None = None
+) -> Export:
+    """Turn a raw all-string frame (and the stage history's rows) into typed records and
+    counted issues."""
     raw = raw.rename(columns=lambda c: str(c).strip())
     _check_columns(raw, mapping)
     n_rows = len(raw)
@@ -135,6 +146,22 @@ def parse_export(raw: pd.DataFrame, mapping: Mapping) -> Export:
     frame = pd.DataFrame({"id": ids.values()})
     for name in ("created", *DATE_STAGES):
         frame[name] = dates.get(name, np.full(n_rows, np.datetime64("NaT"), "datetime64[ns]"))
+    for name, column in (mapping.sales_stages or {}).items():
+        parsed = np.full(n_rows, np.datetime64("NaT"), "datetime64[ns]")
+        if column is not None:
+            values = text[f"sales_stages.{name}"]
+            parsed = _parse_dates(values, mapping.date_formats, used_formats)
+            counts["bad_stage_date"] += int((~values.blank() & np.isnat(parsed) & keep).sum())
+        if history is not None:
+            parsed = np.where(
+                np.isnat(parsed), history_dates(history, frame["id"].to_numpy(), name), parsed
+            )
+        frame[SALES + name] = parsed
+    if mapping.sales_stages and mapping.status is not None:
+        frame["status_value"] = text["status.column"].values()
+    if mapping.book.term_column is not None:
+        frame["term_months"] = pd.to_numeric(text["book.term_column"].values(), errors="coerce")
+    order = ("created", "mql", "sql", "opportunity", *sales_columns(mapping), "close")
     frame["status"] = status if status is not None else _status_from_close(frame["close"])
 
     open_close = (frame["status"] == "open").to_numpy() & frame["close"].notna().to_numpy()
@@ -155,12 +182,14 @@ def parse_export(raw: pd.DataFrame, mapping: Mapping) -> Export:
         latest = pd.Timestamp(frame.loc[keep, ["created", *DATE_STAGES]].max().max())
         export_date = latest.normalize() + pd.Timedelta(days=1)
     drop((frame["created"] >= export_date).to_numpy(), "created_after_export")
-    later = frame[list(DATE_STAGES)] >= export_date
+    dated = [*DATE_STAGES, *sales_columns(mapping)]
+    later = frame[dated] >= export_date
     counts["after_export_date"] += int((later.any(axis=1).to_numpy() & keep).sum())
-    for stage in DATE_STAGES:
+    for stage in dated:
         frame.loc[later[stage], stage] = pd.NaT
     frame.loc[later["close"] & frame["status"].isin(["won", "lost"]), "status"] = "open"
-    drop(_out_of_order(frame), "stages_out_of_order")
+    check_order(frame, keep, mapping)
+    drop(_out_of_order(frame, order), "stages_out_of_order")
     if mapping.stages.close is not None:
         closed = frame["status"].isin(["won", "lost"]).to_numpy()
         if mapping.created_stage != "opportunity":  # leads lost before the opportunity
@@ -330,11 +359,12 @@ def _status(values: _Distinct, mapping: Mapping) -> np.ndarray:
     return values.expand(values.uniques.str.lower().map(lookup).to_numpy(dtype=object))
 
 
-def _out_of_order(frame: pd.DataFrame) -> np.ndarray:
-    """Rows where a present stage date precedes a present earlier one."""
+def _out_of_order(frame: pd.DataFrame, order: tuple[str, ...]) -> np.ndarray:
+    """Rows where a present date precedes a present earlier one (``order``: the date
+    columns in funnel order, created first)."""
     bad = np.zeros(len(frame), dtype=bool)
-    latest = frame["created"].to_numpy()
-    for stage in DATE_STAGES:
+    latest = frame[order[0]].to_numpy()
+    for stage in order[1:]:
         current = frame[stage].to_numpy()
         present = ~np.isnat(current)
         with np.errstate(invalid="ignore"):

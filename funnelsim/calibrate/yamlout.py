@@ -25,7 +25,7 @@ def _scalar(value: Any) -> str:
 
 def _inline(value: Any) -> bool:
     if isinstance(value, list):
-        return True
+        return not any(isinstance(item, dict) for item in value)
     if isinstance(value, dict):
         if "dist" in value:
             return True
@@ -60,6 +60,10 @@ def _emit(
                 f"{pad}{label}: {_scalar(value)}"
                 + ("" if covered and not notes else f"  # {comment}")
             )
+        elif isinstance(value, list):
+            comment = "; ".join(dict.fromkeys(notes)) if notes else DEFAULT_NOTE
+            lines.append(f"{pad}{label}:" + ("" if covered and not notes else f"  # {comment}"))
+            lines += [f"{pad}  - {_scalar(item)}" for item in value]
         elif not notes:
             lines.append(f"{pad}{label}:" + ("" if covered else f"  # {DEFAULT_NOTE}"))
             _emit_plain(value, depth + 1, lines)
@@ -74,7 +78,10 @@ def _emit(
 def _emit_plain(node: dict[str, Any], depth: int, lines: list[str]) -> None:
     pad = "  " * depth
     for key, value in node.items():
-        if _inline(value):
+        if isinstance(value, list) and not _inline(value):
+            lines.append(f"{pad}{_scalar(key)}:")
+            lines += [f"{pad}  - {_scalar(item)}" for item in value]
+        elif _inline(value):
             lines.append(f"{pad}{_scalar(key)}: {_scalar(value)}")
         else:
             lines.append(f"{pad}{_scalar(key)}:")
