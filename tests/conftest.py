@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
+
+import pytest
 
 
 def per_segment(value: Any) -> dict[str, Any]:
@@ -53,3 +56,13 @@ def busy_scenario(**teams: dict[str, Any]) -> dict[str, Any]:
         },
         "seam4": {"term_months": 3},
     }
+
+
+def chromium_binary() -> str:
+    """The system Chromium (Debian's ``chromium``) for browser tests; skip where none exists."""
+    binary = next(
+        (shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None
+    )
+    if binary is None:
+        pytest.skip("no chromium binary on PATH (Debian package 'chromium')")
+    return binary

@@ -8,7 +8,6 @@ import base64
 import io
 import itertools
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import sdr_team
+from conftest import chromium_binary, sdr_team
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
@@ -70,19 +69,10 @@ LABELLED = {
 }
 
 
-def _chromium() -> str:
-    binary = next(
-        (shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None
-    )
-    if binary is None:
-        pytest.skip("no chromium binary on PATH (Debian package 'chromium')")
-    return binary
-
-
 def _chromium_run(page: Path, tmp_path: Path, *args: str) -> None:
     subprocess.run(
         [
-            _chromium(),
+            chromium_binary(),
             "--headless",
             "--no-sandbox",
             "--disable-gpu",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import chromium_binary
 from matplotlib.image import imread
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -38,15 +39,6 @@ SETTLED = """(previous) => {
 }"""
 
 
-def _chromium() -> str:
-    binary = next(
-        (shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None
-    )
-    if binary is None:
-        pytest.skip("no chromium binary on PATH (Debian package 'chromium')")
-    return binary
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -61,7 +53,7 @@ def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(out_dir: Path) -> Iterator[str]:
     """``funnelsim explore`` in a child process, polled until it answers (bounded)."""
-    _chromium()
+    chromium_binary()
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_"))}
     command = [sys.executable, "-c", "from funnelsim.cli import main; main()", "explore"]
@@ -95,7 +87,7 @@ def server(out_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    binary = _chromium()
+    binary = chromium_binary()
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=binary, args=["--no-sandbox"])
         yield launched

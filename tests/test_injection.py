@@ -12,7 +12,6 @@ import csv
 import dataclasses
 import json
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import chromium_binary
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -256,22 +256,13 @@ def test_dollar_signs_in_chart_text_are_drawn_literally() -> None:
     assert "data:image/png;base64," in chart(draw, (2.0, 2.0), alt="chart")
 
 
-def _chromium() -> str:
-    binary = next(
-        (shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None
-    )
-    if binary is None:
-        pytest.skip("no chromium binary on PATH (Debian package 'chromium')")
-    return binary
-
-
 def _pwned_in_chromium(html: str, tmp_path: Path) -> str:
     """Load the page in headless Chromium with a probe; the value of window.__pwned."""
     page = tmp_path / "probe.html"
     page.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     dom = subprocess.run(
         [
-            _chromium(),
+            chromium_binary(),
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -303,7 +294,7 @@ def test_chromium_probe_sees_a_live_payload(tmp_path: Path) -> None:
 def test_no_payload_runs_in_chromium(
     reports: dict[str, Path], currency_report: str, kind: str, tmp_path: Path
 ) -> None:
-    _chromium()
+    chromium_binary()
     html = currency_report if kind == "currency" else reports[kind].read_text(encoding="utf-8")
     assert _pwned_in_chromium(html, tmp_path) == "undefined"
 
