@@ -221,6 +221,30 @@ class Decision:
             },
         )
 
+    def extended_to(
+        self,
+        replications: int,
+        workers: int = 1,
+        scheduler: str | DaskScheduler | None = None,
+        on_done: Callable[[int, Replication], None] | None = None,
+    ) -> Decision:
+        """This decision run on to ``replications``: only the missing replications are
+        simulated, and the result equals a comparison run at that count from the start."""
+        if replications <= self.replications:
+            return self
+        more = _run_batch(
+            self.baseline,
+            self.options,
+            self.seed,
+            self.replications,
+            replications,
+            workers,
+            scheduler,
+            on_done,
+            self.confidence,
+        )
+        return self.extended(more)
+
     def plot(self, ax: Axes | None = None) -> Axes:
         """Net value of each option against the base, with its interval, best on top."""
         from funnelsim.report.charts import decision

@@ -170,14 +170,18 @@ def answers(
 ) -> Iterator[Answer]:
     """A first answer at a few replications, then the answer at ``replications``.
 
-    The first runs in this process (no pool to start for a few runs); the refined one on
-    ``workers`` processes.
+    The first runs in this process (no pool to start for a few runs); the refined one runs
+    only the missing replications (``Decision.extended_to``) on ``workers`` processes, and
+    equals a comparison run at ``replications`` from the start.
     """
-    steps = [replications] if replications <= first else [first, replications]
-    for count in steps:
-        used = workers if count == steps[-1] else 1
-        decision = compare(base, {OPTION: option}, int(count), int(seed), used, token)
-        yield Answer(decision, option_row(decision.summary(), OPTION), count == steps[-1])
+    if replications <= first:
+        decision = compare(base, {OPTION: option}, int(replications), int(seed), workers, token)
+        yield Answer(decision, option_row(decision.summary(), OPTION), True)
+        return
+    decision = compare(base, {OPTION: option}, int(first), int(seed), 1, token)
+    yield Answer(decision, option_row(decision.summary(), OPTION), False)
+    decision = decision.extended_to(int(replications), workers, on_done=token.check)
+    yield Answer(decision, option_row(decision.summary(), OPTION), True)
 
 
 def option_row(table: pd.DataFrame, name: str) -> dict[str, Any]:
