@@ -238,8 +238,10 @@ class Team:
             return
         self._wake_time = opening
         self._event_counter[0] += 1
-        event = self.env.timeout(opening - self.env.now)
-        event.callbacks.append(lambda _e: self._wake(opening))
+        self.env.timeout(opening - self.env.now, opening).callbacks.append(self._on_wake)
+
+    def _on_wake(self, event: simpy.Event) -> None:
+        self._wake(event.value)
 
     def _wake(self, opening: float) -> None:
         if self._wake_time != opening:
@@ -251,13 +253,16 @@ class Team:
 
     def _start(self, item: int, head: int, now: float, hold: HoldFn, done: DoneFn) -> None:
         end = hold(item, now)
-        self.busy.up(now)
-        self.busy.down(end)
+        busy = self.busy
+        busy.up(now)
+        busy.down(end)
         self._event_counter[0] += 1
-        event = self.env.timeout(end - now)
-        event.callbacks.append(lambda _e: self._finish(item, head, done))
+        # The completion carries its item as the event's value: one shared callback, no
+        # closure per event.
+        self.env.timeout(end - now, (item, head, done)).callbacks.append(self._finish)
 
-    def _finish(self, item: int, head: int, done: DoneFn) -> None:
+    def _finish(self, event: simpy.Event) -> None:
+        item, head, done = event.value
         now = self.env.now
         self.load[head] -= 1
         if self._heap is not None:
