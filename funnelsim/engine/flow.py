@@ -186,6 +186,16 @@ class Flow:
                 actions[kind](index - n if kind else index)
             env.run(until=horizon)
 
+    def release(self) -> None:
+        """Drop the per-item inputs and results once collected into the ledger: items
+        still queued at the horizon keep this flow alive through the teams' queues."""
+        self.x = None  # type: ignore[assignment]
+        self.results = {}
+        self._first_response = self._ae_start = array("d")
+        for name in ("state", "head", "outcome", "seam", "reason", "sla_breached", "rerouted"):
+            setattr(self, name, array("b"))
+        self.sla_deadline = self.opened = self.not_followed_up = array("b")
+
     def _sla_deadlines(self) -> np.ndarray:
         """Each lead's SLA deadline: SLA hours after its MQL, on the chosen clock."""
         mql = np.asarray(self.x.mql_time, dtype=float)

@@ -14,7 +14,7 @@ import numpy as np
 import simpy
 
 from funnelsim.engine.book import OPPORTUNITY, BookRows, append_book, draw_book
-from funnelsim.engine.customer_phase import draw_source, run_customers
+from funnelsim.engine.customer_phase import CUSTOMER_FATES, draw_source, run_customers
 from funnelsim.engine.fates import (
     STAGE_STREAM,
     Fate,
@@ -86,9 +86,14 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     env = simpy.Environment()
     counter = [0]
     teams = build_teams(env, scenario, counter, seed)
+    inputs = flow_inputs(scenario, fates, columns, items, perfect, opp_age, opp_stage, stage_u)
+    del stage_u
+    # Only the customer phase's fates outlive the inputs: copied out, the item x fate
+    # matrix behind the others is freed before the run.
+    fates = {fate: fates[fate].copy() for fate in CUSTOMER_FATES}
     flow = Flow(
         env,
-        flow_inputs(scenario, fates, columns, items, perfect, opp_age, opp_stage, stage_u),
+        inputs,
         flow_rules(scenario, perfect),
         teams,
         {
@@ -100,8 +105,10 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         },
         counter,
     )
+    del inputs
     flow.run()
     stages = collect_flow(flow, items, fates, columns, opp_age, opp_stage)
+    flow.release()
     terms = run_customers(scenario, seed, items, fates, columns, perfect, churn_u, book_term_start)
     del fates
     settle_outcomes(columns)
