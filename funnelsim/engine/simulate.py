@@ -39,6 +39,21 @@ from funnelsim.engine.team_setup import build_teams
 from funnelsim.scenario.models import Scenario
 
 SEAMS = (1, 2, 3, 4)
+# The fates the queued part and the customer phase read: the marketing phase's own
+# (segment, fit, scoring, nurture, deal value) are not kept for the items.
+ITEM_FATES = tuple(
+    fate
+    for fate in Fate
+    if fate
+    not in (
+        Fate.SEGMENT,
+        Fate.FIT,
+        Fate.SCORE_NOISE,
+        Fate.DEAL_VALUE,
+        Fate.RESURFACE,
+        Fate.RESURFACE_DELAY,
+    )
+)
 
 
 def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -> Ledger:
@@ -79,7 +94,7 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     if opp_age is not None:
         in_sales = np.isfinite(opp_age)
     items = np.flatnonzero((columns["mql_time"] < horizon) | in_sales)
-    fates = draw_fates(seed, draw_source(columns), names, rows=items)
+    fates = draw_fates(seed, draw_source(columns), names, rows=items, columns=ITEM_FATES)
     stage_u = None
     if scenario.sales.stages is not None:
         stage_u = _stage_uniforms(scenario, seed, draw_source(columns), items, fates)
