@@ -179,9 +179,11 @@ class Flow:
                     step()
                 if at > env._now:
                     # Nothing is due before ``at``: advance the clock to it. SimPy has no
-                    # public way to move the clock without an event; ``env.run(until=at)``
-                    # per arrival (an event and a StopSimulation each) made the run ~1.5x
-                    # slower, so this private attribute stays and simpy is pinned < 5.
+                    # public way to move the clock without an event: ``env.run(until=at)``
+                    # per arrival (an event and a StopSimulation each) made runs 47% slower,
+                    # and one Timeout per batch of arrivals would need every stage to take
+                    # its arrival time instead of ``env.now``. So this private attribute
+                    # stays, and simpy is pinned < 5 (pyproject.toml).
                     env._now = at
                 actions[kind](index - n if kind else index)
             env.run(until=horizon)
