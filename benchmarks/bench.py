@@ -1,9 +1,13 @@
 """Benchmark funnelsim against a straightforward SimPy model of the same funnel.
 
-Run ``python benchmarks/bench.py`` (``--quick`` for a smoke run). Each measurement runs in
-a fresh subprocess, so its peak RSS is its own; times cover the simulation call only (no
-imports, no scenario loading). Figures are printed and written as JSON (``--out``) with
-the git commit and the CPU count, so runs can be compared across commits.
+Run ``python benchmarks/bench.py`` (``--quick`` for a smoke run, ``--big`` to add 10M
+leads). Each measurement runs in a fresh subprocess, so its peak RSS is its own; times
+are CPU seconds of the simulation call only (no imports, no scenario loading), because
+wall time on a shared machine is noisy. At each size the two engines run in interleaved
+pairs (the order alternating), and the ratio is the median over pairs of reference CPU /
+funnelsim CPU. Figures are printed and written as JSON (``--out``) with the machine, the
+git commit and min/median/max per size; ``--readme`` rewrites the README's table from
+that JSON.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import json
 import math
 import os
 import platform
+import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -22,7 +28,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
+README = ROOT / "README.md"
 HOURS_PER_WEEK = 168.0
+# (label, leads (None: the baseline as it is), pairs); 10M only with --big.
+SIZES = (("baseline", None, 5), ("100k", 100_000, 3), ("1M", 1_000_000, 3), ("3M", 3_000_000, 1))
+QUICK_SIZES = (("baseline", None, 3), ("100k", 100_000, 1))
+BIG_SIZE = ("10M", 10_000_000, 1)
+TABLE_START = "<!-- bench:table:start -->"
+TABLE_END = "<!-- bench:table:end -->"
 
 
 def scaled_scenario(factor: int) -> Any:
@@ -43,8 +56,10 @@ def scaled_scenario(factor: int) -> Any:
     return Scenario.model_validate(data)
 
 
-def factor_for(leads: int) -> int:
+def factor_for(leads: int | None) -> int:
     """The smallest whole scale factor whose expected lead count reaches ``leads``."""
+    if leads is None:
+        return 1
     import funnelsim as fs
 
     scenario = fs.load_scenario(BASELINE)
@@ -59,43 +74,40 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def measure(engine: str, factor: int, repeats: int, seed: int) -> dict[str, Any]:
-    """Run one engine on the scaled baseline ``repeats`` times; the fastest run counts."""
+def measure(engine: str, factor: int, seed: int) -> dict[str, Any]:
+    """One run of one engine on the scaled baseline: CPU and wall time, leads, peak RSS."""
     scenario = scaled_scenario(factor)
     if engine == "funnelsim":
         from funnelsim.engine import simulate
 
-        def once(s: int) -> tuple[int, int]:
-            ledger = simulate(scenario, s)
+        def once() -> tuple[int, int]:
+            ledger = simulate(scenario, seed)
             return ledger.n_leads, ledger.meta["simpy_events"]
     else:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from reference import run_reference
 
-        def once(s: int) -> tuple[int, int]:
-            result = run_reference(scenario, s)
+        def once() -> tuple[int, int]:
+            result = run_reference(scenario, seed)
             return result["n_leads"], result["simpy_events"]
 
-    rss_before = _peak_rss_mb()
-    best: dict[str, Any] | None = None
-    for k in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        n_leads, events = once(seed + k)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        if best is None or wall < best["seconds"]:
-            best = {"seconds": wall, "cpu_seconds": cpu, "n_leads": n_leads, "events": events}
-    assert best is not None
+    floor = _peak_rss_mb()
+    wall, cpu = time.perf_counter(), time.process_time()
+    n_leads, events = once()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = _peak_rss_mb()
     return {
         "engine": engine,
         "scale": factor,
-        "repeats": repeats,
-        "n_leads": best["n_leads"],
-        "seconds": best["seconds"],
-        "cpu_seconds": best["cpu_seconds"],
-        "leads_per_second": best["n_leads"] / best["seconds"],
-        "events_per_lead": best["events"] / max(best["n_leads"], 1),
-        "peak_rss_mb": _peak_rss_mb(),
-        "rss_after_imports_mb": rss_before,
+        "seed": seed,
+        "n_leads": n_leads,
+        "cpu_seconds": cpu,
+        "wall_seconds": wall,
+        "leads_per_cpu_second": n_leads / cpu,
+        "events_per_lead": events / max(n_leads, 1),
+        "peak_rss_mb": peak,
+        "rss_after_imports_mb": floor,
+        "rss_mb_per_1k_leads": (peak - floor) / max(n_leads, 1) * 1000,
     }
 
 
@@ -121,26 +133,147 @@ def _child(args: list[str]) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def measure_size(label: str, leads: int | None, pairs: int, seed: int) -> dict[str, Any]:
+    """Interleaved pairs of both engines at one size; the order alternates by pair."""
+    factor = factor_for(leads)
+    runs: dict[str, list[dict[str, Any]]] = {"funnelsim": [], "reference": []}
+    for k in range(pairs):
+        order = ("funnelsim", "reference") if k % 2 == 0 else ("reference", "funnelsim")
+        for engine in order:
+            run = _child(["one", engine, str(factor), str(seed + k)])
+            runs[engine].append(run)
+            _print_run(label, run)
+    ratios = [
+        ref["cpu_seconds"] / own["cpu_seconds"]
+        for own, ref in zip(runs["funnelsim"], runs["reference"], strict=True)
+    ]
+    own = runs["funnelsim"]
+    summary = {
+        "label": label,
+        "scale": factor,
+        "pairs": pairs,
+        "n_leads": statistics.median(r["n_leads"] for r in own),
+        "cpu_ratio": _spread(ratios),
+        "funnelsim_cpu_seconds": _spread([r["cpu_seconds"] for r in own]),
+        "reference_cpu_seconds": _spread([r["cpu_seconds"] for r in runs["reference"]]),
+        "funnelsim_leads_per_cpu_second": _spread([r["leads_per_cpu_second"] for r in own]),
+        "funnelsim_peak_rss_mb": _spread([r["peak_rss_mb"] for r in own]),
+        "funnelsim_rss_mb_per_1k_leads": _spread([r["rss_mb_per_1k_leads"] for r in own]),
+        "reference_peak_rss_mb": _spread([r["peak_rss_mb"] for r in runs["reference"]]),
+        "runs": runs,
+    }
+    print(
+        f"{label}: reference / funnelsim CPU = {summary['cpu_ratio']['median']:.2f}x "
+        f"(min {summary['cpu_ratio']['min']:.2f}, max {summary['cpu_ratio']['max']:.2f})"
+    )
+    return summary
+
+
 def _git_commit() -> str | None:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit + ("-dirty" if dirty else "")
 
 
+def _machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    import numpy
+    import simpy
+
+    cpu_model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "system": platform.system(),
+        "machine": platform.machine(),
+        "cpu": cpu_model,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "simpy": simpy.__version__,
+    }
+
+
+def scaling(sizes: dict[str, Any]) -> dict[str, float] | None:
+    """Leads per CPU-second at the largest size over the figure at 100k (linear: ~1)."""
+    if "100k" not in sizes:
+        return None
+    base = sizes["100k"]["funnelsim_leads_per_cpu_second"]["median"]
+    return {
+        label: size["funnelsim_leads_per_cpu_second"]["median"] / base
+        for label, size in sizes.items()
+        if label != "baseline"
+    }
+
+
+def readme_table(figures: dict[str, Any]) -> str:
+    """The README's performance table, from one run's JSON."""
+    machine = figures["machine"]
+    lines = [
+        f"Measured at commit `{(figures['commit'] or 'unknown')[:12]}` on {machine['cpu']} "
+        f"({machine['cpu_count']} CPUs, shared; Python {machine['python']}, SimPy "
+        f"{machine['simpy']}). CPU seconds of the simulation call, interleaved pairs; "
+        "min / median / max over pairs:",
+        "",
+        "| leads | pairs | funnelsim CPU s | reference CPU s | ratio (median, min-max) "
+        "| funnelsim leads per CPU-second | funnelsim peak RSS | RSS per 1k leads above imports |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for size in figures["sizes"].values():
+        own, ref = size["funnelsim_cpu_seconds"], size["reference_cpu_seconds"]
+        ratio = size["cpu_ratio"]
+        lines.append(
+            f"| {size['label']} ({int(size['n_leads']):,}) | {size['pairs']} "
+            f"| {own['min']:.2f} / {own['median']:.2f} / {own['max']:.2f} "
+            f"| {ref['min']:.2f} / {ref['median']:.2f} / {ref['max']:.2f} "
+            f"| **{ratio['median']:.1f}x** ({ratio['min']:.1f}-{ratio['max']:.1f}) "
+            f"| {size['funnelsim_leads_per_cpu_second']['median']:,.0f} "
+            f"| {size['funnelsim_peak_rss_mb']['median']:,.0f} MB "
+            f"| {size['funnelsim_rss_mb_per_1k_leads']['median']:.2f} MB |"
+        )
+    scale = figures.get("scaling") or {}
+    if scale:
+        parts = ", ".join(f"{label} {value:.2f}" for label, value in scale.items())
+        lines += ["", f"Leads per CPU-second relative to 100k leads: {parts}."]
+    return "\n".join(lines)
+
+
+def write_readme(figures: dict[str, Any], readme: Path = README) -> None:
+    """Replace the table between the README's benchmark markers."""
+    text = readme.read_text()
+    pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"{readme}: no {TABLE_START} ... {TABLE_END} markers")
+    block = f"{TABLE_START}\n{readme_table(figures)}\n{TABLE_END}"
+    readme.write_text(pattern.sub(lambda _m: block, text))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure, print and write the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run (~100k leads)")
+    parser.add_argument("--quick", action="store_true", help="small smoke run (to 100k leads)")
+    parser.add_argument("--big", action="store_true", help="add 10M leads (one pair)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
-    parser.add_argument("--leads", type=int, default=None, help="leads in the scaled run")
-    parser.add_argument("--repeats", type=int, default=None, help="baseline runs per engine")
+    parser.add_argument("--readme", action="store_true", help="rewrite README's table from --out")
     parser.add_argument("--replications", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -152,50 +285,47 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "reps":
             result = measure_replications(int(rest[0]), int(rest[1]))
         else:
-            result = measure(kind, int(rest[0]), int(rest[1]), int(rest[2]))
+            result = measure(rest[0], int(rest[1]), int(rest[2]))
         print(json.dumps(result))
         return 0
+    out = Path(args.out)
+    if args.readme:
+        write_readme(json.loads(out.read_text()))
+        print(f"README table rewritten from {out}")
+        return 0
 
-    leads = args.leads or (100_000 if args.quick else 1_000_000)
-    repeats = args.repeats or (2 if args.quick else 5)
-    replications = args.replications or (4 if args.quick else 30)
-    factor = factor_for(leads)
+    sizes = list(QUICK_SIZES if args.quick else SIZES)
+    if args.big:
+        sizes.append(BIG_SIZE)
     figures: dict[str, Any] = {
         "commit": _git_commit(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
+        "machine": _machine(),
         "quick": args.quick,
-        "runs": {},
+        "big": args.big,
+        "measure": "CPU seconds of one simulate() call per run, in a fresh process",
+        "sizes": {},
     }
-    for label, scale, reps in (("baseline", 1, repeats), ("scaled", factor, 1)):
-        pair = {}
-        for engine in ("funnelsim", "reference"):
-            pair[engine] = _child([engine, str(scale), str(reps), str(args.seed)])
-            _print_run(label, pair[engine])
-        pair["speedup"] = (
-            pair["funnelsim"]["leads_per_second"] / pair["reference"]["leads_per_second"]
-        )
-        pair["memory_ratio"] = pair["funnelsim"]["peak_rss_mb"] / pair["reference"]["peak_rss_mb"]
-        print(
-            f"{label}: funnelsim / reference = {pair['speedup']:.1f}x leads per second, "
-            f"{pair['memory_ratio']:.2f}x peak memory"
-        )
-        figures["runs"][label] = pair
+    for label, leads, pairs in sizes:
+        figures["sizes"][label] = measure_size(label, leads, pairs, args.seed)
+    figures["scaling"] = scaling(figures["sizes"])
+    if figures["scaling"]:
+        print("leads per CPU-second relative to 100k:", figures["scaling"])
+    replications = args.replications or (4 if args.quick else 30)
     reps = _child(["reps", str(replications), str(args.workers)])
     figures["replications"] = reps
     print(
         f"baseline x {reps['replications']} replications on {reps['workers']} workers: "
         f"{reps['seconds']:.1f} s ({reps['seconds'] / reps['replications']:.2f} s each)"
     )
-    import replications as scaling  # benchmarks/: startup and scaling (issue 15, part B)
+    import replications as cli_scaling  # benchmarks/: start-up, CLI replications, Dask
     import startup
 
-    times = min(repeats, 3)
+    times = 1 if args.quick else 3
     startup.print_startup(figures.setdefault("startup", startup.measure_startup(times)))
-    scaling.print_cli(figures.setdefault("scaling", scaling.measure_cli(replications, times)))
-    sweep = scaling.measure_dask_sweep(8 if args.quick else 32, repeats=times)
-    scaling.print_dask_sweep(figures.setdefault("dask_sweep", sweep))
-    out = Path(args.out)
+    cli = cli_scaling.measure_cli(replications, times)
+    cli_scaling.print_cli(figures.setdefault("cli_replications", cli))
+    sweep = cli_scaling.measure_dask_sweep(8 if args.quick else 32, repeats=times)
+    cli_scaling.print_dask_sweep(figures.setdefault("dask_sweep", sweep))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"written to {out}")
@@ -204,9 +334,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_run(label: str, run: dict[str, Any]) -> None:
     print(
-        f"{label:>8} {run['engine']:<9} {run['n_leads']:>9,d} leads  "
-        f"{run['seconds']:7.2f} s  {run['leads_per_second']:>10,.0f} leads/s  "
-        f"{run['events_per_lead']:5.2f} events/lead  peak {run['peak_rss_mb']:6.0f} MB"
+        f"{label:>8} {run['engine']:<9} {run['n_leads']:>10,d} leads  "
+        f"{run['cpu_seconds']:8.2f} CPU s  {run['leads_per_cpu_second']:>10,.0f} leads/CPU s  "
+        f"{run['events_per_lead']:5.2f} events/lead  peak {run['peak_rss_mb']:6.0f} MB  "
+        f"{run['rss_mb_per_1k_leads']:.3f} MB/1k leads",
+        flush=True,
     )
 
 

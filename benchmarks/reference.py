@@ -6,8 +6,12 @@ It walks the same stages as funnelsim (arrival, scoring and nurture, SDR respons
 and work with decay and acceptance, AE discovery, cycle and win, deal desk with approval,
 fall-through and invoice, CSM onboarding, early churn and renewals until the horizon)
 with the scenario's own numbers, but none of funnelsim's machinery: no fate matrix, no
-bulk phases, no coupling. Arrivals are plain Poisson at each source's weekly rate (no
-seasonality or office-hours profile), so it sees about the same number of leads.
+bulk phases, no coupling. Where the scenario uses them it also walks the sales stages
+(a timeout per stage, stalls, the chance of moving on), loses an SQL that waited for an
+AE by the follow-up curve, upsells during a term and runs the starting book's customers
+from time 0, so both engines do the same work. Arrivals are plain Poisson at each
+source's weekly rate (no seasonality or office-hours profile), so it sees about the same
+number of leads.
 """
 
 from __future__ import annotations
@@ -68,6 +72,9 @@ class ReferenceFunnel:
         }
         self.segments = list(scenario.segments)
         self.outcomes: Counter[str] = Counter()
+        decay, followup = scenario.seam1.decay, scenario.sales.followup_decay
+        self.reach = (decay and decay.chance_function()) or (lambda _wait: 1.0)
+        self.followup = (followup and followup.chance_function()) or (lambda _wait: 1.0)
         self.n_leads = 0
         p_renew = sorted(scenario.seam4.renew_prob.items())
         self.p_renew = float(
@@ -78,6 +85,7 @@ class ReferenceFunnel:
         """Simulate to the horizon; leads, SimPy events and outcome counts."""
         for spec in self.s.sources.values():
             self.env.process(self._source(spec))
+        self._book_customers()
         self.env.run(until=self.horizon)
         events = next(self.env._eid)  # SimPy numbers every event it schedules
         in_flight = self.n_leads - sum(self.outcomes.values())
@@ -98,6 +106,20 @@ class ReferenceFunnel:
                 return
             self.n_leads += 1
             env.process(self._lead(spec))
+
+    def _book_customers(self) -> None:
+        """The starting book's customers: each one's term loop from time 0."""
+        book = self.s.book
+        if book is None:
+            return
+        term_hours = self.s.seam4.term_months * HOURS_PER_YEAR / 12
+        for group in book.customers:
+            name = group.segment
+            for _ in range(group.count):
+                self.n_leads += 1
+                arr = float(self.s.segments[name].deal_value.ppf(np.array([self.rng.random()]))[0])
+                end = self.rng.random() * term_hours
+                self.env.process(self._terms(name, arr, end, term_hours, p_churn=None))
 
     def _segment(self, spec: Any) -> int:
         shares = spec.segment_mix or {k: v.share for k, v in self.s.segments.items()}
@@ -145,10 +167,7 @@ class ReferenceFunnel:
             yield request
             first_response = yield from self._work(sdr, draw(s.teams[sdr].work_time, rng))
         wait = first_response - mql_time
-        decay = s.seam1.decay
-        reach = 1.0
-        if decay.half_life_hours is not None and wait > 0:
-            reach = decay.floor + (1 - decay.floor) * 0.5 ** (wait / decay.half_life_hours)
+        reach = self.reach(wait) if wait > 0 else 1.0
         if not is_fit:
             if rng.random() >= s.seam1.acceptance.p_accept_unfit * reach:
                 self.outcomes["not_a_fit"] += 1
@@ -163,21 +182,34 @@ class ReferenceFunnel:
             self.outcomes["rejected"] += 1
             return
 
-        # Sales: discovery, opportunity, cycle (with slip), win.
+        # Sales: discovery, opportunity (lost if it waited too long for an AE), then the
+        # stages one by one, or the one-stage cycle (with slip) and win.
         sales = s.sales
+        sql_time = env.now
         with self.resource[sales.team].request() as request:
             yield request
+            followup = self.followup(env.now - sql_time)
             yield env.timeout(draw(sales.discovery_days, rng) * HOURS_PER_DAY)
-            if not (is_fit and rng.random() < sales.qualify_prob[name]):
+            if not (is_fit and rng.random() < sales.qualify_prob[name] * followup):
                 self.outcomes["disqualified"] += 1
                 return
-            cycle = draw(sales.cycle_days[name], rng)
-            if rng.random() < sales.slip.prob:
-                cycle += draw(sales.slip.extra_days, rng)
-            yield env.timeout(cycle * HOURS_PER_DAY)
-            if rng.random() >= sales.win_rate[name]:
-                self.outcomes["closed_lost"] += 1
-                return
+            if sales.stages is None:
+                cycle = draw(sales.cycle_days[name], rng)
+                if rng.random() < sales.slip.prob:
+                    cycle += draw(sales.slip.extra_days, rng)
+                yield env.timeout(cycle * HOURS_PER_DAY)
+                if rng.random() >= sales.win_rate[name]:
+                    self.outcomes["closed_lost"] += 1
+                    return
+            else:
+                for stage in sales.stages.values():
+                    days = draw(stage.days_for(name), rng)
+                    if rng.random() < stage.stall.prob:
+                        days += draw(stage.stall.extra_days, rng)
+                    yield env.timeout(days * HOURS_PER_DAY)
+                    if rng.random() >= stage.advance_for(name):
+                        self.outcomes["closed_lost"] += 1
+                        return
         won_at = env.now
 
         # Seam 2: deal desk, approval, fall-through while waiting, invoice.
@@ -211,16 +243,24 @@ class ReferenceFunnel:
         p_churn = min(1.0, p_churn + rule.per_extra_week * late_weeks)
 
         # Seam 4: terms until churn or the horizon.
-        seam4 = s.seam4
-        term_hours = seam4.term_months * HOURS_PER_YEAR / 12
-        term_end = invoiced_at + term_hours
-        first = True
+        term_hours = s.seam4.term_months * HOURS_PER_YEAR / 12
+        yield from self._terms(name, arr, invoiced_at + term_hours, term_hours, p_churn)
+
+    def _terms(self, name: str, arr: float, term_end: float, term_hours: float, p_churn):
+        """Terms until churn or the horizon: an upsell during each, renewal at its end."""
+        env, rng, seam4 = self.env, self.rng, self.s.seam4
+        upsell_rate = seam4.upsell.rate(name) / HOURS_PER_YEAR
         while True:
+            if upsell_rate > 0:
+                upsell_at = env.now + rng.exponential(1 / upsell_rate)
+                if upsell_at < term_end:
+                    yield env.timeout(upsell_at - env.now)
+                    arr *= 1 + draw(seam4.upsell.uplift, rng)
             yield env.timeout(max(0.0, term_end - env.now))
-            if first and rng.random() < p_churn:
+            if p_churn is not None and rng.random() < p_churn:
                 self.outcomes["early_churn"] += 1
                 return
-            first = False
+            p_churn = None
             if rng.random() >= self.p_renew:
                 self.outcomes["churned"] += 1
                 return

@@ -144,8 +144,15 @@ def draw_book(scenario: Scenario, seed: int, new_source: np.ndarray) -> BookRows
 
 
 def append_book(columns: dict[str, np.ndarray], book: BookRows) -> dict[str, np.ndarray]:
-    """The run's ledger columns with the book's records appended after the new leads."""
-    return {name: np.concatenate([values, book.columns[name]]) for name, values in columns.items()}
+    """The run's ledger columns with the book's records appended after the new leads.
+
+    Column by column, each old column freed as its longer copy is made, so the ledger is
+    never held twice.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name in list(columns):
+        out[name] = np.concatenate([columns.pop(name), book.columns[name]])
+    return out
 
 
 def _group_key(kind: int, index: int) -> int:

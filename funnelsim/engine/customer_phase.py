@@ -23,6 +23,10 @@ from funnelsim.scenario.models import Scenario
 HOURS_PER_MONTH = 8760.0 / 12
 
 
+# The fates the customer phase reads (after the queued part).
+CUSTOMER_FATES = (Fate.CONTRACT_ERROR, Fate.CONTEXT, Fate.EARLY_CHURN)
+
+
 def run_customers(
     scenario: Scenario,
     seed: int,

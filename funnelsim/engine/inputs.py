@@ -125,25 +125,25 @@ def flow_inputs(
     fallback_notice = seam1.fallback_response_delay or seam1.response_delay
     return FlowInputs(
         lead=items,
-        segment=seg.tolist(),
-        source=columns["source"][items].tolist(),
+        segment=_ints(seg),
+        source=_ints(columns["source"][items]),
         mql_time=_floats(mql_time),
         pickup_time=np.where(in_sales, np.inf, mql_time + response),
         sdr_work=_floats(scenario.teams[seam1.team].work_time.ppf(u[Fate.SDR_WORK])),
         fallback_delay=_floats(fallback_notice.ppf(u[Fate.FALLBACK_DELAY])),
         fallback_work=_floats(fallback_work),
-        is_fit=is_fit.tolist(),
+        is_fit=_flags(is_fit),
         reach_threshold=_floats(reach_threshold),
         stale_time=_floats(stale_time),
-        accept_fit=(p1 | (u[Fate.ACCEPT] < seam1.acceptance.p_accept_fit)).tolist(),
+        accept_fit=_flags(p1 | (u[Fate.ACCEPT] < seam1.acceptance.p_accept_fit)),
         accept_unfit_u=_floats(u[Fate.ACCEPT]),
         discovery=_floats(discovery),
-        opportunity=opportunity.tolist(),
+        opportunity=_flags(opportunity),
         opportunity_threshold=_floats(opportunity_threshold),
         cycle=_floats(cycle),
         slip=_floats(slip * HOURS_PER_DAY),
-        win=win.tolist(),
-        lost_reason=lost_reason.tolist(),
+        win=_flags(win),
+        lost_reason=_ints(lost_reason),
         approval=_floats(approval * HOURS_PER_DAY),
         deal_desk_work=_floats(_where_drawn(closing, deal_desk.ppf, u[Fate.DEAL_DESK_WORK])),
         fallthrough_u=_floats(u[Fate.FALLTHROUGH]),
@@ -187,6 +187,16 @@ def _where_drawn(mask: np.ndarray, ppf, u: np.ndarray) -> np.ndarray:
 def _floats(values: np.ndarray) -> array:
     """A compact array of Python floats (8 bytes each, fast scalar access)."""
     return array("d", np.ascontiguousarray(values, dtype=float).tobytes())
+
+
+def _ints(values: np.ndarray) -> array:
+    """A compact array of small Python ints (4 bytes each)."""
+    return array("i", np.ascontiguousarray(values, dtype=np.int32).tobytes())
+
+
+def _flags(values: np.ndarray) -> array:
+    """A compact array of 0/1 flags (a byte each)."""
+    return array("b", np.ascontiguousarray(values, dtype=np.int8).tobytes())
 
 
 def flow_rules(scenario: Scenario, perfect: frozenset[int]) -> FlowRules:

@@ -31,14 +31,15 @@ def collect_flow(
     A book opportunity (``opp_age`` finite) was opened before the run: its
     ``opp_time`` is when it entered its stage, ``opp_age`` hours before its AE took it up.
     """
+    # The flow's typed arrays are read in place through the buffer protocol (no copies).
     for name, values in flow.results.items():
-        columns[name][items] = values
-    columns["sla_breached"][items] = flow.sla_breached
-    columns["rerouted"][items] = flow.rerouted
-    columns["sdr_head"][items] = flow.head
-    columns["outcome"][items] = flow.outcome
-    columns["seam"][items] = flow.seam
-    columns["loss_reason"][items] = flow.reason
+        columns[name][items] = np.asarray(values)
+    columns["sla_breached"][items] = np.asarray(flow.sla_breached)
+    columns["rerouted"][items] = np.asarray(flow.rerouted)
+    columns["sdr_head"][items] = np.asarray(flow.head)
+    columns["outcome"][items] = np.asarray(flow.outcome)
+    columns["seam"][items] = np.asarray(flow.seam)
+    columns["loss_reason"][items] = np.asarray(flow.reason)
     # An AE's hold is a pure delay after the start, so the sales milestones follow in bulk
     # from the start time (the same additions, in the same order, as the hold's end).
     x = flow.x

@@ -511,7 +511,10 @@ class SeatTeam(Team):
         self._load_changed(seat)
         self._busy_up(seat, now)
         self._event_counter[0] += 1
-        self.env.timeout(end - now).callbacks.append(lambda _e: self._complete(job))
+        self.env.timeout(end - now, job).callbacks.append(self._on_complete)
+
+    def _on_complete(self, event: simpy.Event) -> None:
+        self._complete(event.value)
 
     def _complete(self, job: list) -> None:
         item, seat, _, _, done, _ = job

@@ -14,7 +14,7 @@ import numpy as np
 import simpy
 
 from funnelsim.engine.book import OPPORTUNITY, BookRows, append_book, draw_book
-from funnelsim.engine.customer_phase import draw_source, run_customers
+from funnelsim.engine.customer_phase import CUSTOMER_FATES, draw_source, run_customers
 from funnelsim.engine.fates import (
     STAGE_STREAM,
     Fate,
@@ -39,6 +39,21 @@ from funnelsim.engine.team_setup import build_teams
 from funnelsim.scenario.models import Scenario
 
 SEAMS = (1, 2, 3, 4)
+# The fates the queued part and the customer phase read: the marketing phase's own
+# (segment, fit, scoring, nurture, deal value) are not kept for the items.
+ITEM_FATES = tuple(
+    fate
+    for fate in Fate
+    if fate
+    not in (
+        Fate.SEGMENT,
+        Fate.FIT,
+        Fate.SCORE_NOISE,
+        Fate.DEAL_VALUE,
+        Fate.RESURFACE,
+        Fate.RESURFACE_DELAY,
+    )
+)
 
 
 def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -> Ledger:
@@ -79,16 +94,21 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     if opp_age is not None:
         in_sales = np.isfinite(opp_age)
     items = np.flatnonzero((columns["mql_time"] < horizon) | in_sales)
-    fates = draw_fates(seed, draw_source(columns), names, rows=items)
+    fates = draw_fates(seed, draw_source(columns), names, rows=items, columns=ITEM_FATES)
     stage_u = None
     if scenario.sales.stages is not None:
         stage_u = _stage_uniforms(scenario, seed, draw_source(columns), items, fates)
     env = simpy.Environment()
     counter = [0]
     teams = build_teams(env, scenario, counter, seed)
+    inputs = flow_inputs(scenario, fates, columns, items, perfect, opp_age, opp_stage, stage_u)
+    del stage_u
+    # Only the customer phase's fates outlive the inputs: copied out, the item x fate
+    # matrix behind the others is freed before the run.
+    fates = {fate: fates[fate].copy() for fate in CUSTOMER_FATES}
     flow = Flow(
         env,
-        flow_inputs(scenario, fates, columns, items, perfect, opp_age, opp_stage, stage_u),
+        inputs,
         flow_rules(scenario, perfect),
         teams,
         {
@@ -100,8 +120,10 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         },
         counter,
     )
+    del inputs
     flow.run()
     stages = collect_flow(flow, items, fates, columns, opp_age, opp_stage)
+    flow.release()
     terms = run_customers(scenario, seed, items, fates, columns, perfect, churn_u, book_term_start)
     del fates
     settle_outcomes(columns)

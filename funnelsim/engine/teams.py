@@ -115,6 +115,10 @@ class Team:
             self._heads_of_segment.setdefault(segment, []).append(head)
         self.busy = LevelLog()
         self.waiting = LevelLog()
+        # Bound once: the hot paths below run once or twice per item.
+        self._log_start, self._log_end = self.busy.up, self.busy.down
+        self._timeout = env.timeout
+        self._on_finish = self._finish
         self.n_weeks = n_weeks
         self.head_segments = head_segments
         self._rr = 0
@@ -177,12 +181,17 @@ class Team:
         queue = self.queues[head]
         free = self.free_total if self.pooled else self.free[head]
         if free > 0 and not queue and (self._always_open or self.calendar.next_open(now) <= now):
-            # The common case: nothing waiting, a free slot and an open calendar.
+            # The common case: nothing waiting, a free slot and an open calendar (what
+            # ``_start`` does, inline).
             if self.pooled:
                 self.free_total = free - 1
             else:
                 self.free[head] = free - 1
-            self._start(item, head, now, hold, done)
+            end = hold(item, now)
+            self._log_start(now)
+            self._log_end(end)
+            self._event_counter[0] += 1
+            self._timeout(end - now, (item, head, done)).callbacks.append(self._on_finish)
             return
         queue.append((item, hold, done))
         self.queued[head] += 1
@@ -238,8 +247,10 @@ class Team:
             return
         self._wake_time = opening
         self._event_counter[0] += 1
-        event = self.env.timeout(opening - self.env.now)
-        event.callbacks.append(lambda _e: self._wake(opening))
+        self.env.timeout(opening - self.env.now, opening).callbacks.append(self._on_wake)
+
+    def _on_wake(self, event: simpy.Event) -> None:
+        self._wake(event.value)
 
     def _wake(self, opening: float) -> None:
         if self._wake_time != opening:
@@ -251,13 +262,15 @@ class Team:
 
     def _start(self, item: int, head: int, now: float, hold: HoldFn, done: DoneFn) -> None:
         end = hold(item, now)
-        self.busy.up(now)
-        self.busy.down(end)
+        self._log_start(now)
+        self._log_end(end)
         self._event_counter[0] += 1
-        event = self.env.timeout(end - now)
-        event.callbacks.append(lambda _e: self._finish(item, head, done))
+        # The completion carries its item as the event's value: one shared callback, no
+        # closure per event.
+        self._timeout(end - now, (item, head, done)).callbacks.append(self._on_finish)
 
-    def _finish(self, item: int, head: int, done: DoneFn) -> None:
+    def _finish(self, event: simpy.Event) -> None:
+        item, head, done = event.value
         now = self.env.now
         self.load[head] -= 1
         if self._heap is not None:

@@ -70,12 +70,12 @@ class _Curve(_Spec):
         raise NotImplementedError
 
     def chances(self, wait: np.ndarray) -> np.ndarray:
-        """Relative chances for an array of waits (hours); 1 where waiting is off."""
-        function = self.chance_function()
-        wait = np.asarray(wait, dtype=float)
-        if function is None:
-            return np.ones(wait.shape)
-        return np.array([function(w) for w in wait.ravel().tolist()]).reshape(wait.shape)
+        """Relative chances for an array of waits (hours), in bulk; 1 where waiting is off.
+
+        The same formula as :meth:`chance_function` (numpy's ``log`` and ``pow`` may
+        differ from the scalar ones in the last bit).
+        """
+        raise NotImplementedError
 
     def for_source(self, name: str) -> Curve:
         """The curve a lead of source ``name`` follows."""
@@ -100,6 +100,15 @@ class ExponentialCurve(_Curve):
             return floor + (1.0 - floor) * 0.5 ** (wait / half_life)
 
         return chance
+
+    def chances(self, wait: np.ndarray) -> np.ndarray:
+        wait = np.asarray(wait, dtype=float)
+        if self.half_life_hours is None:
+            return np.ones(wait.shape)
+        floor = self.floor
+        with np.errstate(over="ignore", invalid="ignore"):
+            decayed = floor + (1.0 - floor) * 0.5 ** (wait / self.half_life_hours)
+        return np.where(wait <= 0, 1.0, decayed)
 
 
 SHAPE_KEYS = ("half_life_hours", "floor", "points", "preset")
@@ -129,6 +138,9 @@ class _TableCurve(_Curve):
 
     def chance_function(self) -> ChanceFn | None:
         return table_function(self.table())
+
+    def chances(self, wait: np.ndarray) -> np.ndarray:
+        return table_chances(self.table(), wait)
 
 
 class PointsCurve(_TableCurve):
@@ -219,6 +231,22 @@ def table_function(points: dict[float, float]) -> ChanceFn:
         return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
     return chance
+
+
+def table_chances(points: dict[float, float], wait: np.ndarray) -> np.ndarray:
+    """:func:`table_function` over an array of waits, with the same formula."""
+    waits = sorted(points)
+    logs = np.array([math.log(w) for w in waits])
+    chances = np.array([float(points[w]) for w in waits])
+    wait = np.asarray(wait, dtype=float)
+    flat = wait.ravel()
+    out = np.where(flat <= waits[0], chances[0], chances[-1])
+    inside = np.flatnonzero((flat > waits[0]) & (flat < waits[-1]))
+    x = np.log(flat[inside])
+    i = np.searchsorted(logs, x, side="right")
+    x0, x1, y0, y1 = logs[i - 1], logs[i], chances[i - 1], chances[i]
+    out[inside] = y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return out.reshape(wait.shape)
 
 
 def check_curve_sources(path: str, curve: _Curve | None, sources: set[str]) -> None:
