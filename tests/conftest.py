@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,3 +68,26 @@ def chromium_binary() -> str:
     if binary is None:
         pytest.skip("no chromium binary on PATH (Debian package 'chromium')")
     return binary
+
+
+def headless_chromium(page: Path, profile: Path, *args: str, timeout: float = 180) -> str:
+    """Run the system Chromium headless on ``page`` with ``args``; its standard output."""
+    return subprocess.run(
+        [
+            chromium_binary(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            *args,
+            page.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    ).stdout

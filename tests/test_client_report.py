@@ -8,7 +8,6 @@ import base64
 import io
 import itertools
 import re
-import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -20,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import chromium_binary, sdr_team
+from conftest import headless_chromium, sdr_team
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
@@ -70,24 +69,7 @@ LABELLED = {
 
 
 def _chromium_run(page: Path, tmp_path: Path, *args: str) -> None:
-    subprocess.run(
-        [
-            chromium_binary(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            *args,
-            page.resolve().as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
+    headless_chromium(page, tmp_path / "profile", *args)
 
 
 @pytest.fixture(scope="module")

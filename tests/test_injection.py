@@ -12,7 +12,6 @@ import csv
 import dataclasses
 import json
 import re
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import chromium_binary
+from conftest import chromium_binary, headless_chromium
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -260,26 +259,9 @@ def _pwned_in_chromium(html: str, tmp_path: Path) -> str:
     """Load the page in headless Chromium with a probe; the value of window.__pwned."""
     page = tmp_path / "probe.html"
     page.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    dom = subprocess.run(
-        [
-            chromium_binary(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            page.resolve().as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = headless_chromium(
+        page, tmp_path / "profile", "--virtual-time-budget=5000", "--dump-dom", timeout=120
+    )
     start = dom.index('data-pwned="') + len('data-pwned="')
     return dom[start : dom.index('"', start)]
 
