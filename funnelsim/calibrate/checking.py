@@ -262,35 +262,20 @@ def check_fit(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _skipped(name: str, value: float, why: str) -> tuple:
+    """A verdict row for a quantity that cannot be checked, saying why."""
+    return (name, value, np.nan, np.nan, np.nan, np.nan, np.nan, "skipped", why)
+
+
 def _verdict(name: str, value: float, table: pd.DataFrame, reps: int) -> tuple:
     """One quantity: observed against the simulated prediction interval."""
     sim = table[name].to_numpy(dtype=float) if name in table else np.zeros(reps)
     sim = np.where(np.isnan(sim), 0.0, sim) if name.endswith("per week") else sim
     sim = sim[np.isfinite(sim)]
     if not np.isfinite(value):
-        return (
-            name,
-            value,
-            np.nan,
-            np.nan,
-            np.nan,
-            np.nan,
-            np.nan,
-            "skipped",
-            "not estimable from the export",
-        )
+        return _skipped(name, value, "not estimable from the export")
     if len(sim) < 2:
-        return (
-            name,
-            value,
-            np.nan,
-            np.nan,
-            np.nan,
-            np.nan,
-            np.nan,
-            "skipped",
-            "too few simulated values",
-        )
+        return _skipped(name, value, "too few simulated values")
     low, high = _prediction_interval(sim)
     low = max(low, 0.0)
     if name.startswith(("conversion", "win rate")):
