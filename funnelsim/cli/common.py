@@ -174,11 +174,14 @@ def usable_workers(workers: int, scheduler: str | None, given: bool) -> int:
     return workers
 
 
-def execution_options(default_reps: int, min_reps: int, paired: bool = True) -> Callable:
+def execution_options(
+    default_reps: int, min_reps: int, paired: bool = True, all_cpus: bool = False
+) -> Callable:
     """--reps, --seed, --workers, --scheduler(-timeout) and --allow-large, as ``execution``.
 
     ``paired``: the command runs several scenarios on the same replication seeds (its
-    ``--reps`` help says so).
+    ``--reps`` help says so). ``all_cpus``: ``--workers`` defaults to the CPUs available
+    (at most one per replication) instead of 1.
     """
     reps_help = "Independent replications, each with its own seed"
     reps_help += (
@@ -201,10 +204,10 @@ def execution_options(default_reps: int, min_reps: int, paired: bool = True) -> 
         ),
         click.option(
             "--workers",
-            default=1,
-            show_default=True,
+            default=None if all_cpus else 1,
+            show_default="the CPUs available, at most one per replication" if all_cpus else True,
             type=click.IntRange(min=1),
-            help="Local worker processes.",
+            help="Local worker processes (results are the same on any number).",
         ),
         click.option(
             "--scheduler",
@@ -232,7 +235,7 @@ def execution_options(default_reps: int, min_reps: int, paired: bool = True) -> 
         def wrapper(
             reps: int,
             seed: int,
-            workers: int,
+            workers: int | None,
             scheduler: str | None,
             scheduler_timeout: float,
             allow_large: bool,
@@ -240,6 +243,8 @@ def execution_options(default_reps: int, min_reps: int, paired: bool = True) -> 
         ):
             source = click.get_current_context().get_parameter_source("workers")
             given = source is not click.core.ParameterSource.DEFAULT
+            if workers is None:
+                workers = 1 if scheduler else min(available_cpus(), reps)
             workers = usable_workers(workers, scheduler, given)
             if scheduler:  # before any work: an unusable address is one line, exit 2
                 check_scheduler(DaskScheduler(scheduler, scheduler_timeout))

@@ -33,7 +33,7 @@ from funnelsim.cli.common import (
 @click.command()
 @scenario_argument
 @set_option
-@execution_options(REPS_FOR_INTERVALS, 1, paired=False)
+@execution_options(REPS_FOR_INTERVALS, 1, paired=False, all_cpus=True)
 @click.option(
     "-o",
     "--out",
@@ -66,13 +66,8 @@ def run(
 ) -> None:
     """Simulate SCENARIO (a file or a bundled name; default: the bundled baseline) and show
     where revenue leaks."""
-    from rich.markup import escape
-
-    from funnelsim.api import run as run_scenario
-    from funnelsim.output import fill_results, stage_results, summary_document
-    from funnelsim.report.labels import DisplayNames
-    from funnelsim.report.progress import progress_bar
-    from funnelsim.report.terminal import print_leaks, print_results, print_warnings
+    from funnelsim.experiment.executors import prestarted_pool
+    from funnelsim.experiment.replications import load_worker_modules
     from funnelsim.scenario.loading import load_scenario
 
     spec = load_scenario(scenario or default_scenario(), overrides)
@@ -89,8 +84,21 @@ def run(
     for path in (report_path, xlsx_path):
         if path is not None and out_dir is not None:
             refuse_report_in_results(path, out_dir)
-    console = console_for(as_json)
     with ExitStack() as outputs:
+        # The workers start (forked, with what they need loaded) while this process loads
+        # what only it needs, and before the progress bar's thread exists.
+        load_worker_modules(output_tables)
+        if not execution.scheduler:
+            outputs.enter_context(prestarted_pool(execution.workers))
+        from rich.markup import escape
+
+        from funnelsim.api import run as run_scenario
+        from funnelsim.output import fill_results, stage_results, summary_document
+        from funnelsim.report.labels import DisplayNames
+        from funnelsim.report.progress import progress_bar
+        from funnelsim.report.terminal import print_leaks, print_results, print_warnings
+
+        console = console_for(as_json)
         staged = None
         if out_dir is not None:
             staged = outputs.enter_context(stage_results(out_dir, force))

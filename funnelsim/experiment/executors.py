@@ -5,7 +5,10 @@ results: the same inputs give the same outputs bit for bit on any executor. A wo
 process that dies takes only its running jobs with it; they are run again, and each
 result is kept exactly once (by job index).
 
-``available_cpus()`` is what the CLI caps ``--workers`` to. A Dask scheduler is checked
+``available_cpus()`` is what the CLI caps ``--workers`` to. Local workers are forked on
+Linux while this process runs no other thread (they inherit its imports instead of
+repeating them), and ``prestarted_pool`` starts them ahead of the jobs, e.g. before a
+progress bar's thread exists. A Dask scheduler is checked
 before use: a malformed address, nothing answering, or a service that does not speak
 Dask's protocol within the connect timeout gives a ``SchedulerError``; a cluster left
 without workers for ``DASK_NO_WORKERS_SECONDS`` gives a ``WorkerLostError`` instead of
@@ -16,9 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
+import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -54,6 +60,45 @@ def available_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
+
+
+_prestarted: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool_context() -> Any:
+    """Fork (workers inherit the loaded modules) on Linux when no other thread runs, since
+    forking a threaded process can deadlock a child; else the platform's default."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return None
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+
+
+@contextlib.contextmanager
+def prestarted_pool(workers: int) -> Iterator[None]:
+    """Start ``workers`` local processes now, for the first local run of this many workers
+    inside the block (which takes them over); shut down at the end if no run took them."""
+    if workers <= 1:
+        yield
+        return
+    pool = _new_pool(workers)
+    pool.submit(int)  # starts the processes (all of them at once when forked)
+    _prestarted[workers] = pool
+    try:
+        yield
+    finally:
+        if _prestarted.get(workers) is pool:
+            del _prestarted[workers]
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _take_pool(workers: int, jobs: int) -> ProcessPoolExecutor:
+    """A prestarted pool of ``workers`` processes if there is one, else a new pool of at
+    most one process per job."""
+    return _prestarted.pop(workers, None) or _new_pool(min(workers, jobs))
 
 
 def execute(
@@ -95,7 +140,7 @@ def _on_local_pool(
     while len(results) < len(jobs):
         pending = [i for i in range(len(jobs)) if i not in results]
         try:
-            with ProcessPoolExecutor(max_workers=min(workers, len(pending))) as pool:
+            with _take_pool(workers, len(pending)) as pool:
                 futures = {pool.submit(fn, *jobs[i]): i for i in pending}
                 try:
                     while futures:

@@ -107,6 +107,16 @@ def run_replication(
     )
 
 
+def load_worker_modules(tables: bool) -> None:
+    """Import what ``run_replication`` loads on first use, so that workers forked after
+    this inherit it rather than each importing it again."""
+    if tables:
+        import funnelsim.analysis.cashflow
+        import funnelsim.analysis.forecast
+        import funnelsim.analysis.timeseries
+        import funnelsim.ledger_files  # noqa: F401
+
+
 def output_tables(ledger: Ledger, scenario: Scenario, index: int) -> dict[str, Any]:
     """One replication's monthly cash flow, calendar months, share of the forecasts
     (``Results.cashflow``, ``timeseries`` and ``forecast`` read them instead of
