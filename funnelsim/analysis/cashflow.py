@@ -169,7 +169,9 @@ def _commissions_by_month(
     return paid
 
 
-def cash_metrics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+def cash_metrics(
+    ledger: Ledger, scenario: Scenario, table: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Burn, cash need, break-even and CAC payback on cash (columns metric, value, unit).
 
     Rows: invoiced, collected, receivables_at_horizon, cash_out, net_cash;
@@ -180,8 +182,9 @@ def cash_metrics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     :func:`funnelsim.analysis.revenue.unit_economics`) and cac_payback_cash_months (the
     first k such that won deals observed for k months after their win have, on average,
     collected net of fees times the gross margin at least the CAC; NaN if none).
+    ``table``: this ledger's :func:`cashflow`, when already made.
     """
-    table = cashflow(ledger, scenario)
+    table = cashflow(ledger, scenario) if table is None else table
     net = table["net_cash"].to_numpy()
     burning = np.flatnonzero(net < 0)
     if len(burning) == 0:

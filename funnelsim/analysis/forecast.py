@@ -91,16 +91,19 @@ def stage_weights(scenario: Scenario) -> np.ndarray:
     return np.array([w if w is not None else i for w, i in zip(given, implied, strict=True)])
 
 
-def pipeline_by_quarter(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+def pipeline_by_quarter(
+    ledger: Ledger, scenario: Scenario, rows: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per quarter and recorded stage: value due in the quarter (open at its start with a
     CRM close date in it) and value the open pipeline won in it (any close date).
 
     Columns quarter, start, stage, due, won_open. Weights times ``due`` summed over the
     stages is the stage-weighted forecast; ``won_open`` summed is ``actual_open``.
+    ``rows``: the ledger's ``stage_rows`` when the caller has them already.
     """
     horizon = horizon_hours(ledger)
     edges, labels = quarter_edges(scenario, horizon)
-    rows = stage_rows(ledger)
+    rows = stage_rows(ledger) if rows is None else rows
     lead = rows["lead_id"].to_numpy()
     c = ledger.columns
     value = np.asarray(c["deal_value"], dtype=float)[lead]
@@ -165,9 +168,13 @@ def forecast_error(ledger: Ledger, scenario: Scenario, fitted: bool = False) -> 
     return on_run if fitted else given
 
 
-def forecast_errors(ledger: Ledger, scenario: Scenario) -> tuple[float, float]:
-    """:func:`forecast_error` with the scenario's weights and with weights fitted on the run."""
-    pipeline = pipeline_by_quarter(ledger, scenario)
+def forecast_errors(
+    ledger: Ledger, scenario: Scenario, pipeline: pd.DataFrame | None = None
+) -> tuple[float, float]:
+    """:func:`forecast_error` with the scenario's weights and with weights fitted on the run
+    (``pipeline``: this ledger's :func:`pipeline_by_quarter`, when already made)."""
+    if pipeline is None:
+        pipeline = pipeline_by_quarter(ledger, scenario)
     weights = stage_weights(scenario)
     return (
         _mape(stage_weighted(pipeline, weights)),
@@ -208,10 +215,11 @@ def forecast_part(ledger: Ledger, scenario: Scenario, draws: int = MC_DRAWS) -> 
     rng = np.random.default_rng(np.random.SeedSequence([int(ledger.meta["seed"]), 0xF0CA57]))
     samples = StageSamples(scenario, rng)
     edges, _ = quarter_edges(scenario, horizon_hours(ledger))
+    rows = stage_rows(ledger)
     open_wins = np.zeros((len(edges) - 1, draws))
     for q in range(len(edges) - 1):
-        open_wins[q] = samples.pipeline_wins(ledger, edges[q], edges[q + 1], draws, rng)
-    pipeline = pipeline_by_quarter(ledger, scenario)
+        open_wins[q] = samples.pipeline_wins(ledger, edges[q], edges[q + 1], draws, rng, rows)
+    pipeline = pipeline_by_quarter(ledger, scenario, rows)
     return ForecastPart(
         pipeline=pipeline,
         weighted=stage_weighted(pipeline, stage_weights(scenario)),
@@ -343,10 +351,17 @@ class StageSamples:
             self.moves.append(moves)
 
     def pipeline_wins(
-        self, ledger: Ledger, q0: float, q1: float, draws: int, rng: np.random.Generator
+        self,
+        ledger: Ledger,
+        q0: float,
+        q1: float,
+        draws: int,
+        rng: np.random.Generator,
+        rows: pd.DataFrame | None = None,
     ) -> np.ndarray:
-        """``draws`` samples of the value the pipeline open at ``q0`` wins before ``q1``."""
-        rows = stage_rows(ledger)
+        """``draws`` samples of the value the pipeline open at ``q0`` wins before ``q1``
+        (``rows``: the ledger's ``stage_rows`` when the caller has them already)."""
+        rows = stage_rows(ledger) if rows is None else rows
         entered = rows["entered"].to_numpy(dtype=float)
         left = rows["left"].to_numpy(dtype=float)
         inside = (entered <= q0) & (np.where(np.isfinite(left), left, np.inf) > q0)

@@ -36,7 +36,9 @@ MONEY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def headline(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+def headline(
+    ledger: Ledger, scenario: Scenario, pipeline: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Key figures of one replication (columns metric, value, unit), for summaries and CIs.
 
     Rows: funnel counts (leads .. active_customers), booked_arr, arr_at_horizon,
@@ -51,7 +53,8 @@ def headline(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     and customers_at_horizon (every customer with ARR at the horizon, the book's
     included). The funnel counts (leads .. active_customers) follow the leads the run
     created; ``won_deals`` counts booked deals: one that fell through in contract review
-    is not won. Undefined figures are NaN.
+    is not won. Undefined figures are NaN. ``pipeline``: the ledger's
+    :func:`funnelsim.analysis.forecast.pipeline_by_quarter`, when already made.
     """
     currency = scenario.currency
     funnel = stage_counts(ledger)
@@ -67,7 +70,7 @@ def headline(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     retained = retention(ledger).set_index("metric")["value"]
     trailing = trailing_retention(ledger).set_index("metric")["value"]
     events = arr_events(ledger)
-    forecast = forecast_errors(ledger, scenario)
+    forecast = forecast_errors(ledger, scenario, pipeline)
     economics = unit_economics(ledger, scenario).set_index("metric")["value"]
     deferred = deferral(ledger).set_index("metric")["value"]
     rows += [

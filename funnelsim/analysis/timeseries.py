@@ -24,6 +24,7 @@ run's total.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,14 @@ def calendar_months(start: dt.date, horizon: float) -> tuple[np.ndarray, pd.Data
     Returns the edges (0, each first of a month inside the run, the horizon) and a frame
     with month (``2027-01``), quarter (``2027-Q1``), start (date) and days.
     """
+    edges, labels = _calendar_months(start, float(horizon))
+    return edges.copy(), labels.copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _calendar_months(start: dt.date, horizon: float) -> tuple[np.ndarray, pd.DataFrame]:
+    """:func:`calendar_months`, made once per start and horizon (a replication asks for
+    it several times); callers get copies."""
     first = pd.Timestamp(start)
     last = first + pd.Timedelta(hours=horizon)
     firsts = pd.date_range(first + pd.offsets.MonthBegin(1), last, freq="MS", inclusive="left")

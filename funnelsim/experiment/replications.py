@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.analysis.capacity import peak_occupancy, team_occupancy
-from funnelsim.analysis.cashflow import cash_metrics
+from funnelsim.analysis.cashflow import cash_metrics, cashflow
+from funnelsim.analysis.forecast import ForecastPart, forecast_part
 from funnelsim.analysis.headline import headline
 from funnelsim.analysis.leakage import attributed_leakage
 from funnelsim.analysis.revenue import costs
@@ -90,8 +91,12 @@ def run_replication(
     """Simulate one replication and reduce it to headline metrics and leakage (and, with
     ``tables``, the per-replication tables a results folder holds)."""
     ledger = simulate(scenario, seed, perfect_seams=perfect_seams)
-    figures = headline(ledger, scenario)
-    cash = cash_metrics(ledger, scenario)
+    # The cash flow and the forecast's share are made once and reused by the headline,
+    # the cash metrics and the tables.
+    flow = cashflow(ledger, scenario)
+    part = forecast_part(ledger, scenario) if tables else None
+    figures = headline(ledger, scenario, None if part is None else part.pipeline)
+    cash = cash_metrics(ledger, scenario, flow)
     cash = cash[cash["metric"].isin(CASH_HEADLINE)]
     money = net_value_rows(ledger, scenario, figures)
     load = pd.concat([team_occupancy(ledger), peak_occupancy(ledger)], axis=1)
@@ -103,7 +108,7 @@ def run_replication(
         ledger=ledger if keep_ledger else None,
         load=quarterly_load(ledger),
         team_load=load.rename_axis("team").reset_index(),
-        tables=output_tables(ledger, scenario, index) if tables else None,
+        tables=output_tables(ledger, scenario, index, flow, part) if tables else None,
     )
 
 
@@ -111,25 +116,28 @@ def load_worker_modules(tables: bool) -> None:
     """Import what ``run_replication`` loads on first use, so that workers forked after
     this inherit it rather than each importing it again."""
     if tables:
-        import funnelsim.analysis.cashflow
-        import funnelsim.analysis.forecast
         import funnelsim.analysis.timeseries
         import funnelsim.ledger_files  # noqa: F401
 
 
-def output_tables(ledger: Ledger, scenario: Scenario, index: int) -> dict[str, Any]:
+def output_tables(
+    ledger: Ledger,
+    scenario: Scenario,
+    index: int,
+    flow: pd.DataFrame | None = None,
+    part: ForecastPart | None = None,
+) -> dict[str, Any]:
     """One replication's monthly cash flow, calendar months, share of the forecasts
     (``Results.cashflow``, ``timeseries`` and ``forecast`` read them instead of
-    recomputing from the ledger) and Parquet tables as Arrow tables (``ledger_files``)."""
-    from funnelsim.analysis.cashflow import cashflow
-    from funnelsim.analysis.forecast import forecast_part
+    recomputing from the ledger) and Parquet tables as Arrow tables (``ledger_files``);
+    ``flow`` and ``part``: its cash flow and forecast share, when already made."""
     from funnelsim.analysis.timeseries import timeseries
     from funnelsim.ledger_files import arrow_tables
 
     return {
-        "cashflow": cashflow(ledger, scenario),
+        "cashflow": cashflow(ledger, scenario) if flow is None else flow,
         "timeseries": timeseries(ledger, scenario),
-        "forecast": forecast_part(ledger, scenario),
+        "forecast": forecast_part(ledger, scenario) if part is None else part,
         "parquet": arrow_tables(ledger, index),
     }
 
