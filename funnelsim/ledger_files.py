@@ -3,8 +3,10 @@
 A replication turns its ledger's tables (leads, terms, team levels, stage rows, each with
 a ``replication`` column first) into Arrow tables where it ran, so a pool of workers
 shares that work; the main process only joins them (no copy) and writes each file, in
-threads, since Parquet encoding runs outside Python's lock. The files read back exactly
-as the stacked DataFrames of ``Results`` written with ``DataFrame.to_parquet``.
+threads, since Parquet encoding runs outside Python's lock. Float columns are written
+without a dictionary: their values rarely repeat, and trying one took a third of the
+time. The files read back exactly as the stacked DataFrames of ``Results`` written with
+``DataFrame.to_parquet``.
 """
 
 from __future__ import annotations
@@ -62,4 +64,10 @@ def _write(tables: list[pa.Table], path: Path) -> None:
         frames = [table.to_pandas() for table in tables]
         pd.concat(frames, ignore_index=True).to_parquet(path, index=False)
         return
-    pq.write_table(joined, path)
+    pq.write_table(joined, path, use_dictionary=_dictionary_columns(joined.schema))
+
+
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth dictionary encoding: all but floats, whose values (times, money)
+    rarely repeat, so that trying a dictionary for them only costs time (and size)."""
+    return [field.name for field in schema if not pa.types.is_floating(field.type)]
