@@ -4,7 +4,14 @@ Run ``python benchmarks/startup.py`` (``--repeats N``). Every command runs in a 
 process from an empty folder, ``repeats`` times, interleaved; each gives its wall time and
 its CPU time (user + system of the child, which includes worker processes). The default run
 is ``funnelsim run`` with no arguments (the bundled baseline, the CLI's default
-replications, its results folder written), on one worker and on two.
+replications and workers -- one per CPU --, its results folder written), beside the same
+run on one worker (``--workers 1``: serial, in the command's own process). The target is
+``funnelsim run`` at most 1.0 s wall.
+
+``measure_run_phases`` splits the default run (fresh processes again) into its imports,
+the replications (simulation and per-replication reductions, in the workers), writing the
+results folder, printing the tables and the rest, each in wall seconds, with the main
+process's CPU seconds and the workers'.
 """
 
 from __future__ import annotations
@@ -27,8 +34,48 @@ COMMANDS: dict[str, list[str]] = {
     "import the API": [PYTHON, "-c", "import funnelsim as fs; fs.run, fs.simulate"],
     "funnelsim --help": [FUNNELSIM, "--help"],
     "funnelsim run": [FUNNELSIM, "run"],
-    "funnelsim run --workers 2": [FUNNELSIM, "run", "--workers", "2"],
+    "funnelsim run --workers 1": [FUNNELSIM, "run", "--workers", "1"],
 }
+# ``funnelsim run`` in one process, its phases timed by wrapping the functions the command
+# calls; prints the phases as JSON, last, on stderr.
+RUN_IN_PHASES = """
+import time
+start = time.perf_counter()
+import json, resource, sys
+import funnelsim.api, funnelsim.cli, funnelsim.output, funnelsim.report.terminal
+phases = {"imports": time.perf_counter() - start}
+cpu = {"imports": time.process_time()}
+
+def timed(module, name, phase):
+    plain = getattr(module, name)
+    def wrapper(*args, **kwargs):
+        began, cpu_began = time.perf_counter(), time.process_time()
+        try:
+            return plain(*args, **kwargs)
+        finally:
+            phases[phase] = phases.get(phase, 0.0) + time.perf_counter() - began
+            cpu[phase] = cpu.get(phase, 0.0) + time.process_time() - cpu_began
+    setattr(module, name, wrapper)
+
+timed(funnelsim.api, "run", "replications")
+timed(funnelsim.output, "fill_results", "writing")
+timed(funnelsim.report.terminal, "print_results", "printing")
+try:
+    funnelsim.cli.main(sys.argv[1:])
+except SystemExit as exit:
+    if exit.code:
+        raise
+finally:
+    phases["total"] = time.perf_counter() - start
+    phases["other"] = phases["total"] - sum(
+        phases.get(name, 0.0) for name in ("imports", "replications", "writing", "printing")
+    )
+    cpu["main_process"] = time.process_time()
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu["workers"] = workers.ru_utime + workers.ru_stime
+    print(json.dumps({"wall": phases, "cpu": cpu}), file=sys.stderr)
+"""
+PHASES = ("imports", "replications", "writing", "printing", "other", "total")
 
 
 def _timed(command: list[str], cwd: Path) -> tuple[float, float, str]:
@@ -67,7 +114,40 @@ def measure_startup(repeats: int = 3, commands: dict[str, list[str]] | None = No
         "commands": {
             name: {"wall": _spread(walls[name]), "cpu": _spread(cpus[name])} for name in commands
         },
+        "run_phases": measure_run_phases(repeats),
     }
+
+
+def measure_run_phases(repeats: int = 3, args: tuple[str, ...] = ("run",)) -> dict:
+    """Median wall seconds of each phase of ``funnelsim run`` (``args``) over ``repeats``
+    fresh processes, and the median CPU seconds of the main process and of its workers."""
+    walls: dict[str, list[float]] = {name: [] for name in PHASES}
+    cpus: dict[str, list[float]] = {"main_process": [], "workers": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for _ in range(repeats):
+            folder = Path(tempfile.mkdtemp(dir=scratch))
+            _, _, stderr = _timed([PYTHON, "-c", RUN_IN_PHASES, *args], folder)
+            found = json.loads(stderr.strip().splitlines()[-1])
+            for name in PHASES:
+                walls[name].append(found["wall"].get(name, 0.0))
+            for name in cpus:
+                cpus[name].append(found["cpu"][name])
+    return {
+        "command": " ".join(["funnelsim", *args]),
+        "repeats": repeats,
+        "wall_median": {name: statistics.median(values) for name, values in walls.items()},
+        "cpu_median": {name: statistics.median(values) for name, values in cpus.items()},
+    }
+
+
+def print_run_phases(figures: dict) -> None:
+    """:func:`measure_run_phases`'s figures in two lines."""
+    wall, cpu = figures["wall_median"], figures["cpu_median"]
+    print(
+        f"{figures['command']} (median wall s): "
+        + ", ".join(f"{name} {wall[name]:.2f}" for name in PHASES)
+    )
+    print(f"  CPU s: main process {cpu['main_process']:.2f}, workers {cpu['workers']:.2f}")
 
 
 def print_startup(figures: dict) -> None:
@@ -79,6 +159,8 @@ def print_startup(figures: dict) -> None:
             f"   cpu {cpu['min']:5.2f} / {cpu['median']:5.2f} / {cpu['max']:5.2f} s"
             "   (min / median / max)"
         )
+    if "run_phases" in figures:
+        print_run_phases(figures["run_phases"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,9 +8,20 @@ figure describes what was seen within the simulated period.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import TypeVar
+
 import numpy as np
 
 from funnelsim.engine.ledger import LOST_AT_SEAM, Ledger
+
+T = TypeVar("T")
+# Tables made once per ledger inside ``shared_per_ledger`` (None outside it).
+_SHARED: ContextVar[dict[tuple[str, int], object] | None] = ContextVar(
+    "funnelsim_shared_per_ledger", default=None
+)
 
 HOURS_PER_DAY = 24.0
 # SimPy's clock accumulates timeouts, so an event due at t can fire at t - 1e-15: a
@@ -18,6 +29,30 @@ HOURS_PER_DAY = 24.0
 ROUNDING_HOURS = 1e-9
 HOURS_PER_YEAR = 8760.0
 QUARTER_HOURS = HOURS_PER_YEAR / 4.0
+
+
+@contextlib.contextmanager
+def shared_per_ledger() -> Iterator[None]:
+    """Inside the block, :func:`per_ledger` makes each table once per ledger: for one
+    replication's reductions, which read a ledger that no longer changes and never
+    modify the tables they are given."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def per_ledger(name: str, ledger: Ledger, make: Callable[[], T]) -> T:
+    """``make()``, or inside :func:`shared_per_ledger` the table already made under
+    ``name`` for this ledger."""
+    shared = _SHARED.get()
+    if shared is None:
+        return make()
+    key = (name, id(ledger))
+    if key not in shared:
+        shared[key] = make()
+    return shared[key]  # type: ignore[return-value]
 
 
 def horizon_hours(ledger: Ledger) -> float:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import HOURS_PER_YEAR, from_book, horizon_hours, ratio
+from funnelsim.analysis._common import HOURS_PER_YEAR, from_book, horizon_hours, per_ledger, ratio
 from funnelsim.engine.ledger import Ledger
 
 ARR_KINDS: tuple[str, ...] = ("start", "new", "expansion", "contraction", "churn")
@@ -28,6 +28,10 @@ SIGN = {"start": 1.0, "new": 1.0, "expansion": 1.0, "contraction": -1.0, "churn"
 
 def arr_events(ledger: Ledger) -> pd.DataFrame:
     """Every change of a customer's ARR: columns lead_id, time, kind, amount (>= 0)."""
+    return per_ledger("arr_events", ledger, lambda: _arr_events(ledger))
+
+
+def _arr_events(ledger: Ledger) -> pd.DataFrame:
     terms = ledger.terms
     lead = terms["lead_id"].to_numpy(dtype=np.int64)
     term = terms["term"].to_numpy(dtype=np.int64)

@@ -27,6 +27,7 @@ from funnelsim.analysis._common import (
     from_book,
     horizon_hours,
     observed,
+    per_ledger,
 )
 from funnelsim.analysis.revenue import costs, unit_economics
 from funnelsim.engine.ledger import Ledger
@@ -126,7 +127,7 @@ def _salaries_by_month(ledger: Ledger, table: pd.DataFrame, edges: np.ndarray) -
     """Each team's pay and overtime spread over the months by its employed headcount
     (hiring plans, attrition and vacancies included); a fixed team's evenly."""
     salaries = np.zeros(len(edges) - 1)
-    levels = ledger.headcount
+    levels = per_ledger("headcount", ledger, lambda: ledger.headcount)
     for item, cost in zip(table["item"].astype(str), table["cost"], strict=True):
         kind, _, team = item.partition(":")
         if kind not in ("team", "overtime") or cost == 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import QUARTER_HOURS
+from funnelsim.analysis._common import QUARTER_HOURS, per_ledger
 from funnelsim.engine.ledger import Ledger
 from funnelsim.engine.teams import HOURS_PER_WEEK
 from funnelsim.scenario.models import Scenario
@@ -25,6 +25,10 @@ def quarterly_load(ledger: Ledger) -> pd.DataFrame:
     Quarters are 1-based, a quarter being a fourth of a 365-day year from the start; a
     week belongs to the quarter its middle falls in.
     """
+    return per_ledger("quarterly_load", ledger, lambda: _quarterly_load(ledger))
+
+
+def _quarterly_load(ledger: Ledger) -> pd.DataFrame:
     levels = ledger.team_levels
     horizon = float(ledger.meta["horizon_hours"])
     if levels.empty:

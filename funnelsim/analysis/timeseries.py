@@ -30,7 +30,13 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from funnelsim.analysis._common import HOURS_PER_DAY, from_book, horizon_hours, observed
+from funnelsim.analysis._common import (
+    HOURS_PER_DAY,
+    from_book,
+    horizon_hours,
+    observed,
+    per_ledger,
+)
 from funnelsim.analysis.arr import ARR_KINDS, SIGN, arr_events
 from funnelsim.analysis.cashflow import cashflow
 from funnelsim.analysis.stages import open_pipeline_by_stage
@@ -280,7 +286,7 @@ def _coverage(pipeline: np.ndarray, bookings: np.ndarray) -> np.ndarray:
 
 def _headcount(ledger: Ledger, times: np.ndarray) -> dict[str, np.ndarray]:
     """Employed heads of each team at each time, from the ledger of team capacity."""
-    levels = ledger.headcount
+    levels = per_ledger("headcount", ledger, lambda: ledger.headcount)
     out: dict[str, np.ndarray] = {}
     for team in dict.fromkeys(levels["team"]):
         rows = levels[levels["team"] == team].sort_values("time")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from funnelsim.analysis._common import shared_per_ledger
 from funnelsim.analysis.capacity import peak_occupancy, team_occupancy
 from funnelsim.analysis.cashflow import cash_metrics, cashflow
 from funnelsim.analysis.forecast import ForecastPart, forecast_part
@@ -91,6 +92,13 @@ def run_replication(
     """Simulate one replication and reduce it to headline metrics and leakage (and, with
     ``tables``, the per-replication tables a results folder holds)."""
     ledger = simulate(scenario, seed, perfect_seams=perfect_seams)
+    with shared_per_ledger():  # tables several reductions read are made once
+        return _reduced(ledger, scenario, index, seed, keep_ledger, tables)
+
+
+def _reduced(
+    ledger: Ledger, scenario: Scenario, index: int, seed: int, keep_ledger: bool, tables: bool
+) -> Replication:
     # The cash flow and the forecast's share are made once and reused by the headline,
     # the cash metrics and the tables.
     flow = cashflow(ledger, scenario)
