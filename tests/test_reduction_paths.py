@@ -1,0 +1,173 @@
+"""The faster paths of a run pinned against the plain versions they replace: tables shared
+between one replication's reductions, stacking, forecast accuracy, the prestarted and
+forked worker pool, and ``run``'s default worker count."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import funnelsim as fs
+from funnelsim.analysis._common import per_ledger, shared_per_ledger
+from funnelsim.analysis.capacity import peak_occupancy, team_occupancy
+from funnelsim.analysis.cashflow import cash_metrics, cashflow
+from funnelsim.analysis.forecast import _mean_absolute, forecast_part
+from funnelsim.analysis.headline import headline
+from funnelsim.analysis.leakage import attributed_leakage
+from funnelsim.analysis.saturation import quarterly_load
+from funnelsim.analysis.timeseries import timeseries
+from funnelsim.bundled import resolve_scenario
+from funnelsim.cli import main
+from funnelsim.experiment import executors
+from funnelsim.experiment.replications import (
+    CASH_HEADLINE,
+    net_value_rows,
+    replication_seeds,
+    run_replication,
+)
+from funnelsim.scenario import scenario_from_dict
+from funnelsim.scenario.loading import load_scenario
+
+SCENARIO = {
+    "horizon_days": 400,
+    "sources": {"paid": {"leads_per_week": 60, "cost_per_lead": 80}},
+    "seam1": {"sla_hours": 8, "fallback_team": "backup"},
+    "teams": {"backup": {"headcount": 1, "work_time": {"dist": "exponential", "mean": 0.5}}},
+}
+# A hiring plan, attrition and commissions: headcount and cash tables with something in them.
+WITH_PLAN = ("hiring_plan", ["horizon_days=300"])
+# Set in this process only: a forked worker inherits it, a spawned one would not.
+INHERITED = {"marker": None}
+
+
+def test_a_replication_reduced_with_shared_tables_equals_the_plain_reductions() -> None:
+    """Every table of ``run_replication`` (cash flow, forecast share, ARR events and
+    headcount made once) equals the same reductions each made on its own."""
+    scenario = load_scenario(resolve_scenario(WITH_PLAN[0]), WITH_PLAN[1])
+    seed = replication_seeds(3, 1)[0]
+    rep = run_replication(scenario, 0, seed, keep_ledger=True, tables=True)
+    ledger = fs.simulate(scenario, seed)
+    figures = headline(ledger, scenario)
+    cash = cash_metrics(ledger, scenario)
+    plain = pd.concat(
+        [
+            figures,
+            net_value_rows(ledger, scenario, figures),
+            cash[cash["metric"].isin(CASH_HEADLINE)],
+        ],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(rep.headline, plain)
+    pd.testing.assert_frame_equal(rep.leakage, attributed_leakage(ledger, scenario))
+    pd.testing.assert_frame_equal(rep.load, quarterly_load(ledger))
+    load = pd.concat([team_occupancy(ledger), peak_occupancy(ledger)], axis=1)
+    pd.testing.assert_frame_equal(rep.team_load, load.rename_axis("team").reset_index())
+    assert rep.tables is not None
+    pd.testing.assert_frame_equal(rep.tables["cashflow"], cashflow(ledger, scenario))
+    pd.testing.assert_frame_equal(rep.tables["timeseries"], timeseries(ledger, scenario))
+    part = forecast_part(ledger, scenario)
+    pd.testing.assert_frame_equal(rep.tables["forecast"].pipeline, part.pipeline)
+    np.testing.assert_array_equal(rep.tables["forecast"].open_wins, part.open_wins)
+
+
+def test_tables_are_shared_only_inside_the_block_and_per_ledger() -> None:
+    scenario = scenario_from_dict(SCENARIO)
+    one, two = fs.simulate(scenario, 1), fs.simulate(scenario, 2)
+    made: list[int] = []
+
+    def make(ledger: fs.Ledger) -> int:
+        made.append(id(ledger))
+        return len(made)
+
+    assert per_ledger("t", one, lambda: make(one)) != per_ledger("t", one, lambda: make(one))
+    with shared_per_ledger():
+        first = per_ledger("t", one, lambda: make(one))
+        assert per_ledger("t", one, lambda: make(one)) == first
+        assert per_ledger("t", two, lambda: make(two)) != first
+        assert per_ledger("u", one, lambda: make(one)) != first
+    assert per_ledger("t", one, lambda: make(one)) != first
+    assert len(made) == 6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mean_absolute_error_per_replication_is_the_plain_apply(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    error = rng.normal(size=n) * 10 ** rng.uniform(-4, 4, size=n)
+    if seed % 2:
+        error[rng.random(n) < 0.25] = np.nan
+    frame = pd.DataFrame({"replication": rng.integers(0, 30, n), "error": error})
+    per_rep = frame.groupby("replication")["error"]
+    plain = per_rep.apply(lambda e: e.abs().mean()).to_numpy()
+    np.testing.assert_array_equal(_mean_absolute(per_rep), plain)
+
+
+def test_stacked_tables_are_the_frames_with_their_replication_first() -> None:
+    scenario = scenario_from_dict(SCENARIO)
+    results = fs.run(scenario, replications=3, seed=4, keep_ledgers=False, output_tables=True)
+    for stacked, attribute in (
+        (results.per_replication(), "headline"),
+        (results.leakage(), "leakage"),
+    ):
+        frames = []
+        for rep in results.replications:
+            frame = getattr(rep, attribute).copy()
+            frame.insert(0, "replication", rep.index)
+            frames.append(frame)
+        pd.testing.assert_frame_equal(stacked, pd.concat(frames, ignore_index=True))
+
+
+def _marker() -> object:
+    return INHERITED["marker"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_a_prestarted_pool_is_forked_and_taken_by_the_next_run() -> None:
+    INHERITED["marker"] = "set in the parent"
+    try:
+        with executors.prestarted_pool(2):
+            assert 2 in executors._prestarted
+            found = executors.execute(_marker, [(), (), ()], workers=2)
+            assert 2 not in executors._prestarted  # the run took it over
+    finally:
+        INHERITED["marker"] = None
+    assert found == ["set in the parent"] * 3
+    assert multiprocessing.active_children() == []
+
+
+def test_an_untaken_prestarted_pool_is_shut_down() -> None:
+    with executors.prestarted_pool(2):
+        pass
+    assert executors._prestarted == {}
+    assert multiprocessing.active_children() == []
+
+
+def test_run_uses_one_worker_per_cpu_by_default_and_one_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({"name": "workers", **SCENARIO}))
+    used: list[int] = []
+    plain = executors.execute
+
+    def recording(fn, jobs, workers=1, scheduler=None, on_done=None):
+        used.append(workers)
+        return plain(fn, jobs, workers=workers, scheduler=scheduler, on_done=on_done)
+
+    monkeypatch.setattr("funnelsim.cli.common.available_cpus", lambda: 3)
+    monkeypatch.setattr(executors, "available_cpus", lambda: 3)
+    monkeypatch.setattr("funnelsim.experiment.replications.execute", recording)
+    for extra, expected in (([], 2), (["--workers", "1"], 1)):
+        out = tmp_path / f"out{len(used)}"
+        args = ["run", str(path), "--reps", "2", "-o", str(out), *extra]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert used[-1] == expected
+    assert "the CPUs available" in CliRunner().invoke(main, ["run", "--help"]).output
