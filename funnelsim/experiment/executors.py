@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import sys
@@ -84,12 +85,16 @@ def prestarted_pool(workers: int) -> Iterator[None]:
     if workers <= 1:
         yield
         return
+    # Objects alive now are left out of the garbage collector's scans (here and in the
+    # forked workers, whose scans would otherwise copy the pages they touch).
+    gc.freeze()
     pool = _new_pool(workers)
     pool.submit(int)  # starts the processes (all of them at once when forked)
     _prestarted[workers] = pool
     try:
         yield
     finally:
+        gc.unfreeze()
         if _prestarted.get(workers) is pool:
             del _prestarted[workers]
             pool.shutdown(wait=True, cancel_futures=True)
