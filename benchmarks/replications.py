@@ -7,8 +7,14 @@ Run ``python benchmarks/replications.py`` (``--repeats N``, ``--reps``, ``--poin
   (min, median, max) and the speedup of the medians.
 * ``measure_dask_sweep``: a sweep of ``points`` grid points of the baseline on the local
   pool (2 workers) and on a ``dask.distributed.LocalCluster`` with 2 single-threaded worker
-  processes started and warmed up beforehand (a cluster that is already there, as in
-  real use); wall times interleaved, and whether the two tables are identical.
+  processes (``processes=True, threads_per_worker=1``) started and warmed up beforehand
+  (a cluster that is already there, as in real use: its start-up and first imports are
+  not counted in the sweep times, and are given apart as ``cluster_startup``); wall
+  times interleaved, and whether the two tables are identical. The target is Dask within
+  15% of the local pool.
+
+The CLI target is a speedup of at least 1.7x on 2 workers. Timings on a shared machine
+are noisy: the CPU-time figures say what idle cores would give.
 """
 
 from __future__ import annotations
@@ -96,12 +102,14 @@ def measure_dask_sweep(points: int = 32, replications: int = 2, repeats: int = 3
     local: list[float] = []
     dask: list[float] = []
     identical = True
+    started = time.perf_counter()
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         # A cluster in use has funnelsim imported in its workers already: warm both up.
         warm = {"seam1.sla_hours": [1, 2]}
         fs.sweep(base, warm, replications=1, scheduler=cluster.scheduler_address)
+        startup = time.perf_counter() - started
         fs.sweep(base, warm, replications=1, workers=2)
         for _ in range(repeats):
             start = time.perf_counter()
@@ -122,6 +130,7 @@ def measure_dask_sweep(points: int = 32, replications: int = 2, repeats: int = 3
         "dask_over_local_median": statistics.median(dask) / statistics.median(local),
         "dask_over_local_min": min(dask) / min(local),
         "identical": identical,
+        "cluster_startup": startup,
     }
 
 
@@ -154,7 +163,8 @@ def print_dask_sweep(sweep: dict[str, Any]) -> None:
     print(
         f"sweep of {sweep['points']} points: local pool {sweep['local_pool']['median']:.2f} s,"
         f" Dask {sweep['dask']['median']:.2f} s, ratio {sweep['dask_over_local_median']:.2f}"
-        f" (min {sweep['dask_over_local_min']:.2f}), identical {sweep['identical']}"
+        f" (min {sweep['dask_over_local_min']:.2f}), identical {sweep['identical']}; cluster"
+        f" start-up and warm-up {sweep['cluster_startup']:.1f} s (not counted)"
     )
 
 
