@@ -9,18 +9,35 @@ with the scenario's own numbers, but none of funnelsim's machinery: no fate matr
 bulk phases, no coupling. Where the scenario uses them it also walks the sales stages
 (a timeout per stage, stalls, the chance of moving on), loses an SQL that waited for an
 AE by the follow-up curve, upsells during a term and runs the starting book's customers
-from time 0, so both engines do the same work. Arrivals are plain Poisson at each
-source's weekly rate (no seasonality or office-hours profile), so it sees about the same
-number of leads.
+from time 0, so both engines do the same work.
+
+It also produces what funnelsim's ledger holds, the plain way:
+
+- arrivals: each source a non-homogeneous Poisson process (monthly seasonality, the
+  business-hours share concentrated in the calendar's open hours, as funnelsim's
+  arrivals): one unit exponential per lead, mapped through the cumulative hourly
+  intensity (a ``bisect`` in a table of the horizon's hours);
+- a record per lead (a dict of its times, flags, outcome and loss reason, filled in as
+  the lead goes) and a row per sales-stage entry and per contract term, made into
+  tables at the end;
+- each team's busy slots and queue length logged at every request, start and release,
+  integrated into weekly occupancy and mean queue length at the end.
+
+Left out, because the benchmark's scenarios make them negligible or absent: the starting
+book's open opportunities and queued leads (75 records at every scale), SLA re-routing,
+staffing changes, shifts, outbound and products (not in the baseline), and per-head
+queues (one pooled ``Resource`` per team: the same work per lead).
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import simpy
 
 from funnelsim.engine.calendar import WorkCalendar
@@ -53,8 +70,40 @@ def draw(dist: Any, rng: np.random.Generator) -> float:
     return float(dist.ppf(np.array([rng.random()]))[0])
 
 
+def hourly_intensity(scenario: Scenario, source: Any) -> list[float]:
+    """A source's relative arrival intensity per hour of the horizon (mean about 1):
+    its month's seasonality times the business-hours weight of the hour."""
+    hours = math.ceil(scenario.horizon_hours)
+    calendar = WorkCalendar(scenario.calendar, scenario.start_date, hours + 24.0)
+    edges = np.arange(hours + 1, dtype=float)
+    open_share = np.diff(calendar.working_hours_array(edges))
+    start = np.datetime64(scenario.start_date, "h")
+    month = (start + edges[:-1].astype("timedelta64[h]")).astype("datetime64[M]")
+    season = np.ones(12) if source.seasonality is None else np.asarray(source.seasonality)
+    weight = np.ones(hours)
+    share, mean_open = source.business_hours_share, float(open_share.mean())
+    if share is not None and 0.0 < mean_open < 1.0:
+        inside, outside = share / mean_open, (1.0 - share) / (1.0 - mean_open)
+        weight = inside * open_share + outside * (1.0 - open_share)
+    return (season[month.astype(np.int64) % 12] * weight).tolist()
+
+
+def weekly_levels(log: list[tuple[float, int, int]], horizon: float) -> pd.DataFrame:
+    """Weekly time-weighted mean busy slots and queue length from a team's level log."""
+    n_weeks = math.ceil(horizon / HOURS_PER_WEEK)
+    if not log:
+        return pd.DataFrame({"week": range(n_weeks), "busy": 0.0, "queue": 0.0})
+    table = pd.DataFrame(log, columns=["time", "busy", "queue"])
+    times = np.append(table["time"].to_numpy(), horizon)
+    span = np.diff(times)
+    week = np.minimum((times[:-1] // HOURS_PER_WEEK).astype(np.int64), n_weeks - 1)
+    busy = np.bincount(week, table["busy"].to_numpy() * span, n_weeks) / HOURS_PER_WEEK
+    queue = np.bincount(week, table["queue"].to_numpy() * span, n_weeks) / HOURS_PER_WEEK
+    return pd.DataFrame({"week": range(n_weeks), "busy": busy, "queue": queue})
+
+
 class ReferenceFunnel:
-    """The funnel as one SimPy process per lead; ``run`` returns counts and events."""
+    """The funnel as one SimPy process per lead; ``run`` returns counts and table sizes."""
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.s = scenario
@@ -72,6 +121,10 @@ class ReferenceFunnel:
         }
         self.segments = list(scenario.segments)
         self.outcomes: Counter[str] = Counter()
+        self.records: list[dict[str, Any]] = []
+        self.stage_rows: list[tuple[int, str, float]] = []
+        self.term_rows: list[tuple[int, int, float, float, float, str]] = []
+        self.levels: dict[str, list[tuple[float, int, int]]] = {n: [] for n in scenario.teams}
         decay, followup = scenario.seam1.decay, scenario.sales.followup_decay
         self.reach = (decay and decay.chance_function()) or (lambda _wait: 1.0)
         self.followup = (followup and followup.chance_function()) or (lambda _wait: 1.0)
@@ -82,30 +135,52 @@ class ReferenceFunnel:
         )
 
     def run(self) -> dict[str, Any]:
-        """Simulate to the horizon; leads, SimPy events and outcome counts."""
-        for spec in self.s.sources.values():
-            self.env.process(self._source(spec))
+        """Simulate to the horizon; leads, SimPy events, outcome counts and table sizes."""
+        for index, spec in enumerate(self.s.sources.values()):
+            self.env.process(self._source(index, spec))
         self._book_customers()
         self.env.run(until=self.horizon)
         events = next(self.env._eid)  # SimPy numbers every event it schedules
         in_flight = self.n_leads - sum(self.outcomes.values())
+        ledger = pd.DataFrame(self.records)
+        stages = pd.DataFrame(self.stage_rows, columns=["lead", "stage", "entered"])
+        terms = pd.DataFrame(
+            self.term_rows, columns=["lead", "term", "start", "end", "arr", "result"]
+        )
+        levels = {name: weekly_levels(log, self.horizon) for name, log in self.levels.items()}
         return {
             "n_leads": self.n_leads,
             "simpy_events": events,
             "outcomes": dict(self.outcomes, in_flight=in_flight),
+            "ledger_rows": len(ledger),
+            "stage_rows": len(stages),
+            "term_rows": len(terms),
+            "team_weeks": sum(len(table) for table in levels.values()),
         }
 
-    def _source(self, spec: Any):
+    def _source(self, index: int, spec: Any):
+        """Arrivals by inversion: each lead one unit exponential further along the source's
+        cumulative intensity, placed inside the hour it falls in."""
         rng, env = self.rng, self.env
         if spec.leads_per_week <= 0:
             return
-        mean_gap = HOURS_PER_WEEK / spec.leads_per_week
+        rate = spec.leads_per_week / HOURS_PER_WEEK
+        cumulative = [0.0]
+        for weight in hourly_intensity(self.s, spec):
+            cumulative.append(cumulative[-1] + rate * weight)
+        total, reached = cumulative[-1], 0.0
         while True:
-            yield env.timeout(rng.exponential(mean_gap))
-            if env.now >= self.horizon:
+            reached += rng.exponential()
+            if reached >= total:
                 return
+            hour = bisect_right(cumulative, reached) - 1
+            low, high = cumulative[hour], cumulative[hour + 1]
+            t = min(hour + (reached - low) / (high - low), self.horizon)
+            yield env.timeout(t - env.now)
             self.n_leads += 1
-            env.process(self._lead(spec))
+            record = {"lead": len(self.records), "source": index, "created": t}
+            self.records.append(record)
+            env.process(self._lead(spec, record))
 
     def _book_customers(self) -> None:
         """The starting book's customers: each one's term loop from time 0."""
@@ -119,7 +194,9 @@ class ReferenceFunnel:
                 self.n_leads += 1
                 arr = float(self.s.segments[name].deal_value.ppf(np.array([self.rng.random()]))[0])
                 end = self.rng.random() * term_hours
-                self.env.process(self._terms(name, arr, end, term_hours, p_churn=None))
+                record = {"lead": len(self.records), "segment": name, "from_book": True}
+                self.records.append(record)
+                self.env.process(self._terms(record, name, arr, end, term_hours, None))
 
     def _segment(self, spec: Any) -> int:
         shares = spec.segment_mix or {k: v.share for k, v in self.s.segments.items()}
@@ -131,6 +208,17 @@ class ReferenceFunnel:
                 return code
         return len(weights) - 1
 
+    def _log(self, team: str) -> None:
+        """The team's busy slots and queue length now (after a request, start or release)."""
+        resource = self.resource[team]
+        self.levels[team].append((self.env.now, resource.count, len(resource.queue)))
+
+    def _end(self, record: dict[str, Any], outcome: str) -> None:
+        """The lead's outcome, counted and recorded with its time."""
+        self.outcomes[outcome] += 1
+        record["outcome"] = outcome
+        record["end_time"] = self.env.now
+
     def _work(self, team: str, work: float):
         """Wait for the team's calendar to open, then work ``work`` working hours."""
         env, calendar = self.env, self.calendar[team]
@@ -141,13 +229,14 @@ class ReferenceFunnel:
         yield env.timeout(calendar.add_working_hours(start, work) - start)
         return start
 
-    def _lead(self, spec: Any):
+    def _lead(self, spec: Any, record: dict[str, Any]):
         s, rng, env = self.s, self.rng, self.env
         segment = self._segment(spec)
         name = self.segments[segment]
         fit = min(1.0, max(0.0, draw(spec.fit, rng)))
         score = fit + s.marketing.scoring.noise_sd * rng.standard_normal()
         is_fit = rng.random() < fit
+        record.update(segment=segment, fit=fit, score=score, is_fit=is_fit)
         created = env.now
         stale_at = math.inf
         decay_rate = s.marketing.data_decay_per_year
@@ -155,87 +244,117 @@ class ReferenceFunnel:
             stale_at = created + rng.exponential(-HOURS_PER_YEAR / math.log1p(-decay_rate))
         if score < s.marketing.scoring.mql_threshold:
             if rng.random() >= s.marketing.nurture.resurface_prob:
-                self.outcomes["scored_out" if is_fit else "not_a_fit"] += 1
+                self._end(record, "scored_out" if is_fit else "not_a_fit")
                 return
+            record["resurfaced"] = True
             yield env.timeout(draw(s.marketing.nurture.resurface_after_days, rng) * HOURS_PER_DAY)
         mql_time = env.now
+        record["mql_time"] = mql_time
 
         # Seam 1: response delay, the SDR queue, work, decay and acceptance.
         yield env.timeout(draw(s.seam1.response_delay, rng))
         sdr = s.seam1.team
         with self.resource[sdr].request() as request:
+            self._log(sdr)
             yield request
+            self._log(sdr)
             first_response = yield from self._work(sdr, draw(s.teams[sdr].work_time, rng))
+        self._log(sdr)
+        record["first_response"] = first_response
         wait = first_response - mql_time
         reach = self.reach(wait) if wait > 0 else 1.0
         if not is_fit:
             if rng.random() >= s.seam1.acceptance.p_accept_unfit * reach:
-                self.outcomes["not_a_fit"] += 1
+                self._end(record, "not_a_fit")
                 return
         elif first_response > stale_at:
-            self.outcomes["stale_contact"] += 1
+            self._end(record, "stale_contact")
             return
         elif rng.random() >= reach:
-            self.outcomes["went_cold"] += 1
+            self._end(record, "went_cold")
             return
         elif rng.random() >= s.seam1.acceptance.p_accept_fit:
-            self.outcomes["rejected"] += 1
+            self._end(record, "rejected")
             return
 
         # Sales: discovery, opportunity (lost if it waited too long for an AE), then the
         # stages one by one, or the one-stage cycle (with slip) and win.
         sales = s.sales
         sql_time = env.now
+        record["sql_time"] = sql_time
         with self.resource[sales.team].request() as request:
+            self._log(sales.team)
             yield request
+            self._log(sales.team)
+            record["ae_start"] = env.now
             followup = self.followup(env.now - sql_time)
             yield env.timeout(draw(sales.discovery_days, rng) * HOURS_PER_DAY)
             if not (is_fit and rng.random() < sales.qualify_prob[name] * followup):
-                self.outcomes["disqualified"] += 1
+                self._end(record, "disqualified")
                 return
+            record["opp_time"] = env.now
             if sales.stages is None:
                 cycle = draw(sales.cycle_days[name], rng)
                 if rng.random() < sales.slip.prob:
+                    record["slipped"] = True
                     cycle += draw(sales.slip.extra_days, rng)
                 yield env.timeout(cycle * HOURS_PER_DAY)
                 if rng.random() >= sales.win_rate[name]:
-                    self.outcomes["closed_lost"] += 1
+                    self._end(record, "closed_lost")
                     return
             else:
-                for stage in sales.stages.values():
+                for stage_name, stage in sales.stages.items():
+                    self.stage_rows.append((record["lead"], stage_name, env.now))
                     days = draw(stage.days_for(name), rng)
                     if rng.random() < stage.stall.prob:
+                        record["stale_stage"] = True
                         days += draw(stage.stall.extra_days, rng)
                     yield env.timeout(days * HOURS_PER_DAY)
                     if rng.random() >= stage.advance_for(name):
-                        self.outcomes["closed_lost"] += 1
+                        self._end(record, "closed_lost")
                         return
+        self._log(sales.team)
         won_at = env.now
+        record["won_time"] = won_at
 
         # Seam 2: deal desk, approval, fall-through while waiting, invoice.
         seam2 = s.seam2
         desk = seam2.team
         with self.resource[desk].request() as request:
+            self._log(desk)
             yield request
+            self._log(desk)
             yield from self._work(desk, draw(s.teams[desk].work_time, rng))
+        self._log(desk)
         if rng.random() < seam2.nonstandard_share:
+            record["nonstandard"] = True
             yield env.timeout(draw(seam2.approval_delay_days, rng) * HOURS_PER_DAY)
+        record["contract_done"] = env.now
         waited_weeks = (env.now - won_at) / HOURS_PER_WEEK
         if rng.random() < 1 - math.exp(-seam2.fallthrough_per_week_waiting * waited_weeks):
-            self.outcomes["fell_through"] += 1
+            self._end(record, "fell_through")
             return
         arr = s.segments[name].deal_value.ppf(np.array([rng.random()]))[0]
         if rng.random() < seam2.contract_error_prob:
+            record["contract_error"] = True
             arr *= 1 - seam2.contract_error_value_loss
+        record["deal_value"] = arr
         yield env.timeout(draw(seam2.invoice_delay_days, rng) * HOURS_PER_DAY)
         invoiced_at = env.now
+        record["invoice_time"] = invoiced_at
 
         # Seam 3: onboarding by a CSM, then early churn at the first term's end.
         seam3 = s.seam3
         context = rng.random() < seam3.context_transfer_prob
+        record["context_transferred"] = context
         with self.resource[seam3.team].request() as request:
+            self._log(seam3.team)
             yield request
+            self._log(seam3.team)
+            record["onboard_start"] = env.now
             yield env.timeout(draw(seam3.onboarding_days, rng) * HOURS_PER_DAY)
+        self._log(seam3.team)
+        record["onboarded_time"] = env.now
         onboard_days = (env.now - invoiced_at) / HOURS_PER_DAY
         rule = seam3.early_churn_prob
         p_churn = rule.with_context if context else rule.without_context
@@ -244,12 +363,22 @@ class ReferenceFunnel:
 
         # Seam 4: terms until churn or the horizon.
         term_hours = s.seam4.term_months * HOURS_PER_YEAR / 12
-        yield from self._terms(name, arr, invoiced_at + term_hours, term_hours, p_churn)
+        yield from self._terms(record, name, arr, invoiced_at + term_hours, term_hours, p_churn)
 
-    def _terms(self, name: str, arr: float, term_end: float, term_hours: float, p_churn):
-        """Terms until churn or the horizon: an upsell during each, renewal at its end."""
+    def _terms(
+        self,
+        record: dict[str, Any],
+        name: str,
+        arr: float,
+        term_end: float,
+        term_hours: float,
+        p_churn: float | None,
+    ):
+        """Terms until churn or the horizon: an upsell during each, renewal at its end; a
+        row per term."""
         env, rng, seam4 = self.env, self.rng, self.s.seam4
         upsell_rate = seam4.upsell.rate(name) / HOURS_PER_YEAR
+        lead, term = record["lead"], 0
         while True:
             if upsell_rate > 0:
                 upsell_at = env.now + rng.exponential(1 / upsell_rate)
@@ -257,19 +386,25 @@ class ReferenceFunnel:
                     yield env.timeout(upsell_at - env.now)
                     arr *= 1 + draw(seam4.upsell.uplift, rng)
             yield env.timeout(max(0.0, term_end - env.now))
+            term += 1
+            start = term_end - term_hours
             if p_churn is not None and rng.random() < p_churn:
-                self.outcomes["early_churn"] += 1
+                self.term_rows.append((lead, term, start, term_end, arr, "early_churn"))
+                self._end(record, "early_churn")
                 return
             p_churn = None
             if rng.random() >= self.p_renew:
-                self.outcomes["churned"] += 1
+                self.term_rows.append((lead, term, start, term_end, arr, "churned"))
+                self._end(record, "churned")
                 return
+            self.term_rows.append((lead, term, start, term_end, arr, "renewed"))
             change = rng.random()
             if change < seam4.expansion.prob:
                 arr *= 1 + draw(seam4.expansion.uplift, rng)
             elif change < seam4.expansion.prob + seam4.contraction.prob:
                 arr *= 1 - seam4.contraction.cut
             term_end += term_hours
+            record["terms"] = term
 
 
 def run_reference(scenario: Scenario, seed: int) -> dict[str, Any]:

@@ -211,8 +211,8 @@ class Team:
         pooled = self.pooled
         free = self.free_total if pooled else self.free[head]
         if free > 0 and not queue and (self._always_open or self.calendar.next_open(now) <= now):
-            # The common case: nothing waiting, a free slot and an open calendar (what
-            # ``_start`` does, inline).
+            # The common case: nothing waiting, a free slot and an open calendar: start
+            # at once (as ``_fill`` starts a queued item).
             if pooled:
                 self.free_total = free - 1
             else:
@@ -245,26 +245,39 @@ class Team:
         queue = self.queues[head]
         if not queue:
             return
-        free = self.free_total if self.pooled else self.free[head]
+        pooled = self.pooled
+        free = self.free_total if pooled else self.free[head]
         if free <= 0:
             return
-        if not self._always_open and self._closed_until_opening(now):
-            return
+        if not self._always_open:
+            opening = self.calendar.next_open(now)
+            if opening > now:
+                self._wake_at(opening)
+                return
         withdrawn = self.withdrawn
         down = self.waiting.down
+        queued = self.queued
+        callbacks = self._finish_callbacks
+        schedule = self._env_schedule
         while queue and free > 0:
             item, hold, done = queue.popleft()
             if withdrawn and (item, head) in withdrawn:
                 withdrawn.discard((item, head))
                 continue
-            self.queued[head] -= 1
+            queued[head] -= 1
             down(now)
             free -= 1
-            if self.pooled:
+            if pooled:
                 self.free_total = free
             else:
                 self.free[head] = free
-            self._start(item, head, now, hold, done)
+            # Start it: the stage says when it is done; the completion carries its item
+            # as the event's value (one shared callback, no closure per event).
+            end = hold(item, now)
+            self._log_start(now)
+            self._log_end(end)
+            self._event_counter[0] += 1
+            schedule(Due(callbacks, (item, head, done)), NORMAL, end - now)
 
     def _closed_until_opening(self, now: float) -> bool:
         """Whether the calendar is closed at ``now``; if so, wake the team at its opening."""
@@ -292,15 +305,6 @@ class Team:
         now = self.env.now
         for head in range(len(self.queues)):
             self._fill(head, now)
-
-    def _start(self, item: int, head: int, now: float, hold: HoldFn, done: DoneFn) -> None:
-        end = hold(item, now)
-        self._log_start(now)
-        self._log_end(end)
-        self._event_counter[0] += 1
-        # The completion carries its item as the event's value: one shared callback, no
-        # closure per event.
-        self._env_schedule(Due(self._finish_callbacks, (item, head, done)), NORMAL, end - now)
 
     def _finish(self, event: simpy.Event) -> None:
         item, head, done = event._value
