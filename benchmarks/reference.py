@@ -17,9 +17,9 @@ It also produces what funnelsim's ledger holds, the plain way:
   business-hours share concentrated in the calendar's open hours, as funnelsim's
   arrivals): one unit exponential per lead, mapped through the cumulative hourly
   intensity (a ``bisect`` in a table of the horizon's hours);
-- a record per lead (a dict of its times, flags, outcome and loss reason, filled in as
-  the lead goes) and a row per sales-stage entry and per contract term, made into
-  tables at the end;
+- a record per lead (a dict of its times, flags and values, filled in as the lead goes,
+  written to the ledger's columns when the lead's outcome is known or at the horizon)
+  and a row per sales-stage entry and per contract term, made into tables at the end;
 - each team's busy slots and queue length logged at every request, start and release,
   integrated into weekly occupancy and mean queue length at the end.
 
@@ -32,6 +32,7 @@ queues (one pooled ``Resource`` per team: the same work per lead).
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_right
 from collections import Counter
 from typing import Any
@@ -46,6 +47,21 @@ from funnelsim.scenario.models import Scenario
 HOURS_PER_DAY = 24.0
 HOURS_PER_WEEK = 168.0
 HOURS_PER_YEAR = 8760.0
+NAN = math.nan
+# The ledger's columns (a lead's record lacks those it never reached: NaN).
+FIELDS = (
+    "source", "segment", "created", "fit", "score", "is_fit", "resurfaced", "mql_time",
+    "first_response", "sql_time", "ae_start", "opp_time", "slipped", "stale_stage",
+    "won_time", "nonstandard", "contract_done", "contract_error", "deal_value",
+    "invoice_time", "context_transferred", "onboard_start", "onboarded_time", "terms",
+    "from_book", "end_time",
+)  # fmt: skip
+OUTCOMES = (
+    "in_flight", "scored_out", "not_a_fit", "stale_contact", "went_cold", "rejected",
+    "disqualified", "closed_lost", "fell_through", "early_churn", "churned",
+)  # fmt: skip
+MISSING = (NAN,) * len(FIELDS)
+OUTCOME_CODE = {name: code for code, name in enumerate(OUTCOMES)}
 
 
 def draw(dist: Any, rng: np.random.Generator) -> float:
@@ -120,8 +136,15 @@ class ReferenceFunnel:
             for name, t in scenario.teams.items()
         }
         self.segments = list(scenario.segments)
+        self.segment_weights = []
+        for spec in scenario.sources.values():
+            shares = spec.segment_mix or {k: v.share for k, v in scenario.segments.items()}
+            self.segment_weights.append([shares.get(name, 0.0) for name in self.segments])
         self.outcomes: Counter[str] = Counter()
-        self.records: list[dict[str, Any]] = []
+        self.live: dict[int, dict[str, Any]] = {}
+        self.ledger = array("d")  # FIELDS per lead, row after row
+        self.ledger_lead = array("q")
+        self.ledger_outcome = array("b")
         self.stage_rows: list[tuple[int, str, float]] = []
         self.term_rows: list[tuple[int, int, float, float, float, str]] = []
         self.levels: dict[str, list[tuple[float, int, int]]] = {n: [] for n in scenario.teams}
@@ -142,7 +165,13 @@ class ReferenceFunnel:
         self.env.run(until=self.horizon)
         events = next(self.env._eid)  # SimPy numbers every event it schedules
         in_flight = self.n_leads - sum(self.outcomes.values())
-        ledger = pd.DataFrame(self.records)
+        for record in list(self.live.values()):
+            self._write(record, "in_flight")
+        ledger = pd.DataFrame(np.frombuffer(self.ledger).reshape(-1, len(FIELDS)), columns=FIELDS)
+        ledger.insert(0, "lead", np.frombuffer(self.ledger_lead, dtype=np.int64))
+        ledger["outcome"] = pd.Categorical.from_codes(
+            np.frombuffer(self.ledger_outcome, dtype=np.int8), categories=list(OUTCOMES)
+        )
         stages = pd.DataFrame(self.stage_rows, columns=["lead", "stage", "entered"])
         terms = pd.DataFrame(
             self.term_rows, columns=["lead", "term", "start", "end", "arr", "result"]
@@ -178,8 +207,8 @@ class ReferenceFunnel:
             t = min(hour + (reached - low) / (high - low), self.horizon)
             yield env.timeout(t - env.now)
             self.n_leads += 1
-            record = {"lead": len(self.records), "source": index, "created": t}
-            self.records.append(record)
+            record = {"lead": self.n_leads, "source": index, "created": t}
+            self.live[self.n_leads] = record
             env.process(self._lead(spec, record))
 
     def _book_customers(self) -> None:
@@ -194,13 +223,14 @@ class ReferenceFunnel:
                 self.n_leads += 1
                 arr = float(self.s.segments[name].deal_value.ppf(np.array([self.rng.random()]))[0])
                 end = self.rng.random() * term_hours
-                record = {"lead": len(self.records), "segment": name, "from_book": True}
-                self.records.append(record)
+                segment = self.segments.index(name)
+                record = {"lead": self.n_leads, "segment": segment, "from_book": True}
+                self.live[self.n_leads] = record
                 self.env.process(self._terms(record, name, arr, end, term_hours, None))
 
-    def _segment(self, spec: Any) -> int:
-        shares = spec.segment_mix or {k: v.share for k, v in self.s.segments.items()}
-        weights = [shares.get(name, 0.0) for name in self.segments]
+    def _segment(self, source: int) -> int:
+        """A segment code drawn from the source's mix (weights worked out once per source)."""
+        weights = self.segment_weights[source]
         u = self.rng.random() * sum(weights)
         for code, weight in enumerate(weights):
             u -= weight
@@ -214,10 +244,17 @@ class ReferenceFunnel:
         self.levels[team].append((self.env.now, resource.count, len(resource.queue)))
 
     def _end(self, record: dict[str, Any], outcome: str) -> None:
-        """The lead's outcome, counted and recorded with its time."""
+        """The lead's outcome: counted, and its record written to the ledger."""
         self.outcomes[outcome] += 1
-        record["outcome"] = outcome
         record["end_time"] = self.env.now
+        self._write(record, outcome)
+
+    def _write(self, record: dict[str, Any], outcome: str) -> None:
+        """A lead's record into the ledger's columns (NaN where it never got)."""
+        del self.live[record["lead"]]
+        self.ledger.extend(map(record.get, FIELDS, MISSING))
+        self.ledger_lead.append(record["lead"])
+        self.ledger_outcome.append(OUTCOME_CODE[outcome])
 
     def _work(self, team: str, work: float):
         """Wait for the team's calendar to open, then work ``work`` working hours."""
@@ -231,7 +268,7 @@ class ReferenceFunnel:
 
     def _lead(self, spec: Any, record: dict[str, Any]):
         s, rng, env = self.s, self.rng, self.env
-        segment = self._segment(spec)
+        segment = self._segment(record["source"])
         name = self.segments[segment]
         fit = min(1.0, max(0.0, draw(spec.fit, rng)))
         score = fit + s.marketing.scoring.noise_sd * rng.standard_normal()
