@@ -104,17 +104,18 @@ def hourly_intensity(scenario: Scenario, source: Any) -> list[float]:
     return (season[month.astype(np.int64) % 12] * weight).tolist()
 
 
-def weekly_levels(log: list[tuple[float, int, int]], horizon: float) -> pd.DataFrame:
-    """Weekly time-weighted mean busy slots and queue length from a team's level log."""
+def weekly_levels(log: array, horizon: float) -> pd.DataFrame:
+    """Weekly time-weighted mean busy slots and queue length from a team's level log
+    (time, busy, queue triples)."""
     n_weeks = math.ceil(horizon / HOURS_PER_WEEK)
     if not log:
         return pd.DataFrame({"week": range(n_weeks), "busy": 0.0, "queue": 0.0})
-    table = pd.DataFrame(log, columns=["time", "busy", "queue"])
-    times = np.append(table["time"].to_numpy(), horizon)
+    table = np.frombuffer(log).reshape(-1, 3)
+    times = np.append(table[:, 0], horizon)
     span = np.diff(times)
     week = np.minimum((times[:-1] // HOURS_PER_WEEK).astype(np.int64), n_weeks - 1)
-    busy = np.bincount(week, table["busy"].to_numpy() * span, n_weeks) / HOURS_PER_WEEK
-    queue = np.bincount(week, table["queue"].to_numpy() * span, n_weeks) / HOURS_PER_WEEK
+    busy = np.bincount(week, table[:, 1] * span, n_weeks) / HOURS_PER_WEEK
+    queue = np.bincount(week, table[:, 2] * span, n_weeks) / HOURS_PER_WEEK
     return pd.DataFrame({"week": range(n_weeks), "busy": busy, "queue": queue})
 
 
@@ -147,7 +148,7 @@ class ReferenceFunnel:
         self.ledger_outcome = array("b")
         self.stage_rows: list[tuple[int, str, float]] = []
         self.term_rows: list[tuple[int, int, float, float, float, str]] = []
-        self.levels: dict[str, list[tuple[float, int, int]]] = {n: [] for n in scenario.teams}
+        self.levels = {name: array("d") for name in scenario.teams}
         decay, followup = scenario.seam1.decay, scenario.sales.followup_decay
         self.reach = (decay and decay.chance_function()) or (lambda _wait: 1.0)
         self.followup = (followup and followup.chance_function()) or (lambda _wait: 1.0)
@@ -241,7 +242,7 @@ class ReferenceFunnel:
     def _log(self, team: str) -> None:
         """The team's busy slots and queue length now (after a request, start or release)."""
         resource = self.resource[team]
-        self.levels[team].append((self.env.now, resource.count, len(resource.queue)))
+        self.levels[team].extend((self.env.now, resource.count, len(resource.queue)))
 
     def _end(self, record: dict[str, Any], outcome: str) -> None:
         """The lead's outcome: counted, and its record written to the ledger."""
