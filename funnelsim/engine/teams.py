@@ -42,16 +42,6 @@ class Due(simpy.Event):
         self._value = value
 
 
-def schedule_due(
-    env: simpy.Environment,
-    callbacks: tuple[Callable[[simpy.Event], None], ...],
-    delay: float,
-    value: object,
-) -> None:
-    """Put a ``Due`` event in SimPy's queue ``delay`` hours from now (as a Timeout would)."""
-    env.schedule(Due(callbacks, value), NORMAL, delay)
-
-
 class LevelLog:
     """A level (busy slots, queue length) logged as the times it steps up and down by one.
 
