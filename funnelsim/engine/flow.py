@@ -282,23 +282,23 @@ class Flow:
         if state[item] != NOT_ARRIVED:
             return
         head = self._sdr_route(self._segment[item])
-        if head >= 0:
-            state[item] = QUEUED
-            self.head[item] = head
-            self._sdr_arrive(item, head, self._sdr_hold, self._sdr_done)
-            return
-        if self.rules.perfect_seam1:
+        if head < 0 and self.rules.perfect_seam1:
             head = self.sdr.least_loaded_head()
             if head < 0:
                 now = self.env.now
-                self.state[item] = STARTED
-                self._first_response[item] = max(now, self.x.mql_time[item])
+                state[item] = STARTED
+                self._first_response[item] = max(now, self._mql[item])
                 self._sdr_done(item, now)
                 return
-        if self.fallback is not None:
-            self._send_to_fallback(item)
-        else:
-            self._lose(item, 1, "unrouted", self.env.now)
+        if head < 0:
+            if self.fallback is not None:
+                self._send_to_fallback(item)
+            else:
+                self._lose(item, 1, "unrouted", self.env.now)
+            return
+        state[item] = QUEUED
+        self.head[item] = head
+        self._sdr_arrive(item, head, self._sdr_hold, self._sdr_done)
 
     def _sla_check(self, item: int) -> None:
         state = self.state[item]
