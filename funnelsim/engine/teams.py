@@ -147,28 +147,55 @@ class Team:
         self.served = 0
         self._wake_time: float | None = None
         self.horizon = horizon
+        if type(self) is Team:
+            # The routing rule picked once: ``route`` runs for every item. (Seat teams
+            # route seat by seat with their own ``route``.)
+            self.route = self._router()  # type: ignore[method-assign]
+
+    def _router(self) -> Callable[[int], int]:
+        """``route`` for this team's rule and headcount, without the checks per call."""
+        if self.pooled:
+            return self._route_first if self.headcount else self._route_none
+        if self.headcount == 0:
+            return self._route_none
+        if self._heap is not None:
+            return self._route_least_loaded
+        if self.routing == "by_segment":
+            return self._route_by_segment
+        return self._route_round_robin
 
     def route(self, segment: int) -> int:
         """Pick the head (queue index) for a new item; -1 when no head can take it."""
-        if self.pooled:
-            return 0 if self.headcount else -1
-        if self.headcount == 0:
+        return self._router()(segment)
+
+    @staticmethod
+    def _route_first(_segment: int) -> int:
+        return 0
+
+    @staticmethod
+    def _route_none(_segment: int) -> int:
+        return -1
+
+    def _route_least_loaded(self, _segment: int) -> int:
+        """The lowest-numbered head with the least load (stale heap entries dropped)."""
+        heap, load = self._heap, self.load
+        while True:
+            level, head = heap[0]
+            if load[head] == level:
+                return head
+            heappop(heap)
+
+    def _route_by_segment(self, segment: int) -> int:
+        """The segment's heads in turn; -1 when the segment has none."""
+        heads = self._heads_of_segment.get(segment)
+        if not heads:
             return -1
-        heap = self._heap
-        if heap is not None:
-            load = self.load
-            while True:
-                level, head = heap[0]
-                if load[head] == level:
-                    return head
-                heappop(heap)
-        if self.routing == "by_segment":
-            heads = self._heads_of_segment.get(segment)
-            if not heads:
-                return -1
-            turn = self._rr_by_segment.get(segment, 0)
-            self._rr_by_segment[segment] = turn + 1
-            return heads[turn % len(heads)]
+        turn = self._rr_by_segment.get(segment, 0)
+        self._rr_by_segment[segment] = turn + 1
+        return heads[turn % len(heads)]
+
+    def _route_round_robin(self, _segment: int) -> int:
+        """Every head in turn."""
         head = self._rr % self.headcount
         self._rr += 1
         return head
