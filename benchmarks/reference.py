@@ -1,7 +1,9 @@
 """A straightforward SimPy model of the same funnel: the yardstick for ``bench.py``.
 
-One SimPy process per lead, a ``simpy.Resource`` per team (heads x slots, one pooled
-queue), every random number drawn one at a time from a numpy Generator as the lead goes.
+One SimPy process per lead, a ``simpy.Resource`` per head (its slots) where the team
+routes to heads (round robin; least loaded: the head with the fewest items, found by a
+scan of the heads' loads) or one per team where it pools them, every random number drawn
+one at a time from a numpy Generator as the lead goes.
 It walks the same stages as funnelsim (arrival, scoring and nurture, SDR response, queue
 and work with decay and acceptance, AE discovery, cycle and win, deal desk with approval,
 fall-through and invoice, CSM onboarding, early churn and renewals until the horizon)
@@ -20,13 +22,13 @@ It also produces what funnelsim's ledger holds, the plain way:
 - a record per lead (a dict of its times, flags and values, filled in as the lead goes,
   written to the ledger's columns when the lead's outcome is known or at the horizon)
   and a row per sales-stage entry and per contract term, made into tables at the end;
-- each team's busy slots and queue length logged at every request, start and release,
-  integrated into weekly occupancy and mean queue length at the end.
+- each team's busy slots and queue length counted and logged at every request, start
+  and release, integrated into weekly occupancy and mean queue length at the end.
 
 Left out, because the benchmark's scenarios make them negligible or absent: the starting
 book's open opportunities and queued leads (75 records at every scale), SLA re-routing,
-staffing changes, shifts, outbound and products (not in the baseline), and per-head
-queues (one pooled ``Resource`` per team: the same work per lead).
+staffing changes, shifts, outbound and products (not in the baseline); by-segment routing
+routes round robin over all heads.
 """
 
 from __future__ import annotations
@@ -132,10 +134,27 @@ class ReferenceFunnel:
             name: WorkCalendar(scenario.team_calendar(name), scenario.start_date, span)
             for name in scenario.teams
         }
-        self.resource = {
-            name: simpy.Resource(self.env, capacity=max(1, t.headcount * t.capacity_per_head))
-            for name, t in scenario.teams.items()
+        routing = {
+            scenario.seam3.team: "pooled",
+            scenario.seam2.team: "pooled",
+            scenario.sales.team: scenario.sales.routing,
+            scenario.seam1.team: scenario.seam1.routing,
         }
+        self.routing = {name: routing.get(name, "pooled") for name in scenario.teams}
+        self.heads: dict[str, list[simpy.Resource]] = {}
+        for name, team in scenario.teams.items():
+            if self.routing[name] == "pooled":
+                slots = max(1, team.headcount * team.capacity_per_head)
+                self.heads[name] = [simpy.Resource(self.env, capacity=slots)]
+            else:
+                self.heads[name] = [
+                    simpy.Resource(self.env, capacity=max(1, team.capacity_per_head))
+                    for _ in range(max(1, team.headcount))
+                ]
+        self.load = {name: [0] * len(heads) for name, heads in self.heads.items()}
+        self.turn = dict.fromkeys(scenario.teams, 0)
+        self.busy = dict.fromkeys(scenario.teams, 0)
+        self.queued = dict.fromkeys(scenario.teams, 0)
         self.segments = list(scenario.segments)
         self.segment_weights = []
         for spec in scenario.sources.values():
@@ -239,10 +258,30 @@ class ReferenceFunnel:
                 return code
         return len(weights) - 1
 
-    def _log(self, team: str) -> None:
-        """The team's busy slots and queue length now (after a request, start or release)."""
-        resource = self.resource[team]
-        self.levels[team].extend((self.env.now, resource.count, len(resource.queue)))
+    def _route(self, team: str) -> int:
+        """The head a new item joins: in turn, the least loaded, or the pool (0)."""
+        rule, load = self.routing[team], self.load[team]
+        if rule == "least_loaded":
+            head = load.index(min(load))
+        elif rule == "pooled":
+            head = 0
+        else:
+            head = self.turn[team] % len(load)
+            self.turn[team] += 1
+        load[head] += 1
+        return head
+
+    def _log(self, team: str, busy: int, queued: int) -> None:
+        """Count a request (queued +1), a start (queued -1, busy +1) or a release (busy -1)
+        and log the team's levels."""
+        self.busy[team] += busy
+        self.queued[team] += queued
+        self.levels[team].extend((self.env.now, self.busy[team], self.queued[team]))
+
+    def _release(self, team: str, head: int) -> None:
+        """An item left its head (its slot freed as the ``with`` block ended)."""
+        self.load[team][head] -= 1
+        self._log(team, -1, 0)
 
     def _end(self, record: dict[str, Any], outcome: str) -> None:
         """The lead's outcome: counted, and its record written to the ledger."""
@@ -292,12 +331,13 @@ class ReferenceFunnel:
         # Seam 1: response delay, the SDR queue, work, decay and acceptance.
         yield env.timeout(draw(s.seam1.response_delay, rng))
         sdr = s.seam1.team
-        with self.resource[sdr].request() as request:
-            self._log(sdr)
+        head = self._route(sdr)
+        with self.heads[sdr][head].request() as request:
+            self._log(sdr, 0, 1)
             yield request
-            self._log(sdr)
+            self._log(sdr, 1, -1)
             first_response = yield from self._work(sdr, draw(s.teams[sdr].work_time, rng))
-        self._log(sdr)
+        self._release(sdr, head)
         record["first_response"] = first_response
         wait = first_response - mql_time
         reach = self.reach(wait) if wait > 0 else 1.0
@@ -320,50 +360,28 @@ class ReferenceFunnel:
         sales = s.sales
         sql_time = env.now
         record["sql_time"] = sql_time
-        with self.resource[sales.team].request() as request:
-            self._log(sales.team)
+        head = self._route(sales.team)
+        with self.heads[sales.team][head].request() as request:
+            self._log(sales.team, 0, 1)
             yield request
-            self._log(sales.team)
-            record["ae_start"] = env.now
-            followup = self.followup(env.now - sql_time)
-            yield env.timeout(draw(sales.discovery_days, rng) * HOURS_PER_DAY)
-            if not (is_fit and rng.random() < sales.qualify_prob[name] * followup):
-                self._end(record, "disqualified")
-                return
-            record["opp_time"] = env.now
-            if sales.stages is None:
-                cycle = draw(sales.cycle_days[name], rng)
-                if rng.random() < sales.slip.prob:
-                    record["slipped"] = True
-                    cycle += draw(sales.slip.extra_days, rng)
-                yield env.timeout(cycle * HOURS_PER_DAY)
-                if rng.random() >= sales.win_rate[name]:
-                    self._end(record, "closed_lost")
-                    return
-            else:
-                for stage_name, stage in sales.stages.items():
-                    self.stage_rows.append((record["lead"], stage_name, env.now))
-                    days = draw(stage.days_for(name), rng)
-                    if rng.random() < stage.stall.prob:
-                        record["stale_stage"] = True
-                        days += draw(stage.stall.extra_days, rng)
-                    yield env.timeout(days * HOURS_PER_DAY)
-                    if rng.random() >= stage.advance_for(name):
-                        self._end(record, "closed_lost")
-                        return
-        self._log(sales.team)
+            self._log(sales.team, 1, -1)
+            won = yield from self._sales(record, name, is_fit, sql_time)
+        self._release(sales.team, head)
+        if not won:
+            return
         won_at = env.now
         record["won_time"] = won_at
 
         # Seam 2: deal desk, approval, fall-through while waiting, invoice.
         seam2 = s.seam2
         desk = seam2.team
-        with self.resource[desk].request() as request:
-            self._log(desk)
+        head = self._route(desk)
+        with self.heads[desk][head].request() as request:
+            self._log(desk, 0, 1)
             yield request
-            self._log(desk)
+            self._log(desk, 1, -1)
             yield from self._work(desk, draw(s.teams[desk].work_time, rng))
-        self._log(desk)
+        self._release(desk, head)
         if rng.random() < seam2.nonstandard_share:
             record["nonstandard"] = True
             yield env.timeout(draw(seam2.approval_delay_days, rng) * HOURS_PER_DAY)
@@ -385,13 +403,14 @@ class ReferenceFunnel:
         seam3 = s.seam3
         context = rng.random() < seam3.context_transfer_prob
         record["context_transferred"] = context
-        with self.resource[seam3.team].request() as request:
-            self._log(seam3.team)
+        head = self._route(seam3.team)
+        with self.heads[seam3.team][head].request() as request:
+            self._log(seam3.team, 0, 1)
             yield request
-            self._log(seam3.team)
+            self._log(seam3.team, 1, -1)
             record["onboard_start"] = env.now
             yield env.timeout(draw(seam3.onboarding_days, rng) * HOURS_PER_DAY)
-        self._log(seam3.team)
+        self._release(seam3.team, head)
         record["onboarded_time"] = env.now
         onboard_days = (env.now - invoiced_at) / HOURS_PER_DAY
         rule = seam3.early_churn_prob
@@ -402,6 +421,40 @@ class ReferenceFunnel:
         # Seam 4: terms until churn or the horizon.
         term_hours = s.seam4.term_months * HOURS_PER_YEAR / 12
         yield from self._terms(record, name, arr, invoiced_at + term_hours, term_hours, p_churn)
+
+    def _sales(self, record: dict[str, Any], name: str, is_fit: bool, sql_time: float):
+        """An SQL with its AE: discovery, opportunity (lost if it waited too long for an
+        AE), then the stages one by one or the one-stage cycle (with slip); won or not."""
+        s, rng, env = self.s, self.rng, self.env
+        sales = s.sales
+        record["ae_start"] = env.now
+        followup = self.followup(env.now - sql_time)
+        yield env.timeout(draw(sales.discovery_days, rng) * HOURS_PER_DAY)
+        if not (is_fit and rng.random() < sales.qualify_prob[name] * followup):
+            self._end(record, "disqualified")
+            return False
+        record["opp_time"] = env.now
+        if sales.stages is None:
+            cycle = draw(sales.cycle_days[name], rng)
+            if rng.random() < sales.slip.prob:
+                record["slipped"] = True
+                cycle += draw(sales.slip.extra_days, rng)
+            yield env.timeout(cycle * HOURS_PER_DAY)
+            if rng.random() >= sales.win_rate[name]:
+                self._end(record, "closed_lost")
+                return False
+        else:
+            for stage_name, stage in sales.stages.items():
+                self.stage_rows.append((record["lead"], stage_name, env.now))
+                days = draw(stage.days_for(name), rng)
+                if rng.random() < stage.stall.prob:
+                    record["stale_stage"] = True
+                    days += draw(stage.stall.extra_days, rng)
+                yield env.timeout(days * HOURS_PER_DAY)
+                if rng.random() >= stage.advance_for(name):
+                    self._end(record, "closed_lost")
+                    return False
+        return True
 
     def _terms(
         self,
