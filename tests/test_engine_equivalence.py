@@ -82,6 +82,7 @@ def test_calendar_fast_paths_match_plain_search() -> None:
     work = rng.exponential(4.0, len(t))
     work[::50] = 0.0
     work[1::50] = 1e-15
+    work[2::50] *= 30.0  # spanning many working days: past the forward steps, a search
     for ti in t.tolist():
         assert calendar.next_open(ti) == _plain_next_open(calendar, ti)
     pairs = list(zip(t.tolist(), work.tolist(), strict=True))

@@ -89,9 +89,18 @@ class WorkCalendar:
             # Work too small to register beside the hours before it (float rounding) ends
             # where it starts, never at an earlier closing.
             return opening + (target - cum_before[i])
-        j = bisect_left(self.cum_after, target)
-        if j == len(self.opens):
-            return self.closes[-1] + (target - self.cum_after[-1])
+        # The first later interval whose end reaches the target: most work ends within a
+        # few intervals, so step forward before searching the rest (a bisection over the
+        # whole calendar touches ~12 entries scattered in memory: slow in large runs).
+        cum_after = self.cum_after
+        n = len(cum_after)
+        j, stop = i + 1, min(i + 5, n)
+        while j < stop and cum_after[j] < target:
+            j += 1
+        if j == stop and j < n:
+            j = bisect_left(cum_after, target, j)
+        if j == n:
+            return self.closes[-1] + (target - cum_after[-1])
         return self.opens[j] + (target - cum_before[j])
 
     def _add_beyond(self, t: float, work: float) -> float:
