@@ -1,8 +1,9 @@
 """The engine's fast paths agree with their slow, obviously-correct counterparts.
 
-Each optimised piece (fates drawn in blocks for chosen rows, the calendar's fast paths,
-least-loaded routing through a heap, levels integrated in bulk from a log of steps) is
-checked against a plain implementation on many random inputs, value for value.
+Each optimised piece (fates drawn in blocks for chosen rows, the calendar's fast paths and
+its layout in bulk, least-loaded routing through a heap, levels integrated in bulk from a
+log of steps, a team's completions as ``Due`` events with its inline start) is checked
+against a plain implementation on many random inputs, value for value.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import datetime as dt
 from bisect import bisect_left, bisect_right
 
 import numpy as np
+import pytest
 import simpy
+from simpy.events import NORMAL
 
 from funnelsim.engine.calendar import WorkCalendar
 from funnelsim.engine.fates import FATE_STREAM, Fate, draw_fates, source_key, stream
-from funnelsim.engine.teams import HOURS_PER_WEEK, Team, level_areas
-from funnelsim.scenario.models import Calendar
+from funnelsim.engine.teams import HOURS_PER_WEEK, Due, Team, level_areas
+from funnelsim.scenario.models import WEEKDAYS, Calendar
 
 OFFICE = Calendar(
     weekdays=["mon", "tue", "wed", "thu", "fri"],
@@ -79,6 +82,7 @@ def test_calendar_fast_paths_match_plain_search() -> None:
     work = rng.exponential(4.0, len(t))
     work[::50] = 0.0
     work[1::50] = 1e-15
+    work[2::50] *= 30.0  # spanning many working days: past the forward steps, a search
     for ti in t.tolist():
         assert calendar.next_open(ti) == _plain_next_open(calendar, ti)
     pairs = list(zip(t.tolist(), work.tolist(), strict=True))
@@ -134,3 +138,119 @@ def test_level_log_integrates_like_a_step_walk() -> None:
     plain = _plain_weekly_areas(steps, n_weeks, until)
     np.testing.assert_allclose(bulk, plain, rtol=1e-10, atol=1e-7)
     assert np.all(bulk >= 0)
+
+
+def _plain_intervals(spec: Calendar, start: dt.date, span_hours: float) -> tuple[list, list]:
+    """The calendar's open intervals, day by day (consecutive open days' hours joined)."""
+    opens: list[float] = []
+    closes: list[float] = []
+    for offset in range(int(np.ceil(span_hours / 24.0)) + 1):
+        day = start + dt.timedelta(days=offset)
+        if WEEKDAYS[day.weekday()] not in spec.weekdays or day in spec.holidays:
+            continue
+        begin, end = offset * 24.0 + spec.hours[0], offset * 24.0 + spec.hours[1]
+        if closes and closes[-1] == begin:
+            closes[-1] = end
+        else:
+            opens.append(begin)
+            closes.append(end)
+    return opens, closes
+
+
+def test_calendar_layout_in_bulk_matches_a_day_by_day_walk() -> None:
+    """Office hours, round-the-clock days that join up, odd hours, holidays in and out."""
+    rng = np.random.default_rng(4)
+    specs = [OFFICE, Calendar(weekdays=list(WEEKDAYS), hours=[0, 24])]
+    for _ in range(40):
+        days = [d for d in WEEKDAYS if rng.random() < 0.6] or ["wed"]
+        begin = float(rng.choice([0.0, 6.5, 9.0]))
+        end = float(rng.choice([begin + 0.25, 17.0, 24.0]))
+        holidays = sorted({START + dt.timedelta(days=int(d)) for d in rng.integers(-5, 400, 8)})
+        specs.append(Calendar(weekdays=days, hours=[begin, end], holidays=holidays))
+    for spec in specs:
+        calendar = WorkCalendar(spec, START, 3_000.0)
+        assert (calendar.opens, calendar.closes) == _plain_intervals(spec, START, 3_000.0)
+
+
+def test_due_events_are_processed_like_timeouts() -> None:
+    """Due events and Timeouts scheduled together run in time order, ties in the order
+    they were scheduled, with their values."""
+    env = simpy.Environment()
+    rng = np.random.default_rng(5)
+    seen: list[tuple[float, int]] = []
+
+    def record(event: simpy.Event) -> None:
+        seen.append((env.now, event._value))
+
+    expected = []
+    for k in range(2_000):
+        delay = float(rng.choice([1.0, 2.5])) if k % 3 == 0 else float(rng.exponential(5.0))
+        if k % 2:
+            env.schedule(Due((record,), k), NORMAL, delay)
+        else:
+            env.timeout(delay, k).callbacks.append(record)
+        expected.append((delay, k))
+    env.run()
+    assert seen == sorted(expected)
+
+
+def _plain_team_times(
+    calendar: WorkCalendar,
+    heads: int,
+    slots: int,
+    pooled: bool,
+    arrivals: list[float],
+    work: list[float],
+) -> list[tuple[float, float]]:
+    """Start and end per item with one plain SimPy Resource per head (or one pooled):
+    an item takes a slot, waits for the calendar to open, then works its hours."""
+    env = simpy.Environment()
+    resources = [simpy.Resource(env, slots * (heads if pooled else 1)) for _ in range(heads)]
+    times: list[tuple[float, float]] = [(np.nan, np.nan)] * len(arrivals)
+
+    def item(k: int, resource: simpy.Resource):
+        yield env.timeout(arrivals[k])
+        with resource.request() as request:
+            yield request
+            opening = calendar.next_open(env.now)
+            if opening > env.now:
+                yield env.timeout(opening - env.now)
+            start = env.now
+            yield env.timeout(calendar.add_working_hours(start, work[k]) - start)
+            times[k] = (start, env.now)
+
+    for k in range(len(arrivals)):
+        env.process(item(k, resources[0 if pooled else k % heads]))
+    env.run()
+    return times
+
+
+@pytest.mark.parametrize(("routing", "heads", "slots"), [("round_robin", 3, 2), ("pooled", 2, 3)])
+def test_team_serves_like_plain_simpy_resources(routing: str, heads: int, slots: int) -> None:
+    """The team's fast start, queue, calendar wake-ups and Due completions give every item
+    the start and end a plain Resource-per-head model gives it."""
+    calendar = WorkCalendar(OFFICE, START, 5_000.0)
+    rng = np.random.default_rng(6)
+    arrivals = np.sort(rng.uniform(0, 3_000, 2_500)).tolist()
+    work = rng.exponential(2.5, len(arrivals)).tolist()
+    env = simpy.Environment()
+    team = Team(env, "t", heads, slots, calendar, routing, None, 30, [0], 5_000.0)
+    times: list[list[float]] = [[np.nan, np.nan] for _ in arrivals]
+
+    def hold(k: int, start: float) -> float:
+        times[k][0] = start
+        return calendar.add_working_hours(start, work[k])
+
+    def done(k: int, now: float) -> None:
+        times[k][1] = now
+
+    def feed():
+        for k, at in enumerate(arrivals):
+            yield env.timeout(at - env.now)
+            team.arrive(k, team.route(0), hold, done)
+
+    env.process(feed())
+    env.run()
+    plain = _plain_team_times(calendar, heads, slots, routing == "pooled", arrivals, work)
+    assert [tuple(t) for t in times] == plain
+    assert team.served == len(arrivals)

@@ -19,22 +19,23 @@ class WorkCalendar:
 
     def __init__(self, spec: Calendar, start_date: dt.date, span_hours: float) -> None:
         self.always_open = spec.always_open
-        opens: list[float] = []
-        closes: list[float] = []
-        open_days = {WEEKDAYS.index(day) for day in spec.weekdays}
-        holidays = set(spec.holidays)
         start_hour, end_hour = spec.hours
         n_days = int(np.ceil(span_hours / 24.0)) + 1
-        for offset in range(n_days):
-            day = start_date + dt.timedelta(days=offset)
-            if day.weekday() not in open_days or day in holidays:
-                continue
-            begin, end = offset * 24.0 + start_hour, offset * 24.0 + end_hour
-            if closes and closes[-1] == begin:
-                closes[-1] = end
-            else:
-                opens.append(begin)
-                closes.append(end)
+        # Open days as day offsets from the start (weekday and holidays), in bulk.
+        offset = np.arange(n_days)
+        weekday = (start_date.weekday() + offset) % 7
+        is_open = np.isin(weekday, [WEEKDAYS.index(day) for day in spec.weekdays])
+        holiday = [(day - start_date).days for day in set(spec.holidays)]
+        is_open[[d for d in holiday if 0 <= d < n_days]] = False
+        day_start = offset[is_open] * 24.0
+        begins, ends = day_start + start_hour, day_start + end_hour
+        # A day that opens when the previous one closes continues its interval.
+        first = np.ones(len(begins), dtype=bool)
+        first[1:] = begins[1:] != ends[:-1]
+        last = np.ones(len(begins), dtype=bool)
+        last[:-1] = first[1:]
+        opens: list[float] = begins[first].tolist()
+        closes: list[float] = ends[last].tolist()
         self.opens = opens
         self.closes = closes
         lengths = np.subtract(closes, opens)
@@ -88,9 +89,18 @@ class WorkCalendar:
             # Work too small to register beside the hours before it (float rounding) ends
             # where it starts, never at an earlier closing.
             return opening + (target - cum_before[i])
-        j = bisect_left(self.cum_after, target)
-        if j == len(self.opens):
-            return self.closes[-1] + (target - self.cum_after[-1])
+        # The first later interval whose end reaches the target: most work ends within a
+        # few intervals, so step forward before searching the rest (a bisection over the
+        # whole calendar touches ~12 entries scattered in memory: slow in large runs).
+        cum_after = self.cum_after
+        n = len(cum_after)
+        j, stop = i + 1, min(i + 5, n)
+        while j < stop and cum_after[j] < target:
+            j += 1
+        if j == stop and j < n:
+            j = bisect_left(cum_after, target, j)
+        if j == n:
+            return self.closes[-1] + (target - cum_after[-1])
         return self.opens[j] + (target - cum_before[j])
 
     def _add_beyond(self, t: float, work: float) -> float:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from funnelsim.engine.ledger import (
     CLOSED_LOST,
@@ -36,7 +37,7 @@ from funnelsim.engine.ledger import (
     REASON_CODE,
     UNDECIDED,
 )
-from funnelsim.engine.teams import Team
+from funnelsim.engine.teams import Due, Team
 
 NOT_ARRIVED, QUEUED, STARTED, REROUTED = range(4)
 NAN = math.nan
@@ -150,50 +151,112 @@ class Flow:
         self.results: dict[str, array] = {
             name: array("d", [NAN]) * n for name in self.RESULT_FIELDS
         }
-        self._first_response = self.results["first_response"]
-        self._ae_start = self.results["ae_start"]
+        self._bind()
+
+    def _bind(self) -> None:
+        """Bind what the per-event paths read to attributes of their own: one lookup each,
+        not a chain (``self.x.mql_time``, ``self.sdr.calendar.add_working_hours``)."""
+        x, results = self.x, self.results
+        self._first_response = results["first_response"]
+        self._ae_start = results["ae_start"]
+        self._sql_time = results["sql_time"]
+        self._close_time = results["close_time"]
+        self._loss_time = results["loss_time"]
+        self._onboard_start = results["onboard_start"]
+        self._segment = x.segment
+        self._source = x.source
+        self._mql = x.mql_time
+        self._sdr_work = x.sdr_work
+        self._is_fit = x.is_fit
+        self._opportunity = x.opportunity
+        self._discovery = x.discovery
+        self._reach = self.rules.reach
+        self._sdr_add = self.sdr.calendar.add_working_hours
+        self._sdr_route, self._sdr_arrive = self.sdr.route, self.sdr.arrive
+        self._ae_route, self._ae_arrive = self.ae.route, self.ae.arrive
+        self._env_schedule = self.env.schedule
+        self._csm_callbacks = (self._arrive_csm,)
+        self._fallback_callbacks = (self._arrive_fallback,)
+        self._sla = self.rules.sla_hours is not None
 
     def run(self) -> None:
         """Run to the horizon: pre-drawn arrivals and SLA checks merged with SimPy's events."""
         env = self.env
         horizon = self.rules.horizon
         times = self.x.pickup_time
-        kinds = np.zeros(len(times), dtype=np.int8)
+        kinds = None
         if self.rules.sla_hours is not None:
             sla_times = self._sla_deadlines()
             self.sla_deadline = array("d", np.ascontiguousarray(sla_times, dtype=float).tobytes())
+            kinds = np.zeros(len(times) + len(sla_times), dtype=np.int8)
+            kinds[len(times) :] = 1
             times = np.concatenate([times, sla_times])
-            kinds = np.concatenate([kinds, np.ones(len(sla_times), dtype=np.int8)])
         order = np.argsort(times, kind="stable")
         order = order[times[order] < horizon]
-        n = len(self.x.mql_time)
-        actions = (self._arrive_sdr, self._sla_check)
         for item in self.x.enter_sales:
             self._enter_sales(item)
-        peek, step = env.peek, env.step
         with paused_gc():
-            for at, kind, index in zip(
-                times[order].tolist(), kinds[order].tolist(), order.tolist(), strict=True
-            ):
-                while peek() < at:
+            if kinds is None:
+                self._walk(times[order].tolist(), order.tolist(), None)
+            else:
+                self._walk(times[order].tolist(), order.tolist(), kinds[order].tolist())
+            env.run(until=horizon)
+
+    def _walk(self, times: list[float], indices: list[int], kinds: list[int] | None) -> None:
+        """Each pre-drawn arrival (kind 0) or SLA check (kind 1, index past the items) at its
+        time, after every SimPy event due before it.
+
+        SimPy has no public way to move the clock without an event: ``env.run(until=at)``
+        per arrival (an event and a StopSimulation each) made runs 47% slower, and one
+        Timeout per batch of arrivals would need every stage to take its arrival time
+        instead of ``env.now``. So the clock (``_now``) and the next event's time (the head
+        of ``_queue``, what ``peek`` returns, without a call per check) are read and set
+        directly, and simpy is pinned < 5 (pyproject.toml).
+        """
+        env = self.env
+        queue, step = env._queue, env.step
+        arrive = self._arrive_sdr
+        if kinds is None:
+            for at, item in zip(times, indices, strict=True):
+                while queue and queue[0][0] < at:
                     step()
                 if at > env._now:
-                    # Nothing is due before ``at``: advance the clock to it. SimPy has no
-                    # public way to move the clock without an event: ``env.run(until=at)``
-                    # per arrival (an event and a StopSimulation each) made runs 47% slower,
-                    # and one Timeout per batch of arrivals would need every stage to take
-                    # its arrival time instead of ``env.now``. So this private attribute
-                    # stays, and simpy is pinned < 5 (pyproject.toml).
                     env._now = at
-                actions[kind](index - n if kind else index)
-            env.run(until=horizon)
+                arrive(item)
+            return
+        n = len(self.x.mql_time)
+        sla_check = self._sla_check
+        for at, kind, index in zip(times, kinds, indices, strict=True):
+            while queue and queue[0][0] < at:
+                step()
+            if at > env._now:
+                env._now = at
+            if kind:
+                sla_check(index - n)
+            else:
+                arrive(index)
 
     def release(self) -> None:
         """Drop the per-item inputs and results once collected into the ledger: items
         still queued at the horizon keep this flow alive through the teams' queues."""
         self.x = None  # type: ignore[assignment]
         self.results = {}
-        self._first_response = self._ae_start = array("d")
+        for name in (
+            "_first_response",
+            "_ae_start",
+            "_sql_time",
+            "_close_time",
+            "_loss_time",
+            "_onboard_start",
+            "_segment",
+            "_source",
+            "_mql",
+            "_sdr_work",
+            "_is_fit",
+            "_opportunity",
+            "_discovery",
+        ):
+            setattr(self, name, array("d"))
         for name in ("state", "head", "outcome", "seam", "reason", "sla_breached", "rerouted"):
             setattr(self, name, array("b"))
         self.sla_deadline = self.opened = self.not_followed_up = array("b")
@@ -205,23 +268,26 @@ class Flow:
             return self.sdr.calendar.add_working_hours_array(mql, self.rules.sla_hours)
         return mql + self.rules.sla_hours
 
-    def _after(self, delay: float, action: Callable[[simpy.Event], None], item: int) -> None:
-        """``action`` after ``delay`` hours; the event carries the item as its value."""
+    def _after(
+        self, delay: float, callbacks: tuple[Callable[[simpy.Event], None], ...], item: int
+    ) -> None:
+        """The ``callbacks`` after ``delay`` hours; the event carries the item as its value."""
         self.events[0] += 1
-        self.env.timeout(delay, item).callbacks.append(action)
+        self._env_schedule(Due(callbacks, item), NORMAL, delay)
 
     # Seam 1: routing, SLA, first response, decay, acceptance.
 
     def _arrive_sdr(self, item: int) -> None:
-        if self.state[item] != NOT_ARRIVED:
+        state = self.state
+        if state[item] != NOT_ARRIVED:
             return
-        head = self.sdr.route(self.x.segment[item])
+        head = self._sdr_route(self._segment[item])
         if head < 0 and self.rules.perfect_seam1:
             head = self.sdr.least_loaded_head()
             if head < 0:
                 now = self.env.now
-                self.state[item] = STARTED
-                self._first_response[item] = max(now, self.x.mql_time[item])
+                state[item] = STARTED
+                self._first_response[item] = max(now, self._mql[item])
                 self._sdr_done(item, now)
                 return
         if head < 0:
@@ -230,9 +296,9 @@ class Flow:
             else:
                 self._lose(item, 1, "unrouted", self.env.now)
             return
-        self.state[item] = QUEUED
+        state[item] = QUEUED
         self.head[item] = head
-        self.sdr.arrive(item, head, self._sdr_hold, self._sdr_done)
+        self._sdr_arrive(item, head, self._sdr_hold, self._sdr_done)
 
     def _sla_check(self, item: int) -> None:
         state = self.state[item]
@@ -264,10 +330,10 @@ class Flow:
     def _send_to_fallback(self, item: int) -> None:
         self.state[item] = REROUTED
         self.rerouted[item] = True
-        self._after(self.x.fallback_delay[item], self._arrive_fallback, item)
+        self._after(self.x.fallback_delay[item], self._fallback_callbacks, item)
 
     def _arrive_fallback(self, event: simpy.Event) -> None:
-        item = event.value
+        item = event._value
         team = self.fallback
         head = team.route(self.x.segment[item])
         if head < 0:
@@ -277,9 +343,9 @@ class Flow:
 
     def _sdr_hold(self, item: int, start: float) -> float:
         self.state[item] = STARTED
-        mql_time = self.x.mql_time[item]
+        mql_time = self._mql[item]
         self._first_response[item] = start if start > mql_time else mql_time
-        return self.sdr.calendar.add_working_hours(start, self.x.sdr_work[item])
+        return self._sdr_add(start, self._sdr_work[item])
 
     def _fallback_hold(self, item: int, start: float) -> float:
         mql_time = self.x.mql_time[item]
@@ -288,19 +354,18 @@ class Flow:
 
     def _sdr_done(self, item: int, now: float) -> None:
         x = self.x
-        rules = self.rules
         first_response = self._first_response[item]
-        wait = first_response - x.mql_time[item]
-        if first_response > self.sla_deadline[item]:
+        wait = first_response - self._mql[item]
+        if self._sla and first_response > self.sla_deadline[item]:
             self.sla_breached[item] = True
-        curve = rules.reach[x.source[item]]
+        curve = self._reach[self._source[item]]
         reach = 1.0 if curve is None or wait <= 0 else curve(wait)
-        if not x.is_fit[item]:
-            if x.accept_unfit_u[item] < rules.p_accept_unfit * reach:
+        if not self._is_fit[item]:
+            if x.accept_unfit_u[item] < self.rules.p_accept_unfit * reach:
                 self._to_sales(item, now)
             else:
                 self.outcome[item] = NOT_A_FIT
-                self.results["loss_time"][item] = now
+                self._loss_time[item] = now
         elif first_response > x.stale_time[item]:
             self._lose(item, 1, "stale_contact", now)
         elif x.reach_threshold[item] >= reach:
@@ -317,14 +382,14 @@ class Flow:
     # ``not_followed_up`` at seam 1 (the AE's discovery finds it gone).
 
     def _to_sales(self, item: int, now: float) -> None:
-        self.results["sql_time"][item] = now
-        head = self.ae.route(self.x.segment[item])
+        self._sql_time[item] = now
+        head = self._ae_route(self._segment[item])
         if head < 0:
             self.outcome[item] = CLOSED_LOST
             self.reason[item] = REASON_CODE["disqualified"]
-            self.results["loss_time"][item] = now
+            self._loss_time[item] = now
             return
-        self.ae.arrive(item, head, self._ae_hold, self._ae_done)
+        self._ae_arrive(item, head, self._ae_hold, self._ae_done)
 
     def _enter_sales(self, item: int) -> None:
         """An opportunity open at the start joins its AE for the time it has left."""
@@ -337,14 +402,14 @@ class Flow:
         self.ae.arrive(item, head, self._ae_hold, self._ae_done)
 
     def _ae_hold(self, item: int, start: float) -> float:
-        x = self.x
         self._ae_start[item] = start
-        end = start + x.discovery[item]
-        if x.opportunity[item]:
+        end = start + self._discovery[item]
+        if self._opportunity[item]:
+            x = self.x
             curve = self.rules.followup[x.source[item]]
             # A book opportunity (threshold -inf) never waited as an SQL in this run.
             if curve is not None and x.opportunity_threshold[item] >= 0.0:
-                chance = curve(start - self.results["sql_time"][item])
+                chance = curve(start - self._sql_time[item])
                 if x.opportunity_threshold[item] >= chance:
                     self.opened[item] = False
                     self.not_followed_up[item] = True
@@ -354,15 +419,16 @@ class Flow:
 
     def _ae_done(self, item: int, now: float) -> None:
         x = self.x
-        self.results["close_time"][item] = now
+        self._close_time[item] = now
         if self.not_followed_up[item]:
             self._lose(item, 1, "not_followed_up", now)
             return
-        if not x.opportunity[item]:
-            self.outcome[item] = NOT_A_FIT if not x.is_fit[item] else CLOSED_LOST
-            if x.is_fit[item]:
+        if not self._opportunity[item]:
+            is_fit = self._is_fit[item]
+            self.outcome[item] = CLOSED_LOST if is_fit else NOT_A_FIT
+            if is_fit:
                 self.reason[item] = REASON_CODE["disqualified"]
-            self.results["loss_time"][item] = now
+            self._loss_time[item] = now
         elif x.win[item]:
             self.results["won_time"][item] = now
             if self.rules.skip_deal_desk:
@@ -373,7 +439,7 @@ class Flow:
         else:
             self.outcome[item] = CLOSED_LOST
             self.reason[item] = x.lost_reason[item]
-            self.results["loss_time"][item] = now
+            self._loss_time[item] = now
 
     # Seam 2: deal desk, approval, fall-through while waiting, invoice.
 
@@ -396,19 +462,19 @@ class Flow:
         if invoice_at > self.rules.horizon:
             return
         self.results["invoice_time"][item] = invoice_at
-        self._after(invoice_at - self.env.now, self._arrive_csm, item)
+        self._after(invoice_at - self.env._now, self._csm_callbacks, item)
 
     # Seam 3: onboarding by customer success.
 
     def _arrive_csm(self, event: simpy.Event) -> None:
-        item = event.value
-        head = self.csm.route(self.x.segment[item])
+        item = event._value
+        head = self.csm.route(self._segment[item])
         if head < 0:
             return
         self.csm.arrive(item, head, self._csm_hold, self._csm_done)
 
     def _csm_hold(self, item: int, start: float) -> float:
-        self.results["onboard_start"][item] = start
+        self._onboard_start[item] = start
         return start + self.x.onboarding[item]
 
     def _csm_done(self, item: int, now: float) -> None:
@@ -416,8 +482,8 @@ class Flow:
 
     def _lose(self, item: int, seam: int, reason: str, at: float) -> None:
         """Record a loss at a seam; a lead that was never a fit is simply not a fit."""
-        self.results["loss_time"][item] = at
-        if seam == 1 and not self.x.is_fit[item]:
+        self._loss_time[item] = at
+        if seam == 1 and not self._is_fit[item]:
             self.outcome[item] = NOT_A_FIT
             return
         self.outcome[item] = LOST_AT_SEAM

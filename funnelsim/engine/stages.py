@@ -64,22 +64,31 @@ def walk_stages(
     offsets = np.full((n, len(stages)), np.nan)
     alive = active.copy()
     age_days = np.where(np.isfinite(age_hours), age_hours, 0.0) / HOURS_PER_DAY
+    # Masks that do not change from stage to stage, worked out once.
+    of_segment = [segment == code for code in range(len(names))]
+    aged = age_days > 0
     for k, stage in enumerate(stages):
         cols = u[:, k * UNIFORMS_PER_STAGE : (k + 1) * UNIFORMS_PER_STAGE]
         here = alive & (start_stage <= k)
         counted = active & (start_stage <= k)
+        # Book opportunities part-way through this stage (few, or none).
+        resuming = (start_stage == k) & aged
+        any_resuming = bool(resuming.any())
         days = np.zeros(n)
         chance = np.zeros(n)
         for code, name in enumerate(names):
-            rows = counted & (segment == code)
+            rows = counted & of_segment[code]
             if not rows.any():
                 continue
             dist = stage.days_for(name)
-            resumed = rows & (start_stage == k) & (age_days > 0)
-            fresh = rows & ~resumed
+            resumed = rows & resuming if any_resuming else None
+            if resumed is not None and resumed.any():
+                fresh = rows & ~resumed
+                elapsed = age_days[resumed]
+                days[resumed] = dist.ppf_above(cols[resumed, DAYS], elapsed) - elapsed
+            else:
+                fresh = rows
             days[fresh] = dist.ppf(cols[fresh, DAYS])
-            elapsed = age_days[resumed]
-            days[resumed] = dist.ppf_above(cols[resumed, DAYS], elapsed) - elapsed
             chance[rows] = stage.advance_for(name)
         stalls = np.zeros(n)
         struck = here & (cols[:, STALL] < stage.stall.prob)

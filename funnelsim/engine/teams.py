@@ -14,6 +14,7 @@ from heapq import heapify, heappop, heappush
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from funnelsim.engine.calendar import WorkCalendar
 
@@ -23,6 +24,22 @@ HOURS_PER_WEEK = 168.0
 # happens when it is done.
 HoldFn = Callable[[int, float], float]
 DoneFn = Callable[[int, float], None]
+
+
+class Due(simpy.Event):
+    """An event already triggered, due after a delay: what ``simpy.Timeout`` is, minus what
+    nothing here reads (its ``env`` and ``delay`` fields, the negative-delay check).
+
+    It carries its payload as its value and its callbacks as a tuple shared by every event
+    of its kind (``Environment.step`` only iterates them), so an event costs one small
+    object and one ``Environment.schedule`` call: ~12% of SimPy's time per event.
+    """
+
+    _ok = True  # read by ``Environment.step``: these events always succeed
+
+    def __init__(self, callbacks: tuple[Callable[[simpy.Event], None], ...], value: object):
+        self.callbacks = callbacks  # type: ignore[assignment]
+        self._value = value
 
 
 class LevelLog:
@@ -117,8 +134,10 @@ class Team:
         self.waiting = LevelLog()
         # Bound once: the hot paths below run once or twice per item.
         self._log_start, self._log_end = self.busy.up, self.busy.down
-        self._timeout = env.timeout
-        self._on_finish = self._finish
+        self._wait_up = self.waiting.up
+        self._env_schedule = env.schedule
+        self._finish_callbacks = (self._finish,)
+        self._wake_callbacks = (self._on_wake,)
         self.n_weeks = n_weeks
         self.head_segments = head_segments
         self._rr = 0
@@ -128,28 +147,55 @@ class Team:
         self.served = 0
         self._wake_time: float | None = None
         self.horizon = horizon
+        if type(self) is Team:
+            # The routing rule picked once: ``route`` runs for every item. (Seat teams
+            # route seat by seat with their own ``route``.)
+            self.route = self._router()  # type: ignore[method-assign]
+
+    def _router(self) -> Callable[[int], int]:
+        """``route`` for this team's rule and headcount, without the checks per call."""
+        if self.pooled:
+            return self._route_first if self.headcount else self._route_none
+        if self.headcount == 0:
+            return self._route_none
+        if self._heap is not None:
+            return self._route_least_loaded
+        if self.routing == "by_segment":
+            return self._route_by_segment
+        return self._route_round_robin
 
     def route(self, segment: int) -> int:
         """Pick the head (queue index) for a new item; -1 when no head can take it."""
-        if self.pooled:
-            return 0 if self.headcount else -1
-        if self.headcount == 0:
+        return self._router()(segment)
+
+    @staticmethod
+    def _route_first(_segment: int) -> int:
+        return 0
+
+    @staticmethod
+    def _route_none(_segment: int) -> int:
+        return -1
+
+    def _route_least_loaded(self, _segment: int) -> int:
+        """The lowest-numbered head with the least load (stale heap entries dropped)."""
+        heap, load = self._heap, self.load
+        while True:
+            level, head = heap[0]
+            if load[head] == level:
+                return head
+            heappop(heap)
+
+    def _route_by_segment(self, segment: int) -> int:
+        """The segment's heads in turn; -1 when the segment has none."""
+        heads = self._heads_of_segment.get(segment)
+        if not heads:
             return -1
-        heap = self._heap
-        if heap is not None:
-            load = self.load
-            while True:
-                level, head = heap[0]
-                if load[head] == level:
-                    return head
-                heappop(heap)
-        if self.routing == "by_segment":
-            heads = self._heads_of_segment.get(segment)
-            if not heads:
-                return -1
-            turn = self._rr_by_segment.get(segment, 0)
-            self._rr_by_segment[segment] = turn + 1
-            return heads[turn % len(heads)]
+        turn = self._rr_by_segment.get(segment, 0)
+        self._rr_by_segment[segment] = turn + 1
+        return heads[turn % len(heads)]
+
+    def _route_round_robin(self, _segment: int) -> int:
+        """Every head in turn."""
         head = self._rr % self.headcount
         self._rr += 1
         return head
@@ -174,16 +220,17 @@ class Team:
 
     def arrive(self, item: int, head: int, hold: HoldFn, done: DoneFn) -> None:
         """Queue an item at a head; it starts at once if a slot is free and the team works."""
-        now = self.env.now
+        now = self.env._now
         self.load[head] += 1
         if self._heap is not None:
             self._load_changed(head)
         queue = self.queues[head]
-        free = self.free_total if self.pooled else self.free[head]
+        pooled = self.pooled
+        free = self.free_total if pooled else self.free[head]
         if free > 0 and not queue and (self._always_open or self.calendar.next_open(now) <= now):
-            # The common case: nothing waiting, a free slot and an open calendar (what
-            # ``_start`` does, inline).
-            if self.pooled:
+            # The common case: nothing waiting, a free slot and an open calendar: start
+            # at once (as ``_fill`` starts a queued item).
+            if pooled:
                 self.free_total = free - 1
             else:
                 self.free[head] = free - 1
@@ -191,12 +238,15 @@ class Team:
             self._log_start(now)
             self._log_end(end)
             self._event_counter[0] += 1
-            self._timeout(end - now, (item, head, done)).callbacks.append(self._on_finish)
+            self._env_schedule(Due(self._finish_callbacks, (item, head, done)), NORMAL, end - now)
             return
         queue.append((item, hold, done))
         self.queued[head] += 1
-        self.waiting.up(now)
-        self._fill(head, now)
+        self._wait_up(now)
+        if free > 0:
+            # Slots free but the queue waits for the calendar: ``_fill`` books the wake-up.
+            # (With no free slot ``_fill`` would do nothing.)
+            self._fill(head, now)
 
     def withdraw(self, item: int, head: int) -> None:
         """Take a queued item out (SLA re-routing); its queue entry is skipped lazily."""
@@ -212,26 +262,39 @@ class Team:
         queue = self.queues[head]
         if not queue:
             return
-        free = self.free_total if self.pooled else self.free[head]
+        pooled = self.pooled
+        free = self.free_total if pooled else self.free[head]
         if free <= 0:
             return
-        if not self._always_open and self._closed_until_opening(now):
-            return
+        if not self._always_open:
+            opening = self.calendar.next_open(now)
+            if opening > now:
+                self._wake_at(opening)
+                return
         withdrawn = self.withdrawn
         down = self.waiting.down
+        queued = self.queued
+        callbacks = self._finish_callbacks
+        schedule = self._env_schedule
         while queue and free > 0:
             item, hold, done = queue.popleft()
             if withdrawn and (item, head) in withdrawn:
                 withdrawn.discard((item, head))
                 continue
-            self.queued[head] -= 1
+            queued[head] -= 1
             down(now)
             free -= 1
-            if self.pooled:
+            if pooled:
                 self.free_total = free
             else:
                 self.free[head] = free
-            self._start(item, head, now, hold, done)
+            # Start it: the stage says when it is done; the completion carries its item
+            # as the event's value (one shared callback, no closure per event).
+            end = hold(item, now)
+            self._log_start(now)
+            self._log_end(end)
+            self._event_counter[0] += 1
+            schedule(Due(callbacks, (item, head, done)), NORMAL, end - now)
 
     def _closed_until_opening(self, now: float) -> bool:
         """Whether the calendar is closed at ``now``; if so, wake the team at its opening."""
@@ -247,10 +310,10 @@ class Team:
             return
         self._wake_time = opening
         self._event_counter[0] += 1
-        self.env.timeout(opening - self.env.now, opening).callbacks.append(self._on_wake)
+        self._env_schedule(Due(self._wake_callbacks, opening), NORMAL, opening - self.env._now)
 
     def _on_wake(self, event: simpy.Event) -> None:
-        self._wake(event.value)
+        self._wake(event._value)
 
     def _wake(self, opening: float) -> None:
         if self._wake_time != opening:
@@ -260,18 +323,9 @@ class Team:
         for head in range(len(self.queues)):
             self._fill(head, now)
 
-    def _start(self, item: int, head: int, now: float, hold: HoldFn, done: DoneFn) -> None:
-        end = hold(item, now)
-        self._log_start(now)
-        self._log_end(end)
-        self._event_counter[0] += 1
-        # The completion carries its item as the event's value: one shared callback, no
-        # closure per event.
-        self._timeout(end - now, (item, head, done)).callbacks.append(self._on_finish)
-
     def _finish(self, event: simpy.Event) -> None:
-        item, head, done = event.value
-        now = self.env.now
+        item, head, done = event._value
+        now = self.env._now
         self.load[head] -= 1
         if self._heap is not None:
             self._load_changed(head)
