@@ -23,6 +23,9 @@ MAX_GAMMA_CV = 1e3  # sd / mean, and its inverse
 MIN_WEIBULL_SHAPE = 0.05
 # Halvings of [0, 1] that pin a quantile far below float64 resolution of a uniform.
 BISECTION_STEPS = 52
+# The largest probability the bisection can return: analytic CDFs are capped here too, so a
+# remaining-time draw above a far-out value stays finite, as with the bisection.
+MAX_CDF = 1.0 - 2.0**-BISECTION_STEPS
 
 
 class _Dist(BaseModel):
@@ -43,7 +46,19 @@ class _Dist(BaseModel):
         return self.ppf(rng.random(size))
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
-        """P(X <= x), found by bisection on ``ppf`` (every distribution has one)."""
+        """P(X <= x): analytic where the distribution has a closed form, else bisection."""
+        x = np.asarray(x, dtype=float)
+        exact = self._exact_cdf(np.maximum(x, 0.0))
+        if exact is not None:
+            return np.clip(exact, 0.0, MAX_CDF)
+        return self.bisected_cdf(x)
+
+    def _exact_cdf(self, x: np.ndarray) -> np.ndarray | None:
+        """The closed-form CDF at non-negative ``x``, or None where there is none."""
+        return None
+
+    def bisected_cdf(self, x: np.ndarray) -> np.ndarray:
+        """P(X <= x) by bisection on ``ppf``: works for every distribution."""
         x = np.asarray(x, dtype=float)
         low = np.zeros(x.shape)
         high = np.ones(x.shape)
@@ -57,7 +72,8 @@ class _Dist(BaseModel):
     def ppf_above(self, u: np.ndarray, above: np.ndarray) -> np.ndarray:
         """Inverse CDF of X given X > ``above``, at uniforms ``u`` (remaining-time draws)."""
         start = self.cdf(above)
-        return np.maximum(self.ppf(start + np.asarray(u) * (1.0 - start)), above)
+        level = np.minimum(start + np.asarray(u) * (1.0 - start), MAX_CDF)
+        return np.maximum(self.ppf(level), above)
 
 
 class Fixed(_Dist):
@@ -68,6 +84,9 @@ class Fixed(_Dist):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return np.full(np.shape(u), self.value, dtype=float)
+
+    def _exact_cdf(self, x: np.ndarray) -> np.ndarray:
+        return (x >= self.value).astype(float)
 
     def mean(self) -> float:
         return self.value
@@ -88,6 +107,9 @@ class Exponential(_Dist):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return -self.mean_ * np.log1p(-np.asarray(u, dtype=float))
+
+    def _exact_cdf(self, x: np.ndarray) -> np.ndarray:
+        return -np.expm1(-x / self.mean_)
 
     def mean(self) -> float:
         return self.mean_
@@ -124,6 +146,10 @@ class Lognormal(_Dist):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return np.exp(self.mu + self.sigma * special.ndtri(np.asarray(u, dtype=float)))
+
+    def _exact_cdf(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return special.ndtr((np.log(x) - self.mu) / self.sigma)
 
     def mean(self) -> float:
         return math.exp(self.mu + self.sigma**2 / 2)
@@ -163,6 +189,9 @@ class Gamma(_Dist):
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return self.scale * special.gammaincinv(self.shape, np.asarray(u, dtype=float))
 
+    def _exact_cdf(self, x: np.ndarray) -> np.ndarray:
+        return special.gammainc(self.shape, x / self.scale)
+
     def mean(self) -> float:
         return self.mean_
 
@@ -179,6 +208,9 @@ class Weibull(_Dist):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return self.scale * (-np.log1p(-np.asarray(u, dtype=float))) ** (1 / self.shape)
+
+    def _exact_cdf(self, x: np.ndarray) -> np.ndarray:
+        return -np.expm1(-((x / self.scale) ** self.shape))
 
     def mean(self) -> float:
         return self.scale * math.gamma(1 + 1 / self.shape)
@@ -211,6 +243,14 @@ class Triangular(_Dist):
         right = b - np.sqrt((1 - u) * (b - a) * (b - c))
         return np.where(u < cut, left, right)
 
+    def _exact_cdf(self, x: np.ndarray) -> np.ndarray:
+        a, c, b = self.low, self.mode, self.high
+        x = np.clip(x, a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left = (x - a) ** 2 / ((b - a) * (c - a))
+            right = 1.0 - (b - x) ** 2 / ((b - a) * (b - c))
+        return np.where(x <= c, np.nan_to_num(left), np.nan_to_num(right, nan=1.0))
+
     def mean(self) -> float:
         return (self.low + self.mode + self.high) / 3
 
@@ -228,6 +268,9 @@ class Beta(_Dist):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return special.betaincinv(self.a, self.b, np.asarray(u, dtype=float))
+
+    def _exact_cdf(self, x: np.ndarray) -> np.ndarray:
+        return special.betainc(self.a, self.b, np.minimum(x, 1.0))
 
     def mean(self) -> float:
         return self.a / (self.a + self.b)
@@ -252,6 +295,9 @@ class Uniform(_Dist):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return self.low + (self.high - self.low) * np.asarray(u, dtype=float)
+
+    def _exact_cdf(self, x: np.ndarray) -> np.ndarray:
+        return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
 
     def mean(self) -> float:
         return (self.low + self.high) / 2
