@@ -27,7 +27,7 @@ from funnelsim.engine.fates import (
     draw_rows,
     stream,
 )
-from funnelsim.engine.ledger import empty_columns
+from funnelsim.engine.ledger import LazyColumns, empty_columns
 from funnelsim.engine.marketing import (
     HOURS_PER_DAY,
     MARKETING_FATES,
@@ -143,15 +143,17 @@ def draw_book(scenario: Scenario, seed: int, new_source: np.ndarray) -> BookRows
     return BookRows(columns, kind, term_start, stage, age, churn_u)
 
 
-def append_book(columns: dict[str, np.ndarray], book: BookRows) -> dict[str, np.ndarray]:
+def append_book(columns: LazyColumns, book: BookRows) -> LazyColumns:
     """The run's ledger columns with the book's records appended after the new leads.
 
     Column by column, each old column freed as its longer copy is made, so the ledger is
-    never held twice.
+    never held twice; columns not made yet keep the book's part as their tail.
     """
-    out: dict[str, np.ndarray] = {}
+    out = LazyColumns(columns.n_new, columns.dtypes, tail=dict(book.columns))
     for name in list(columns):
-        out[name] = np.concatenate([columns.pop(name), book.columns[name]])
+        head = columns.pop(name)
+        out[name] = np.concatenate([head, out.tail.pop(name).astype(head.dtype, copy=False)])
+    out.make("from_book")  # draws read it to tell the book's rows
     return out
 
 

@@ -17,12 +17,15 @@ from funnelsim.engine.fates import (
 from funnelsim.engine.ledger import (
     LOST_AT_SEAM,
     UNDECIDED,
+    floor32,
 )
 from funnelsim.scenario.models import Scenario
 
 HOURS_PER_MONTH = 8760.0 / 12
 
 
+# The terms' hours, stored like the ledger's times (rounded down to float32).
+TERM_HOURS = ("start", "end", "paid_time", "upsell_time", "upsell_paid_time")
 # The fates the customer phase reads (after the queued part).
 CUSTOMER_FATES = (Fate.CONTRACT_ERROR, Fate.CONTEXT, Fate.EARLY_CHURN)
 
@@ -89,14 +92,17 @@ def run_customers(
     columns["outcome"][customers] = result.outcome
     columns["seam"][customers] = result.seam
     columns["loss_reason"][customers] = result.reason
-    columns["churn_time"][customers] = result.churn_time
+    columns["churn_time"][customers] = floor32(result.churn_time)
     columns["arr_at_horizon"][customers] = result.arr_at_horizon
     columns["invoiced_revenue"][customers] = result.invoiced_revenue
     columns["horizon_revenue"][customers] = result.horizon_revenue
     columns["terms"][customers] = result.n_terms
     lost = customers[result.outcome == LOST_AT_SEAM]
-    columns["loss_time"][lost] = result.churn_time[result.outcome == LOST_AT_SEAM]
-    return result.terms
+    columns["loss_time"][lost] = floor32(result.churn_time[result.outcome == LOST_AT_SEAM])
+    terms = result.terms
+    for name in TERM_HOURS:
+        terms[name] = floor32(terms[name].to_numpy())
+    return terms
 
 
 def _cash_and_products(

@@ -1,0 +1,194 @@
+"""One pass over the ledger's rows, a block at a time: fates, marketing, queued inputs.
+
+Each lead's row of the fate stream is drawn once: marketing reads its columns for every
+lead, and the same block's MQLs keep the columns the queued part and the customer phase
+read. The queued part's inputs are built block by block, so neither the fates of every
+lead nor those of every MQL are ever held at once; they are the numbers a whole-run draw
+gives (:class:`funnelsim.engine.fates.RowStream`), the inputs equal to one
+``flow_inputs`` call over all items.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from funnelsim.engine.customer_phase import CUSTOMER_FATES, draw_source
+from funnelsim.engine.fates import (
+    FATE_STREAM,
+    PRODUCT_STREAM,
+    STAGE_STREAM,
+    Fate,
+    RowStream,
+)
+from funnelsim.engine.flow import FlowInputs
+from funnelsim.engine.inputs import flow_inputs
+from funnelsim.engine.marketing import MARKETING_FATES, draw_products, run_marketing
+from funnelsim.engine.stages import UNIFORMS_PER_STAGE
+from funnelsim.scenario.models import Scenario
+
+BLOCK_ROWS = 1 << 15
+ALL_FATES = [int(fate) for fate in Fate]
+# The fates the queued part and the customer phase read: the marketing phase's own
+# (segment, fit, scoring, nurture, deal value) are not kept for the items.
+ITEM_FATES = tuple(
+    fate
+    for fate in Fate
+    if fate
+    not in (
+        Fate.SEGMENT,
+        Fate.FIT,
+        Fate.SCORE_NOISE,
+        Fate.DEAL_VALUE,
+        Fate.RESURFACE,
+        Fate.RESURFACE_DELAY,
+    )
+)
+
+
+@dataclass
+class LeadPass:
+    """What the pass leaves: the queued part's items (ledger rows, sorted) and inputs,
+    the customer phase's fates at the items, and per row the product-churn uniforms
+    (None without products)."""
+
+    items: np.ndarray
+    inputs: FlowInputs
+    fates: dict[Fate, np.ndarray]
+    churn_u: np.ndarray | None
+
+
+def run_lead_pass(
+    scenario: Scenario,
+    seed: int,
+    columns: dict[str, np.ndarray],
+    perfect: frozenset[int],
+    n_new: int,
+    opp_age: np.ndarray | None = None,
+    opp_stage: np.ndarray | None = None,
+) -> LeadPass:
+    """Marketing for the ``n_new`` new leads, then the queued inputs of every row that
+    reaches seam 1 (an MQL within the horizon) or starts in sales (``opp_age`` finite).
+
+    ``columns`` already holds the book's rows after the new leads (their marketing
+    done by the book); the book's rows draw from the book's own streams.
+    """
+    names = tuple(scenario.sources)
+    horizon = scenario.horizon_hours
+    n_rows = len(columns["created"])
+    row_source = draw_source(columns)
+    fate_stream = RowStream(seed, FATE_STREAM, row_source, names, len(Fate))
+    width = UNIFORMS_PER_STAGE * (len(scenario.sales.stages or {}) - 1)
+    stage_stream = RowStream(seed, STAGE_STREAM, row_source, names, width) if width > 0 else None
+    product_stream = None
+    churn_u = None
+    if scenario.products is not None:
+        product_stream = RowStream(seed, PRODUCT_STREAM, columns["source"][:n_new], names, 2)
+        churn_u = np.empty(n_new)
+    in_sales = None if opp_age is None else np.isfinite(opp_age)
+    inputs = _InputsBuilder()
+    customer: dict[Fate, list[np.ndarray]] = {fate: [] for fate in CUSTOMER_FATES}
+    items: list[np.ndarray] = []
+    blocks = [*_blocks(0, n_new), *_blocks(n_new, n_rows)]
+    for lo, hi in blocks:
+        rows = np.arange(lo, hi)
+        u = fate_stream.take(rows, ALL_FATES)
+        if hi <= n_new:
+            block = slice(lo, hi)
+            run_marketing(scenario, {f: u[f] for f in MARKETING_FATES}, columns, perfect, block)
+            if product_stream is not None and churn_u is not None:
+                product_u = product_stream.take(rows, [0, 1])
+                churn_u[block] = draw_products(
+                    scenario, product_u, u[Fate.DEAL_VALUE], columns, block
+                )
+        queued = columns["mql_time"][lo:hi] < horizon
+        if in_sales is not None:
+            queued |= in_sales[lo:hi]
+        at = np.flatnonzero(queued)
+        item_fates = {fate: u[fate, at] for fate in ITEM_FATES}
+        del u
+        block_items = lo + at
+        stage_u = None
+        if scenario.sales.stages is not None:
+            stage_u = _stage_uniforms(stage_stream, block_items, item_fates, width)
+        inputs.add(
+            flow_inputs(
+                scenario, item_fates, columns, block_items, perfect, opp_age, opp_stage, stage_u
+            )
+        )
+        for fate in CUSTOMER_FATES:
+            customer[fate].append(item_fates[fate])
+        items.append(block_items)
+    if not blocks:  # no rows at all: the inputs of no items
+        empty = np.empty(0, dtype=np.int64)
+        fates = {fate: np.empty(0) for fate in ITEM_FATES}
+        stage_u = None
+        if scenario.sales.stages is not None:
+            stage_u = np.empty((0, UNIFORMS_PER_STAGE + width))
+        inputs.add(flow_inputs(scenario, fates, columns, empty, perfect, None, None, stage_u))
+        customer = {fate: [np.empty(0)] for fate in CUSTOMER_FATES}
+        items = [empty]
+    return LeadPass(
+        items=np.concatenate(items),
+        inputs=inputs.build(),
+        fates={fate: np.concatenate(parts) for fate, parts in customer.items()},
+        churn_u=churn_u,
+    )
+
+
+def _blocks(start: int, stop: int) -> list[tuple[int, int]]:
+    """Row ranges of at most ``BLOCK_ROWS`` covering ``start``..``stop``."""
+    return [(lo, min(lo + BLOCK_ROWS, stop)) for lo in range(start, stop, BLOCK_ROWS)]
+
+
+def _stage_uniforms(
+    stream: RowStream | None, items: np.ndarray, fates: dict[Fate, np.ndarray], width: int
+) -> np.ndarray:
+    """The items' stage uniforms (items x 4 per stage): the first stage reads the lead's
+    win, cycle and slip fates, so one stage meets exactly the draws the one-stage sales
+    cycle meets; later stages read their own stream."""
+    first = np.column_stack(
+        [fates[Fate.WIN], fates[Fate.CYCLE], fates[Fate.SLIP], fates[Fate.SLIP_DAYS]]
+    )
+    if stream is None or width <= 0:
+        return first
+    return np.hstack([first, stream.take(items, list(range(width))).T])
+
+
+class _InputsBuilder:
+    """Concatenates blocks' ``FlowInputs`` into one, growing compact arrays in place
+    (numpy fields are grown as typed arrays and viewed as numpy without a copy)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.shapes: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
+        self.n_items = 0
+
+    def add(self, part: FlowInputs) -> None:
+        for spec in fields(FlowInputs):
+            name = spec.name
+            value = getattr(part, name)
+            if value is None:
+                self.values.setdefault(name, None)
+            elif isinstance(value, np.ndarray):
+                dtype = np.dtype(np.int64) if value.dtype.kind in "iu" else np.dtype(float)
+                self.shapes[name] = (dtype, value.shape[1:])
+                grown = self.values.setdefault(name, array("q" if dtype.kind == "i" else "d"))
+                grown.frombytes(np.ascontiguousarray(value, dtype=dtype).tobytes())
+            elif isinstance(value, array):
+                grown = self.values.setdefault(name, array(value.typecode))
+                grown.extend(value)
+            else:  # positions among the items (enter_sales)
+                grown = self.values.setdefault(name, [])
+                grown.extend(self.n_items + int(i) for i in value)
+        self.n_items += len(part.lead)
+
+    def build(self) -> FlowInputs:
+        values = dict(self.values)
+        for name, (dtype, shape) in self.shapes.items():
+            flat = np.frombuffer(values[name], dtype=dtype) if len(values[name]) else np.empty(0)
+            values[name] = flat.astype(dtype, copy=False).reshape((-1, *shape))
+        return FlowInputs(**values)
