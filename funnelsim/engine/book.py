@@ -65,6 +65,45 @@ class BookRows:
         return len(self.kind)
 
 
+@dataclass(frozen=True)
+class BookColumn:
+    """A per-ledger-row value only the book's rows (from ``n_new`` on) carry, stored for
+    the book alone: indexed by ledger rows like an array, ``fill`` for the new leads."""
+
+    n_new: int
+    values: np.ndarray
+    fill: float
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        out = np.full(rows.shape, self.fill, dtype=self.values.dtype)
+        book = rows >= self.n_new
+        out[book] = self.values[rows[book] - self.n_new]
+        return out
+
+    def __len__(self) -> int:
+        return self.n_new + len(self.values)
+
+    def finite(self) -> np.ndarray:
+        """Per ledger row: does the row carry a value (finite)?"""
+        mask = np.zeros(len(self), dtype=bool)
+        mask[self.n_new :] = np.isfinite(self.values)
+        return mask
+
+
+def book_times(n_new: int, book: BookRows) -> tuple[BookColumn, BookColumn, BookColumn]:
+    """Per ledger row: a book opportunity's hours in its stage and the stage, a book
+    customer's term start (NaN, 0 and NaN elsewhere)."""
+    opps = book.kind == OPPORTUNITY
+    age = np.where(opps, book.age, np.nan)
+    stage = np.where(opps, book.stage, 0).astype(np.int64)
+    return (
+        BookColumn(n_new, age, np.nan),
+        BookColumn(n_new, stage, 0),
+        BookColumn(n_new, np.asarray(book.term_start, dtype=float), np.nan),
+    )
+
+
 def draw_book(scenario: Scenario, seed: int, new_source: np.ndarray) -> BookRows | None:
     """The book's records (None without a book), to append after ``new_source``'s leads."""
     book = scenario.book

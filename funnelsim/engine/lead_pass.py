@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from funnelsim.engine.book import BookColumn
 from funnelsim.engine.customer_phase import CUSTOMER_FATES, draw_source
 from funnelsim.engine.fates import (
     FATE_STREAM,
@@ -50,6 +51,15 @@ ITEM_FATES = tuple(
 
 
 @dataclass
+class StageOffsets:
+    """Hours from the start of sales to each stage's entry (NaN: never entered), kept
+    only for the items that enter a stage: ``at`` their positions among the items."""
+
+    at: np.ndarray
+    offsets: np.ndarray
+
+
+@dataclass
 class LeadPass:
     """What the pass leaves: the queued part's items (ledger rows, sorted) and inputs,
     the customer phase's fates at the items, and per row the product-churn uniforms
@@ -59,6 +69,7 @@ class LeadPass:
     inputs: FlowInputs
     fates: dict[Fate, np.ndarray]
     churn_u: np.ndarray | None
+    stage_offsets: StageOffsets
 
 
 def run_lead_pass(
@@ -67,8 +78,8 @@ def run_lead_pass(
     columns: dict[str, np.ndarray],
     perfect: frozenset[int],
     n_new: int,
-    opp_age: np.ndarray | None = None,
-    opp_stage: np.ndarray | None = None,
+    opp_age: BookColumn | None = None,
+    opp_stage: BookColumn | None = None,
 ) -> LeadPass:
     """Marketing for the ``n_new`` new leads, then the queued inputs of every row that
     reaches seam 1 (an MQL within the horizon) or starts in sales (``opp_age`` finite).
@@ -88,7 +99,6 @@ def run_lead_pass(
     if scenario.products is not None:
         product_stream = RowStream(seed, PRODUCT_STREAM, columns["source"][:n_new], names, 2)
         churn_u = np.empty(n_new)
-    in_sales = None if opp_age is None else np.isfinite(opp_age)
     inputs = _InputsBuilder()
     customer: dict[Fate, list[np.ndarray]] = {fate: [] for fate in CUSTOMER_FATES}
     items: list[np.ndarray] = []
@@ -105,8 +115,8 @@ def run_lead_pass(
                     scenario, product_u, u[Fate.DEAL_VALUE], columns, block
                 )
         queued = columns["mql_time"][lo:hi] < horizon
-        if in_sales is not None:
-            queued |= in_sales[lo:hi]
+        if opp_age is not None and hi > n_new:
+            queued |= np.isfinite(opp_age[rows])
         at = np.flatnonzero(queued)
         item_fates = {fate: u[fate, at] for fate in ITEM_FATES}
         del u
@@ -136,6 +146,7 @@ def run_lead_pass(
         inputs=inputs.build(),
         fates={fate: np.concatenate(parts) for fate, parts in customer.items()},
         churn_u=churn_u,
+        stage_offsets=inputs.stage_offsets(),
     )
 
 
@@ -160,17 +171,27 @@ def _stage_uniforms(
 
 class _InputsBuilder:
     """Concatenates blocks' ``FlowInputs`` into one, growing compact arrays in place
-    (numpy fields are grown as typed arrays and viewed as numpy without a copy)."""
+    (numpy fields are grown as typed arrays and viewed as numpy without a copy). The
+    stage offsets, read only after the run, are kept apart for the rows entering sales."""
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
         self.shapes: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
         self.n_items = 0
+        self.stage_at = array("q")
+        self.stage_rows = array("d")
+        self.n_stages = 1
 
     def add(self, part: FlowInputs) -> None:
+        if part.stage_offsets is not None:
+            offsets = np.asarray(part.stage_offsets, dtype=float)
+            self.n_stages = offsets.shape[1]
+            entering = np.flatnonzero(np.isfinite(offsets).any(axis=1))
+            self.stage_at.frombytes((self.n_items + entering).astype(np.int64).tobytes())
+            self.stage_rows.frombytes(np.ascontiguousarray(offsets[entering]).tobytes())
         for spec in fields(FlowInputs):
             name = spec.name
-            value = getattr(part, name)
+            value = None if name == "stage_offsets" else getattr(part, name)
             if value is None:
                 self.values.setdefault(name, None)
             elif isinstance(value, np.ndarray):
@@ -192,3 +213,8 @@ class _InputsBuilder:
             flat = np.frombuffer(values[name], dtype=dtype) if len(values[name]) else np.empty(0)
             values[name] = flat.astype(dtype, copy=False).reshape((-1, *shape))
         return FlowInputs(**values)
+
+    def stage_offsets(self) -> StageOffsets:
+        at = np.frombuffer(self.stage_at, dtype=np.int64) if self.stage_at else np.empty(0)
+        rows = np.frombuffer(self.stage_rows, dtype=float) if self.stage_rows else np.empty(0)
+        return StageOffsets(at.astype(np.int64, copy=False), rows.reshape(-1, self.n_stages))

@@ -112,7 +112,7 @@ def ledger_dtypes(n_names: int = 0) -> dict[str, np.dtype]:
 
 # Columns the engine reads back at full precision while it runs: float64 until
 # :func:`compact` rounds them once, after their last exact use.
-WORKING_F64 = frozenset({"created", "mql_time", "fit", "invoice_time", "onboarded_time"})
+WORKING_F64 = frozenset({"created", "mql_time", "fit"})
 _MINUS_ONE = frozenset({"sdr_head", "product", "account"})
 
 

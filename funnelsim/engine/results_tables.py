@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.engine.fates import Fate
+from funnelsim.engine.book import BookColumn
 from funnelsim.engine.flow import Flow
+from funnelsim.engine.lead_pass import StageOffsets
 from funnelsim.engine.ledger import (
     IN_FLIGHT,
     UNDECIDED,
@@ -22,13 +23,14 @@ from funnelsim.scenario.models import Scenario
 def collect_flow(
     flow: Flow,
     items: np.ndarray,
-    fates: dict[Fate, np.ndarray],
     columns: dict[str, np.ndarray],
-    opp_age: np.ndarray | None = None,
-    opp_stage: np.ndarray | None = None,
-) -> pd.DataFrame:
+    stage_offsets: StageOffsets,
+    opp_age: BookColumn | None = None,
+    opp_stage: BookColumn | None = None,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Scatter the queued part's per-item results into the ledger columns; return the
-    opportunities' stage rows (:func:`stage_table`).
+    opportunities' stage rows (:func:`stage_table`) and the items' exact (float64)
+    invoice and onboarded times, which the customer phase starts from.
 
     A book opportunity (``opp_age`` finite) was opened before the run: its
     ``opp_time`` is when it entered its stage, ``opp_age`` hours before its AE took it up.
@@ -39,7 +41,6 @@ def collect_flow(
     x = flow.x
     discovery = np.asarray(x.discovery)
     planned = np.asarray(x.cycle if x.planned is None else x.planned)
-    offsets = x.stage_offsets
     flow.x = None  # type: ignore[assignment]
     del x
     results = {name: np.asarray(values) for name, values in flow.results.items()}
@@ -57,17 +58,18 @@ def collect_flow(
     start = np.zeros(len(items), dtype=np.int64)
     if opp_stage is not None:
         start = np.where(np.isfinite(age), opp_stage[items], 0)
+    at = stage_offsets.at
     stages = stage_table(
-        items,
-        offsets,
-        walk_start,
-        age,
-        start,
-        results["close_time"],
-        np.isfinite(results["won_time"]),
+        items[at],
+        stage_offsets.offsets,
+        walk_start[at],
+        age[at],
+        start[at],
+        results["close_time"][at],
+        np.isfinite(results["won_time"][at]),
         horizon,
     )
-    del walk_start, age, start, offsets
+    del walk_start, age, start
     results["opp_time"] = opp_time
     for name in HORIZON_CLIPPED:  # in place: the flow's results are not read again
         values = results[name]
@@ -75,6 +77,7 @@ def collect_flow(
     expected_close[np.isnan(opp_time)] = np.nan
     results["expected_close"] = expected_close
     del opp_time, expected_close
+    exact = {name: results[name] for name in EXACT_TIMES}
     for name in list(results):
         put(columns, name, items, results.pop(name))
     columns["sla_breached"][items] = np.asarray(flow.sla_breached)
@@ -90,9 +93,11 @@ def collect_flow(
     columns["expected_close"][np.isnan(columns["opp_time"])] = np.nan
     columns["opportunity"] = ~np.isnan(columns["opp_time"])
     columns["won"] = ~np.isnan(columns["won_time"])
-    return stages
+    return stages, exact
 
 
+# The items' times the customer phase reads at full precision.
+EXACT_TIMES = ("invoice_time", "onboarded_time")
 # Milestones past the horizon are not reached (NaN).
 HORIZON_CLIPPED = ("first_response", "ae_start", "opp_time", "onboard_start")
 STAGE_ROWS_PER_BLOCK = 1 << 16

@@ -8,12 +8,13 @@ from its own row of the fate matrix, so decisions are coupled across scenarios.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 
 import numpy as np
 import simpy
 
-from funnelsim.engine.book import OPPORTUNITY, BookRows, append_book, draw_book
+from funnelsim.engine.book import append_book, book_times, draw_book
 from funnelsim.engine.customer_phase import run_customers
 from funnelsim.engine.fates import draw_all_arrivals
 from funnelsim.engine.flow import Flow
@@ -39,8 +40,9 @@ from funnelsim.engine.team_setup import build_teams
 from funnelsim.scenario.models import Scenario
 
 SEAMS = (1, 2, 3, 4)
-# Columns marketing fills that nothing reads back at full precision: stored at once.
-MARKETING_STORED = ("segment", "score", "product")
+# Columns the lead pass fills, stored (rounded once) when it is done: nothing after it
+# reads them at full precision.
+PASS_STORED = ("created", "mql_time", "fit", "segment", "score", "product")
 
 
 def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -> Ledger:
@@ -76,14 +78,15 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     opp_age = opp_stage = book_term_start = None
     if book is not None:
         columns = append_book(columns, book)
-        opp_age, opp_stage, book_term_start = _book_times(n, book)
+        opp_age, opp_stage, book_term_start = book_times(n, book)
     lead_pass = run_lead_pass(scenario, seed, columns, perfect, n, opp_age, opp_stage)
-    compact(columns, MARKETING_STORED, dtypes)
-    items, inputs, fates, churn_u = (
+    compact(columns, PASS_STORED, dtypes)
+    items, inputs, fates, churn_u, stage_offsets = (
         lead_pass.items,
         lead_pass.inputs,
         lead_pass.fates,
         lead_pass.churn_u,
+        lead_pass.stage_offsets,
     )
     del lead_pass
     if book is not None and churn_u is not None and book.churn_u is not None:
@@ -106,19 +109,28 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         counter,
     )
     del inputs
-    compact(columns, ("created", "mql_time", "fit"), dtypes)
     flow.run()
-    stages = collect_flow(flow, items, fates, columns, opp_age, opp_stage)
+    stages, item_times = collect_flow(flow, items, columns, stage_offsets, opp_age, opp_stage)
+    del stage_offsets
     flow.release()
-    terms = run_customers(scenario, seed, items, fates, columns, perfect, churn_u, book_term_start)
-    del fates
+    # The teams' tables are made before the customer phase, and the run's objects freed.
+    levels = team_levels(teams, scenario)
+    capacity = capacity_table(teams, horizon)
+    stints = stint_table(teams)
+    team_info = team_meta(teams, horizon)
+    del flow, teams, env
+    gc.collect()
+    terms = run_customers(
+        scenario, seed, items, fates, columns, perfect, churn_u, book_term_start, item_times
+    )
+    del fates, item_times
     settle_outcomes(columns)
     return Ledger(
         columns=ledger_columns(columns, dtypes),
         terms=terms,
-        team_levels=team_levels(teams, scenario),
-        capacity_rows=capacity_table(teams, horizon),
-        stint_rows=stint_table(teams),
+        team_levels=levels,
+        capacity_rows=capacity,
+        stint_rows=stints,
         source_names=tuple(scenario.sources),
         segment_names=segment_names,
         reason_names=reason_names,
@@ -137,19 +149,6 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
             "queued_leads": len(items),
             "new_leads": n,
             "book_records": 0 if book is None else book.size,
-            **team_meta(teams, horizon),
+            **team_info,
         },
     )
-
-
-def _book_times(n_new: int, book: BookRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per ledger row: a book opportunity's hours in its stage and the stage, a book
-    customer's term start."""
-    opp_age = np.full(n_new + book.size, np.nan)
-    opp_stage = np.zeros(n_new + book.size, dtype=np.int64)
-    term_start = np.full(n_new + book.size, np.nan)
-    opps = book.kind == OPPORTUNITY
-    opp_age[n_new:][opps] = book.age[opps]
-    opp_stage[n_new:][opps] = book.stage[opps]
-    term_start[n_new:] = book.term_start
-    return opp_age, opp_stage, term_start
