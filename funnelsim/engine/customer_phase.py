@@ -44,6 +44,9 @@ def run_customers(
 ) -> pd.DataFrame:
     """Contract errors, context transfer, then the term loop for every invoiced customer.
 
+    ``fates`` (and ``item_times``) are aligned with ``items``: the queued part's items
+    that can close a deal, among them every won deal and every new customer.
+
     ``book_term_start`` (per ledger row, NaN elsewhere) is the current term's start of
     each of the starting book's customers: they join the term loop at time 0.
     ``item_times`` holds the items' invoice and onboarded times in float64 (the ledger

@@ -61,12 +61,14 @@ class StageOffsets:
 
 @dataclass
 class LeadPass:
-    """What the pass leaves: the queued part's items (ledger rows, sorted) and inputs,
-    the customer phase's fates at the items, and per row the product-churn uniforms
-    (None without products)."""
+    """What the pass leaves: the queued part's items (ledger rows, sorted) and inputs;
+    the customer phase's fates, kept for the items that can close a deal (``closing``,
+    their positions among the items); per row the product-churn uniforms (None
+    without products)."""
 
     items: np.ndarray
     inputs: FlowInputs
+    closing: np.ndarray
     fates: dict[Fate, np.ndarray]
     churn_u: np.ndarray | None
     stage_offsets: StageOffsets
@@ -101,7 +103,7 @@ def run_lead_pass(
         churn_u = np.empty(n_new)
     inputs = _InputsBuilder()
     customer: dict[Fate, list[np.ndarray]] = {fate: [] for fate in CUSTOMER_FATES}
-    items: list[np.ndarray] = []
+    closing: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
     blocks = [*_blocks(0, n_new), *_blocks(n_new, n_rows)]
     for lo, hi in blocks:
         rows = np.arange(lo, hi)
@@ -124,14 +126,16 @@ def run_lead_pass(
         stage_u = None
         if scenario.sales.stages is not None:
             stage_u = _stage_uniforms(stage_stream, block_items, item_fates, width)
-        inputs.add(
-            flow_inputs(
-                scenario, item_fates, columns, block_items, perfect, opp_age, opp_stage, stage_u
-            )
+        part = flow_inputs(
+            scenario, item_fates, columns, block_items, perfect, opp_age, opp_stage, stage_u
         )
+        # Only an opportunity the lead's fates let win can become a customer.
+        can_close = np.flatnonzero(_flag(part.opportunity) & _flag(part.win))
+        closing.append(inputs.n_items + can_close)
+        inputs.add(part)
+        del part
         for fate in CUSTOMER_FATES:
-            customer[fate].append(item_fates[fate])
-        items.append(block_items)
+            customer[fate].append(item_fates[fate][can_close])
     if not blocks:  # no rows at all: the inputs of no items
         empty = np.empty(0, dtype=np.int64)
         fates = {fate: np.empty(0) for fate in ITEM_FATES}
@@ -140,14 +144,20 @@ def run_lead_pass(
             stage_u = np.empty((0, UNIFORMS_PER_STAGE + width))
         inputs.add(flow_inputs(scenario, fates, columns, empty, perfect, None, None, stage_u))
         customer = {fate: [np.empty(0)] for fate in CUSTOMER_FATES}
-        items = [empty]
+    built = inputs.build()
     return LeadPass(
-        items=np.concatenate(items),
-        inputs=inputs.build(),
+        items=built.lead,
+        inputs=built,
+        closing=np.concatenate(closing),
         fates={fate: np.concatenate(parts) for fate, parts in customer.items()},
         churn_u=churn_u,
         stage_offsets=inputs.stage_offsets(),
     )
+
+
+def _flag(values: Any) -> np.ndarray:
+    """A block's 0/1 input flags as booleans."""
+    return np.asarray(values, dtype=np.int8).astype(bool)
 
 
 def _blocks(start: int, stop: int) -> list[tuple[int, int]]:

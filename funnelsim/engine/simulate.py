@@ -81,9 +81,10 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         opp_age, opp_stage, book_term_start = book_times(n, book)
     lead_pass = run_lead_pass(scenario, seed, columns, perfect, n, opp_age, opp_stage)
     compact(columns, PASS_STORED, dtypes)
-    items, inputs, fates, churn_u, stage_offsets = (
+    items, inputs, closing, fates, churn_u, stage_offsets = (
         lead_pass.items,
         lead_pass.inputs,
+        lead_pass.closing,
         lead_pass.fates,
         lead_pass.churn_u,
         lead_pass.stage_offsets,
@@ -120,8 +121,17 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     team_info = team_meta(teams, horizon)
     del flow, teams, env
     gc.collect()
+    item_times = {name: times[closing] for name, times in item_times.items()}
     terms = run_customers(
-        scenario, seed, items, fates, columns, perfect, churn_u, book_term_start, item_times
+        scenario,
+        seed,
+        items[closing],
+        fates,
+        columns,
+        perfect,
+        churn_u,
+        book_term_start,
+        item_times,
     )
     del fates, item_times
     settle_outcomes(columns)
