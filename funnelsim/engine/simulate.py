@@ -1,9 +1,12 @@
 """One replication: ``(scenario, seed) -> Ledger``.
 
 The run has three phases. Marketing (arrivals, scoring, nurture, data decay) is drawn in
-bulk with numpy. The queued part (seam 1 to onboarding) runs in SimPy. Customers' terms
+bulk with numpy, block by block in one pass that also builds the queued part's inputs
+(``lead_pass``). The queued part (seam 1 to onboarding) runs in SimPy. Customers' terms
 (seam 3 early churn, seam 4 renewals) run in bulk again. Every lead's random numbers come
-from its own row of the fate matrix, so decisions are coupled across scenarios.
+from its own row of the fate matrix, so decisions are coupled across scenarios. Memory
+stays near the compact ledger's own size: columns are made as their phase fills them,
+and what a phase leaves behind is freed before the next one.
 """
 
 from __future__ import annotations
