@@ -212,9 +212,11 @@ class _InputsBuilder:
             elif isinstance(value, array):
                 grown = self.values.setdefault(name, array(value.typecode))
                 grown.extend(value)
-            else:  # positions among the items (enter_sales)
+            elif name == "enter_sales":  # positions among the items
                 grown = self.values.setdefault(name, [])
                 grown.extend(self.n_items + int(i) for i in value)
+            else:
+                raise TypeError(f"FlowInputs.{name}: no rule to join a {type(value).__name__}")
         self.n_items += len(part.lead)
 
     def build(self) -> FlowInputs:
