@@ -80,20 +80,21 @@ def measure(engine: str, factor: int, seed: int) -> dict[str, Any]:
     if engine == "funnelsim":
         from funnelsim.engine import simulate
 
-        def once() -> tuple[int, int]:
+        def once() -> tuple[int, int, float]:
             ledger = simulate(scenario, seed)
-            return ledger.n_leads, ledger.meta["simpy_events"]
+            size = sum(column.nbytes for column in ledger.columns.values())
+            return ledger.n_leads, ledger.meta["simpy_events"], size / max(ledger.n_leads, 1)
     else:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from reference import run_reference
 
-        def once() -> tuple[int, int]:
+        def once() -> tuple[int, int, float]:
             result = run_reference(scenario, seed)
-            return result["n_leads"], result["simpy_events"]
+            return result["n_leads"], result["simpy_events"], math.nan
 
     floor = _peak_rss_mb()
     wall, cpu = time.perf_counter(), time.process_time()
-    n_leads, events = once()
+    n_leads, events, ledger_bytes = once()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = _peak_rss_mb()
     return {
@@ -108,6 +109,7 @@ def measure(engine: str, factor: int, seed: int) -> dict[str, Any]:
         "peak_rss_mb": peak,
         "rss_after_imports_mb": floor,
         "rss_mb_per_1k_leads": (peak - floor) / max(n_leads, 1) * 1000,
+        "ledger_bytes_per_lead": ledger_bytes,
     }
 
 
@@ -163,6 +165,9 @@ def measure_size(label: str, leads: int | None, pairs: int, seed: int) -> dict[s
         "funnelsim_leads_per_cpu_second": _spread([r["leads_per_cpu_second"] for r in own]),
         "funnelsim_peak_rss_mb": _spread([r["peak_rss_mb"] for r in own]),
         "funnelsim_rss_mb_per_1k_leads": _spread([r["rss_mb_per_1k_leads"] for r in own]),
+        "funnelsim_ledger_bytes_per_lead": statistics.median(
+            r["ledger_bytes_per_lead"] for r in own
+        ),
         "reference_peak_rss_mb": _spread([r["peak_rss_mb"] for r in runs["reference"]]),
         "runs": runs,
     }
@@ -337,7 +342,12 @@ def _print_run(label: str, run: dict[str, Any]) -> None:
         f"{label:>8} {run['engine']:<9} {run['n_leads']:>10,d} leads  "
         f"{run['cpu_seconds']:8.2f} CPU s  {run['leads_per_cpu_second']:>10,.0f} leads/CPU s  "
         f"{run['events_per_lead']:5.2f} events/lead  peak {run['peak_rss_mb']:6.0f} MB  "
-        f"{run['rss_mb_per_1k_leads']:.3f} MB/1k leads",
+        f"{run['rss_mb_per_1k_leads']:.3f} MB/1k leads"
+        + (
+            f"  ledger {run['ledger_bytes_per_lead']:.0f} B/lead"
+            if run["engine"] == "funnelsim"
+            else ""
+        ),
         flush=True,
     )
 

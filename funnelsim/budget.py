@@ -5,13 +5,14 @@
 limit it refuses with the estimate and the limit in one line (``allow_large=True``, the
 CLI's ``--allow-large``, lifts soft limits); above a hard limit it always refuses.
 
-The cost constants were measured once with ``benchmarks/memory_budget.py``: each probe
-runs one replication job (``run_replication``) in a fresh process and takes its peak RSS
-above the RSS after imports. Slopes between two sizes of the baseline (365 days) gave 536
-bytes per lead (10k -> 413k leads; 608 at 10k -> 50k), 151 bytes per outbound attempt
-(52k -> 10.5M attempts), 2,234 bytes per head (a plan adding 20,000 AEs) and, for a run
-that keeps its ledgers and writes them, 1,015 bytes per lead and replication. The
-baseline queued 1.53 SimPy events per MQL. The constants below round these up.
+The cost constants were measured with ``benchmarks/memory_budget.py``: each probe runs
+one replication job (``run_replication``) in a fresh process and takes its peak RSS
+above the RSS after imports. Slopes between two sizes of the baseline (365 days) gave 274
+bytes per lead (10k -> 413k leads, the compact ledger holding 142 of them; about 250 at
+1M leads), 148 bytes per outbound attempt (52k -> 10.5M attempts), 2,099 bytes per head
+(a plan adding 9,000 AEs) and, for a run that keeps its ledgers and writes them, 513
+bytes per lead and replication. The baseline queued 1.54 SimPy events per MQL. The
+constants below round these up.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from scipy import special
 from funnelsim.scenario.loading import ScenarioError
 from funnelsim.scenario.models import OutboundSource, Scenario
 
-LEAD_BYTES = 600
+LEAD_BYTES = 300
 ATTEMPT_BYTES = 160
 ACCOUNT_BYTES = 8
-HEAD_BYTES = 2_300
-KEPT_LEDGER_BYTES = 1_100
+HEAD_BYTES = 2_200
+KEPT_LEDGER_BYTES = 550
 PROCESS_BYTES = 200_000_000
 EVENTS_PER_MQL = 1.6
 

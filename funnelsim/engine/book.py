@@ -27,7 +27,7 @@ from funnelsim.engine.fates import (
     draw_rows,
     stream,
 )
-from funnelsim.engine.ledger import empty_columns
+from funnelsim.engine.ledger import LazyColumns, empty_columns
 from funnelsim.engine.marketing import (
     HOURS_PER_DAY,
     MARKETING_FATES,
@@ -63,6 +63,45 @@ class BookRows:
     @property
     def size(self) -> int:
         return len(self.kind)
+
+
+@dataclass(frozen=True)
+class BookColumn:
+    """A per-ledger-row value only the book's rows (from ``n_new`` on) carry, stored for
+    the book alone: indexed by ledger rows like an array, ``fill`` for the new leads."""
+
+    n_new: int
+    values: np.ndarray
+    fill: float
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        out = np.full(rows.shape, self.fill, dtype=self.values.dtype)
+        book = rows >= self.n_new
+        out[book] = self.values[rows[book] - self.n_new]
+        return out
+
+    def __len__(self) -> int:
+        return self.n_new + len(self.values)
+
+    def finite(self) -> np.ndarray:
+        """Per ledger row: does the row carry a value (finite)?"""
+        mask = np.zeros(len(self), dtype=bool)
+        mask[self.n_new :] = np.isfinite(self.values)
+        return mask
+
+
+def book_times(n_new: int, book: BookRows) -> tuple[BookColumn, BookColumn, BookColumn]:
+    """Per ledger row: a book opportunity's hours in its stage and the stage, a book
+    customer's term start (NaN, 0 and NaN elsewhere)."""
+    opps = book.kind == OPPORTUNITY
+    age = np.where(opps, book.age, np.nan)
+    stage = np.where(opps, book.stage, 0).astype(np.int64)
+    return (
+        BookColumn(n_new, age, np.nan),
+        BookColumn(n_new, stage, 0),
+        BookColumn(n_new, np.asarray(book.term_start, dtype=float), np.nan),
+    )
 
 
 def draw_book(scenario: Scenario, seed: int, new_source: np.ndarray) -> BookRows | None:
@@ -143,15 +182,17 @@ def draw_book(scenario: Scenario, seed: int, new_source: np.ndarray) -> BookRows
     return BookRows(columns, kind, term_start, stage, age, churn_u)
 
 
-def append_book(columns: dict[str, np.ndarray], book: BookRows) -> dict[str, np.ndarray]:
+def append_book(columns: LazyColumns, book: BookRows) -> LazyColumns:
     """The run's ledger columns with the book's records appended after the new leads.
 
     Column by column, each old column freed as its longer copy is made, so the ledger is
-    never held twice.
+    never held twice; columns not made yet keep the book's part as their tail.
     """
-    out: dict[str, np.ndarray] = {}
+    out = LazyColumns(columns.n_new, columns.dtypes, tail=dict(book.columns))
     for name in list(columns):
-        out[name] = np.concatenate([columns.pop(name), book.columns[name]])
+        head = columns.pop(name)
+        out[name] = np.concatenate([head, out.tail.pop(name).astype(head.dtype, copy=False)])
+    out.make("from_book")  # draws read it to tell the book's rows
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from funnelsim.engine.book import BookColumn
 from funnelsim.engine.customers import Upsells, max_terms, run_terms
 from funnelsim.engine.fates import (
     BOOK_SOURCE,
@@ -17,12 +18,15 @@ from funnelsim.engine.fates import (
 from funnelsim.engine.ledger import (
     LOST_AT_SEAM,
     UNDECIDED,
+    floor32,
 )
 from funnelsim.scenario.models import Scenario
 
 HOURS_PER_MONTH = 8760.0 / 12
 
 
+# The terms' hours, stored like the ledger's times (rounded down to float32).
+TERM_HOURS = ("start", "end", "paid_time", "upsell_time", "upsell_paid_time")
 # The fates the customer phase reads (after the queued part).
 CUSTOMER_FATES = (Fate.CONTRACT_ERROR, Fate.CONTEXT, Fate.EARLY_CHURN)
 
@@ -35,12 +39,18 @@ def run_customers(
     columns: dict[str, np.ndarray],
     perfect: frozenset[int],
     churn_u: np.ndarray | None = None,
-    book_term_start: np.ndarray | None = None,
+    book_term_start: BookColumn | None = None,
+    item_times: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Contract errors, context transfer, then the term loop for every invoiced customer.
 
+    ``fates`` (and ``item_times``) are aligned with ``items``: the queued part's items
+    that can close a deal, among them every won deal and every new customer.
+
     ``book_term_start`` (per ledger row, NaN elsewhere) is the current term's start of
     each of the starting book's customers: they join the term loop at time 0.
+    ``item_times`` holds the items' invoice and onboarded times in float64 (the ledger
+    stores them rounded): the terms start from the exact times.
     """
     seam2, seam3 = scenario.seam2, scenario.seam3
     won = ~np.isnan(columns["contract_done"]) & (columns["outcome"] == UNDECIDED)
@@ -60,10 +70,10 @@ def run_customers(
     columns["context_transferred"] = context & ~np.isnan(columns["invoice_time"])
     book_customer = np.zeros(n, dtype=bool)
     if book_term_start is not None:
-        book_customer = np.isfinite(book_term_start)
+        book_customer = book_term_start.finite()
     customers = np.flatnonzero(~np.isnan(columns["invoice_time"]) | book_customer)
     mature = book_customer[customers]
-    start = columns["invoice_time"][customers]
+    start = _exact(columns, "invoice_time", customers, items, item_times)
     if mature.any():
         start = np.where(mature, book_term_start[customers], start)
     early_u = np.zeros(len(customers))
@@ -78,7 +88,7 @@ def run_customers(
         start,
         booked[customers],
         context[customers] | (3 in perfect),
-        columns["onboarded_time"][customers],
+        _exact(columns, "onboarded_time", customers, items, item_times),
         early_u,
         term_u,
         perfect,
@@ -89,14 +99,34 @@ def run_customers(
     columns["outcome"][customers] = result.outcome
     columns["seam"][customers] = result.seam
     columns["loss_reason"][customers] = result.reason
-    columns["churn_time"][customers] = result.churn_time
+    columns["churn_time"][customers] = floor32(result.churn_time)
     columns["arr_at_horizon"][customers] = result.arr_at_horizon
     columns["invoiced_revenue"][customers] = result.invoiced_revenue
     columns["horizon_revenue"][customers] = result.horizon_revenue
     columns["terms"][customers] = result.n_terms
     lost = customers[result.outcome == LOST_AT_SEAM]
-    columns["loss_time"][lost] = result.churn_time[result.outcome == LOST_AT_SEAM]
-    return result.terms
+    columns["loss_time"][lost] = floor32(result.churn_time[result.outcome == LOST_AT_SEAM])
+    terms = result.terms
+    for name in TERM_HOURS:
+        terms[name] = floor32(terms[name].to_numpy())
+    return terms
+
+
+def _exact(
+    columns: dict[str, np.ndarray],
+    name: str,
+    rows: np.ndarray,
+    items: np.ndarray,
+    item_times: dict[str, np.ndarray] | None,
+) -> np.ndarray:
+    """Column ``name`` at ``rows`` in float64: the items' exact times where given."""
+    values = columns[name][rows].astype(np.float64)
+    if item_times is None or len(items) == 0:
+        return values
+    at = np.minimum(np.searchsorted(items, rows), len(items) - 1)
+    hit = items[at] == rows
+    values[hit] = item_times[name][at[hit]]
+    return values
 
 
 def _cash_and_products(

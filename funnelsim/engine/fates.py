@@ -31,6 +31,8 @@ BOOK_STREAM = 8
 UPSELL_STREAM = 9
 STAGE_STREAM = 10
 FATE_BLOCK_ROWS = 1 << 15
+# A RowStream holds one block per source: smaller, as many sources hold one at once.
+STREAM_BLOCK_ROWS = 1 << 12
 # Rows of the starting book carry source code -1 in every draw: they take their own
 # stream, keyed beyond any crc32 source key, ranked by their order in the book.
 BOOK_SOURCE = -1
@@ -335,3 +337,58 @@ def draw_rows(
             elif hi > lo:
                 out[:, at[lo:hi]] = block[rank[lo:hi] - begin][:, columns].T
     return out
+
+
+class RowStream:
+    """Rows of a per-source row-major uniform matrix, read in pieces in row order.
+
+    The same numbers as :func:`draw_rows`, but each source's stream is drawn once, a
+    block at a time, however many pieces ask for its rows: a piece's rows must come
+    after every row an earlier piece asked for. Only each source's current block is held.
+    """
+
+    def __init__(
+        self, seed: int, kind: int, source: np.ndarray, names: tuple[str, ...], width: int
+    ) -> None:
+        self.seed, self.kind, self.width = seed, kind, width
+        self.source = source
+        self.keys = {index: source_key(name) for index, name in enumerate(names)}
+        self.keys[BOOK_SOURCE] = BOOK_KEY
+        # Each row's rank among its source's rows, and each source's row count.
+        self.rank = np.zeros(len(source), dtype=np.int32 if len(source) < 2**31 else np.int64)
+        self.count: dict[int, int] = {}
+        for index in self.keys:
+            leads = np.flatnonzero(source == index)
+            self.rank[leads] = np.arange(len(leads))
+            self.count[index] = len(leads)
+        self._state: dict[int, tuple[np.random.Generator, int, np.ndarray]] = {}
+
+    def take(self, rows: np.ndarray, columns: list[int]) -> np.ndarray:
+        """The cells (``columns`` x ``rows``) of ``rows`` (sorted row indices)."""
+        out = np.empty((len(columns), len(rows)))
+        row_source = self.source[rows]
+        for index in np.unique(row_source).tolist():
+            at = np.flatnonzero(row_source == index)
+            rank = self.rank[rows[at]]
+            lo = 0
+            while lo < len(at):
+                begin, block = self._block(int(index), int(rank[lo]))
+                hi = lo + int(np.searchsorted(rank[lo:], begin + len(block)))
+                out[:, at[lo:hi]] = block[rank[lo:hi] - begin][:, columns].T
+                lo = hi
+        return out
+
+    def _block(self, index: int, rank: int) -> tuple[int, np.ndarray]:
+        """The block of source ``index``'s stream holding row ``rank`` (drawn on)."""
+        if index not in self._state:
+            rng = stream(self.seed, self.kind, self.keys[index])
+            self._state[index] = (rng, 0, np.empty((0, self.width)))
+        rng, begin, block = self._state[index]
+        if rank < begin:
+            raise ValueError("RowStream: rows must be asked for in increasing order")
+        while rank >= begin + len(block):
+            begin += len(block)
+            size = min(STREAM_BLOCK_ROWS, self.count[index] - begin)
+            block = rng.random((size, self.width))
+        self._state[index] = (rng, begin, block)
+        return begin, block

@@ -80,24 +80,147 @@ BOOL_COLUMNS = (
 INT_COLUMNS = ("source", "segment", "sdr_head", "outcome", "seam", "loss_reason", "terms")
 # The lead's product (-1: the scenario has no products) and outbound account (-1: inbound).
 PRODUCT_COLUMNS = ("product", "account")
+COLUMN_NAMES = (*TIME_COLUMNS, *FLOAT_COLUMNS, *BOOL_COLUMNS, *INT_COLUMNS, *PRODUCT_COLUMNS)
+
+# Stored dtypes, chosen for memory (about 142 bytes per lead): times, fit and score as
+# float32 (times computed in float64 and rounded down once on storage: within 4 s over a
+# year, 7 s over two, and a time before the horizon stays before it), money as float64,
+# codes of names a scenario lists (sources, segments, reasons, products) as int16 (int32
+# past 32,767 names: :func:`ledger_dtypes`), fixed codes (outcome, seam) as int8, heads
+# and outbound accounts as int32.
+LEDGER_DTYPES: dict[str, np.dtype] = {
+    **{name: np.dtype(np.float32) for name in TIME_COLUMNS},
+    "fit": np.dtype(np.float32),
+    "score": np.dtype(np.float32),
+    **{name: np.dtype(np.float64) for name in FLOAT_COLUMNS[2:]},
+    **{name: np.dtype(bool) for name in BOOL_COLUMNS},
+    **{name: np.dtype(np.int16) for name in ("source", "segment", "loss_reason", "terms")},
+    **{name: np.dtype(np.int8) for name in ("outcome", "seam")},
+    "sdr_head": np.dtype(np.int32),
+    "product": np.dtype(np.int16),
+    "account": np.dtype(np.int32),
+}
+NAME_CODES = ("source", "segment", "loss_reason", "product")
 
 
-def empty_columns(n_leads: int) -> dict[str, np.ndarray]:
+def ledger_dtypes(n_names: int = 0) -> dict[str, np.dtype]:
+    """The stored dtypes for a scenario whose longest list of names has ``n_names``."""
+    if n_names <= np.iinfo(np.int16).max:
+        return LEDGER_DTYPES
+    return {**LEDGER_DTYPES, **{name: np.dtype(np.int32) for name in NAME_CODES}}
+
+
+# Columns the engine reads back at full precision while it runs: float64 until
+# :func:`compact` rounds them once, after their last exact use.
+WORKING_F64 = frozenset({"created", "mql_time", "fit"})
+_MINUS_ONE = frozenset({"sdr_head", "product", "account"})
+
+
+def new_column(name: str, n_rows: int, dtypes: dict[str, np.dtype] = LEDGER_DTYPES) -> np.ndarray:
+    """A fresh column in its working dtype: times NaN, flags False, codes -1/0."""
+    dtype = np.dtype(np.float64) if name in WORKING_F64 else dtypes[name]
+    if name in TIME_COLUMNS:
+        fill: float = np.nan
+    elif name == "outcome":
+        fill = UNDECIDED
+    elif name in _MINUS_ONE:
+        fill = -1
+    else:
+        fill = 0
+    return np.full(n_rows, fill, dtype=dtype)
+
+
+def empty_columns(
+    n_leads: int, dtypes: dict[str, np.dtype] = LEDGER_DTYPES
+) -> dict[str, np.ndarray]:
     """Fresh ledger columns for ``n_leads`` leads: times NaN, flags False, codes -1/0."""
-    columns: dict[str, np.ndarray] = {}
-    for name in TIME_COLUMNS:
-        columns[name] = np.full(n_leads, np.nan)
-    for name in FLOAT_COLUMNS:
-        columns[name] = np.zeros(n_leads)
-    for name in BOOL_COLUMNS:
-        columns[name] = np.zeros(n_leads, dtype=bool)
-    for name in INT_COLUMNS:
-        columns[name] = np.zeros(n_leads, dtype=np.int32)
-    for name in PRODUCT_COLUMNS:
-        columns[name] = np.full(n_leads, -1, dtype=np.int32)
-    columns["outcome"][:] = UNDECIDED
-    columns["sdr_head"][:] = -1
-    return columns
+    return {name: new_column(name, n_leads, dtypes) for name in COLUMN_NAMES}
+
+
+class LazyColumns(dict):
+    """Ledger columns made on first use, so a column exists only from the phase that
+    fills it (the queued part's times are not held while its inputs are built).
+
+    ``tail`` holds columns of rows appended after the ``n_new`` leads (the starting
+    book) not yet made: a column made later is its fresh part followed by its tail.
+    """
+
+    def __init__(
+        self,
+        n_new: int,
+        dtypes: dict[str, np.dtype] = LEDGER_DTYPES,
+        tail: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        super().__init__()
+        self.n_new = n_new
+        self.dtypes = dtypes
+        self.tail = {} if tail is None else tail
+
+    def __missing__(self, name: str) -> np.ndarray:
+        if name not in self.dtypes:
+            raise KeyError(name)
+        column = new_column(name, self.n_new, self.dtypes)
+        tail = self.tail.pop(name, None)
+        if tail is not None:
+            column = np.concatenate([column, tail.astype(column.dtype, copy=False)])
+        self[name] = column
+        return column
+
+    def make(self, *names: str) -> None:
+        """Make ``names`` now (where not made yet)."""
+        for name in names:
+            if name not in self:
+                self.__missing__(name)
+
+
+def floor32(values: np.ndarray) -> np.ndarray:
+    """Float64 hours rounded down to float32: order kept, a time before the horizon (or
+    any float32 bound) stays before it, equal times stay equal."""
+    exact = np.asarray(values, dtype=np.float64)
+    stored = exact.astype(np.float32)
+    over = stored > exact
+    stored[over] = np.nextafter(stored[over], np.float32(-np.inf))
+    return stored
+
+
+def stored(name: str, values: np.ndarray, dtypes: dict[str, np.dtype] = LEDGER_DTYPES):
+    """``values`` of column ``name`` in its stored dtype (times rounded down)."""
+    if name in TIME_COLUMNS and values.dtype != np.float32:
+        return floor32(values)
+    return values.astype(dtypes[name], copy=False)
+
+
+def put(columns: dict[str, np.ndarray], name: str, rows: np.ndarray, values: np.ndarray) -> None:
+    """Scatter ``values`` into column ``name`` at ``rows``: into a float32 time column
+    rounded down (:func:`floor32`), into a working float64 one exactly."""
+    column = columns[name]
+    if column.dtype == np.float32 and name in TIME_COLUMNS:
+        values = floor32(values)
+    column[rows] = values
+
+
+def compact(
+    columns: dict[str, np.ndarray],
+    names: tuple[str, ...] = COLUMN_NAMES,
+    dtypes: dict[str, np.dtype] = LEDGER_DTYPES,
+) -> None:
+    """Cast ``names`` (where made) to their stored dtypes, one column at a time."""
+    for name in names:
+        if name in columns and columns[name].dtype != dtypes[name]:
+            columns[name] = stored(name, columns[name], dtypes)
+
+
+def ledger_columns(
+    columns: dict[str, np.ndarray], dtypes: dict[str, np.dtype] = LEDGER_DTYPES
+) -> dict[str, np.ndarray]:
+    """Every ledger column in its stored dtype and the ledger's column order; each is
+    taken out of ``columns`` as it is cast, so no column is held twice."""
+    out: dict[str, np.ndarray] = {}
+    for name in COLUMN_NAMES:
+        column = columns[name]
+        del columns[name]
+        out[name] = stored(name, column, dtypes)
+    return out
 
 
 @dataclass

@@ -5,15 +5,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from funnelsim.engine.fates import (
-    PRODUCT_STREAM,
-    Fate,
-    draw_rows,
-)
+from funnelsim.engine.fates import Fate
 from funnelsim.engine.ledger import (
     LOST_AT_SEAM,
     NOT_A_FIT,
     REASON_CODE,
+    floor32,
 )
 from funnelsim.scenario.models import Scenario
 
@@ -35,12 +32,14 @@ def run_marketing(
     fates: dict[Fate, np.ndarray],
     columns: dict[str, np.ndarray],
     perfect: frozenset[int],
+    rows: slice = slice(None),
 ) -> None:
-    """Segments, fit, scoring, nurture and the deal value of every lead, in bulk."""
-    source = columns["source"]
-    created = columns["created"]
+    """Segments, fit, scoring, nurture and the deal value of the leads at ``rows`` (all
+    by default; ``fates`` aligned with them), in bulk."""
+    source = columns["source"][rows]
+    created = columns["created"][rows]
     segment = segments_of(scenario, source, fates[Fate.SEGMENT])
-    columns["segment"] = segment
+    columns["segment"][rows] = segment
     fit = np.empty(len(source))
     for index, spec in enumerate(scenario.sources.values()):
         mask = source == index
@@ -56,38 +55,45 @@ def run_marketing(
     resurface_time = (
         created + nurture.resurface_after_days.ppf(fates[Fate.RESURFACE_DELAY]) * HOURS_PER_DAY
     )
-    columns["mql_time"] = np.where(mql, created, np.where(resurfaced, resurface_time, np.nan))
-    columns.update(fit=fit, score=score, is_fit=is_fit, nurtured=~mql)
-    columns["mql"] = columns["mql_time"] < scenario.horizon_hours
-    columns["resurfaced"] = resurfaced
-    columns["deal_value"] = by_segment(
+    mql_time = np.where(mql, created, np.where(resurfaced, resurface_time, np.nan))
+    columns["mql_time"][rows] = mql_time
+    columns["fit"][rows] = fit
+    columns["score"][rows] = score
+    columns["is_fit"][rows] = is_fit
+    columns["nurtured"][rows] = ~mql
+    columns["mql"][rows] = mql_time < scenario.horizon_hours
+    columns["resurfaced"][rows] = resurfaced
+    columns["deal_value"][rows] = by_segment(
         scenario, segment, fates[Fate.DEAL_VALUE], lambda s: s.deal_value
     )
     never_mql = ~mql & ~resurfaced
-    columns["outcome"][never_mql & ~is_fit] = NOT_A_FIT
+    columns["outcome"][rows][never_mql & ~is_fit] = NOT_A_FIT
     scored_out = never_mql & is_fit
-    columns["outcome"][scored_out] = LOST_AT_SEAM
-    columns["seam"][scored_out] = 1
-    columns["loss_reason"][scored_out] = REASON_CODE["scored_out"]
-    columns["loss_time"][never_mql] = created[never_mql]
+    columns["outcome"][rows][scored_out] = LOST_AT_SEAM
+    columns["seam"][rows][scored_out] = 1
+    columns["loss_reason"][rows][scored_out] = REASON_CODE["scored_out"]
+    columns["loss_time"][rows][never_mql] = floor32(created[never_mql])
 
 
 def draw_products(
-    scenario: Scenario, seed: int, deal_u: np.ndarray, columns: dict[str, np.ndarray]
-) -> np.ndarray | None:
-    """Each lead's product and, where the product sets one, its deal value; churn uniforms.
+    scenario: Scenario,
+    u: np.ndarray,
+    deal_u: np.ndarray,
+    columns: dict[str, np.ndarray],
+    rows: slice = slice(None),
+) -> np.ndarray:
+    """The product and, where the product sets one, the deal value of the leads at
+    ``rows``; returns their product-churn uniforms.
 
-    Products draw from their own stream (keyed by source and rank like the fates), so a
-    scenario without products meets exactly the draws it met before products existed.
-    A product's deal value is drawn at the lead's own deal-value uniform.
+    ``u`` (2 x rows) are the rows' uniforms of the product stream (keyed by source and
+    rank like the fates), so a scenario without products meets exactly the draws it met
+    before products existed. A product's deal value is drawn at the lead's own
+    deal-value uniform ``deal_u``.
     """
-    if scenario.products is None:
-        return None
-    source = columns["source"]
-    u = draw_rows(seed, PRODUCT_STREAM, source, tuple(scenario.sources), 2, None, [0, 1])
-    product = pick_products(scenario, columns["segment"], u[0])
-    columns["product"] = product
-    product_deal_values(scenario, product, deal_u, columns["deal_value"])
+    product = pick_products(scenario, columns["segment"][rows], u[0])
+    columns["product"][rows] = product
+    deal_value = columns["deal_value"][rows]
+    product_deal_values(scenario, product, deal_u, deal_value)
     return u[1]
 
 

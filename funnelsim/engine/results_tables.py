@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.engine.fates import Fate
+from funnelsim.engine.book import BookColumn
 from funnelsim.engine.flow import Flow
+from funnelsim.engine.lead_pass import StageOffsets
 from funnelsim.engine.ledger import (
     IN_FLIGHT,
     UNDECIDED,
+    floor32,
+    put,
 )
 from funnelsim.engine.roster import employed_hours, stint_rows
 from funnelsim.engine.staffing import StaffedTeam, capacity_rows
@@ -20,61 +23,84 @@ from funnelsim.scenario.models import Scenario
 def collect_flow(
     flow: Flow,
     items: np.ndarray,
-    fates: dict[Fate, np.ndarray],
     columns: dict[str, np.ndarray],
-    opp_age: np.ndarray | None = None,
-    opp_stage: np.ndarray | None = None,
-) -> pd.DataFrame:
+    stage_offsets: StageOffsets,
+    opp_age: BookColumn | None = None,
+    opp_stage: BookColumn | None = None,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Scatter the queued part's per-item results into the ledger columns; return the
-    opportunities' stage rows (:func:`stage_table`).
+    opportunities' stage rows (:func:`stage_table`) and the items' exact (float64)
+    invoice and onboarded times, which the customer phase starts from.
 
     A book opportunity (``opp_age`` finite) was opened before the run: its
     ``opp_time`` is when it entered its stage, ``opp_age`` hours before its AE took it up.
     """
-    # The flow's typed arrays are read in place through the buffer protocol (no copies).
-    for name, values in flow.results.items():
-        columns[name][items] = np.asarray(values)
+    # The flow's typed arrays are read in place through the buffer protocol (no copies);
+    # every time is computed from them in float64 and rounded once as it is stored.
+    # Of the inputs only the sales durations are read: the rest are freed first.
+    x = flow.x
+    discovery = np.asarray(x.discovery)
+    planned = np.asarray(x.cycle if x.planned is None else x.planned)
+    flow.x = None  # type: ignore[assignment]
+    del x
+    results = {name: np.asarray(values) for name, values in flow.results.items()}
+    horizon = flow.rules.horizon
+    opp_time = results["ae_start"] + discovery
+    del discovery
+    opp_time[~np.asarray(flow.opened, dtype=bool)] = np.nan
+    expected_close = opp_time + planned
+    del planned
+    walk_start = opp_time.copy()
+    age = np.full(len(items), np.nan) if opp_age is None else opp_age[items]
+    if opp_age is not None:
+        book = np.isfinite(age) & np.isfinite(opp_time)
+        opp_time[book] -= age[book]
+    start = np.zeros(len(items), dtype=np.int64)
+    if opp_stage is not None:
+        start = np.where(np.isfinite(age), opp_stage[items], 0)
+    at = stage_offsets.at
+    stages = stage_table(
+        items[at],
+        stage_offsets.offsets,
+        walk_start[at],
+        age[at],
+        start[at],
+        results["close_time"][at],
+        np.isfinite(results["won_time"][at]),
+        horizon,
+    )
+    del walk_start, age, start
+    results["opp_time"] = opp_time
+    for name in HORIZON_CLIPPED:  # in place: the flow's results are not read again
+        values = results[name]
+        values[values > horizon] = np.nan
+    expected_close[np.isnan(opp_time)] = np.nan
+    results["expected_close"] = expected_close
+    del opp_time, expected_close
+    exact = {name: results[name] for name in EXACT_TIMES}
+    for name in list(results):
+        put(columns, name, items, results.pop(name))
     columns["sla_breached"][items] = np.asarray(flow.sla_breached)
     columns["rerouted"][items] = np.asarray(flow.rerouted)
     columns["sdr_head"][items] = np.asarray(flow.head)
     columns["outcome"][items] = np.asarray(flow.outcome)
     columns["seam"][items] = np.asarray(flow.seam)
     columns["loss_reason"][items] = np.asarray(flow.reason)
-    # An AE's hold is a pure delay after the start, so the sales milestones follow in bulk
-    # from the start time (the same additions, in the same order, as the hold's end).
-    x = flow.x
-    opp_time = np.asarray(columns["ae_start"][items]) + np.asarray(x.discovery)
-    opp_time[~np.asarray(flow.opened, dtype=bool)] = np.nan
-    columns["opp_time"][items] = opp_time
-    planned = x.cycle if x.planned is None else x.planned
-    columns["expected_close"][items] = opp_time + np.asarray(planned)
-    walk_start = opp_time.copy()
-    age = np.full(len(items), np.nan) if opp_age is None else opp_age[items]
-    if opp_age is not None:
-        book = np.isfinite(age) & np.isfinite(opp_time)
-        opp_time[book] -= age[book]
-        columns["opp_time"][items] = opp_time
-    horizon = flow.rules.horizon
-    start = np.zeros(len(items), dtype=np.int64)
-    if opp_stage is not None:
-        start = np.where(np.isfinite(age), opp_stage[items], 0)
-    stages = stage_table(
-        items,
-        x.stage_offsets,
-        walk_start,
-        age,
-        start,
-        np.asarray(columns["close_time"][items]),
-        np.isfinite(np.asarray(columns["won_time"][items])),
-        horizon,
-    )
-    for name in ("first_response", "ae_start", "opp_time", "onboard_start"):
+    # Rows outside the items (the book's) keep the same rules.
+    for name in HORIZON_CLIPPED:
         values = columns[name]
         values[values > horizon] = np.nan
     columns["expected_close"][np.isnan(columns["opp_time"])] = np.nan
     columns["opportunity"] = ~np.isnan(columns["opp_time"])
     columns["won"] = ~np.isnan(columns["won_time"])
-    return stages
+    return stages, exact
+
+
+# The items' times the customer phase reads at full precision.
+EXACT_TIMES = ("invoice_time", "onboarded_time")
+# Milestones past the horizon are not reached (NaN).
+HORIZON_CLIPPED = ("first_response", "ae_start", "opp_time", "onboard_start")
+STAGE_ROWS_PER_BLOCK = 1 << 16
 
 
 STAGE_RESULTS: tuple[str, ...] = ("advanced", "lost", "won", "open")
@@ -100,6 +126,40 @@ def stage_table(
     n_stages = 0 if offsets is None else offsets.shape[1]
     if n_stages == 0 or len(items) == 0:
         return _empty_stages()
+    # In blocks of items: the (items x stages) temporaries stay small at any size.
+    parts = [
+        _stage_rows(
+            items[block],
+            offsets[block],
+            walk_start[block],
+            age[block],
+            start_stage[block],
+            close_time[block],
+            won[block],
+            horizon,
+        )
+        for block in (
+            slice(lo, lo + STAGE_ROWS_PER_BLOCK)
+            for lo in range(0, len(items), STAGE_ROWS_PER_BLOCK)
+        )
+    ]
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    del parts
+    columns["result"] = pd.Categorical.from_codes(columns["result"], categories=list(STAGE_RESULTS))
+    return pd.DataFrame(columns)
+
+
+def _stage_rows(
+    items: np.ndarray,
+    offsets: np.ndarray,
+    walk_start: np.ndarray,
+    age: np.ndarray,
+    start_stage: np.ndarray,
+    close_time: np.ndarray,
+    won: np.ndarray,
+    horizon: float,
+) -> dict[str, np.ndarray]:
+    """The stage rows of one block of items (see :func:`stage_table`)."""
     entered = walk_start[:, None] + offsets
     book = np.flatnonzero(np.isfinite(age) & np.isfinite(walk_start))
     entered[book, start_stage[book]] -= age[book]
@@ -113,17 +173,13 @@ def stage_table(
     result = np.where(still_open & ~moved_on, STAGE_RESULTS.index("open"), result)
     keep = np.isfinite(entered) & (entered <= horizon)
     row, stage = np.nonzero(keep)
-    return pd.DataFrame(
-        {
-            "lead_id": items[row].astype(np.int64),
-            "stage": stage.astype(np.int32),
-            "entered": entered[row, stage],
-            "left": left[row, stage],
-            "result": pd.Categorical.from_codes(
-                result[row, stage].astype(np.int8), categories=list(STAGE_RESULTS)
-            ),
-        }
-    )
+    return {
+        "lead_id": items[row].astype(np.int64),
+        "stage": stage.astype(np.int32),
+        "entered": floor32(entered[row, stage]),
+        "left": floor32(left[row, stage]),
+        "result": result[row, stage].astype(np.int8),
+    }
 
 
 def _empty_stages() -> pd.DataFrame:
@@ -131,8 +187,8 @@ def _empty_stages() -> pd.DataFrame:
         {
             "lead_id": pd.Series(dtype=np.int64),
             "stage": pd.Series(dtype=np.int32),
-            "entered": pd.Series(dtype=float),
-            "left": pd.Series(dtype=float),
+            "entered": pd.Series(dtype=np.float32),
+            "left": pd.Series(dtype=np.float32),
             "result": pd.Categorical([], categories=list(STAGE_RESULTS)),
         }
     )

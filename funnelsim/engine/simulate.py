@@ -1,31 +1,36 @@
 """One replication: ``(scenario, seed) -> Ledger``.
 
 The run has three phases. Marketing (arrivals, scoring, nurture, data decay) is drawn in
-bulk with numpy. The queued part (seam 1 to onboarding) runs in SimPy. Customers' terms
+bulk with numpy, block by block in one pass that also builds the queued part's inputs
+(``lead_pass``). The queued part (seam 1 to onboarding) runs in SimPy. Customers' terms
 (seam 3 early churn, seam 4 renewals) run in bulk again. Every lead's random numbers come
-from its own row of the fate matrix, so decisions are coupled across scenarios.
+from its own row of the fate matrix, so decisions are coupled across scenarios. Memory
+stays near the compact ledger's own size: columns are made as their phase fills them,
+and what a phase leaves behind is freed before the next one.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 
 import numpy as np
 import simpy
 
-from funnelsim.engine.book import OPPORTUNITY, BookRows, append_book, draw_book
-from funnelsim.engine.customer_phase import CUSTOMER_FATES, draw_source, run_customers
-from funnelsim.engine.fates import (
-    STAGE_STREAM,
-    Fate,
-    draw_all_arrivals,
-    draw_fates,
-    draw_rows,
-)
+from funnelsim.engine.book import append_book, book_times, draw_book
+from funnelsim.engine.customer_phase import run_customers
+from funnelsim.engine.fates import draw_all_arrivals
 from funnelsim.engine.flow import Flow
-from funnelsim.engine.inputs import flow_inputs, flow_rules
-from funnelsim.engine.ledger import STATIC_REASONS, Ledger, empty_columns
-from funnelsim.engine.marketing import MARKETING_FATES, draw_products, run_marketing
+from funnelsim.engine.inputs import flow_rules
+from funnelsim.engine.lead_pass import run_lead_pass
+from funnelsim.engine.ledger import (
+    STATIC_REASONS,
+    LazyColumns,
+    Ledger,
+    compact,
+    ledger_columns,
+    ledger_dtypes,
+)
 from funnelsim.engine.results_tables import (
     capacity_table,
     collect_flow,
@@ -34,26 +39,13 @@ from funnelsim.engine.results_tables import (
     team_levels,
     team_meta,
 )
-from funnelsim.engine.stages import UNIFORMS_PER_STAGE
 from funnelsim.engine.team_setup import build_teams
 from funnelsim.scenario.models import Scenario
 
 SEAMS = (1, 2, 3, 4)
-# The fates the queued part and the customer phase read: the marketing phase's own
-# (segment, fit, scoring, nurture, deal value) are not kept for the items.
-ITEM_FATES = tuple(
-    fate
-    for fate in Fate
-    if fate
-    not in (
-        Fate.SEGMENT,
-        Fate.FIT,
-        Fate.SCORE_NOISE,
-        Fate.DEAL_VALUE,
-        Fate.RESURFACE,
-        Fate.RESURFACE_DELAY,
-    )
-)
+# Columns the lead pass fills, stored (rounded once) when it is done: nothing after it
+# reads them at full precision.
+PASS_STORED = ("created", "mql_time", "fit", "segment", "score", "product")
 
 
 def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -> Ledger:
@@ -68,44 +60,44 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         raise ValueError(f"perfect_seams: unknown seam {sorted(unknown)[0]} (expected 1-4)")
     horizon = scenario.horizon_hours
     arrivals = draw_all_arrivals(scenario, seed)
-    created, source = arrivals.times, arrivals.source
-    n = len(created)
+    attempts = arrivals.attempts
+    n = len(arrivals.times)
     names = tuple(scenario.sources)
-    columns = empty_columns(n)
-    columns["created"] = created
-    columns["source"] = source.astype(np.int32)
-    columns["account"] = arrivals.account.astype(np.int32)
     segment_names = tuple(scenario.segments)
     lost_reason_names = tuple(scenario.sales.lost_reasons)
     reason_names = STATIC_REASONS + lost_reason_names
+    dtypes = ledger_dtypes(
+        max(len(names), len(segment_names), len(reason_names), len(scenario.products or ()))
+    )
+    # Columns are made as their phase fills them; times the engine reads back stay float64
+    # until their last exact use, then each is rounded once to its stored dtype.
+    columns = LazyColumns(n, dtypes)
+    columns["created"] = arrivals.times
+    columns["source"] = arrivals.source.astype(dtypes["source"])
+    columns["account"] = arrivals.account.astype(dtypes["account"])
+    del arrivals
 
-    marketing_fates = draw_fates(seed, source, names, columns=MARKETING_FATES)
-    run_marketing(scenario, marketing_fates, columns, perfect)
-    churn_u = draw_products(scenario, seed, marketing_fates[Fate.DEAL_VALUE], columns)
-    del marketing_fates
-    book = draw_book(scenario, seed, source)
+    book = draw_book(scenario, seed, columns["source"])
     opp_age = opp_stage = book_term_start = None
     if book is not None:
         columns = append_book(columns, book)
-        if churn_u is not None and book.churn_u is not None:
-            churn_u = np.concatenate([churn_u, book.churn_u])
-        opp_age, opp_stage, book_term_start = _book_times(n, book)
-    in_sales = np.zeros(len(columns["created"]), dtype=bool)
-    if opp_age is not None:
-        in_sales = np.isfinite(opp_age)
-    items = np.flatnonzero((columns["mql_time"] < horizon) | in_sales)
-    fates = draw_fates(seed, draw_source(columns), names, rows=items, columns=ITEM_FATES)
-    stage_u = None
-    if scenario.sales.stages is not None:
-        stage_u = _stage_uniforms(scenario, seed, draw_source(columns), items, fates)
+        opp_age, opp_stage, book_term_start = book_times(n, book)
+    lead_pass = run_lead_pass(scenario, seed, columns, perfect, n, opp_age, opp_stage)
+    compact(columns, PASS_STORED, dtypes)
+    items, inputs, closing, fates, churn_u, stage_offsets = (
+        lead_pass.items,
+        lead_pass.inputs,
+        lead_pass.closing,
+        lead_pass.fates,
+        lead_pass.churn_u,
+        lead_pass.stage_offsets,
+    )
+    del lead_pass
+    if book is not None and churn_u is not None and book.churn_u is not None:
+        churn_u = np.concatenate([churn_u, book.churn_u])
     env = simpy.Environment()
     counter = [0]
     teams = build_teams(env, scenario, counter, seed)
-    inputs = flow_inputs(scenario, fates, columns, items, perfect, opp_age, opp_stage, stage_u)
-    del stage_u
-    # Only the customer phase's fates outlive the inputs: copied out, the item x fate
-    # matrix behind the others is freed before the run.
-    fates = {fate: fates[fate].copy() for fate in CUSTOMER_FATES}
     flow = Flow(
         env,
         inputs,
@@ -122,22 +114,41 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     )
     del inputs
     flow.run()
-    stages = collect_flow(flow, items, fates, columns, opp_age, opp_stage)
+    stages, item_times = collect_flow(flow, items, columns, stage_offsets, opp_age, opp_stage)
+    del stage_offsets
     flow.release()
-    terms = run_customers(scenario, seed, items, fates, columns, perfect, churn_u, book_term_start)
-    del fates
+    # The teams' tables are made before the customer phase, and the run's objects freed.
+    levels = team_levels(teams, scenario)
+    capacity = capacity_table(teams, horizon)
+    stints = stint_table(teams)
+    team_info = team_meta(teams, horizon)
+    del flow, teams, env
+    gc.collect()
+    item_times = {name: times[closing] for name, times in item_times.items()}
+    terms = run_customers(
+        scenario,
+        seed,
+        items[closing],
+        fates,
+        columns,
+        perfect,
+        churn_u,
+        book_term_start,
+        item_times,
+    )
+    del fates, item_times
     settle_outcomes(columns)
     return Ledger(
-        columns=columns,
+        columns=ledger_columns(columns, dtypes),
         terms=terms,
-        team_levels=team_levels(teams, scenario),
-        capacity_rows=capacity_table(teams, horizon),
-        stint_rows=stint_table(teams),
+        team_levels=levels,
+        capacity_rows=capacity,
+        stint_rows=stints,
         source_names=tuple(scenario.sources),
         segment_names=segment_names,
         reason_names=reason_names,
         product_names=tuple(scenario.products or ()),
-        outbound_attempts=arrivals.attempts,
+        outbound_attempts=attempts,
         stage_names=scenario.stage_names,
         stages=stages,
         meta={
@@ -151,40 +162,6 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
             "queued_leads": len(items),
             "new_leads": n,
             "book_records": 0 if book is None else book.size,
-            **team_meta(teams, horizon),
+            **team_info,
         },
     )
-
-
-def _book_times(n_new: int, book: BookRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per ledger row: a book opportunity's hours in its stage and the stage, a book
-    customer's term start."""
-    opp_age = np.full(n_new + book.size, np.nan)
-    opp_stage = np.zeros(n_new + book.size, dtype=np.int64)
-    term_start = np.full(n_new + book.size, np.nan)
-    opps = book.kind == OPPORTUNITY
-    opp_age[n_new:][opps] = book.age[opps]
-    opp_stage[n_new:][opps] = book.stage[opps]
-    term_start[n_new:] = book.term_start
-    return opp_age, opp_stage, term_start
-
-
-def _stage_uniforms(
-    scenario: Scenario,
-    seed: int,
-    source: np.ndarray,
-    items: np.ndarray,
-    fates: dict[Fate, np.ndarray],
-) -> np.ndarray:
-    """The items' stage uniforms (items x 4 per stage): the first stage reads the lead's
-    win, cycle and slip fates, so one stage meets exactly the draws the one-stage sales
-    cycle meets; later stages read their own stream."""
-    first = np.column_stack(
-        [fates[Fate.WIN], fates[Fate.CYCLE], fates[Fate.SLIP], fates[Fate.SLIP_DAYS]]
-    )
-    width = UNIFORMS_PER_STAGE * (len(scenario.sales.stages or {}) - 1)
-    if width == 0:
-        return first
-    names = tuple(scenario.sources)
-    later = draw_rows(seed, STAGE_STREAM, source, names, width, items, list(range(width))).T
-    return np.hstack([first, later])
