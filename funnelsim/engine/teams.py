@@ -68,29 +68,26 @@ def week_edges(n_weeks: int, horizon: float) -> np.ndarray:
 def level_areas(ups: np.ndarray, downs: np.ndarray, n_weeks: int, until: float) -> np.ndarray:
     """Level x hours per week up to ``until``, for a level from 0 stepping at ``ups``/``downs``.
 
-    Week boundaries join the step times, so every stretch between two consecutive times
-    lies in one week at a constant level; its area goes to that week.
+    A step at time s adds the rest of its own week after s and every later week whole (each
+    cut at ``until``), so the area is that of the ups minus that of the downs: no sort and no
+    merged copy of the step times (O(steps), a few bytes a step while it runs).
     """
-    ups = ups[ups < until]
-    downs = downs[downs < until]
-    edges = np.arange(1, n_weeks + 1) * HOURS_PER_WEEK
-    edges = np.append(edges[edges < until], until)
-    times = np.concatenate([ups, downs, edges])
-    step = np.concatenate(
-        [
-            np.ones(len(ups), np.int64),
-            np.full(len(downs), -1, np.int64),
-            np.zeros(len(edges), np.int64),
-        ]
-    )
-    order = np.argsort(times, kind="stable")
-    times = times[order]
-    level = np.cumsum(step[order])
-    begin = np.concatenate([[0.0], times[:-1]])
-    before = np.concatenate([[0], level[:-1]])
-    week = (begin // HOURS_PER_WEEK).astype(np.int64)
-    weekly = np.bincount(week, weights=before * (times - begin), minlength=n_weeks)
-    return weekly[:n_weeks]
+    weekly = _step_areas(ups, n_weeks, until) - _step_areas(downs, n_weeks, until)
+    return np.maximum(weekly, 0.0, out=weekly)
+
+
+def _step_areas(steps: np.ndarray, n_weeks: int, until: float) -> np.ndarray:
+    """Per week, the hours up to ``until`` that each step time in ``steps`` lies behind."""
+    starts = np.arange(n_weeks) * HOURS_PER_WEEK
+    lengths = np.clip(np.minimum(starts + HOURS_PER_WEEK, until) - starts, 0.0, None)
+    steps = steps[steps < until]
+    week = (steps // HOURS_PER_WEEK).astype(np.int64)
+    rest = np.minimum((week + 1) * HOURS_PER_WEEK, until)
+    rest -= steps
+    partial = np.bincount(week, weights=rest, minlength=n_weeks)[:n_weeks]
+    count = np.bincount(week, minlength=n_weeks)[:n_weeks]
+    behind = np.cumsum(count) - count
+    return partial + lengths * behind
 
 
 class Team:
