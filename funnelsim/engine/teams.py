@@ -55,6 +55,13 @@ class LevelLog:
         self.up = self.ups.append
         self.down = self.downs.append
 
+    def clear(self) -> None:
+        """Drop the logged times (two floats a step) once the weekly areas are made."""
+        self.ups = array("d")
+        self.downs = array("d")
+        self.up = self.ups.append
+        self.down = self.downs.append
+
     def area(self, n_weeks: int, until: float) -> np.ndarray:
         """Level x hours in each week up to ``until``."""
         return level_areas(np.asarray(self.ups), np.asarray(self.downs), n_weeks, until)
@@ -148,6 +155,13 @@ class Team:
             # The routing rule picked once: ``route`` runs for every item. (Seat teams
             # route seat by seat with their own ``route``.)
             self.route = self._router()  # type: ignore[method-assign]
+
+    def release_logs(self) -> None:
+        """Drop the level logs (and the appends bound to them) once the tables are made."""
+        for log in (self.busy, self.waiting, *getattr(self, "duty_busy", ())):
+            log.clear()
+        self._log_start, self._log_end = self.busy.up, self.busy.down
+        self._wait_up = self.waiting.up
 
     def _router(self) -> Callable[[int], int]:
         """``route`` for this team's rule and headcount, without the checks per call."""
