@@ -32,6 +32,7 @@ from funnelsim.experiment.replications import (
     replication_seeds,
     run_replication,
 )
+from funnelsim.ledger_files import LEDGER_TABLES, arrow_tables, leads_arrow, plain_arrow
 from funnelsim.scenario import scenario_from_dict
 from funnelsim.scenario.loading import load_scenario
 
@@ -75,6 +76,29 @@ def test_a_replication_reduced_with_shared_tables_equals_the_plain_reductions() 
     part = forecast_part(ledger, scenario)
     pd.testing.assert_frame_equal(rep.tables["forecast"].pipeline, part.pipeline)
     np.testing.assert_array_equal(rep.tables["forecast"].open_wins, part.open_wins)
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [("baseline", []), WITH_PLAN, ("outbound_motion", ["horizon_days=200"])],
+)
+def test_the_leads_arrow_table_equals_converting_the_leads_frame(
+    name: str, overrides: list[str]
+) -> None:
+    """The leads table built from the ledger's columns equals ``Table.from_pandas`` of
+    ``Ledger.leads`` (types, nulls, dictionaries, pandas metadata) and reads back as it."""
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    ledger = fs.simulate(scenario, replication_seeds(5, 1)[0])
+    fast = leads_arrow(ledger, 4)
+    plain = plain_arrow(ledger.leads, 4)
+    assert fast.schema.equals(plain.schema, check_metadata=True)
+    assert fast.equals(plain)
+    expected = ledger.leads
+    expected.insert(0, "replication", 4)
+    pd.testing.assert_frame_equal(fast.to_pandas(), expected)
+    tables = arrow_tables(ledger, 4)
+    assert list(tables) == list(LEDGER_TABLES)
+    assert tables["ledger.parquet"].equals(plain)
 
 
 def test_tables_are_shared_only_inside_the_block_and_per_ledger() -> None:
