@@ -195,3 +195,43 @@ def test_run_uses_one_worker_per_cpu_by_default_and_one_when_asked(
         assert result.exit_code == 0, result.output
         assert used[-1] == expected
     assert "the CPUs available" in CliRunner().invoke(main, ["run", "--help"]).output
+
+
+def _plain_headcount(ledger: fs.Ledger, times: np.ndarray) -> dict[str, np.ndarray]:
+    levels = ledger.headcount
+    out = {}
+    for team in dict.fromkeys(levels["team"]):
+        rows = levels[levels["team"] == team].sort_values("time")
+        at = np.searchsorted(rows["time"].to_numpy(dtype=float), times, side="right") - 1
+        values = rows["headcount"].to_numpy(dtype=float)
+        out[str(team)] = np.where(at >= 0, values[np.maximum(at, 0)], 0.0)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [("baseline", []), WITH_PLAN, ("outbound_motion", ["horizon_days=400"])],
+)
+def test_array_reductions_equal_the_pandas_versions_bit_for_bit(
+    name: str, overrides: list[str]
+) -> None:
+    """The headcount steps per team, the ARR event signs and the cached quarter edges give
+    exactly the floats of the pandas code they replace."""
+    from funnelsim.analysis import arr, forecast
+    from funnelsim.analysis.timeseries import _headcount
+
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    ledger = fs.simulate(scenario, replication_seeds(11, 1)[0])
+    times = np.linspace(-10.0, float(ledger.meta["horizon_hours"]) + 10, 57)
+    fast, plain = _headcount(ledger, times), _plain_headcount(ledger, times)
+    assert list(fast) == list(plain)
+    for team in plain:
+        np.testing.assert_array_equal(fast[team], plain[team])
+    events = arr.arr_events(ledger)
+    plain_signs = events["kind"].astype(str).map(arr.SIGN).to_numpy(dtype=float)
+    np.testing.assert_array_equal(arr._signs(events), plain_signs)
+    edges, labels = forecast.quarter_edges(scenario, 9000.0)
+    edges[:] = -1.0
+    labels.clear()
+    again, labels_again = forecast.quarter_edges(scenario, 9000.0)
+    assert again[0] == 0.0 and labels_again

@@ -107,6 +107,9 @@ def trailing_retention(ledger: Ledger, at: float | None = None) -> pd.DataFrame:
 
 def _signs(events: pd.DataFrame) -> np.ndarray:
     """+1 for ARR gained, -1 for ARR lost, per event."""
+    kind = events["kind"]
+    if isinstance(kind.dtype, pd.CategoricalDtype) and tuple(kind.cat.categories) == ARR_KINDS:
+        return np.array([SIGN[name] for name in ARR_KINDS])[kind.cat.codes.to_numpy()]
     return events["kind"].astype(str).map(SIGN).to_numpy(dtype=float)
 
 
