@@ -235,3 +235,53 @@ def test_array_reductions_equal_the_pandas_versions_bit_for_bit(
     labels.clear()
     again, labels_again = forecast.quarter_edges(scenario, 9000.0)
     assert again[0] == 0.0 and labels_again
+
+
+def _plain_attributed_leakage(ledger: fs.Ledger, scenario: fs.Scenario) -> pd.DataFrame:
+    from funnelsim.analysis.leakage import (
+        LEAKAGE_COLUMNS,
+        _contract_error,
+        leakage_reasons,
+        lost_lead_values,
+    )
+
+    values = lost_lead_values(ledger, scenario)
+    sums = values.groupby(["seam", "reason"])[["arr_lost", "horizon_revenue_lost"]].sum()
+    counts = values.groupby(["seam", "reason"]).size()
+    error_deals, error_arr, error_revenue = _contract_error(ledger)
+    rows = []
+    for seam, reason in leakage_reasons():
+        key = (seam, reason)
+        if reason == "contract_error":
+            rows.append((seam, reason, 0, error_deals, error_arr, error_revenue))
+            continue
+        leads = int(counts.get(key, 0))
+        arr = float(sums["arr_lost"].get(key, 0.0))
+        revenue = float(sums["horizon_revenue_lost"].get(key, 0.0))
+        rows.append((seam, reason, leads, leads, arr, revenue))
+    table = pd.DataFrame(rows, columns=["seam", "reason", *LEAKAGE_COLUMNS])
+    return table.astype({"seam": np.int64, "leads_lost": np.int64, "deals_affected": np.int64})
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [("baseline", []), WITH_PLAN, ("outbound_motion", ["horizon_days=400"])],
+)
+def test_leakage_grouped_by_reason_code_equals_grouping_by_name(
+    name: str, overrides: list[str]
+) -> None:
+    """Attributed leakage summed per (seam, reason code) is exactly the table summed per
+    (seam, reason name), and the lost leads' reasons are still their names."""
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    ledger = fs.simulate(scenario, replication_seeds(13, 1)[0])
+    pd.testing.assert_frame_equal(
+        attributed_leakage(ledger, scenario),
+        _plain_attributed_leakage(ledger, scenario),
+        check_exact=True,
+    )
+    from funnelsim.analysis.leakage import lost_lead_values
+
+    values = lost_lead_values(ledger, scenario)
+    codes = ledger.columns["loss_reason"][values["lead_id"].to_numpy()]
+    assert values["reason"].tolist() == [ledger.reason_names[code] for code in codes]
+    assert list(values.columns[:3]) == ["lead_id", "seam", "reason"]
