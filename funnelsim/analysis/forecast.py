@@ -159,7 +159,7 @@ def fit_stage_weights(pipelines: Sequence[pd.DataFrame], fallback: np.ndarray) -
     """Weights calibrated on history: per recorded stage, the value its open pipeline won
     within the quarter over the value due in the quarter, pooled over the tables given
     (``fallback`` where a stage was never due)."""
-    table = pd.concat(pipelines, ignore_index=True)
+    table = pipelines[0] if len(pipelines) == 1 else pd.concat(pipelines, ignore_index=True)
     sums = table.groupby("stage")[["due", "won_open"]].sum().reindex(range(len(fallback)))
     due = sums["due"].to_numpy(dtype=float)
     won = sums["won_open"].to_numpy(dtype=float)
@@ -183,15 +183,21 @@ def forecast_error(ledger: Ledger, scenario: Scenario, fitted: bool = False) -> 
 
 
 def forecast_errors(
-    ledger: Ledger, scenario: Scenario, pipeline: pd.DataFrame | None = None
+    ledger: Ledger,
+    scenario: Scenario,
+    pipeline: pd.DataFrame | None = None,
+    weighted: pd.DataFrame | None = None,
 ) -> tuple[float, float]:
     """:func:`forecast_error` with the scenario's weights and with weights fitted on the run
-    (``pipeline``: this ledger's :func:`pipeline_by_quarter`, when already made)."""
+    (``pipeline``: this ledger's :func:`pipeline_by_quarter`, and ``weighted`` its
+    :func:`stage_weighted` with the scenario's weights, when already made)."""
     if pipeline is None:
         pipeline = pipeline_by_quarter(ledger, scenario)
     weights = stage_weights(scenario)
+    if weighted is None:
+        weighted = stage_weighted(pipeline, weights)
     return (
-        _mape(stage_weighted(pipeline, weights)),
+        _mape(weighted),
         _mape(stage_weighted(pipeline, fit_stage_weights([pipeline], weights))),
     )
 
