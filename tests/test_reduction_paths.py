@@ -285,3 +285,54 @@ def test_leakage_grouped_by_reason_code_equals_grouping_by_name(
     codes = ledger.columns["loss_reason"][values["lead_id"].to_numpy()]
     assert values["reason"].tolist() == [ledger.reason_names[code] for code in codes]
     assert list(values.columns[:3]) == ["lead_id", "seam", "reason"]
+
+
+def _plain_summarise(frame: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    from funnelsim.experiment.stats import t_interval
+
+    rows = []
+    for keys, group in frame.groupby(by, sort=False, observed=True):
+        mean, low, high = t_interval(group[value].to_numpy())
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        rows.append(
+            {
+                **dict(zip(by, keys, strict=True)),
+                "mean": mean,
+                "ci_low": low,
+                "ci_high": high,
+                "replications": int(group[value].notna().sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_summarise_equals_the_per_group_frames_version() -> None:
+    """Summaries from one array split by group equal iterating the groupby: a run's
+    metrics and leakage, categorical and integer keys, missing keys and values, none."""
+    from funnelsim.experiment.stats import summarise
+
+    results = fs.run(scenario_from_dict(SCENARIO), replications=4, seed=2, keep_ledgers=False)
+    per_rep = results.per_replication()
+    leakage = results.leakage()
+    long = leakage.melt(
+        id_vars=["replication", "seam", "reason"], value_vars=["arr_lost", "leads_lost"]
+    )
+    rng = np.random.default_rng(3)
+    odd = pd.DataFrame(
+        {
+            "group": pd.Categorical(rng.choice(["b", "a", None], 40), categories=["a", "b", "c"]),
+            "n": rng.integers(0, 3, 40),
+            "value": np.where(rng.random(40) < 0.2, np.nan, rng.normal(size=40)),
+        }
+    )
+    cases = [
+        (per_rep, ["metric", "unit"], "value"),
+        (long, ["seam", "reason", "variable"], "value"),
+        (odd, ["group", "n"], "value"),
+        (odd, ["n"], "value"),
+        (odd.iloc[:0], ["group"], "value"),
+    ]
+    for frame, by, value in cases:
+        pd.testing.assert_frame_equal(
+            summarise(frame, by, value), _plain_summarise(frame, by, value), check_exact=True
+        )
