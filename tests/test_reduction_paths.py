@@ -336,3 +336,65 @@ def test_summarise_equals_the_per_group_frames_version() -> None:
         pd.testing.assert_frame_equal(
             summarise(frame, by, value), _plain_summarise(frame, by, value), check_exact=True
         )
+
+
+def _plain_arr_events(ledger: fs.Ledger) -> pd.DataFrame:
+    from funnelsim.analysis import arr
+
+    terms = ledger.terms
+    lead = terms["lead_id"].to_numpy(dtype=np.int64)
+    term = terms["term"].to_numpy(dtype=np.int64)
+    start = terms["start"].to_numpy(dtype=float)
+    end = terms["end"].to_numpy(dtype=float)
+    amount = terms["arr"].to_numpy(dtype=float)
+    status = terms["status"].to_numpy(dtype=object)
+    next_arr = np.nan_to_num(terms["next_arr"].to_numpy(dtype=float), nan=0.0)
+    upsell = arr._column(terms, "upsell_arr", 0.0)
+    upsell_time = arr._column(terms, "upsell_time", np.nan)
+    book = arr.from_book(ledger)[lead] & (start <= 0.0)
+    first = term == 1
+    held = amount + upsell
+    change = next_arr - held
+    renewed = np.isin(status, ("renewed", "expanded", "contracted"))
+    churned = status == "churned"
+    parts = [
+        (first & book, np.zeros(len(lead)), "start", amount),
+        (first & ~book, start, "new", amount),
+        (upsell > 0, upsell_time, "expansion", upsell),
+        (renewed & (change > 0), end, "expansion", change),
+        (renewed & (change < 0), end, "contraction", -change),
+        (churned & (held > 0), end, "churn", held),
+    ]
+    frames = [
+        pd.DataFrame({"lead_id": lead[m], "time": t[m], "kind": k, "amount": a[m]})
+        for m, t, k, a in parts
+    ]
+    events = pd.concat(frames, ignore_index=True)
+    events["kind"] = pd.Categorical(events["kind"], categories=list(arr.ARR_KINDS))
+    return events.sort_values(["time", "lead_id"], kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("baseline", []),
+        WITH_PLAN,
+        ("outbound_motion", ["horizon_days=400"]),
+        ("renewal_90d", []),
+    ],
+)
+def test_arr_events_and_costs_equal_the_plain_versions(name: str, overrides: list[str]) -> None:
+    """ARR events stacked as arrays and sorted once equal the concatenated frames sorted by
+    pandas; costs made once per ledger inside the block equal costs made outside it, and
+    a caller changing its table does not change the shared one."""
+    from funnelsim.analysis.arr import _arr_events
+    from funnelsim.analysis.revenue import costs
+
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    ledger = fs.simulate(scenario, replication_seeds(17, 1)[0])
+    pd.testing.assert_frame_equal(_arr_events(ledger), _plain_arr_events(ledger), check_exact=True)
+    plain = costs(ledger, scenario)
+    with shared_per_ledger():
+        first = costs(ledger, scenario)
+        first["cost"] = -1.0
+        pd.testing.assert_frame_equal(costs(ledger, scenario), plain, check_exact=True)
