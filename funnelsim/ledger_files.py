@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 
 from funnelsim.engine.ledger import OUTCOMES, Ledger
 
-# Arrow schema (without metadata) -> the pandas metadata ``Table.from_pandas`` gives it.
-_PANDAS_METADATA: dict[pa.Schema, dict[bytes, bytes]] = {}
+# (Arrow schema, name lists) -> the pandas metadata ``Table.from_pandas`` gives the table.
+_PANDAS_METADATA: dict[tuple, dict[bytes, bytes]] = {}
 
 
 def _stage_rows(ledger: Ledger) -> pd.DataFrame:
@@ -75,7 +75,8 @@ def leads_arrow(ledger: Ledger, replication: int) -> pa.Table:
         else:
             arrays.append(pa.array(np.asarray(values), from_pandas=True))
     table = pa.Table.from_arrays(arrays, fields)
-    return table.replace_schema_metadata(_pandas_metadata(table))
+    labels = tuple(labels for labels, _ in names.values())
+    return table.replace_schema_metadata(_pandas_metadata(table, labels))
 
 
 def _category_names(ledger: Ledger) -> dict[str, tuple[tuple[str, ...], int]]:
@@ -100,10 +101,11 @@ def _dictionary(codes: np.ndarray, labels: tuple[str, ...]) -> pa.DictionaryArra
     )
 
 
-def _pandas_metadata(table: pa.Table) -> dict[bytes, bytes]:
-    """The pandas metadata ``Table.from_pandas`` would attach to a table of this schema
-    (taken from an empty frame of the same columns, once per schema)."""
-    key = table.schema
+def _pandas_metadata(table: pa.Table, labels: tuple) -> dict[bytes, bytes]:
+    """The pandas metadata ``Table.from_pandas`` would attach to this table (taken from an
+    empty frame of the same columns, once per schema and name lists: the metadata counts
+    each categorical's names, which the schema's dictionary types do not hold)."""
+    key = (table.schema, labels)
     if key not in _PANDAS_METADATA:
         empty = table.slice(0, 0).to_pandas()
         _PANDAS_METADATA[key] = pa.Table.from_pandas(empty, preserve_index=False).schema.metadata
