@@ -15,11 +15,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from funnelsim.engine.ledger import Ledger
+from funnelsim.engine.ledger import OUTCOMES, Ledger
+
+# (Arrow schema, name lists) -> the pandas metadata ``Table.from_pandas`` gives the table.
+_PANDAS_METADATA: dict[tuple, dict[bytes, bytes]] = {}
 
 
 def _stage_rows(ledger: Ledger) -> pd.DataFrame:
@@ -41,10 +45,71 @@ def arrow_tables(ledger: Ledger, replication: int) -> dict[str, pa.Table]:
     """One replication's Parquet tables as Arrow tables, by file name."""
     tables = {}
     for name, pick in LEDGER_TABLES.items():
-        frame = pick(ledger).copy()
-        frame.insert(0, "replication", replication)
-        tables[name] = pa.Table.from_pandas(frame, preserve_index=False)
+        if name == "ledger.parquet":
+            tables[name] = leads_arrow(ledger, replication)
+        else:
+            tables[name] = plain_arrow(pick(ledger), replication)
     return tables
+
+
+def plain_arrow(frame: pd.DataFrame, replication: int) -> pa.Table:
+    """A ledger table with a ``replication`` column first, converted by pyarrow (in this
+    thread: a worker's reductions gain nothing from a thread pool per table)."""
+    frame = frame.copy()
+    frame.insert(0, "replication", replication)
+    return pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+
+
+def leads_arrow(ledger: Ledger, replication: int) -> pa.Table:
+    """``plain_arrow(ledger.leads, replication)`` built from the ledger's columns (numeric
+    ones without a copy, name codes as dictionaries)."""
+    names = _category_names(ledger)
+    n = ledger.n_leads
+    arrays = [pa.array(np.full(n, replication, dtype=np.int64)), pa.array(np.arange(n))]
+    fields = ["replication", "lead_id"]
+    for column, values in ledger.columns.items():
+        fields.append(column)
+        if column in names:
+            labels, shift = names[column]
+            arrays.append(_dictionary(np.asarray(values) - shift, labels))
+        else:
+            arrays.append(pa.array(np.asarray(values), from_pandas=True))
+    table = pa.Table.from_arrays(arrays, fields)
+    labels = tuple(labels for labels, _ in names.values())
+    return table.replace_schema_metadata(_pandas_metadata(table, labels))
+
+
+def _category_names(ledger: Ledger) -> dict[str, tuple[tuple[str, ...], int]]:
+    """The leads' columns of name codes (as ``Ledger.leads`` makes them categoricals):
+    their names and the shift from a stored code to a name's index."""
+    return {
+        "source": (tuple(ledger.source_names), 0),
+        "segment": (tuple(ledger.segment_names), 0),
+        "outcome": (tuple(OUTCOMES), 0),
+        "product": (tuple(ledger.product_names), 0),
+        "loss_reason": (tuple(ledger.reason_names[1:]), 1),
+    }
+
+
+def _dictionary(codes: np.ndarray, labels: tuple[str, ...]) -> pa.DictionaryArray:
+    """Codes into ``labels`` (negative: missing) as pandas' categorical converts: indices
+    of the smallest integer type that holds the labels, values typed as pandas types them."""
+    width = next(t for t in (np.int8, np.int16, np.int32) if len(labels) < np.iinfo(t).max)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(width), mask=codes < 0),
+        pa.array(pd.Index(list(labels), dtype=None if labels else object)),
+    )
+
+
+def _pandas_metadata(table: pa.Table, labels: tuple) -> dict[bytes, bytes]:
+    """The pandas metadata ``Table.from_pandas`` would attach to this table (taken from an
+    empty frame of the same columns, once per schema and name lists: the metadata counts
+    each categorical's names, which the schema's dictionary types do not hold)."""
+    key = (table.schema, labels)
+    if key not in _PANDAS_METADATA:
+        empty = table.slice(0, 0).to_pandas()
+        _PANDAS_METADATA[key] = pa.Table.from_pandas(empty, preserve_index=False).schema.metadata
+    return _PANDAS_METADATA[key]
 
 
 def write_tables(

@@ -32,6 +32,7 @@ from funnelsim.experiment.replications import (
     replication_seeds,
     run_replication,
 )
+from funnelsim.ledger_files import LEDGER_TABLES, arrow_tables, leads_arrow, plain_arrow
 from funnelsim.scenario import scenario_from_dict
 from funnelsim.scenario.loading import load_scenario
 
@@ -75,6 +76,31 @@ def test_a_replication_reduced_with_shared_tables_equals_the_plain_reductions() 
     part = forecast_part(ledger, scenario)
     pd.testing.assert_frame_equal(rep.tables["forecast"].pipeline, part.pipeline)
     np.testing.assert_array_equal(rep.tables["forecast"].open_wins, part.open_wins)
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [("baseline", []), WITH_PLAN, ("outbound_motion", ["horizon_days=200"])],
+)
+def test_the_leads_arrow_table_equals_converting_the_leads_frame(
+    name: str, overrides: list[str]
+) -> None:
+    """The leads table built from the ledger's columns equals ``Table.from_pandas`` of
+    ``Ledger.leads`` (types, nulls, dictionaries, pandas metadata) and reads back as it."""
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    ledger = fs.simulate(scenario, replication_seeds(5, 1)[0])
+    # A ledger of the same columns but other name lists first: its metadata is not reused.
+    leads_arrow(fs.simulate(scenario_from_dict(SCENARIO), 1), 0)
+    fast = leads_arrow(ledger, 4)
+    plain = plain_arrow(ledger.leads, 4)
+    assert fast.schema.equals(plain.schema, check_metadata=True)
+    assert fast.equals(plain)
+    expected = ledger.leads
+    expected.insert(0, "replication", 4)
+    pd.testing.assert_frame_equal(fast.to_pandas(), expected)
+    tables = arrow_tables(ledger, 4)
+    assert list(tables) == list(LEDGER_TABLES)
+    assert tables["ledger.parquet"].equals(plain)
 
 
 def test_tables_are_shared_only_inside_the_block_and_per_ledger() -> None:
@@ -171,3 +197,206 @@ def test_run_uses_one_worker_per_cpu_by_default_and_one_when_asked(
         assert result.exit_code == 0, result.output
         assert used[-1] == expected
     assert "the CPUs available" in CliRunner().invoke(main, ["run", "--help"]).output
+
+
+def _plain_headcount(ledger: fs.Ledger, times: np.ndarray) -> dict[str, np.ndarray]:
+    levels = ledger.headcount
+    out = {}
+    for team in dict.fromkeys(levels["team"]):
+        rows = levels[levels["team"] == team].sort_values("time")
+        at = np.searchsorted(rows["time"].to_numpy(dtype=float), times, side="right") - 1
+        values = rows["headcount"].to_numpy(dtype=float)
+        out[str(team)] = np.where(at >= 0, values[np.maximum(at, 0)], 0.0)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [("baseline", []), WITH_PLAN, ("outbound_motion", ["horizon_days=400"])],
+)
+def test_array_reductions_equal_the_pandas_versions_bit_for_bit(
+    name: str, overrides: list[str]
+) -> None:
+    """The headcount steps per team, the ARR event signs and the cached quarter edges give
+    exactly the floats of the pandas code they replace."""
+    from funnelsim.analysis import arr, forecast
+    from funnelsim.analysis.timeseries import _headcount
+
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    ledger = fs.simulate(scenario, replication_seeds(11, 1)[0])
+    times = np.linspace(-10.0, float(ledger.meta["horizon_hours"]) + 10, 57)
+    fast, plain = _headcount(ledger, times), _plain_headcount(ledger, times)
+    assert list(fast) == list(plain)
+    for team in plain:
+        np.testing.assert_array_equal(fast[team], plain[team])
+    events = arr.arr_events(ledger)
+    plain_signs = events["kind"].astype(str).map(arr.SIGN).to_numpy(dtype=float)
+    np.testing.assert_array_equal(arr._signs(events), plain_signs)
+    edges, labels = forecast.quarter_edges(scenario, 9000.0)
+    edges[:] = -1.0
+    labels.clear()
+    again, labels_again = forecast.quarter_edges(scenario, 9000.0)
+    assert again[0] == 0.0 and labels_again
+
+
+def _plain_attributed_leakage(ledger: fs.Ledger, scenario: fs.Scenario) -> pd.DataFrame:
+    from funnelsim.analysis.leakage import (
+        LEAKAGE_COLUMNS,
+        _contract_error,
+        leakage_reasons,
+        lost_lead_values,
+    )
+
+    values = lost_lead_values(ledger, scenario)
+    sums = values.groupby(["seam", "reason"])[["arr_lost", "horizon_revenue_lost"]].sum()
+    counts = values.groupby(["seam", "reason"]).size()
+    error_deals, error_arr, error_revenue = _contract_error(ledger)
+    rows = []
+    for seam, reason in leakage_reasons():
+        key = (seam, reason)
+        if reason == "contract_error":
+            rows.append((seam, reason, 0, error_deals, error_arr, error_revenue))
+            continue
+        leads = int(counts.get(key, 0))
+        arr = float(sums["arr_lost"].get(key, 0.0))
+        revenue = float(sums["horizon_revenue_lost"].get(key, 0.0))
+        rows.append((seam, reason, leads, leads, arr, revenue))
+    table = pd.DataFrame(rows, columns=["seam", "reason", *LEAKAGE_COLUMNS])
+    return table.astype({"seam": np.int64, "leads_lost": np.int64, "deals_affected": np.int64})
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [("baseline", []), WITH_PLAN, ("outbound_motion", ["horizon_days=400"])],
+)
+def test_leakage_grouped_by_reason_code_equals_grouping_by_name(
+    name: str, overrides: list[str]
+) -> None:
+    """Attributed leakage summed per (seam, reason code) is exactly the table summed per
+    (seam, reason name), and the lost leads' reasons are still their names."""
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    ledger = fs.simulate(scenario, replication_seeds(13, 1)[0])
+    pd.testing.assert_frame_equal(
+        attributed_leakage(ledger, scenario),
+        _plain_attributed_leakage(ledger, scenario),
+        check_exact=True,
+    )
+    from funnelsim.analysis.leakage import lost_lead_values
+
+    values = lost_lead_values(ledger, scenario)
+    codes = ledger.columns["loss_reason"][values["lead_id"].to_numpy()]
+    assert values["reason"].tolist() == [ledger.reason_names[code] for code in codes]
+    assert list(values.columns[:3]) == ["lead_id", "seam", "reason"]
+
+
+def _plain_summarise(frame: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    from funnelsim.experiment.stats import t_interval
+
+    rows = []
+    for keys, group in frame.groupby(by, sort=False, observed=True):
+        mean, low, high = t_interval(group[value].to_numpy())
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        rows.append(
+            {
+                **dict(zip(by, keys, strict=True)),
+                "mean": mean,
+                "ci_low": low,
+                "ci_high": high,
+                "replications": int(group[value].notna().sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_summarise_equals_the_per_group_frames_version() -> None:
+    """Summaries from one array split by group equal iterating the groupby: a run's
+    metrics and leakage, categorical and integer keys, missing keys and values, none."""
+    from funnelsim.experiment.stats import summarise
+
+    results = fs.run(scenario_from_dict(SCENARIO), replications=4, seed=2, keep_ledgers=False)
+    per_rep = results.per_replication()
+    leakage = results.leakage()
+    long = leakage.melt(
+        id_vars=["replication", "seam", "reason"], value_vars=["arr_lost", "leads_lost"]
+    )
+    rng = np.random.default_rng(3)
+    odd = pd.DataFrame(
+        {
+            "group": pd.Categorical(rng.choice(["b", "a", None], 40), categories=["a", "b", "c"]),
+            "n": rng.integers(0, 3, 40),
+            "value": np.where(rng.random(40) < 0.2, np.nan, rng.normal(size=40)),
+        }
+    )
+    cases = [
+        (per_rep, ["metric", "unit"], "value"),
+        (long, ["seam", "reason", "variable"], "value"),
+        (odd, ["group", "n"], "value"),
+        (odd, ["n"], "value"),
+        (odd.iloc[:0], ["group"], "value"),
+    ]
+    for frame, by, value in cases:
+        pd.testing.assert_frame_equal(
+            summarise(frame, by, value), _plain_summarise(frame, by, value), check_exact=True
+        )
+
+
+def _plain_arr_events(ledger: fs.Ledger) -> pd.DataFrame:
+    from funnelsim.analysis import arr
+
+    terms = ledger.terms
+    lead = terms["lead_id"].to_numpy(dtype=np.int64)
+    term = terms["term"].to_numpy(dtype=np.int64)
+    start = terms["start"].to_numpy(dtype=float)
+    end = terms["end"].to_numpy(dtype=float)
+    amount = terms["arr"].to_numpy(dtype=float)
+    status = terms["status"].to_numpy(dtype=object)
+    next_arr = np.nan_to_num(terms["next_arr"].to_numpy(dtype=float), nan=0.0)
+    upsell = arr._column(terms, "upsell_arr", 0.0)
+    upsell_time = arr._column(terms, "upsell_time", np.nan)
+    book = arr.from_book(ledger)[lead] & (start <= 0.0)
+    first = term == 1
+    held = amount + upsell
+    change = next_arr - held
+    renewed = np.isin(status, ("renewed", "expanded", "contracted"))
+    churned = status == "churned"
+    parts = [
+        (first & book, np.zeros(len(lead)), "start", amount),
+        (first & ~book, start, "new", amount),
+        (upsell > 0, upsell_time, "expansion", upsell),
+        (renewed & (change > 0), end, "expansion", change),
+        (renewed & (change < 0), end, "contraction", -change),
+        (churned & (held > 0), end, "churn", held),
+    ]
+    frames = [
+        pd.DataFrame({"lead_id": lead[m], "time": t[m], "kind": k, "amount": a[m]})
+        for m, t, k, a in parts
+    ]
+    events = pd.concat(frames, ignore_index=True)
+    events["kind"] = pd.Categorical(events["kind"], categories=list(arr.ARR_KINDS))
+    return events.sort_values(["time", "lead_id"], kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("baseline", []),
+        WITH_PLAN,
+        ("outbound_motion", ["horizon_days=400"]),
+        ("renewal_90d", []),
+    ],
+)
+def test_arr_events_and_costs_equal_the_plain_versions(name: str, overrides: list[str]) -> None:
+    """ARR events stacked as arrays and sorted once equal the concatenated frames sorted by
+    pandas; costs made once per ledger inside the block equal costs made outside it, and
+    a caller changing its table does not change the shared one."""
+    from funnelsim.analysis.arr import _arr_events
+    from funnelsim.analysis.revenue import costs
+
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    ledger = fs.simulate(scenario, replication_seeds(17, 1)[0])
+    pd.testing.assert_frame_equal(_arr_events(ledger), _plain_arr_events(ledger), check_exact=True)
+    plain = costs(ledger, scenario)
+    with shared_per_ledger():
+        first = costs(ledger, scenario)
+        first["cost"] = -1.0
+        pd.testing.assert_frame_equal(costs(ledger, scenario), plain, check_exact=True)

@@ -58,15 +58,22 @@ def _arr_events(ledger: Ledger) -> pd.DataFrame:
         (renewed & (change < 0), end, "contraction", -change),
         (churned & (held > 0), end, "churn", held),
     ]
-    frames = [
-        pd.DataFrame(
-            {"lead_id": lead[mask], "time": times[mask], "kind": kind, "amount": amount[mask]}
-        )
-        for mask, times, kind, amount in parts
-    ]
-    events = pd.concat(frames, ignore_index=True)
-    events["kind"] = pd.Categorical(events["kind"], categories=list(ARR_KINDS))
-    return events.sort_values(["time", "lead_id"], kind="stable").reset_index(drop=True)
+    # The parts stacked in this order, then sorted by time and lead (stable: ties keep it).
+    ids = np.concatenate([lead[mask] for mask, *_ in parts]).astype(np.int64)
+    times = np.concatenate([np.asarray(at, dtype=float)[mask] for mask, at, *_ in parts])
+    kinds = np.concatenate(
+        [np.full(int(mask.sum()), ARR_KINDS.index(kind), np.int8) for mask, _, kind, _ in parts]
+    )
+    amounts = np.concatenate([np.asarray(value, dtype=float)[mask] for mask, *_, value in parts])
+    order = np.lexsort((ids, times))
+    return pd.DataFrame(
+        {
+            "lead_id": ids[order],
+            "time": times[order],
+            "kind": pd.Categorical.from_codes(kinds[order], categories=list(ARR_KINDS)),
+            "amount": amounts[order],
+        }
+    )
 
 
 def arr_at(ledger: Ledger, time: float, events: pd.DataFrame | None = None) -> np.ndarray:
@@ -107,6 +114,9 @@ def trailing_retention(ledger: Ledger, at: float | None = None) -> pd.DataFrame:
 
 def _signs(events: pd.DataFrame) -> np.ndarray:
     """+1 for ARR gained, -1 for ARR lost, per event."""
+    kind = events["kind"]
+    if isinstance(kind.dtype, pd.CategoricalDtype) and tuple(kind.cat.categories) == ARR_KINDS:
+        return np.array([SIGN[name] for name in ARR_KINDS])[kind.cat.codes.to_numpy()]
     return events["kind"].astype(str).map(SIGN).to_numpy(dtype=float)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import horizon_hours
+from funnelsim.analysis._common import horizon_hours, per_ledger
 from funnelsim.analysis.saturation import SATURATED_OCCUPANCY, quarterly_load
 from funnelsim.engine.ledger import Ledger
 from funnelsim.engine.teams import HOURS_PER_WEEK
@@ -56,6 +56,10 @@ def downstream_teams(scenario: Scenario, seams: tuple[int, ...]) -> tuple[str, .
 
 def team_occupancy(ledger: Ledger) -> pd.Series:
     """Each team's wall-clock occupancy over the horizon (weeks weighted by their length)."""
+    return per_ledger("team_occupancy", ledger, lambda: _team_occupancy(ledger)).copy()
+
+
+def _team_occupancy(ledger: Ledger) -> pd.Series:
     levels = ledger.team_levels
     if levels.empty:
         return pd.Series(dtype=float)

@@ -127,19 +127,36 @@ def _salaries_by_month(ledger: Ledger, table: pd.DataFrame, edges: np.ndarray) -
     """Each team's pay and overtime spread over the months by its employed headcount
     (hiring plans, attrition and vacancies included); a fixed team's evenly."""
     salaries = np.zeros(len(edges) - 1)
-    levels = per_ledger("headcount", ledger, lambda: ledger.headcount)
+    steps = headcount_steps(ledger)
+    none = (np.zeros(0), np.zeros(0))
     for item, cost in zip(table["item"].astype(str), table["cost"], strict=True):
         kind, _, team = item.partition(":")
         if kind not in ("team", "overtime") or cost == 0:
             continue
-        rows = levels[levels["team"] == team].sort_values("time")
-        person_hours = _step_integral(
-            rows["time"].to_numpy(float), rows["headcount"].to_numpy(float), edges
-        )
+        person_hours = _step_integral(*steps.get(team, none), edges)
         total = person_hours.sum()
         weights = person_hours / total if total > 0 else np.diff(edges) / edges[-1]
         salaries += cost * weights
     return salaries
+
+
+def headcount_steps(ledger: Ledger) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per team (in the ledger's order) the times its headcount changed, in order, and the
+    heads employed from each: ``ledger.headcount`` split by team once per ledger."""
+    return per_ledger("headcount_steps", ledger, lambda: _headcount_steps(ledger))
+
+
+def _headcount_steps(ledger: Ledger) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    levels = per_ledger("headcount", ledger, lambda: ledger.headcount)
+    team = levels["team"].to_numpy()
+    time = levels["time"].to_numpy(dtype=float)
+    heads = levels["headcount"].to_numpy(dtype=float)
+    out = {}
+    for name in dict.fromkeys(team.tolist()):
+        mine = np.flatnonzero(team == name)
+        order = mine[np.argsort(time[mine], kind="stable")]
+        out[str(name)] = (time[order], heads[order])
+    return out
 
 
 def _step_integral(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:

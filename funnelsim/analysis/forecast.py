@@ -29,6 +29,8 @@ Money is the deal value won in sales (before any fall-through at seam 2).
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -73,15 +75,23 @@ METHODS: dict[str, tuple[str, str]] = {
 def quarter_edges(scenario: Scenario, horizon: float) -> tuple[np.ndarray, list[str]]:
     """Hour edges of the calendar quarters forecast: from the start date on, each whole
     quarter inside the run (one the horizon cuts short is left out)."""
-    edges, months = calendar_months(scenario.start_date, horizon)
+    edges, labels = _quarter_edges(scenario.start_date, float(horizon))
+    return edges.copy(), list(labels)
+
+
+@functools.lru_cache(maxsize=16)
+def _quarter_edges(start: dt.date, horizon: float) -> tuple[np.ndarray, tuple[str, ...]]:
+    """:func:`quarter_edges` made once per start date and horizon (a replication asks for
+    them several times); callers get copies."""
+    edges, months = calendar_months(start, horizon)
     first = np.flatnonzero(months["quarter"].ne(months["quarter"].shift()).to_numpy())
     labels = months["quarter"].iloc[first].tolist()
     bounds = np.append(edges[first], horizon)
     last = pd.Period(labels[-1], freq="Q").end_time.normalize() + pd.Timedelta(days=1)
-    run_end = pd.Timestamp(scenario.start_date) + pd.Timedelta(hours=horizon)
+    run_end = pd.Timestamp(start) + pd.Timedelta(hours=horizon)
     if last > run_end and len(labels) > 1:
-        return bounds[:-1], labels[:-1]
-    return bounds, labels
+        return bounds[:-1], tuple(labels[:-1])
+    return bounds, tuple(labels)
 
 
 def stage_weights(scenario: Scenario) -> np.ndarray:
@@ -149,7 +159,7 @@ def fit_stage_weights(pipelines: Sequence[pd.DataFrame], fallback: np.ndarray) -
     """Weights calibrated on history: per recorded stage, the value its open pipeline won
     within the quarter over the value due in the quarter, pooled over the tables given
     (``fallback`` where a stage was never due)."""
-    table = pd.concat(pipelines, ignore_index=True)
+    table = pipelines[0] if len(pipelines) == 1 else pd.concat(pipelines, ignore_index=True)
     sums = table.groupby("stage")[["due", "won_open"]].sum().reindex(range(len(fallback)))
     due = sums["due"].to_numpy(dtype=float)
     won = sums["won_open"].to_numpy(dtype=float)
@@ -173,15 +183,21 @@ def forecast_error(ledger: Ledger, scenario: Scenario, fitted: bool = False) -> 
 
 
 def forecast_errors(
-    ledger: Ledger, scenario: Scenario, pipeline: pd.DataFrame | None = None
+    ledger: Ledger,
+    scenario: Scenario,
+    pipeline: pd.DataFrame | None = None,
+    weighted: pd.DataFrame | None = None,
 ) -> tuple[float, float]:
     """:func:`forecast_error` with the scenario's weights and with weights fitted on the run
-    (``pipeline``: this ledger's :func:`pipeline_by_quarter`, when already made)."""
+    (``pipeline``: this ledger's :func:`pipeline_by_quarter`, and ``weighted`` its
+    :func:`stage_weighted` with the scenario's weights, when already made)."""
     if pipeline is None:
         pipeline = pipeline_by_quarter(ledger, scenario)
     weights = stage_weights(scenario)
+    if weighted is None:
+        weighted = stage_weighted(pipeline, weights)
     return (
-        _mape(stage_weighted(pipeline, weights)),
+        _mape(weighted),
         _mape(stage_weighted(pipeline, fit_stage_weights([pipeline], weights))),
     )
 

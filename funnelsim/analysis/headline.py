@@ -37,7 +37,10 @@ MONEY_COLUMNS: tuple[str, ...] = (
 
 
 def headline(
-    ledger: Ledger, scenario: Scenario, pipeline: pd.DataFrame | None = None
+    ledger: Ledger,
+    scenario: Scenario,
+    pipeline: pd.DataFrame | None = None,
+    weighted: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Key figures of one replication (columns metric, value, unit), for summaries and CIs.
 
@@ -54,7 +57,8 @@ def headline(
     included). The funnel counts (leads .. active_customers) follow the leads the run
     created; ``won_deals`` counts booked deals: one that fell through in contract review
     is not won. Undefined figures are NaN. ``pipeline``: the ledger's
-    :func:`funnelsim.analysis.forecast.pipeline_by_quarter`, when already made.
+    :func:`funnelsim.analysis.forecast.pipeline_by_quarter` and ``weighted`` its
+    ``stage_weighted`` with the scenario's weights, when already made.
     """
     currency = scenario.currency
     funnel = stage_counts(ledger)
@@ -70,7 +74,7 @@ def headline(
     retained = retention(ledger).set_index("metric")["value"]
     trailing = trailing_retention(ledger).set_index("metric")["value"]
     events = arr_events(ledger)
-    forecast = forecast_errors(ledger, scenario, pipeline)
+    forecast = forecast_errors(ledger, scenario, pipeline, weighted)
     economics = unit_economics(ledger, scenario).set_index("metric")["value"]
     deferred = deferral(ledger).set_index("metric")["value"]
     rows += [

@@ -112,12 +112,19 @@ def lost_lead_values(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     with unlimited downstream capacity), capacity_share, arr_lost and horizon_revenue_lost
     (the two values times the share). The module docstring gives the formulas.
     """
+    values = _lost_leads(ledger, scenario)
+    names = np.asarray(ledger.reason_names, dtype=object)
+    values.insert(2, "reason", names[values.pop("reason_code").to_numpy()].astype(str))
+    return values
+
+
+def _lost_leads(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """:func:`lost_lead_values` with the reason as its code (``reason_code``)."""
     c = ledger.columns
     horizon = float(ledger.meta["horizon_hours"])
     lost = np.flatnonzero(c["outcome"] == LOST_AT_SEAM)
     seam = c["seam"][lost].astype(np.int64)
     reason_code = c["loss_reason"][lost]
-    names = np.asarray(ledger.reason_names, dtype=object)
     deal_value = c["deal_value"][lost]
     segment = c["segment"][lost]
     loss_time = c["loss_time"][lost]
@@ -149,7 +156,7 @@ def lost_lead_values(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
         {
             "lead_id": lost.astype(np.int64),
             "seam": seam,
-            "reason": names[reason_code].astype(str),
+            "reason_code": reason_code.astype(np.int64),
             "arr": arr,
             "horizon_revenue": revenue,
             "capacity_share": share,
@@ -167,19 +174,23 @@ def attributed_leakage(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     errors the booked deals with one), arr_lost, horizon_revenue_lost; capacity-aware as
     the module docstring says.
     """
-    values = lost_lead_values(ledger, scenario)
-    sums = values.groupby(["seam", "reason"])[["arr_lost", "horizon_revenue_lost"]].sum()
-    counts = values.groupby(["seam", "reason"]).size()
+    # Grouped by the reason's code: the same groups, rows and sums as by its name.
+    groups = _lost_leads(ledger, scenario).groupby(["seam", "reason_code"])
+    sums = groups[["arr_lost", "horizon_revenue_lost"]].sum()
+    names = ledger.reason_names
+    found = {
+        (int(seam), names[code]): (int(n), float(arr), float(revenue))
+        for (seam, code), n, arr, revenue in zip(
+            sums.index, groups.size(), sums["arr_lost"], sums["horizon_revenue_lost"], strict=True
+        )
+    }
     error_deals, error_arr, error_revenue = _contract_error(ledger)
     rows = []
     for seam, reason in leakage_reasons():
-        key = (seam, reason)
         if reason == "contract_error":
             rows.append((seam, reason, 0, error_deals, error_arr, error_revenue))
             continue
-        leads = int(counts.get(key, 0))
-        arr = float(sums["arr_lost"].get(key, 0.0))
-        revenue = float(sums["horizon_revenue_lost"].get(key, 0.0))
+        leads, arr, revenue = found.get((seam, reason), (0, 0.0, 0.0))
         rows.append((seam, reason, leads, leads, arr, revenue))
     table = pd.DataFrame(rows, columns=["seam", "reason", *LEAKAGE_COLUMNS])
     return table.astype({"seam": np.int64, "leads_lost": np.int64, "deals_affected": np.int64})

@@ -17,6 +17,7 @@ from funnelsim.analysis._common import (
     from_book,
     horizon_hours,
     observed,
+    per_ledger,
     quarter_index,
     quarter_starts,
     ratio,
@@ -66,8 +67,14 @@ def costs(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     teams with ``overtime_hours_per_week``),
     ``commission:<team>`` (:func:`commission_cost`), ``bonus:<team>`` (handoff bonus x
     accepted leads the team handed to sales, :func:`handoffs`) and ``tools`` (tools per
-    year x horizon years).
+    year x horizon years). Made once per ledger inside ``shared_per_ledger``; each caller
+    gets its own copy.
     """
+    made = per_ledger(f"costs:{id(scenario)}", ledger, lambda: _costs(ledger, scenario))
+    return made.copy()
+
+
+def _costs(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     years = horizon_hours(ledger) / HOURS_PER_YEAR
     leads = _leads_per_source(ledger)
     rows = [

@@ -35,10 +35,9 @@ from funnelsim.analysis._common import (
     from_book,
     horizon_hours,
     observed,
-    per_ledger,
 )
 from funnelsim.analysis.arr import ARR_KINDS, SIGN, arr_events
-from funnelsim.analysis.cashflow import cashflow
+from funnelsim.analysis.cashflow import cashflow, headcount_steps
 from funnelsim.analysis.stages import open_pipeline_by_stage
 from funnelsim.engine.customers import HOURS_PER_MONTH, HOURS_PER_YEAR, ramp_area
 from funnelsim.engine.ledger import Ledger
@@ -286,13 +285,10 @@ def _coverage(pipeline: np.ndarray, bookings: np.ndarray) -> np.ndarray:
 
 def _headcount(ledger: Ledger, times: np.ndarray) -> dict[str, np.ndarray]:
     """Employed heads of each team at each time, from the ledger of team capacity."""
-    levels = per_ledger("headcount", ledger, lambda: ledger.headcount)
     out: dict[str, np.ndarray] = {}
-    for team in dict.fromkeys(levels["team"]):
-        rows = levels[levels["team"] == team].sort_values("time")
-        at = np.searchsorted(rows["time"].to_numpy(dtype=float), times, side="right") - 1
-        values = rows["headcount"].to_numpy(dtype=float)
-        out[str(team)] = np.where(at >= 0, values[np.maximum(at, 0)], 0.0)
+    for team, (changed, values) in headcount_steps(ledger).items():
+        at = np.searchsorted(changed, times, side="right") - 1
+        out[team] = np.where(at >= 0, values[np.maximum(at, 0)], 0.0)
     return out
 
 

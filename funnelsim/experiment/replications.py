@@ -103,7 +103,11 @@ def _reduced(
     # the cash metrics and the tables.
     flow = cashflow(ledger, scenario)
     part = forecast_part(ledger, scenario) if tables else None
-    figures = headline(ledger, scenario, None if part is None else part.pipeline)
+    figures = (
+        headline(ledger, scenario)
+        if part is None
+        else headline(ledger, scenario, part.pipeline, part.weighted)
+    )
     cash = cash_metrics(ledger, scenario, flow)
     cash = cash[cash["metric"].isin(CASH_HEADLINE)]
     money = net_value_rows(ledger, scenario, figures)

@@ -34,18 +34,31 @@ def t_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[floa
 def summarise(
     frame: pd.DataFrame, by: list[str], value: str, confidence: float = CONFIDENCE
 ) -> pd.DataFrame:
-    """Mean and CI of ``value`` per group of ``by`` over the ``replication`` column."""
+    """Mean and CI of ``value`` per group of ``by`` over the ``replication`` column.
+
+    Groups in order of first appearance (rows with a missing key left out), as
+    ``groupby(by, sort=False)`` gives them, each group's values split off one array
+    rather than a frame made per group.
+    """
+    numbers = frame.groupby(by, sort=False, observed=True).ngroup().to_numpy(dtype=float)
+    kept = np.flatnonzero(numbers >= 0)  # a missing key: NaN (or -1)
+    codes = numbers[kept].astype(np.int64)
+    order = kept[np.argsort(codes, kind="stable")]
+    sizes = np.bincount(codes) if len(kept) else np.zeros(0, dtype=np.int64)
+    firsts = order[np.concatenate([[0], np.cumsum(sizes)[:-1]])] if len(sizes) else order
+    keys = [frame[name].iloc[firsts].tolist() for name in by]
+    values = frame[value].to_numpy(dtype=float)
     rows = []
-    for keys, group in frame.groupby(by, sort=False, observed=True):
-        mean, low, high = t_interval(group[value].to_numpy(), confidence)
-        keys = keys if isinstance(keys, tuple) else (keys,)
+    parts = np.split(values[order], np.cumsum(sizes)[:-1]) if len(sizes) else []
+    for index, part in enumerate(parts):
+        mean, low, high = t_interval(part, confidence)
         rows.append(
             {
-                **dict(zip(by, keys, strict=True)),
+                **{name: column[index] for name, column in zip(by, keys, strict=True)},
                 "mean": mean,
                 "ci_low": low,
                 "ci_high": high,
-                "replications": int(group[value].notna().sum()),
+                "replications": int((~np.isnan(part)).sum()),
             }
         )
     return pd.DataFrame(rows)
