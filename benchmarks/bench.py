@@ -259,7 +259,50 @@ def readme_table(figures: dict[str, Any]) -> str:
     if scale:
         parts = ", ".join(f"{label} {value:.2f}" for label, value in scale.items())
         lines += ["", f"Leads per CPU-second relative to 100k leads: {parts}."]
-    return "\n".join(lines)
+    return "\n".join(lines + _cli_lines(figures))
+
+
+def _cli_lines(figures: dict[str, Any]) -> list[str]:
+    """The same run's start-up, CLI replications and Dask sweep, as README lines."""
+    lines: list[str] = []
+    startup = figures.get("startup")
+    if startup:
+        lines += [
+            "",
+            "| command | wall s (min / median / max) | CPU s (median) |",
+            "| --- | --- | --- |",
+        ]
+        for name, times in startup["commands"].items():
+            wall = times["wall"]
+            lines.append(
+                f"| `{name}` | {wall['min']:.2f} / {wall['median']:.2f} / {wall['max']:.2f} "
+                f"| {times['cpu']['median']:.2f} |"
+            )
+        phases = startup.get("run_phases", {}).get("wall_median")
+        if phases:
+            parts = ", ".join(f"{name} {value:.2f}" for name, value in phases.items())
+            lines += ["", f"A default `funnelsim run`, median wall seconds by phase: {parts}."]
+    cli = figures.get("cli_replications")
+    if cli:
+        one, two = cli["workers"]["1"], cli["workers"]["2"]
+        lines += [
+            "",
+            f"`funnelsim run --reps {cli['replications']}`: {one['wall']['median']:.2f} s wall "
+            f"on 1 worker, {two['wall']['median']:.2f} s on 2 "
+            f"(**{cli['speedup_median']:.2f}x**; main process "
+            f"{two['main_process_cpu']['median']:.2f} CPU s on 2 workers).",
+        ]
+    dask = figures.get("dask_sweep")
+    if dask:
+        lines += [
+            "",
+            f"Sweep of {dask['points']} points x {dask['replications']} replications: local pool "
+            f"{dask['local_pool']['median']:.2f} s, Dask `LocalCluster` (2 workers) "
+            f"{dask['dask']['median']:.2f} s (**{dask['dask_over_local_median']:.2f}x**; "
+            f"identical tables: {'yes' if dask['identical'] else 'NO'}; cluster start-up "
+            f"{dask['cluster_startup']:.1f} s, not counted).",
+        ]
+    return lines
 
 
 def write_readme(figures: dict[str, Any], readme: Path = README) -> None:
