@@ -3,15 +3,73 @@
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from funnelsim.engine.fates import Fate
-from funnelsim.engine.flow import Curves, FlowInputs, FlowRules
 from funnelsim.engine.ledger import STATIC_REASONS
 from funnelsim.engine.marketing import HOURS_PER_DAY, canonical_order, per_segment_value
 from funnelsim.engine.stages import walk_stages
 from funnelsim.scenario.models import Curve, Scenario
+
+# A waiting curve per source code (None: waiting there costs nothing).
+Curves = tuple[Callable[[float], float] | None, ...]
+
+
+@dataclass
+class FlowInputs:
+    """Per-item inputs for the queued part: compact ``array.array`` columns (fast scalar
+    access without a Python object per item; flags are 0/1 bytes)."""
+
+    lead: np.ndarray
+    segment: Sequence[int]
+    source: Sequence[int]
+    mql_time: Sequence[float]
+    pickup_time: np.ndarray
+    sdr_work: Sequence[float]
+    fallback_delay: Sequence[float]
+    fallback_work: Sequence[float]
+    is_fit: Sequence[int]
+    reach_threshold: Sequence[float]
+    stale_time: Sequence[float]
+    accept_fit: Sequence[int]
+    accept_unfit_u: Sequence[float]
+    discovery: Sequence[float]
+    opportunity: Sequence[int]
+    opportunity_threshold: Sequence[float]
+    cycle: Sequence[float]
+    slip: Sequence[float]
+    win: Sequence[int]
+    lost_reason: Sequence[int]
+    approval: Sequence[float]
+    deal_desk_work: Sequence[float]
+    fallthrough_u: Sequence[float]
+    invoice_delay: Sequence[float]
+    onboarding: Sequence[float]
+    # Items already in sales at the start (the book's open opportunities).
+    enter_sales: Sequence[int] = ()
+    # Hours from the start of sales to the close the CRM plans (None: the cycle), and to
+    # each stage's entry (items x stages, NaN: never entered); read after the run.
+    planned: Sequence[float] | None = None
+    stage_offsets: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class FlowRules:
+    """Scalar rules the queued part applies."""
+
+    horizon: float
+    reach: Curves
+    followup: Curves
+    p_accept_unfit: float
+    sla_hours: float | None
+    sla_business: bool
+    same_team_fallback: bool
+    fallthrough_rate: float
+    skip_deal_desk: bool
+    perfect_seam1: bool = False
 
 
 def flow_inputs(

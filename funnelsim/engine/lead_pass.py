@@ -25,8 +25,7 @@ from funnelsim.engine.fates import (
     Fate,
     RowStream,
 )
-from funnelsim.engine.flow import FlowInputs
-from funnelsim.engine.inputs import flow_inputs
+from funnelsim.engine.inputs import FlowInputs, flow_inputs
 from funnelsim.engine.marketing import MARKETING_FATES, draw_products, run_marketing
 from funnelsim.engine.stages import UNIFORMS_PER_STAGE
 from funnelsim.scenario.models import Scenario
