@@ -200,6 +200,22 @@ class ScenarioDumper(yaml.SafeDumper):
     yaml_implicit_resolvers = _resolvers(yaml.SafeDumper.yaml_implicit_resolvers, False)
 
 
+if yaml.__with_libyaml__:
+
+    class FastScenarioDumper(yaml.CSafeDumper):
+        """``ScenarioDumper`` with libyaml's emitter (written in C): several times faster on
+        a whole scenario, and the same text for data ``_same_in_c`` accepts."""
+
+        yaml_implicit_resolvers = ScenarioDumper.yaml_implicit_resolvers
+
+else:  # PyYAML built without libyaml
+    FastScenarioDumper = ScenarioDumper  # type: ignore[misc]
+
+# Where libyaml's emitter writes other (equally valid) text than PyYAML's: it escapes a
+# carriage return, NEL and characters beyond the BMP, and writes an empty key inline.
+_C_EMITS_OTHERWISE = re.compile("[\r\x85\U00010000-\U0010ffff]")
+
+
 def _where(path: tuple[str, ...]) -> str:
     """``a.b: `` naming the field a problem sits in, or nothing at the top level."""
     return f"{'.'.join(path)}: " if path else ""
@@ -211,5 +227,18 @@ def load_yaml(text: str) -> Any:
 
 
 def dump_yaml(data: Any) -> str:
-    """YAML text that ``load_yaml`` reads back as the same data."""
-    return yaml.dump(data, Dumper=ScenarioDumper, sort_keys=False, allow_unicode=True)
+    """YAML text that ``load_yaml`` reads back as the same data (libyaml's emitter where it
+    writes the same text as PyYAML's own, which it does for every usual scenario)."""
+    dumper = FastScenarioDumper if _same_in_c(data) else ScenarioDumper
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True)
+
+
+def _same_in_c(data: Any) -> bool:
+    """Whether libyaml's emitter writes ``data`` as PyYAML's pure-Python one does."""
+    if isinstance(data, str):
+        return _C_EMITS_OTHERWISE.search(data) is None
+    if isinstance(data, dict):
+        return all(key != "" and _same_in_c(key) and _same_in_c(v) for key, v in data.items())
+    if isinstance(data, list | tuple):
+        return all(_same_in_c(item) for item in data)
+    return True
