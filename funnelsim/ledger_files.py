@@ -3,7 +3,9 @@
 A replication turns its ledger's tables (leads, terms, team levels, stage rows, each with
 a ``replication`` column first) into Arrow tables where it ran, so a pool of workers
 shares that work; the main process only joins them (no copy) and writes each file, in
-threads, since Parquet encoding runs outside Python's lock. Float columns are written
+threads, since Parquet encoding runs outside Python's lock. ``PartWriter`` writes each
+replication's part as a row group as soon as the parts before it are in, so that the
+encoding overlaps the replications still running. Float columns are written
 without a dictionary: their values rarely repeat, and trying one took a third of the
 time. The files read back exactly as the stacked DataFrames of ``Results`` written with
 ``DataFrame.to_parquet``.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 import pandas as pd
@@ -136,3 +139,86 @@ def _dictionary_columns(schema: pa.Schema) -> list[str]:
     """The columns worth dictionary encoding: all but floats, whose values (times, money)
     rarely repeat, so that trying a dictionary for them only costs time (and size)."""
     return [field.name for field in schema if not pa.types.is_floating(field.type)]
+
+
+class PartWriter:
+    """Writes the ``LEDGER_TABLES`` files of a folder from the replications' parts as they
+    arrive (``add``, any order), each part a row group appended in replication order, in
+    one thread per file; ``finish`` waits for the files. Parts whose column types differ
+    from the first part's are written as ``write_tables`` does once all are in.
+
+    A context manager: leaving it (on an error too) stops the threads and closes the
+    files before the folder they are in is committed or removed.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.parts: dict[int, dict[str, pa.Table]] = {}
+        self.written = 0  # the parts 0 .. written - 1 are queued for writing
+        self.threads = {name: ThreadPoolExecutor(1) for name in LEDGER_TABLES}
+        self.writers: dict[str, pq.ParquetWriter | None] = {}
+        self.queued: dict[str, list[Future]] = {name: [] for name in LEDGER_TABLES}
+        self.mixed: set[str] = set()  # files whose parts' column types differ
+
+    def __enter__(self) -> PartWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        for thread in self.threads.values():
+            thread.shutdown(wait=True, cancel_futures=True)
+        for writer in self.writers.values():
+            if writer is not None:
+                writer.close()
+        self.writers.clear()
+
+    def add(self, index: int, part: dict[str, pa.Table]) -> None:
+        """Replication ``index``'s part; written once every part before it is in."""
+        self.parts[index] = part
+        while self.written in self.parts:
+            ready = self.parts[self.written]
+            for name, thread in self.threads.items():
+                self.queued[name].append(thread.submit(self._append, name, ready[name]))
+            self.written += 1
+
+    def _append(self, name: str, table: pa.Table) -> None:
+        if name in self.mixed:
+            return
+        writer = self.writers.get(name)
+        if writer is None:
+            writer = pq.ParquetWriter(
+                self.folder / name,
+                table.schema,
+                use_dictionary=_dictionary_columns(table.schema),
+            )
+            self.writers[name] = writer
+        if not table.schema.equals(writer.schema, check_metadata=False):
+            self.mixed.add(name)
+            return
+        writer.write_table(table)
+
+    def wait(self) -> None:
+        """Wait for the parts queued so far and end the threads (e.g. before forking)."""
+        for futures in self.queued.values():
+            for future in futures:
+                future.result()
+            futures.clear()
+        for thread in self.threads.values():
+            thread.shutdown(wait=True)
+
+    def finish(self, count: int) -> None:
+        """Wait for the files of parts 0 .. ``count`` - 1 (all of them added) and close
+        them; a file whose parts differ in type is written again as ``write_tables`` does."""
+        if self.written != count or len(self.parts) != count:
+            raise ValueError(f"expected the parts of {count} replications, got {len(self.parts)}")
+        self.wait()
+        for name in LEDGER_TABLES:
+            writer = self.writers.pop(name, None)
+            if writer is not None:
+                writer.close()
+            if name in self.mixed:
+                _write([self.parts[i][name] for i in range(count)], self.folder / name)

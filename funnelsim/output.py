@@ -27,7 +27,7 @@ from funnelsim.atomic import (
     write_folder,
     write_text,
 )
-from funnelsim.ledger_files import arrow_tables, write_tables
+from funnelsim.ledger_files import PartWriter, arrow_tables, write_tables
 from funnelsim.results import Results
 from funnelsim.safe_cells import csv_text, write_csv
 from funnelsim.scenario.loading import dump_scenario
@@ -91,23 +91,28 @@ def write_results(
 
 
 def fill_results(
-    results: Results, folder: Path, tables: Mapping[str, pd.DataFrame] | None = None
+    results: Results,
+    folder: Path,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    parts: PartWriter | None = None,
 ) -> None:
-    """Write every results file, and extra ``tables`` as CSV, into a staging folder."""
-    _write_all(results, folder)
+    """Write every results file, and extra ``tables`` as CSV, into a staging folder;
+    ``parts``: the Parquet files' writer the replications' parts were streamed to."""
+    _write_all(results, folder, parts)
     for name, frame in (tables or {}).items():
         write_table(frame, folder / name)
 
 
-def _write_all(results: Results, folder: Path) -> None:
+def _write_all(results: Results, folder: Path, parts: PartWriter | None = None) -> None:
     """Every file; the ledger's tables from the kept ledgers or the replications' own
-    tables (``output_tables``)."""
-    kept = all(
+    tables (``output_tables``), or left to ``parts`` that had them as they came."""
+    kept = parts is not None or all(
         rep.ledger is not None or "parquet" in (rep.tables or {}) for rep in results.replications
     )
     # The Parquet files are encoded in threads while this thread writes the rest.
     with ThreadPoolExecutor(PARQUET_THREADS) as pool:
-        parquet = write_tables(_parquet_parts(results), folder, pool) if kept else []
+        here = kept and parts is None
+        parquet = write_tables(_parquet_parts(results), folder, pool) if here else []
         summary = results.summary()
         write_csv(summary, folder / "summary.csv")
         write_csv(results.leakage_summary(), folder / "leakage.csv")
@@ -129,6 +134,8 @@ def _write_all(results: Results, folder: Path) -> None:
             write_csv(accuracy, folder / "forecast_accuracy.csv")
         for written in parquet:
             written.result()
+        if parts is not None:
+            parts.finish(len(results.replications))
 
 
 def _parquet_parts(results: Results) -> list[dict[str, Any]]:

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -32,7 +35,15 @@ from funnelsim.experiment.replications import (
     replication_seeds,
     run_replication,
 )
-from funnelsim.ledger_files import LEDGER_TABLES, arrow_tables, leads_arrow, plain_arrow
+from funnelsim.ledger_files import (
+    LEDGER_TABLES,
+    PartWriter,
+    arrow_tables,
+    leads_arrow,
+    plain_arrow,
+    write_tables,
+)
+from funnelsim.output import write_results
 from funnelsim.scenario import scenario_from_dict
 from funnelsim.scenario.loading import load_scenario
 
@@ -400,3 +411,91 @@ def test_arr_events_and_costs_equal_the_plain_versions(name: str, overrides: lis
         first = costs(ledger, scenario)
         first["cost"] = -1.0
         pd.testing.assert_frame_equal(costs(ledger, scenario), plain, check_exact=True)
+
+
+def _read_back(folder: Path) -> dict[str, pa.Table]:
+    return {name: pq.read_table(folder / name) for name in LEDGER_TABLES}
+
+
+def test_parquet_parts_streamed_as_they_come_equal_the_files_written_at_the_end(
+    tmp_path: Path,
+) -> None:
+    """Parts added out of order, one row group each, give the files ``write_tables`` gives
+    (same tables, schemas and pandas metadata) and the same stacked DataFrames."""
+    scenario = load_scenario(resolve_scenario(WITH_PLAN[0]), WITH_PLAN[1])
+    results = fs.run(scenario, replications=3, seed=2, keep_ledgers=False, output_tables=True)
+    parts = [rep.tables["parquet"] for rep in results.replications]  # type: ignore[index]
+    plain, streamed = tmp_path / "plain", tmp_path / "streamed"
+    plain.mkdir()
+    streamed.mkdir()
+    with ThreadPoolExecutor(2) as pool:
+        for future in write_tables(parts, plain, pool):
+            future.result()
+    with PartWriter(streamed) as writer:
+        for index in (1, 2, 0):
+            writer.add(index, parts[index])
+        writer.finish(3)
+    expected, found = _read_back(plain), _read_back(streamed)
+    for name in LEDGER_TABLES:
+        assert found[name].schema.equals(expected[name].schema, check_metadata=True)
+        assert found[name].equals(expected[name])
+        assert pq.ParquetFile(streamed / name).num_row_groups == 3
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(streamed / name), pd.read_parquet(plain / name)
+        )
+
+
+def test_streamed_parts_whose_types_differ_are_written_as_at_the_end(tmp_path: Path) -> None:
+    """A later part with other column types (a column of whole numbers, then one with a
+    missing value) is refused by the first part's file, which is written again as
+    ``write_tables`` writes it."""
+    one = pa.table({"replication": [0, 0], "x": [1, 2]})
+    two = pa.table({"replication": [1], "x": [None]}).cast(
+        pa.schema([("replication", pa.int64()), ("x", pa.float64())])
+    )
+    parts = [dict.fromkeys(LEDGER_TABLES, one), dict.fromkeys(LEDGER_TABLES, two)]
+    plain, streamed = tmp_path / "plain", tmp_path / "streamed"
+    plain.mkdir()
+    streamed.mkdir()
+    with ThreadPoolExecutor(2) as pool:
+        for future in write_tables(parts, plain, pool):
+            future.result()
+    with PartWriter(streamed) as writer:
+        writer.add(0, parts[0])
+        writer.add(1, parts[1])
+        writer.finish(2)
+    for name in LEDGER_TABLES:
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(streamed / name), pd.read_parquet(plain / name)
+        )
+        assert pd.read_parquet(streamed / name)["x"].isna().sum() == 1
+
+
+def test_finishing_before_every_part_is_in_is_an_error(tmp_path: Path) -> None:
+    part = dict.fromkeys(LEDGER_TABLES, pa.table({"replication": [1]}))
+    with PartWriter(tmp_path) as writer:
+        writer.add(1, part)
+        with pytest.raises(ValueError, match="2 replications"):
+            writer.finish(2)
+
+
+def test_the_cli_writes_the_results_folder_write_results_writes(tmp_path: Path) -> None:
+    """``funnelsim run`` (parts streamed to the folder) and ``write_results`` of the same
+    run (parts written at the end) give the same files and tables."""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({"name": "streamed", **SCENARIO}))
+    args = ["run", str(path), "--reps", "3", "--seed", "6", "--workers", "2"]
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "cli")])
+    assert result.exit_code == 0, result.output
+    scenario = load_scenario(path)
+    results = fs.run(scenario, replications=3, seed=6, keep_ledgers=False, output_tables=True)
+    write_results(results, tmp_path / "api")
+    cli = sorted(p.name for p in (tmp_path / "cli").iterdir())
+    assert cli == sorted(p.name for p in (tmp_path / "api").iterdir())
+    for name in cli:
+        if name.endswith(".parquet"):
+            pd.testing.assert_frame_equal(
+                pd.read_parquet(tmp_path / "cli" / name), pd.read_parquet(tmp_path / "api" / name)
+            )
+        elif name != "summary.json" and not name.startswith("."):
+            assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()

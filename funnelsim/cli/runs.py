@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -28,6 +29,9 @@ from funnelsim.cli.common import (
     slug,
     xlsx_option,
 )
+
+if TYPE_CHECKING:
+    from funnelsim.experiment.replications import Replication
 
 
 @click.command()
@@ -99,9 +103,14 @@ def run(
         from funnelsim.report.terminal import print_leaks, print_results, print_warnings
 
         console = console_for(as_json)
-        staged = None
+        staged = parts = None
         if out_dir is not None:
             staged = outputs.enter_context(stage_results(out_dir, force))
+            if output_tables:  # each replication's Parquet part written as it comes
+                from funnelsim.ledger_files import PartWriter
+
+                assert staged.path is not None
+                parts = outputs.enter_context(PartWriter(staged.path))
         report_file = workbook = None
         if report_path is not None:  # the HTML report (and matplotlib) only when asked
             from funnelsim.report.html.files import stage_report
@@ -113,20 +122,28 @@ def run(
             workbook = outputs.enter_context(stage_xlsx(xlsx_path, force))
         description = f"simulating {DisplayNames.of(spec).title}"
         with progress_bar(console, execution.reps, description) as advance:
+
+            def done(replication: Replication) -> None:
+                if parts is not None and replication.tables is not None:
+                    parts.add(replication.index, replication.tables["parquet"])
+                advance(replication)
+
             results = run_scenario(
                 spec,
                 **execution.api_kwargs(),
                 keep_ledgers=keep_ledgers,
-                on_done=advance,
+                on_done=done,
                 output_tables=output_tables,
             )
         seam_fixes = None
         if with_leaks:
+            if parts is not None:
+                parts.wait()  # no writing thread left when the seam fixes' pool forks
             seam_fixes = seam_fixes_with_progress(spec, execution, console)
         tables = {"seam_fixes.csv": seam_fixes} if seam_fixes is not None else None
         if staged is not None:
             assert staged.path is not None
-            fill_results(results, staged.path, tables)
+            fill_results(results, staged.path, tables, parts)
         if report_file is not None:
             from funnelsim.report.html import report_from_results
 
