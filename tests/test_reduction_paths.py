@@ -479,14 +479,20 @@ def test_finishing_before_every_part_is_in_is_an_error(tmp_path: Path) -> None:
             writer.finish(2)
 
 
-def test_the_cli_writes_the_results_folder_write_results_writes(tmp_path: Path) -> None:
-    """``funnelsim run`` (parts streamed to the folder) and ``write_results`` of the same
-    run (parts written at the end) give the same files and tables."""
+@pytest.mark.parametrize(("cpus", "row_groups"), [(3, 3), (2, 1)])
+def test_the_cli_writes_the_results_folder_write_results_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int, row_groups: int
+) -> None:
+    """``funnelsim run`` on 2 workers (parts streamed to the folder while a CPU is spare,
+    one row group each; else written at the end) and ``write_results`` of the same run
+    give the same files and tables."""
+    monkeypatch.setattr("funnelsim.cli.runs.available_cpus", lambda: cpus)
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump({"name": "streamed", **SCENARIO}))
     args = ["run", str(path), "--reps", "3", "--seed", "6", "--workers", "2"]
     result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "cli")])
     assert result.exit_code == 0, result.output
+    assert pq.ParquetFile(tmp_path / "cli" / "ledger.parquet").num_row_groups == row_groups
     scenario = load_scenario(path)
     results = fs.run(scenario, replications=3, seed=6, keep_ledgers=False, output_tables=True)
     write_results(results, tmp_path / "api")
