@@ -71,7 +71,40 @@ def _resolvers(
     return table
 
 
-class LimitedLoader(yaml.SafeLoader):
+class _Checks:
+    """What both loaders add to PyYAML's safe constructor: no duplicate keys, and the
+    node graph checked before anything is built."""
+
+    def construct_mapping(self, node: Node, deep: bool = False) -> dict[Any, Any]:
+        """A mapping, refusing a key given twice (merge keys ``<<`` may be overridden)."""
+        if isinstance(node, MappingNode):
+            first_line: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)  # type: ignore[attr-defined]
+                try:
+                    seen = first_line.get(key)
+                except TypeError:
+                    continue  # unhashable: the base class reports it
+                if seen is not None:
+                    raise YamlLimitError(
+                        f"duplicate key {key!r} (first given at line {seen + 1})",
+                        key_node.start_mark,
+                    )
+                first_line[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+    def get_single_data(self) -> Any:
+        """The document, checked (size, depth, recursion, scalars) before it is built."""
+        node = self.get_single_node()  # type: ignore[attr-defined]
+        if node is None:
+            return None
+        _GraphCheck(self).check(node)
+        return self.construct_document(node)  # type: ignore[attr-defined]
+
+
+class LimitedLoader(_Checks, yaml.SafeLoader):
     """``SafeLoader`` that refuses duplicate keys, deep nesting and alias bombs."""
 
     yaml_implicit_resolvers = _resolvers(yaml.SafeLoader.yaml_implicit_resolvers, True)
@@ -94,39 +127,24 @@ class LimitedLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
-    def construct_mapping(self, node: Node, deep: bool = False) -> dict[Any, Any]:
-        """A mapping, refusing a key given twice (merge keys ``<<`` may be overridden)."""
-        if isinstance(node, MappingNode):
-            first_line: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == _MERGE_TAG:
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    seen = first_line.get(key)
-                except TypeError:
-                    continue  # unhashable: the base class reports it
-                if seen is not None:
-                    raise YamlLimitError(
-                        f"duplicate key {key!r} (first given at line {seen + 1})",
-                        key_node.start_mark,
-                    )
-                first_line[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
 
-    def get_single_data(self) -> Any:
-        """The document, checked (size, depth, recursion, scalars) before it is built."""
-        node = self.get_single_node()
-        if node is None:
-            return None
-        _GraphCheck(self).check(node)
-        return self.construct_document(node)
+if yaml.__with_libyaml__:
+
+    class FastLimitedLoader(_Checks, yaml.CSafeLoader):
+        """``LimitedLoader`` on libyaml's parser, which also composes the node graph in C
+        (refusing nesting beyond its own limit of 1000 levels); the graph is then checked
+        (depth, size, scalars) as ``LimitedLoader`` checks it before anything is built."""
+
+        yaml_implicit_resolvers = LimitedLoader.yaml_implicit_resolvers
+
+else:  # PyYAML built without libyaml
+    FastLimitedLoader = LimitedLoader  # type: ignore[misc]
 
 
 class _GraphCheck:
     """Walks the composed node graph once: expanded size, depth through aliases, scalars."""
 
-    def __init__(self, loader: LimitedLoader) -> None:
+    def __init__(self, loader: _Checks) -> None:
         self.loader = loader
         self.measured: dict[int, tuple[int, int]] = {}  # id -> (expanded size, height)
         self.active: set[int] = set()
@@ -211,6 +229,8 @@ if yaml.__with_libyaml__:
 else:  # PyYAML built without libyaml
     FastScenarioDumper = ScenarioDumper  # type: ignore[misc]
 
+# Characters after which libyaml's parser accepts documents PyYAML's refuses.
+_C_READS_OTHERWISE = re.compile("[\t?!\ufeff]")
 # Where libyaml's emitter writes other (equally valid) text than PyYAML's: it escapes a
 # carriage return, NEL and characters beyond the BMP, and writes an empty key inline.
 _C_EMITS_OTHERWISE = re.compile("[\r\x85\U00010000-\U0010ffff]")
@@ -222,7 +242,18 @@ def _where(path: tuple[str, ...]) -> str:
 
 
 def load_yaml(text: str) -> Any:
-    """Parse one YAML document with the limits above; errors are ``yaml.YAMLError``."""
+    """Parse one YAML document with the limits above; errors are ``yaml.YAMLError``.
+
+    libyaml's parser (C, several times faster) reads it first where PyYAML has it; a
+    document it refuses for any reason is read again by PyYAML's own parser, so that
+    every error (and its wording) is PyYAML's. A text with a tab, ``?``, ``!`` (tags) or
+    a byte-order mark goes to PyYAML's parser directly: libyaml reads some of those
+    otherwise (or accepts them where PyYAML refuses the document)."""
+    if FastLimitedLoader is not LimitedLoader and not _C_READS_OTHERWISE.search(text):
+        try:
+            return yaml.load(text, Loader=FastLimitedLoader)
+        except yaml.YAMLError:
+            pass
     return yaml.load(text, Loader=LimitedLoader)  # a SafeLoader subclass: no code runs
 
 
