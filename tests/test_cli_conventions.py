@@ -17,9 +17,25 @@ from click.testing import CliRunner
 from funnelsim.cli import main
 from funnelsim.cli.examples import EXAMPLES
 
-HEAVY = ("scipy.stats", "matplotlib", "pandas", "numpy", "simpy", "dask", "funnelsim.report")
-# Never needed to simulate, print or write a run's results (only charts, reports, fitting).
-NOT_FOR_A_RUN = ("scipy.stats", "matplotlib", "funnelsim.report.html", "funnelsim.report.charts")
+HEAVY = (
+    "scipy.stats",
+    "matplotlib",
+    "pandas",
+    "numpy",
+    "simpy",
+    "dask",
+    "funnelsim.report",
+    "asyncio",
+)
+# Never needed to simulate, print or write a run's results (only charts, reports, fitting;
+# asyncio only to check a Dask scheduler).
+NOT_FOR_A_RUN = (
+    "scipy.stats",
+    "matplotlib",
+    "funnelsim.report.html",
+    "funnelsim.report.charts",
+    "asyncio",
+)
 WRITERS = ("run", "compare", "plan", "leaks", "sweep", "sensitivity", "report", "calibrate")
 TINY = """\
 name: tiny
