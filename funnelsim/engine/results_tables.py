@@ -7,6 +7,7 @@ import pandas as pd
 
 from funnelsim.engine.book import BookColumn
 from funnelsim.engine.flow import Flow
+from funnelsim.engine.inputs import dense
 from funnelsim.engine.lead_pass import StageOffsets
 from funnelsim.engine.ledger import (
     IN_FLIGHT,
@@ -40,7 +41,7 @@ def collect_flow(
     # Of the inputs only the sales durations are read: the rest are freed first.
     x = flow.x
     discovery = np.asarray(x.discovery)
-    planned = np.asarray(x.cycle if x.planned is None else x.planned)
+    planned = dense(x.cycle if x.planned is None else x.planned)
     flow.x = None  # type: ignore[assignment]
     del x
     results = {name: np.asarray(values) for name, values in flow.results.items()}
