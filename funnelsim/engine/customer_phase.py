@@ -62,9 +62,14 @@ def run_customers(
     if 2 in perfect:
         error[:] = False
     columns["contract_error"] = error
-    booked = columns["deal_value"] * np.where(error, 1.0 - seam2.contract_error_value_loss, 1.0)
+    kept = 1.0 - seam2.contract_error_value_loss
     fell_through = (columns["outcome"] == LOST_AT_SEAM) & (columns["seam"] == 2)
-    columns["booked_arr"] = np.where(columns["won"] & ~fell_through, booked, 0.0)
+    # Booked ARR only where a deal was won and did not fall through (0 elsewhere).
+    booking = np.flatnonzero(columns["won"] & ~fell_through)
+    del fell_through
+    booked_arr = np.zeros(n)
+    booked_arr[booking] = _booked(columns["deal_value"], error, booking, kept)
+    columns["booked_arr"] = booked_arr
     context = np.zeros(n, dtype=bool)
     context[items] = fates[Fate.CONTEXT] < seam3.context_transfer_prob
     columns["context_transferred"] = context & ~np.isnan(columns["invoice_time"])
@@ -86,7 +91,7 @@ def run_customers(
         scenario,
         customers,
         start,
-        booked[customers],
+        _booked(columns["deal_value"], error, customers, kept),
         context[customers] | (3 in perfect),
         _exact(columns, "onboarded_time", customers, items, item_times),
         early_u,
@@ -110,6 +115,11 @@ def run_customers(
     for name in TERM_HOURS:
         terms[name] = floor32(terms[name].to_numpy())
     return terms
+
+
+def _booked(value: np.ndarray, error: np.ndarray, rows: np.ndarray, kept: float) -> np.ndarray:
+    """The deal value booked at ``rows``: a contract error keeps only ``kept`` of it."""
+    return value[rows] * np.where(error[rows], kept, 1.0)
 
 
 def _exact(

@@ -21,6 +21,7 @@ from funnelsim.engine.book import append_book, book_times, draw_book
 from funnelsim.engine.customer_phase import run_customers
 from funnelsim.engine.fates import draw_all_arrivals
 from funnelsim.engine.flow import Flow
+from funnelsim.engine.heap import release_free_memory
 from funnelsim.engine.inputs import flow_rules
 from funnelsim.engine.lead_pass import run_lead_pass
 from funnelsim.engine.ledger import (
@@ -47,6 +48,9 @@ SEAMS = (1, 2, 3, 4)
 # flow and its teams) before the customer phase. It costs ~40 ms whatever the run's size
 # (a third of a baseline run), so only runs with at least this many leads pay it.
 FULL_COLLECTION_LEADS = 200_000
+# Runs with at least this many leads hand the heap's free pages back to the OS after each
+# phase (:mod:`funnelsim.engine.heap`); smaller runs free too little to be worth it.
+TRIM_LEADS = 200_000
 # Columns the lead pass fills, stored (rounded once) when it is done: nothing after it
 # reads them at full precision.
 PASS_STORED = ("created", "mql_time", "fit", "segment", "score", "product")
@@ -88,6 +92,9 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         opp_age, opp_stage, book_term_start = book_times(n, book)
     lead_pass = run_lead_pass(scenario, seed, columns, perfect, n, opp_age, opp_stage)
     compact(columns, PASS_STORED, dtypes)
+    large = n >= TRIM_LEADS
+    if large:
+        release_free_memory()
     items, inputs, closing, fates, churn_u, stage_offsets = (
         lead_pass.items,
         lead_pass.inputs,
@@ -120,7 +127,6 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     flow.run()
     stages, item_times = collect_flow(flow, items, columns, stage_offsets, opp_age, opp_stage)
     del stage_offsets
-    flow.release()
     # The teams' tables are made before the customer phase, their level logs dropped and,
     # in a large run, the run's objects (reference cycles) collected.
     levels = team_levels(teams, scenario)
@@ -132,6 +138,8 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     del flow, teams, env
     if n >= FULL_COLLECTION_LEADS:
         gc.collect()
+    if large:
+        release_free_memory()
     item_times = {name: times[closing] for name, times in item_times.items()}
     terms = run_customers(
         scenario,
@@ -146,6 +154,8 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     )
     del fates, item_times
     settle_outcomes(columns)
+    if large:
+        release_free_memory()
     return Ledger(
         columns=ledger_columns(columns, dtypes),
         terms=terms,
