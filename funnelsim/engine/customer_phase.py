@@ -19,6 +19,7 @@ from funnelsim.engine.ledger import (
     LOST_AT_SEAM,
     UNDECIDED,
     floor32,
+    freeze,
 )
 from funnelsim.scenario.models import Scenario
 
@@ -29,6 +30,25 @@ HOURS_PER_MONTH = 8760.0 / 12
 TERM_HOURS = ("start", "end", "paid_time", "upsell_time", "upsell_paid_time")
 # The fates the customer phase reads (after the queued part).
 CUSTOMER_FATES = (Fate.CONTRACT_ERROR, Fate.CONTEXT, Fate.EARLY_CHURN)
+# The ledger columns the customer phase writes; every other one is final before it.
+CUSTOMER_COLUMNS = frozenset(
+    {
+        "contract_error",
+        "booked_arr",
+        "context_transferred",
+        "outcome",
+        "seam",
+        "loss_reason",
+        "churn_time",
+        "arr_at_horizon",
+        "invoiced_revenue",
+        "horizon_revenue",
+        "terms",
+        "loss_time",
+    }
+)
+# Written once, at the end of the phase: each is held sparse as soon as it is written.
+FINAL_COLUMNS = ("churn_time", "arr_at_horizon", "invoiced_revenue", "horizon_revenue", "terms")
 
 
 def run_customers(
@@ -70,9 +90,12 @@ def run_customers(
     booked_arr = np.zeros(n)
     booked_arr[booking] = _booked(columns["deal_value"], error, booking, kept)
     columns["booked_arr"] = booked_arr
+    del booked_arr
+    freeze(columns, ("booked_arr", "contract_error"))
     context = np.zeros(n, dtype=bool)
     context[items] = fates[Fate.CONTEXT] < seam3.context_transfer_prob
     columns["context_transferred"] = context & ~np.isnan(columns["invoice_time"])
+    freeze(columns, ("context_transferred",))
     book_customer = np.zeros(n, dtype=bool)
     if book_term_start is not None:
         book_customer = book_term_start.finite()
@@ -104,11 +127,16 @@ def run_customers(
     columns["outcome"][customers] = result.outcome
     columns["seam"][customers] = result.seam
     columns["loss_reason"][customers] = result.reason
-    columns["churn_time"][customers] = floor32(result.churn_time)
-    columns["arr_at_horizon"][customers] = result.arr_at_horizon
-    columns["invoiced_revenue"][customers] = result.invoiced_revenue
-    columns["horizon_revenue"][customers] = result.horizon_revenue
-    columns["terms"][customers] = result.n_terms
+    final = (
+        floor32(result.churn_time),
+        result.arr_at_horizon,
+        result.invoiced_revenue,
+        result.horizon_revenue,
+        result.n_terms,
+    )
+    for name, values in zip(FINAL_COLUMNS, final, strict=True):
+        columns[name][customers] = values
+        freeze(columns, (name,))
     lost = customers[result.outcome == LOST_AT_SEAM]
     columns["loss_time"][lost] = floor32(result.churn_time[result.outcome == LOST_AT_SEAM])
     terms = result.terms

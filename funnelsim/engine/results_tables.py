@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.engine.book import BookColumn
+from funnelsim.engine.customer_phase import CUSTOMER_COLUMNS
 from funnelsim.engine.flow import Flow
 from funnelsim.engine.inputs import dense
 from funnelsim.engine.lead_pass import StageOffsets
@@ -13,6 +14,7 @@ from funnelsim.engine.ledger import (
     IN_FLIGHT,
     UNDECIDED,
     floor32,
+    freeze,
     put,
 )
 from funnelsim.engine.roster import employed_hours, stint_rows
@@ -91,17 +93,23 @@ def collect_flow(
     results["expected_close"] = expected_close
     del opp_time, expected_close
     exact = {name: results[name] for name in EXACT_TIMES}
+    # Each column is finished (rows outside the items, the book's, keep the same rules)
+    # and, unless the customer phase writes it, held sparse before the next is made.
     for name in list(results):
         put(columns, name, items, results.pop(name))
+        values = columns[name]
+        if name in HORIZON_CLIPPED:
+            values[values > horizon] = np.nan
+        if name == "expected_close":
+            values[np.isnan(columns["opp_time"])] = np.nan
+        del values
+        if name not in CUSTOMER_COLUMNS:
+            freeze(columns, (name,))
     for name in list(states):
         columns[name][items] = np.asarray(states.pop(name))
-    # Rows outside the items (the book's) keep the same rules.
-    for name in HORIZON_CLIPPED:
-        values = columns[name]
-        values[values > horizon] = np.nan
-    columns["expected_close"][np.isnan(columns["opp_time"])] = np.nan
     columns["opportunity"] = ~np.isnan(columns["opp_time"])
     columns["won"] = ~np.isnan(columns["won_time"])
+    freeze(columns, ("sla_breached", "rerouted", "sdr_head", "opportunity", "won"))
     return stages, exact
 
 

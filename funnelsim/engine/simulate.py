@@ -18,13 +18,14 @@ import numpy as np
 import simpy
 
 from funnelsim.engine.book import append_book, book_times, draw_book
-from funnelsim.engine.customer_phase import run_customers
+from funnelsim.engine.customer_phase import CUSTOMER_COLUMNS, run_customers
 from funnelsim.engine.fates import draw_all_arrivals
 from funnelsim.engine.flow import Flow
 from funnelsim.engine.heap import release_free_memory
 from funnelsim.engine.inputs import flow_rules
 from funnelsim.engine.lead_pass import run_lead_pass
 from funnelsim.engine.ledger import (
+    COLUMN_NAMES,
     STATIC_REASONS,
     LazyColumns,
     Ledger,
@@ -127,6 +128,8 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     flow.run()
     stages, item_times = collect_flow(flow, items, columns, stage_offsets, opp_age, opp_stage)
     del stage_offsets
+    # The queued part's columns are final: held sparse from here where that halves them.
+    columns.freeze(name for name in COLUMN_NAMES if name not in CUSTOMER_COLUMNS)
     # The teams' tables are made before the customer phase, their level logs dropped and,
     # in a large run, the run's objects (reference cycles) collected.
     levels = team_levels(teams, scenario)
