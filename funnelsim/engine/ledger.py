@@ -139,7 +139,7 @@ class SparseColumn:
     values: most late-funnel times are NaN and most money is 0. :meth:`expand` gives
     back exactly the dense column (a -0.0 or a NaN's place kept as it was)."""
 
-    __slots__ = ("rows", "values", "length", "fill")
+    __slots__ = ("fill", "length", "rows", "values")
 
     def __init__(self, rows: np.ndarray, values: np.ndarray, length: int, fill: float) -> None:
         self.rows = rows
@@ -192,7 +192,10 @@ class Columns(dict):
         return value.expand() if isinstance(value, SparseColumn) else value
 
     def get(self, name: str, default: Any = None) -> Any:
-        return self[name] if name in self else default
+        """Column ``name`` (expanded) if held, else ``default`` (nothing is made)."""
+        if name not in self:
+            return default
+        return self[name]
 
     def __iter__(self) -> Iterator[str]:
         # Not dict's own iterator: ``dict(columns)`` and ``{**columns}`` then read
