@@ -52,6 +52,24 @@ FULL_COLLECTION_LEADS = 200_000
 # Runs with at least this many leads hand the heap's free pages back to the OS after each
 # phase (:mod:`funnelsim.engine.heap`); smaller runs free too little to be worth it.
 TRIM_LEADS = 200_000
+# Columns written after the lead pass (by the queued part and the customer phase): every
+# other column is final once the pass is done and held sparse where that halves it.
+WRITTEN_AFTER_PASS = frozenset(
+    {
+        *Flow.RESULT_FIELDS,
+        "opp_time",
+        "expected_close",
+        "opportunity",
+        "won",
+        "sla_breached",
+        "rerouted",
+        "sdr_head",
+        "outcome",
+        "seam",
+        "loss_reason",
+        *CUSTOMER_COLUMNS,
+    }
+)
 # Columns the lead pass fills, stored (rounded once) when it is done: nothing after it
 # reads them at full precision.
 PASS_STORED = ("created", "mql_time", "fit", "segment", "score", "product")
@@ -93,6 +111,7 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         opp_age, opp_stage, book_term_start = book_times(n, book)
     lead_pass = run_lead_pass(scenario, seed, columns, perfect, n, opp_age, opp_stage)
     compact(columns, PASS_STORED, dtypes)
+    columns.freeze([name for name in columns.keys() if name not in WRITTEN_AFTER_PASS])
     large = n >= TRIM_LEADS
     if large:
         release_free_memory()
