@@ -100,7 +100,7 @@ def run_lead_pass(
     if scenario.products is not None:
         product_stream = RowStream(seed, PRODUCT_STREAM, columns["source"][:n_new], names, 2)
         churn_u = np.empty(n_new)
-    inputs = _InputsBuilder(n_rows)
+    inputs = _InputsBuilder()
     customer: dict[Fate, list[np.ndarray]] = {fate: [] for fate in CUSTOMER_FATES}
     closing: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
     blocks = [*_blocks(0, n_new), *_blocks(n_new, n_rows)]
@@ -179,19 +179,14 @@ def _stage_uniforms(
 
 
 class _InputsBuilder:
-    """Concatenates blocks' ``FlowInputs`` into one. Each numeric field is written into
-    a buffer sized for every row (``capacity``, an upper bound on the items): pages past
-    the items written are never touched, so they take no memory, and no buffer is ever
-    grown or moved (growing two dozen arrays side by side left the heap fragmented, about
-    50 bytes a lead at 1M leads). :meth:`build` copies each field to its compact type,
-    freeing its buffer before the next. The stage offsets, read only after the run, are
-    kept apart for the rows entering sales."""
+    """Concatenates blocks' ``FlowInputs`` into one, growing compact arrays in place
+    (numpy fields are grown as typed arrays and viewed as numpy without a copy; the
+    ``SPARSE_INPUTS`` as the rows where they are not zero and their values). The stage
+    offsets, read only after the run, are kept apart for the rows entering sales."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.buffers: dict[str, np.ndarray | None] = {}
-        self.typecodes: dict[str, str] = {}
-        self.lists: dict[str, list[int]] = {}
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.shapes: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
         self.sparse: dict[str, tuple[array, array]] = {}
         self.n_items = 0
         self.stage_at = array("q")
@@ -205,56 +200,39 @@ class _InputsBuilder:
             entering = np.flatnonzero(np.isfinite(offsets).any(axis=1))
             self.stage_at.frombytes((self.n_items + entering).astype(np.int64).tobytes())
             self.stage_rows.frombytes(np.ascontiguousarray(offsets[entering]).tobytes())
-        lo = self.n_items
-        hi = lo + len(part.lead)
         for spec in fields(FlowInputs):
             name = spec.name
             value = None if name == "stage_offsets" else getattr(part, name)
             if value is None:
-                self.buffers.setdefault(name, None)
+                self.values.setdefault(name, None)
             elif name in SPARSE_INPUTS:
-                part_values = Sparse.of(np.frombuffer(value) if isinstance(value, array) else value)
+                block = Sparse.of(np.asarray(value, dtype=float))
                 positions, values = self.sparse.setdefault(name, (array("q"), array("d")))
-                positions.frombytes((lo + np.frombuffer(part_values.positions, np.int64)).tobytes())
-                values.extend(part_values.values)
+                rows = self.n_items + np.frombuffer(block.positions, dtype=np.int64)
+                positions.frombytes(rows.tobytes())
+                values.extend(block.values)
             elif isinstance(value, np.ndarray):
                 dtype = np.dtype(np.int64) if value.dtype.kind in "iu" else np.dtype(float)
-                self._buffer(name, dtype, value.shape[1:])[lo:hi] = value
+                self.shapes[name] = (dtype, value.shape[1:])
+                grown = self.values.setdefault(name, array("q" if dtype.kind == "i" else "d"))
+                grown.frombytes(np.ascontiguousarray(value, dtype=dtype).tobytes())
             elif isinstance(value, array):
-                self.typecodes[name] = value.typecode
-                dtype = np.dtype(value.typecode)
-                self._buffer(name, dtype, ())[lo:hi] = np.frombuffer(value, dtype=dtype)
+                grown = self.values.setdefault(name, array(value.typecode))
+                grown.extend(value)
             elif name == "enter_sales":  # positions among the items
-                self.lists.setdefault(name, []).extend(lo + int(i) for i in value)
+                grown = self.values.setdefault(name, [])
+                grown.extend(self.n_items + int(i) for i in value)
             else:
                 raise TypeError(f"FlowInputs.{name}: no rule to join a {type(value).__name__}")
-        self.n_items = hi
-
-    def _buffer(self, name: str, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-        buffer = self.buffers.get(name)
-        if buffer is None:
-            buffer = np.empty((self.capacity, *shape), dtype=dtype)
-            self.buffers[name] = buffer
-        return buffer
+        self.n_items += len(part.lead)
 
     def build(self) -> FlowInputs:
-        """The joined inputs; the buffers are dropped one at a time as they are copied."""
-        values: dict[str, Any] = dict(self.lists)
+        values = dict(self.values)
+        for name, (dtype, shape) in self.shapes.items():
+            flat = np.frombuffer(values[name], dtype=dtype) if len(values[name]) else np.empty(0)
+            values[name] = flat.astype(dtype, copy=False).reshape((-1, *shape))
         for name, (positions, joined) in self.sparse.items():
             values[name] = Sparse(positions, joined, self.n_items)
-        for name in list(self.buffers):
-            buffer = self.buffers.pop(name)
-            if buffer is None:
-                values.setdefault(name, None)
-                continue
-            used = buffer[: self.n_items]
-            typecode = self.typecodes.get(name)
-            if typecode is None:
-                values[name] = used.copy()
-            else:
-                values[name] = array(typecode)
-                values[name].frombytes(memoryview(np.ascontiguousarray(used)).cast("B"))
-            del buffer, used
         return FlowInputs(**values)
 
     def stage_offsets(self) -> StageOffsets:

@@ -111,7 +111,7 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         opp_age, opp_stage, book_term_start = book_times(n, book)
     lead_pass = run_lead_pass(scenario, seed, columns, perfect, n, opp_age, opp_stage)
     compact(columns, PASS_STORED, dtypes)
-    columns.freeze([name for name in columns.keys() if name not in WRITTEN_AFTER_PASS])
+    columns.freeze([name for name in columns if name not in WRITTEN_AFTER_PASS])
     large = n >= TRIM_LEADS
     if large:
         release_free_memory()
