@@ -6,7 +6,8 @@ bulk with numpy, block by block in one pass that also builds the queued part's i
 (seam 3 early churn, seam 4 renewals) run in bulk again. Every lead's random numbers come
 from its own row of the fate matrix, so decisions are coupled across scenarios. Memory
 stays near the compact ledger's own size: columns are made as their phase fills them,
-and what a phase leaves behind is freed before the next one.
+held sparse once final (most late-funnel cells are empty), and what a phase leaves
+behind is freed, and in a large run handed back to the OS, before the next one.
 """
 
 from __future__ import annotations
@@ -176,10 +177,11 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     )
     del fates, item_times
     settle_outcomes(columns)
+    columns = ledger_columns(columns, dtypes)
     if large:
         release_free_memory()
     return Ledger(
-        columns=ledger_columns(columns, dtypes),
+        columns=columns,
         terms=terms,
         team_levels=levels,
         capacity_rows=capacity,
