@@ -121,7 +121,7 @@ def test_per_item_state_holds_no_python_object_per_item(monkeypatch) -> None:
     )
     assert {"state", "head", "outcome", "opened", "x.segment", "x.is_fit"} <= set(per_item)
     sparse = {name: value for name, value in per_item.items() if isinstance(value, Sparse)}
-    assert {"x.cycle", "x.approval", "x.onboarding"} <= set(sparse)
+    assert {"x.approval", "x.deal_desk_work", "x.onboarding"} <= set(sparse)
     for name, value in sparse.items():  # inputs read for few items: their rows and values
         del per_item[name]
         per_item[f"{name}.positions"] = value.positions

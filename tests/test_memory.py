@@ -290,6 +290,10 @@ def test_sparse_inputs_read_every_item_as_the_dense_column(values) -> None:
     sparse = Sparse.of(dense_values)
     assert len(sparse) == len(dense_values)
     got = np.array([sparse[i] for i in range(len(sparse))], dtype=float)
+    if len(sparse):
+        assert np.array([sparse[-1]]).tobytes() == dense_values[-1:].tobytes()
+    with pytest.raises(IndexError):
+        sparse[len(sparse)]
     assert got.tobytes() == dense_values.tobytes()
     assert dense(sparse).tobytes() == dense_values.tobytes()
     assert len(sparse.positions) == np.count_nonzero((dense_values != 0) | np.signbit(dense_values))

@@ -19,22 +19,18 @@ from funnelsim.scenario.models import Curve, Scenario
 Curves = tuple[Callable[[float], float] | None, ...]
 
 
-# Inputs the queued part reads only for a few items (opportunities, deals that can close,
-# unfit leads, re-routed leads): held as :class:`Sparse` (zero elsewhere) once the lead
-# pass has joined them. ``flow_inputs`` sets them to 0 where the flow never reads them.
+# Inputs the queued part reads only for a few items (deals that can close, re-routed
+# leads) and that are zero elsewhere: the joined inputs hold them as :class:`Sparse`
+# where that at least halves them (a read costs a binary search, so inputs read for
+# every opportunity or unfit lead stay dense).
 SPARSE_INPUTS = (
     "fallback_delay",
     "fallback_work",
-    "accept_unfit_u",
-    "opportunity_threshold",
-    "cycle",
-    "slip",
     "approval",
     "deal_desk_work",
     "fallthrough_u",
     "invoice_delay",
     "onboarding",
-    "planned",
 )
 
 
@@ -62,13 +58,18 @@ class Sparse(Sequence[float]):
             return self.dense()[item]
         if item < 0:
             item += self.length
-        if not 0 <= item < self.length:
-            raise IndexError("Sparse index out of range")
         positions = self.positions
         at = bisect_left(positions, item)
         if at < len(positions) and positions[at] == item:
             return self.values[at]
+        if not 0 <= item < self.length:
+            raise IndexError("Sparse index out of range")
         return 0.0
+
+    @property
+    def halves(self) -> bool:
+        """Whether this form takes at most half the bytes of the dense column."""
+        return 2 * 16 * len(self.positions) <= 8 * self.length
 
     def dense(self) -> np.ndarray:
         """The full column as float64."""
@@ -199,7 +200,6 @@ def flow_inputs(
     with np.errstate(divide="ignore", invalid="ignore"):
         opportunity_threshold = np.where(qualify > 0, u[Fate.OPPORTUNITY] / qualify, np.inf)
     opportunity_threshold[in_sales] = -np.inf
-    opportunity_threshold[~opportunity] = 0.0  # read for opportunities only
     planned = None
     if sales.stages is None:
         win = u[Fate.WIN] < win_rate
@@ -267,7 +267,7 @@ def flow_inputs(
         reach_threshold=_floats(reach_threshold),
         stale_time=_floats(stale_time),
         accept_fit=_flags(p1 | (u[Fate.ACCEPT] < seam1.acceptance.p_accept_fit)),
-        accept_unfit_u=_floats(np.where(is_fit, 0.0, u[Fate.ACCEPT])),  # read if unfit
+        accept_unfit_u=_floats(u[Fate.ACCEPT]),
         discovery=_floats(discovery),
         opportunity=_flags(opportunity),
         opportunity_threshold=_floats(opportunity_threshold),

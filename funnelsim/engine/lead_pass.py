@@ -232,7 +232,8 @@ class _InputsBuilder:
             flat = np.frombuffer(values[name], dtype=dtype) if len(values[name]) else np.empty(0)
             values[name] = flat.astype(dtype, copy=False).reshape((-1, *shape))
         for name, (positions, joined) in self.sparse.items():
-            values[name] = Sparse(positions, joined, self.n_items)
+            sparse = Sparse(positions, joined, self.n_items)
+            values[name] = sparse if sparse.halves else array("d", sparse.dense().tobytes())
         return FlowInputs(**values)
 
     def stage_offsets(self) -> StageOffsets:
