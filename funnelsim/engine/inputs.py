@@ -89,8 +89,8 @@ def dense(values: Sequence[float]) -> np.ndarray:
 @dataclass
 class FlowInputs:
     """Per-item inputs for the queued part: compact ``array.array`` columns (fast scalar
-    access without a Python object per item; flags are 0/1 bytes); the joined inputs hold
-    ``SPARSE_INPUTS`` as :class:`Sparse`."""
+    access without a Python object per item; flags are 0/1 bytes; the joined inputs hold
+    ``SPARSE_INPUTS`` as :class:`Sparse` where that halves them)."""
 
     lead: np.ndarray
     segment: Sequence[int]
@@ -178,7 +178,8 @@ def flow_inputs(
             wait = -mean_years * 8760.0 * np.log1p(-u[Fate.STALE])
         stale_time = columns["created"][items] + wait
     fallback_team = seam1.fallback_team
-    # Without a fallback team no lead is re-routed: its delays are never read.
+    # A re-routed lead meets the fallback team's own notice delay, at its own uniform.
+    # Without a fallback team no lead is re-routed: the delays are never read.
     fallback_delay = (
         (seam1.fallback_response_delay or seam1.response_delay).ppf(u[Fate.FALLBACK_DELAY])
         if fallback_team
