@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pickle
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -315,3 +316,29 @@ def test_returning_free_memory_between_phases_changes_nothing(short_baseline, mo
     for name in COLUMN_NAMES:
         np.testing.assert_array_equal(plain.columns[name], trimmed.columns[name], err_msg=name)
     pd.testing.assert_frame_equal(plain.terms, trimmed.terms)
+
+
+def test_the_summaries_only_path_expands_a_few_sparse_columns_at_a_time(
+    short_baseline, monkeypatch
+) -> None:
+    """A replication reduced to its summaries reads sparse columns one by one: only a
+    few are ever expanded at once, never the whole ledger."""
+    ledger = fs.simulate(short_baseline, 1)
+    n_sparse = sum(isinstance(ledger.columns.stored(n), SparseColumn) for n in ledger.columns)
+    assert n_sparse >= 10
+    live, most, made = [0], [0], [0]
+    expand = SparseColumn.expand
+
+    def counted(self: SparseColumn) -> np.ndarray:
+        out = expand(self)
+        live[0] += 1
+        made[0] += 1
+        most[0] = max(most[0], live[0])
+        weakref.finalize(out, lambda: live.__setitem__(0, live[0] - 1))
+        return out
+
+    monkeypatch.setattr(SparseColumn, "expand", counted)
+    reduced = run_replication(short_baseline, 0, 1, (), keep_ledger=False)
+    assert reduced.ledger is None
+    assert made[0] >= n_sparse  # the engine and the summaries read them, one by one
+    assert most[0] <= 4
