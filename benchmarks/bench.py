@@ -8,6 +8,15 @@ pairs (the order alternating), and the ratio is the median over pairs of referen
 funnelsim CPU. Figures are printed and written as JSON (``--out``) with the machine, the
 git commit and min/median/max per size; ``--readme`` rewrites the README's table from
 that JSON.
+
+Memory is the peak resident set size of the child above its floor, per 1,000 leads. The
+floor is read after the child imported everything a run imports (numpy, pandas,
+scipy.special and SimPy through ``funnelsim.engine``; the reference's modules for the
+reference) and built the scenario: the run itself imports nothing of weight, so what
+lies above the floor is the run's own (its arrays and temporaries, the heap it leaves
+fragmented, the library code it first touches, ~20 MB at the baseline's size).
+``ledger_bytes_per_lead`` is what the ledger's columns hold as stored (late-funnel columns
+sparse: ``Columns.stored_bytes``), ``ledger_dense_bytes_per_lead`` what they give readers.
 """
 
 from __future__ import annotations
@@ -80,21 +89,22 @@ def measure(engine: str, factor: int, seed: int) -> dict[str, Any]:
     if engine == "funnelsim":
         from funnelsim.engine import simulate
 
-        def once() -> tuple[int, int, float]:
+        def once() -> tuple[int, int, float, float]:
             ledger = simulate(scenario, seed)
-            size = sum(column.nbytes for column in ledger.columns.values())
-            return ledger.n_leads, ledger.meta["simpy_events"], size / max(ledger.n_leads, 1)
+            n = max(ledger.n_leads, 1)
+            stored, dense = _ledger_bytes(ledger)
+            return ledger.n_leads, ledger.meta["simpy_events"], stored / n, dense / n
     else:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from reference import run_reference
 
-        def once() -> tuple[int, int, float]:
+        def once() -> tuple[int, int, float, float]:
             result = run_reference(scenario, seed)
-            return result["n_leads"], result["simpy_events"], math.nan
+            return result["n_leads"], result["simpy_events"], math.nan, math.nan
 
     floor = _peak_rss_mb()
     wall, cpu = time.perf_counter(), time.process_time()
-    n_leads, events, ledger_bytes = once()
+    n_leads, events, ledger_bytes, dense_bytes = once()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = _peak_rss_mb()
     return {
@@ -110,7 +120,19 @@ def measure(engine: str, factor: int, seed: int) -> dict[str, Any]:
         "rss_after_imports_mb": floor,
         "rss_mb_per_1k_leads": (peak - floor) / max(n_leads, 1) * 1000,
         "ledger_bytes_per_lead": ledger_bytes,
+        "ledger_dense_bytes_per_lead": dense_bytes,
     }
+
+
+def _ledger_bytes(ledger: Any) -> tuple[int, int]:
+    """Bytes a ledger's columns hold as stored (sparse ones as rows and values) and as
+    full columns, without expanding any."""
+    columns = ledger.columns
+    if not hasattr(columns, "stored_bytes"):
+        size = sum(column.nbytes for column in columns.values())
+        return size, size
+    dense = sum(columns.stored(name).dtype.itemsize for name in columns) * ledger.n_leads
+    return columns.stored_bytes(), dense
 
 
 def measure_replications(replications: int, workers: int) -> dict[str, Any]:

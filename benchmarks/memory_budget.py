@@ -72,7 +72,7 @@ def _probe(kind: str, size: float) -> dict[str, Any]:
         "mqls": int(ledger.meta["queued_leads"]),
         "events": int(ledger.meta["simpy_events"]),
         "attempts": len(ledger.outbound_attempts),
-        "ledger_bytes": int(sum(c.nbytes for c in ledger.columns.values())),
+        "ledger_bytes": int(ledger.columns.stored_bytes()),
     }
 
 

@@ -7,11 +7,11 @@ CLI's ``--allow-large``, lifts soft limits); above a hard limit it always refuse
 
 The cost constants were measured with ``benchmarks/memory_budget.py``: each probe runs
 one replication job (``run_replication``) in a fresh process and takes its peak RSS
-above the RSS after imports. Slopes between two sizes of the baseline (365 days) gave 274
-bytes per lead (10k -> 413k leads, the compact ledger holding 142 of them; about 250 at
-1M leads), 148 bytes per outbound attempt (52k -> 10.5M attempts), 2,099 bytes per head
-(a plan adding 9,000 AEs) and, for a run that keeps its ledgers and writes them, 513
-bytes per lead and replication. The baseline queued 1.54 SimPy events per MQL. The
+above the RSS after imports. Slopes between two sizes of the baseline (365 days) gave 233
+bytes per lead (10k -> 413k leads, the ledger holding 45 of them, 142 as read), 148 bytes
+per outbound attempt (52k -> 10.5M attempts), 2,099 bytes per head (a plan adding 9,000
+AEs) and, for a run that keeps its ledgers and writes them, 352 bytes per lead and
+replication. The baseline queued 1.54 SimPy events per MQL. The
 constants below round these up.
 """
 
@@ -27,11 +27,11 @@ from scipy import special
 from funnelsim.scenario.loading import ScenarioError
 from funnelsim.scenario.models import OutboundSource, Scenario
 
-LEAD_BYTES = 300
+LEAD_BYTES = 250
 ATTEMPT_BYTES = 160
 ACCOUNT_BYTES = 8
 HEAD_BYTES = 2_200
-KEPT_LEDGER_BYTES = 550
+KEPT_LEDGER_BYTES = 400
 PROCESS_BYTES = 200_000_000
 EVENTS_PER_MQL = 1.6
 

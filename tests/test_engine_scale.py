@@ -16,6 +16,7 @@ import pytest
 import funnelsim as fs
 from funnelsim.engine import flow as flow_module
 from funnelsim.engine.flow import Flow
+from funnelsim.engine.inputs import Sparse
 from funnelsim.scenario import scenario_from_dict
 from funnelsim.scenario.curves import ExponentialCurve, PointsCurve, PresetCurve
 
@@ -119,6 +120,12 @@ def test_per_item_state_holds_no_python_object_per_item(monkeypatch) -> None:
         }
     )
     assert {"state", "head", "outcome", "opened", "x.segment", "x.is_fit"} <= set(per_item)
+    sparse = {name: value for name, value in per_item.items() if isinstance(value, Sparse)}
+    assert {"x.approval", "x.deal_desk_work", "x.onboarding"} <= set(sparse)
+    for name, value in sparse.items():  # inputs read for few items: their rows and values
+        del per_item[name]
+        per_item[f"{name}.positions"] = value.positions
+        per_item[f"{name}.values"] = value.values
     for name, value in per_item.items():
         assert isinstance(value, (array, np.ndarray)), f"{name} is a {type(value).__name__}"
         # Machine numbers inside, not references to Python objects.

@@ -12,6 +12,9 @@ runs with the bisection.
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import pickle
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +27,14 @@ import funnelsim as fs
 from funnelsim.engine import fates as fates_module
 from funnelsim.engine import lead_pass
 from funnelsim.engine.fates import FATE_STREAM, RowStream, draw_rows
+from funnelsim.engine.heap import release_free_memory
+from funnelsim.engine.inputs import Sparse, dense
 from funnelsim.engine.ledger import (
     COLUMN_NAMES,
     LEDGER_DTYPES,
     TIME_COLUMNS,
+    Columns,
+    SparseColumn,
     floor32,
     ledger_dtypes,
 )
@@ -35,6 +42,8 @@ from funnelsim.experiment.replications import run_replication
 from funnelsim.experiment.variants import with_overrides
 from funnelsim.scenario.distributions import _Dist
 
+# The module (``funnelsim.engine.simulate`` names the function once the package is imported).
+simulate_module = importlib.import_module("funnelsim.engine.simulate")
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = Path(__file__).parent / "data" / "ledger_before_compact.npz"
 TERM_HOURS = ("start", "end", "paid_time", "upsell_time", "upsell_paid_time")
@@ -185,3 +194,151 @@ def test_a_no_ledger_replication_returns_no_per_lead_arrays(short_baseline) -> N
     assert reduced.ledger is None
     assert all(len(a) < n_leads / 10 for a in _arrays(reduced))
     pd.testing.assert_frame_equal(reduced.headline, kept.headline)
+
+
+# Bytes per lead the ledger's columns hold as stored: the late-funnel times, the amounts
+# and rare flags are held sparse (rows and values), the rest dense.
+MAX_STORED_BYTES_PER_LEAD = 75
+
+_FILLS = {"nan": np.nan, "zero": 0.0, "minus_one": -1}
+
+
+@given(
+    st.sampled_from(["float32", "float64", "bool", "int8", "int16", "int32"]),
+    st.sampled_from(sorted(_FILLS)),
+    st.integers(0, 300),
+    st.data(),
+)
+def test_sparse_column_expands_to_exactly_the_dense_column(dtype, fill_name, n, data) -> None:
+    fill = _FILLS[fill_name]
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" and fill_name == "nan":
+        fill = 0
+    if dtype.kind == "b":
+        fill = False
+    column = np.full(n, fill, dtype=dtype)
+    rows = data.draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=n // 2 if n else 0))
+    if dtype.kind == "f":
+        specials = st.sampled_from([0.0, -0.0, np.nan, 1.5, -2.25, 1e30])
+    elif dtype.kind == "b":
+        specials = st.booleans()
+    else:
+        specials = st.integers(-100, 100)
+    for row in rows:
+        column[row] = data.draw(specials)
+    sparse = SparseColumn.of(column, fill)
+    if sparse is None:  # holding it sparse would not halve it
+        return
+    expanded = sparse.expand()
+    assert expanded.dtype == column.dtype
+    assert sparse.nbytes * 2 <= column.nbytes
+    # Bit for bit: NaN where NaN, -0.0 where -0.0.
+    assert expanded.tobytes() == column.tobytes()
+    assert not expanded.flags.writeable
+
+
+def test_columns_read_sparse_columns_in_full_and_keep_them_sparse() -> None:
+    times = np.full(1000, np.nan, dtype=np.float32)
+    times[[3, 500]] = [1.5, 2.5]
+    money = np.zeros(1000)
+    money[7] = 9.0
+    created = np.arange(1000, dtype=np.float32)
+    columns = Columns(won_time=times.copy(), booked_arr=money.copy(), created=created)
+    columns.freeze(["won_time", "booked_arr", "created"])
+    assert isinstance(columns.stored("won_time"), SparseColumn)
+    assert isinstance(columns.stored("booked_arr"), SparseColumn)
+    assert isinstance(columns.stored("created"), np.ndarray)  # dense: sparse would not halve it
+    assert columns.stored_bytes() < times.nbytes + money.nbytes + created.nbytes
+    for read in (
+        columns,
+        dict(columns),
+        {**columns},
+        dict(columns.items()),
+        dict(zip(columns.keys(), columns.values(), strict=True)),
+        pickle.loads(pickle.dumps(columns)),
+    ):
+        np.testing.assert_array_equal(read["won_time"], times)
+        np.testing.assert_array_equal(read["booked_arr"], money)
+        np.testing.assert_array_equal(read["created"], created)
+    np.testing.assert_array_equal(columns.get("won_time"), times)
+    assert columns.get("missing") is None
+    # Reading expands afresh each time and never replaces what is held; a write to an
+    # expanded column cannot be lost silently.
+    assert columns["won_time"] is not columns["won_time"]
+    assert isinstance(columns.stored("won_time"), SparseColumn)
+    with pytest.raises(ValueError, match="read-only"):
+        columns["won_time"][0] = 1.0
+    assert isinstance(pickle.loads(pickle.dumps(columns)).stored("won_time"), SparseColumn)
+
+
+def test_ledger_stored_bytes_per_lead(short_baseline) -> None:
+    ledger = fs.simulate(short_baseline, 1)
+    columns = ledger.columns
+    assert isinstance(columns, Columns)
+    per_lead = columns.stored_bytes() / ledger.n_leads
+    assert per_lead <= MAX_STORED_BYTES_PER_LEAD
+    sparse = {name for name in columns if isinstance(columns.stored(name), SparseColumn)}
+    assert {"won_time", "churn_time", "booked_arr", "horizon_revenue"} <= sparse
+    # Every reader gets full-length arrays in the stored dtypes.
+    for name in COLUMN_NAMES:
+        assert len(columns[name]) == ledger.n_leads
+        assert columns[name].dtype == LEDGER_DTYPES[name]
+
+
+@given(st.lists(st.sampled_from([0.0, -0.0, 1.0, -3.5, np.inf, np.nan]), max_size=60))
+def test_sparse_inputs_read_every_item_as_the_dense_column(values) -> None:
+    dense_values = np.array(values, dtype=float)
+    sparse = Sparse.of(dense_values)
+    assert len(sparse) == len(dense_values)
+    got = np.array([sparse[i] for i in range(len(sparse))], dtype=float)
+    if len(sparse):
+        assert np.array([sparse[-1]]).tobytes() == dense_values[-1:].tobytes()
+    with pytest.raises(IndexError):
+        sparse[len(sparse)]
+    assert got.tobytes() == dense_values.tobytes()
+    assert dense(sparse).tobytes() == dense_values.tobytes()
+    assert len(sparse.positions) == np.count_nonzero((dense_values != 0) | np.signbit(dense_values))
+
+
+def test_returning_free_memory_between_phases_changes_nothing(short_baseline, monkeypatch) -> None:
+    """A large run hands the heap's free pages back between phases: same ledger."""
+    plain = fs.simulate(short_baseline, 5)
+    calls: list[bool] = []
+
+    def release() -> bool:
+        calls.append(release_free_memory())
+        return calls[-1]
+
+    monkeypatch.setattr(simulate_module, "TRIM_LEADS", 0)
+    monkeypatch.setattr(simulate_module, "release_free_memory", release)
+    trimmed = fs.simulate(short_baseline, 5)
+    assert len(calls) >= 3
+    for name in COLUMN_NAMES:
+        np.testing.assert_array_equal(plain.columns[name], trimmed.columns[name], err_msg=name)
+    pd.testing.assert_frame_equal(plain.terms, trimmed.terms)
+
+
+def test_the_summaries_only_path_expands_a_few_sparse_columns_at_a_time(
+    short_baseline, monkeypatch
+) -> None:
+    """A replication reduced to its summaries reads sparse columns one by one: only a
+    few are ever expanded at once, never the whole ledger."""
+    ledger = fs.simulate(short_baseline, 1)
+    n_sparse = sum(isinstance(ledger.columns.stored(n), SparseColumn) for n in ledger.columns)
+    assert n_sparse >= 10
+    live, most, made = [0], [0], [0]
+    expand = SparseColumn.expand
+
+    def counted(self: SparseColumn) -> np.ndarray:
+        out = expand(self)
+        live[0] += 1
+        made[0] += 1
+        most[0] = max(most[0], live[0])
+        weakref.finalize(out, lambda: live.__setitem__(0, live[0] - 1))
+        return out
+
+    monkeypatch.setattr(SparseColumn, "expand", counted)
+    reduced = run_replication(short_baseline, 0, 1, (), keep_ledger=False)
+    assert reduced.ledger is None
+    assert made[0] >= n_sparse  # the engine and the summaries read them, one by one
+    assert most[0] <= 4

@@ -19,6 +19,7 @@ from funnelsim.engine.ledger import (
     LOST_AT_SEAM,
     UNDECIDED,
     floor32,
+    freeze,
 )
 from funnelsim.scenario.models import Scenario
 
@@ -29,6 +30,25 @@ HOURS_PER_MONTH = 8760.0 / 12
 TERM_HOURS = ("start", "end", "paid_time", "upsell_time", "upsell_paid_time")
 # The fates the customer phase reads (after the queued part).
 CUSTOMER_FATES = (Fate.CONTRACT_ERROR, Fate.CONTEXT, Fate.EARLY_CHURN)
+# The ledger columns the customer phase writes; every other one is final before it.
+CUSTOMER_COLUMNS = frozenset(
+    {
+        "contract_error",
+        "booked_arr",
+        "context_transferred",
+        "outcome",
+        "seam",
+        "loss_reason",
+        "churn_time",
+        "arr_at_horizon",
+        "invoiced_revenue",
+        "horizon_revenue",
+        "terms",
+        "loss_time",
+    }
+)
+# Written once, at the end of the phase: each is held sparse as soon as it is written.
+FINAL_COLUMNS = ("churn_time", "arr_at_horizon", "invoiced_revenue", "horizon_revenue", "terms")
 
 
 def run_customers(
@@ -62,12 +82,20 @@ def run_customers(
     if 2 in perfect:
         error[:] = False
     columns["contract_error"] = error
-    booked = columns["deal_value"] * np.where(error, 1.0 - seam2.contract_error_value_loss, 1.0)
+    kept = 1.0 - seam2.contract_error_value_loss
     fell_through = (columns["outcome"] == LOST_AT_SEAM) & (columns["seam"] == 2)
-    columns["booked_arr"] = np.where(columns["won"] & ~fell_through, booked, 0.0)
+    # Booked ARR only where a deal was won and did not fall through (0 elsewhere).
+    booking = np.flatnonzero(columns["won"] & ~fell_through)
+    del fell_through
+    booked_arr = np.zeros(n)
+    booked_arr[booking] = _booked(columns["deal_value"], error, booking, kept)
+    columns["booked_arr"] = booked_arr
+    del booked_arr
+    freeze(columns, ("booked_arr", "contract_error"))
     context = np.zeros(n, dtype=bool)
     context[items] = fates[Fate.CONTEXT] < seam3.context_transfer_prob
     columns["context_transferred"] = context & ~np.isnan(columns["invoice_time"])
+    freeze(columns, ("context_transferred",))
     book_customer = np.zeros(n, dtype=bool)
     if book_term_start is not None:
         book_customer = book_term_start.finite()
@@ -86,7 +114,7 @@ def run_customers(
         scenario,
         customers,
         start,
-        booked[customers],
+        _booked(columns["deal_value"], error, customers, kept),
         context[customers] | (3 in perfect),
         _exact(columns, "onboarded_time", customers, items, item_times),
         early_u,
@@ -99,17 +127,27 @@ def run_customers(
     columns["outcome"][customers] = result.outcome
     columns["seam"][customers] = result.seam
     columns["loss_reason"][customers] = result.reason
-    columns["churn_time"][customers] = floor32(result.churn_time)
-    columns["arr_at_horizon"][customers] = result.arr_at_horizon
-    columns["invoiced_revenue"][customers] = result.invoiced_revenue
-    columns["horizon_revenue"][customers] = result.horizon_revenue
-    columns["terms"][customers] = result.n_terms
+    final = (
+        floor32(result.churn_time),
+        result.arr_at_horizon,
+        result.invoiced_revenue,
+        result.horizon_revenue,
+        result.n_terms,
+    )
+    for name, values in zip(FINAL_COLUMNS, final, strict=True):
+        columns[name][customers] = values
+        freeze(columns, (name,))
     lost = customers[result.outcome == LOST_AT_SEAM]
     columns["loss_time"][lost] = floor32(result.churn_time[result.outcome == LOST_AT_SEAM])
     terms = result.terms
     for name in TERM_HOURS:
         terms[name] = floor32(terms[name].to_numpy())
     return terms
+
+
+def _booked(value: np.ndarray, error: np.ndarray, rows: np.ndarray, kept: float) -> np.ndarray:
+    """The deal value booked at ``rows``: a contract error keeps only ``kept`` of it."""
+    return value[rows] * np.where(error[rows], kept, 1.0)
 
 
 def _exact(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,10 +19,78 @@ from funnelsim.scenario.models import Curve, Scenario
 Curves = tuple[Callable[[float], float] | None, ...]
 
 
+# Inputs the queued part reads only for a few items (deals that can close, re-routed
+# leads) and that are zero elsewhere: the joined inputs hold them as :class:`Sparse`
+# where that at least halves them (a read costs a binary search, so inputs read for
+# every opportunity or unfit lead stay dense).
+SPARSE_INPUTS = (
+    "fallback_delay",
+    "fallback_work",
+    "approval",
+    "deal_desk_work",
+    "fallthrough_u",
+    "invoice_delay",
+    "onboarding",
+)
+
+
+class Sparse(Sequence[float]):
+    """A float column that is zero at most items: the items where it is not (sorted) and
+    their values; reading any item gives exactly the dense column's value."""
+
+    def __init__(self, positions: array, values: array, length: int) -> None:
+        self.positions = positions
+        self.values = values
+        self.length = length
+
+    @classmethod
+    def of(cls, dense: np.ndarray) -> Sparse:
+        """The sparse form of ``dense`` (a -0.0 is kept as such)."""
+        dense = np.asarray(dense, dtype=float)
+        keep = np.flatnonzero((dense != 0) | np.signbit(dense))
+        return cls(array("q", keep.tobytes()), array("d", dense[keep].tobytes()), len(dense))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, item):  # type: ignore[override]
+        if not isinstance(item, int):
+            return self.dense()[item]
+        if item < 0:
+            item += self.length
+        positions = self.positions
+        at = bisect_left(positions, item)
+        if at < len(positions) and positions[at] == item:
+            return self.values[at]
+        if not 0 <= item < self.length:
+            raise IndexError("Sparse index out of range")
+        return 0.0
+
+    @property
+    def halves(self) -> bool:
+        """Whether this form takes at most half the bytes of the dense column."""
+        return 2 * 16 * len(self.positions) <= 8 * self.length
+
+    def dense(self) -> np.ndarray:
+        """The full column as float64."""
+        out = np.zeros(self.length)
+        if self.positions:
+            out[np.frombuffer(self.positions, dtype=np.int64)] = np.frombuffer(self.values)
+        return out
+
+
+def dense(values: Sequence[float]) -> np.ndarray:
+    """Any float input column (compact array or :class:`Sparse`) as a float64 array."""
+    if isinstance(values, Sparse):
+        return values.dense()
+    return np.asarray(values, dtype=float)
+
+
 @dataclass
 class FlowInputs:
     """Per-item inputs for the queued part: compact ``array.array`` columns (fast scalar
-    access without a Python object per item; flags are 0/1 bytes)."""
+    access without a Python object per item; flags are 0/1 bytes; the joined inputs hold
+    ``SPARSE_INPUTS`` as :class:`Sparse` where that halves them)."""
 
     lead: np.ndarray
     segment: Sequence[int]
@@ -109,6 +178,13 @@ def flow_inputs(
             wait = -mean_years * 8760.0 * np.log1p(-u[Fate.STALE])
         stale_time = columns["created"][items] + wait
     fallback_team = seam1.fallback_team
+    # A re-routed lead meets the fallback team's own notice delay, at its own uniform.
+    # Without a fallback team no lead is re-routed: the delays are never read.
+    fallback_delay = (
+        (seam1.fallback_response_delay or seam1.response_delay).ppf(u[Fate.FALLBACK_DELAY])
+        if fallback_team
+        else np.zeros(len(items))
+    )
     fallback_work = (
         scenario.teams[fallback_team].work_time.ppf(u[Fate.FALLBACK_WORK])
         if fallback_team
@@ -179,8 +255,6 @@ def flow_inputs(
     columns["slipped"][items] = slipped & opportunity
     columns["stale_stage"][items] = u[Fate.STALE_STAGE] < sales.crm_hygiene.stale_stage_share
     columns["nonstandard"][items] = nonstandard
-    # A re-routed lead meets the fallback team's own notice delay, at its own uniform.
-    fallback_notice = seam1.fallback_response_delay or seam1.response_delay
     return FlowInputs(
         lead=items,
         segment=_ints(seg),
@@ -188,7 +262,7 @@ def flow_inputs(
         mql_time=_floats(mql_time),
         pickup_time=np.where(in_sales, np.inf, mql_time + response),
         sdr_work=_floats(scenario.teams[seam1.team].work_time.ppf(u[Fate.SDR_WORK])),
-        fallback_delay=_floats(fallback_notice.ppf(u[Fate.FALLBACK_DELAY])),
+        fallback_delay=_floats(fallback_delay),
         fallback_work=_floats(fallback_work),
         is_fit=_flags(is_fit),
         reach_threshold=_floats(reach_threshold),
@@ -204,7 +278,7 @@ def flow_inputs(
         lost_reason=_ints(lost_reason),
         approval=_floats(approval * HOURS_PER_DAY),
         deal_desk_work=_floats(_where_drawn(closing, deal_desk.ppf, u[Fate.DEAL_DESK_WORK])),
-        fallthrough_u=_floats(u[Fate.FALLTHROUGH]),
+        fallthrough_u=_floats(np.where(closing, u[Fate.FALLTHROUGH], 0.0)),  # read if closing
         invoice_delay=_floats(invoice * HOURS_PER_DAY),
         onboarding=_floats(onboarding * HOURS_PER_DAY),
         enter_sales=np.flatnonzero(in_sales).tolist(),

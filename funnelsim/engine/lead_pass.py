@@ -25,7 +25,7 @@ from funnelsim.engine.fates import (
     Fate,
     RowStream,
 )
-from funnelsim.engine.inputs import FlowInputs, flow_inputs
+from funnelsim.engine.inputs import SPARSE_INPUTS, FlowInputs, Sparse, flow_inputs
 from funnelsim.engine.marketing import MARKETING_FATES, draw_products, run_marketing
 from funnelsim.engine.stages import UNIFORMS_PER_STAGE
 from funnelsim.scenario.models import Scenario
@@ -180,12 +180,14 @@ def _stage_uniforms(
 
 class _InputsBuilder:
     """Concatenates blocks' ``FlowInputs`` into one, growing compact arrays in place
-    (numpy fields are grown as typed arrays and viewed as numpy without a copy). The
-    stage offsets, read only after the run, are kept apart for the rows entering sales."""
+    (numpy fields are grown as typed arrays and viewed as numpy without a copy; the
+    ``SPARSE_INPUTS`` as the rows where they are not zero and their values). The stage
+    offsets, read only after the run, are kept apart for the rows entering sales."""
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
         self.shapes: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
+        self.sparse: dict[str, tuple[array, array]] = {}
         self.n_items = 0
         self.stage_at = array("q")
         self.stage_rows = array("d")
@@ -203,6 +205,12 @@ class _InputsBuilder:
             value = None if name == "stage_offsets" else getattr(part, name)
             if value is None:
                 self.values.setdefault(name, None)
+            elif name in SPARSE_INPUTS:
+                block = Sparse.of(np.asarray(value, dtype=float))
+                positions, values = self.sparse.setdefault(name, (array("q"), array("d")))
+                rows = self.n_items + np.frombuffer(block.positions, dtype=np.int64)
+                positions.frombytes(rows.tobytes())
+                values.extend(block.values)
             elif isinstance(value, np.ndarray):
                 dtype = np.dtype(np.int64) if value.dtype.kind in "iu" else np.dtype(float)
                 self.shapes[name] = (dtype, value.shape[1:])
@@ -223,6 +231,9 @@ class _InputsBuilder:
         for name, (dtype, shape) in self.shapes.items():
             flat = np.frombuffer(values[name], dtype=dtype) if len(values[name]) else np.empty(0)
             values[name] = flat.astype(dtype, copy=False).reshape((-1, *shape))
+        for name, (positions, joined) in self.sparse.items():
+            sparse = Sparse(positions, joined, self.n_items)
+            values[name] = sparse if sparse.halves else array("d", sparse.dense().tobytes())
         return FlowInputs(**values)
 
     def stage_offsets(self) -> StageOffsets:

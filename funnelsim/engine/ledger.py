@@ -9,6 +9,7 @@ customer or opportunity has no source (code -1).
 
 from __future__ import annotations
 
+from collections.abc import ItemsView, Iterable, Iterator, ValuesView
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,18 +117,120 @@ WORKING_F64 = frozenset({"created", "mql_time", "fit"})
 _MINUS_ONE = frozenset({"sdr_head", "product", "account"})
 
 
+def fill_value(name: str) -> float:
+    """What column ``name`` holds for a lead that never got there: NaN, -1 or 0."""
+    if name in TIME_COLUMNS:
+        return np.nan
+    if name == "outcome":
+        return UNDECIDED
+    if name in _MINUS_ONE:
+        return -1
+    return 0
+
+
 def new_column(name: str, n_rows: int, dtypes: dict[str, np.dtype] = LEDGER_DTYPES) -> np.ndarray:
     """A fresh column in its working dtype: times NaN, flags False, codes -1/0."""
     dtype = np.dtype(np.float64) if name in WORKING_F64 else dtypes[name]
-    if name in TIME_COLUMNS:
-        fill: float = np.nan
-    elif name == "outcome":
-        fill = UNDECIDED
-    elif name in _MINUS_ONE:
-        fill = -1
-    else:
-        fill = 0
-    return np.full(n_rows, fill, dtype=dtype)
+    return np.full(n_rows, fill_value(name), dtype=dtype)
+
+
+class SparseColumn:
+    """A column stored as the rows whose value is not the fill value (sorted) and those
+    values: most late-funnel times are NaN and most money is 0. :meth:`expand` gives
+    back exactly the dense column (a -0.0 or a NaN's place kept as it was)."""
+
+    __slots__ = ("fill", "length", "rows", "values")
+
+    def __init__(self, rows: np.ndarray, values: np.ndarray, length: int, fill: float) -> None:
+        self.rows = rows
+        self.values = values
+        self.length = length
+        self.fill = fill
+
+    @classmethod
+    def of(cls, column: np.ndarray, fill: float) -> SparseColumn | None:
+        """``column`` stored sparse, or None where that would not at least halve it."""
+        if column.dtype.kind == "f":
+            if np.isnan(fill):
+                differs = ~np.isnan(column)
+            else:
+                differs = (column != fill) | np.isnan(column) | np.signbit(column)
+        else:
+            differs = column != fill
+        count = int(np.count_nonzero(differs))
+        index = np.dtype(np.int32) if len(column) < 2**31 else np.dtype(np.int64)
+        if count * (index.itemsize + column.itemsize) * 2 > column.nbytes:
+            return None
+        rows = np.flatnonzero(differs).astype(index)
+        return cls(rows, column[rows], len(column), fill)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.values.dtype
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (what the dense column would hold: ``expand().nbytes``)."""
+        return self.rows.nbytes + self.values.nbytes
+
+    def expand(self) -> np.ndarray:
+        """The dense column, made afresh and read-only (writing to it would be lost)."""
+        out = np.full(self.length, self.fill, dtype=self.values.dtype)
+        out[self.rows] = self.values
+        out.flags.writeable = False
+        return out
+
+
+class Columns(dict):
+    """Ledger columns by name, some held as :class:`SparseColumn`: reading any column
+    (``columns[name]``, ``get``, ``items``, ``values``, ``dict(columns)``) gives its full
+    array, a sparse one expanded afresh (read-only) on each read, so a reader going
+    through the columns one by one never holds them all expanded at once."""
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        value = super().__getitem__(name)
+        return value.expand() if isinstance(value, SparseColumn) else value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Column ``name`` (expanded) if held, else ``default`` (nothing is made)."""
+        if name not in self:
+            return default
+        return self[name]
+
+    def __iter__(self) -> Iterator[str]:
+        # Not dict's own iterator: ``dict(columns)`` and ``{**columns}`` then read
+        # through __getitem__ (expanded columns), never the stored form.
+        return iter(self.keys())
+
+    def values(self) -> ValuesView:  # type: ignore[override]
+        return ValuesView(self)
+
+    def items(self) -> ItemsView:  # type: ignore[override]
+        return ItemsView(self)
+
+    def stored(self, name: str) -> np.ndarray | SparseColumn:
+        """Column ``name`` as held (made first where it is made on use)."""
+        return super().__getitem__(name)
+
+    def freeze(self, names: Iterable[str]) -> None:
+        """Hold ``names`` (where made and dense) sparse where that at least halves them;
+        a frozen column is read, never written again."""
+        for name in names:
+            if name not in self:
+                continue
+            value = self.stored(name)
+            if isinstance(value, np.ndarray):
+                sparse = SparseColumn.of(value, fill_value(name))
+                if sparse is not None:
+                    super().__setitem__(name, sparse)
+
+    def stored_bytes(self) -> int:
+        """Bytes the columns hold as stored."""
+        return sum(self.stored(name).nbytes for name in self.keys())
+
+    def __reduce__(self) -> tuple:
+        # Pickled as stored (sparse columns stay sparse between processes).
+        return (Columns, (), None, None, iter(dict.items(self)))
 
 
 def empty_columns(
@@ -137,7 +240,7 @@ def empty_columns(
     return {name: new_column(name, n_leads, dtypes) for name in COLUMN_NAMES}
 
 
-class LazyColumns(dict):
+class LazyColumns(Columns):
     """Ledger columns made on first use, so a column exists only from the phase that
     fills it (the queued part's times are not held while its inputs are built).
 
@@ -171,6 +274,12 @@ class LazyColumns(dict):
         for name in names:
             if name not in self:
                 self.__missing__(name)
+
+
+def freeze(columns: dict[str, np.ndarray], names: Iterable[str]) -> None:
+    """Hold final columns sparse where ``columns`` can (:meth:`Columns.freeze`)."""
+    if isinstance(columns, Columns):
+        columns.freeze(names)
 
 
 def floor32(values: np.ndarray) -> np.ndarray:
@@ -210,16 +319,20 @@ def compact(
             columns[name] = stored(name, columns[name], dtypes)
 
 
-def ledger_columns(
-    columns: dict[str, np.ndarray], dtypes: dict[str, np.dtype] = LEDGER_DTYPES
-) -> dict[str, np.ndarray]:
-    """Every ledger column in its stored dtype and the ledger's column order; each is
-    taken out of ``columns`` as it is cast, so no column is held twice."""
-    out: dict[str, np.ndarray] = {}
+def ledger_columns(columns: Columns, dtypes: dict[str, np.dtype] = LEDGER_DTYPES) -> Columns:
+    """Every ledger column in its stored dtype and the ledger's column order, held sparse
+    where that at least halves it (:meth:`Columns.freeze`); each is taken out of
+    ``columns`` as it is cast, so no column is held twice."""
+    out = Columns()
     for name in COLUMN_NAMES:
-        column = columns[name]
+        column = columns.stored(name)
         del columns[name]
+        if isinstance(column, SparseColumn):
+            dict.__setitem__(out, name, column)
+            continue
         out[name] = stored(name, column, dtypes)
+        del column
+        out.freeze((name,))
     return out
 
 

@@ -6,12 +6,15 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.engine.book import BookColumn
+from funnelsim.engine.customer_phase import CUSTOMER_COLUMNS
 from funnelsim.engine.flow import Flow
+from funnelsim.engine.inputs import dense
 from funnelsim.engine.lead_pass import StageOffsets
 from funnelsim.engine.ledger import (
     IN_FLIGHT,
     UNDECIDED,
     floor32,
+    freeze,
     put,
 )
 from funnelsim.engine.roster import employed_hours, stint_rows
@@ -36,35 +39,47 @@ def collect_flow(
     ``opp_time`` is when it entered its stage, ``opp_age`` hours before its AE took it up.
     """
     # The flow's typed arrays are read in place through the buffer protocol (no copies);
-    # every time is computed from them in float64 and rounded once as it is stored.
-    # Of the inputs only the sales durations are read: the rest are freed first.
+    # every time is computed from them in float64 and rounded once as it is stored. The
+    # flow is released first, so each of its arrays is freed as soon as it is stored.
     x = flow.x
     discovery = np.asarray(x.discovery)
-    planned = np.asarray(x.cycle if x.planned is None else x.planned)
-    flow.x = None  # type: ignore[assignment]
+    planned = dense(x.cycle if x.planned is None else x.planned)
     del x
     results = {name: np.asarray(values) for name, values in flow.results.items()}
+    states = {
+        "sla_breached": flow.sla_breached,
+        "rerouted": flow.rerouted,
+        "sdr_head": flow.head,
+        "outcome": flow.outcome,
+        "seam": flow.seam,
+        "loss_reason": flow.reason,
+    }
+    opened = np.asarray(flow.opened, dtype=bool)
     horizon = flow.rules.horizon
+    flow.release()
     opp_time = results["ae_start"] + discovery
     del discovery
-    opp_time[~np.asarray(flow.opened, dtype=bool)] = np.nan
+    opp_time[~opened] = np.nan
+    del opened
     expected_close = opp_time + planned
     del planned
-    walk_start = opp_time.copy()
-    age = np.full(len(items), np.nan) if opp_age is None else opp_age[items]
-    if opp_age is not None:
-        book = np.isfinite(age) & np.isfinite(opp_time)
-        opp_time[book] -= age[book]
-    start = np.zeros(len(items), dtype=np.int64)
-    if opp_stage is not None:
-        start = np.where(np.isfinite(age), opp_stage[items], 0)
     at = stage_offsets.at
+    walk_start = opp_time[at]
+    age = np.full(len(at), np.nan) if opp_age is None else opp_age[items[at]]
+    if opp_age is not None:
+        all_age = opp_age[items]
+        book = np.isfinite(all_age) & np.isfinite(opp_time)
+        opp_time[book] -= all_age[book]
+        del all_age, book
+    start = np.zeros(len(at), dtype=np.int64)
+    if opp_stage is not None:
+        start = np.where(np.isfinite(age), opp_stage[items[at]], 0)
     stages = stage_table(
         items[at],
         stage_offsets.offsets,
-        walk_start[at],
-        age[at],
-        start[at],
+        walk_start,
+        age,
+        start,
         results["close_time"][at],
         np.isfinite(results["won_time"][at]),
         horizon,
@@ -78,21 +93,23 @@ def collect_flow(
     results["expected_close"] = expected_close
     del opp_time, expected_close
     exact = {name: results[name] for name in EXACT_TIMES}
+    # Each column is finished (rows outside the items, the book's, keep the same rules)
+    # and, unless the customer phase writes it, held sparse before the next is made.
     for name in list(results):
         put(columns, name, items, results.pop(name))
-    columns["sla_breached"][items] = np.asarray(flow.sla_breached)
-    columns["rerouted"][items] = np.asarray(flow.rerouted)
-    columns["sdr_head"][items] = np.asarray(flow.head)
-    columns["outcome"][items] = np.asarray(flow.outcome)
-    columns["seam"][items] = np.asarray(flow.seam)
-    columns["loss_reason"][items] = np.asarray(flow.reason)
-    # Rows outside the items (the book's) keep the same rules.
-    for name in HORIZON_CLIPPED:
         values = columns[name]
-        values[values > horizon] = np.nan
-    columns["expected_close"][np.isnan(columns["opp_time"])] = np.nan
+        if name in HORIZON_CLIPPED:
+            values[values > horizon] = np.nan
+        if name == "expected_close":
+            values[np.isnan(columns["opp_time"])] = np.nan
+        del values
+        if name not in CUSTOMER_COLUMNS:
+            freeze(columns, (name,))
+    for name in list(states):
+        columns[name][items] = np.asarray(states.pop(name))
     columns["opportunity"] = ~np.isnan(columns["opp_time"])
     columns["won"] = ~np.isnan(columns["won_time"])
+    freeze(columns, ("sla_breached", "rerouted", "sdr_head", "opportunity", "won"))
     return stages, exact
 
 

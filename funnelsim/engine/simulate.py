@@ -6,7 +6,8 @@ bulk with numpy, block by block in one pass that also builds the queued part's i
 (seam 3 early churn, seam 4 renewals) run in bulk again. Every lead's random numbers come
 from its own row of the fate matrix, so decisions are coupled across scenarios. Memory
 stays near the compact ledger's own size: columns are made as their phase fills them,
-and what a phase leaves behind is freed before the next one.
+held sparse once final (most late-funnel cells are empty), and what a phase leaves
+behind is freed, and in a large run handed back to the OS, before the next one.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import numpy as np
 import simpy
 
 from funnelsim.engine.book import append_book, book_times, draw_book
-from funnelsim.engine.customer_phase import run_customers
+from funnelsim.engine.customer_phase import CUSTOMER_COLUMNS, run_customers
 from funnelsim.engine.fates import draw_all_arrivals
 from funnelsim.engine.flow import Flow
+from funnelsim.engine.heap import release_free_memory
 from funnelsim.engine.inputs import flow_rules
 from funnelsim.engine.lead_pass import run_lead_pass
 from funnelsim.engine.ledger import (
+    COLUMN_NAMES,
     STATIC_REASONS,
     LazyColumns,
     Ledger,
@@ -47,6 +50,27 @@ SEAMS = (1, 2, 3, 4)
 # flow and its teams) before the customer phase. It costs ~40 ms whatever the run's size
 # (a third of a baseline run), so only runs with at least this many leads pay it.
 FULL_COLLECTION_LEADS = 200_000
+# Runs with at least this many leads hand the heap's free pages back to the OS after each
+# phase (:mod:`funnelsim.engine.heap`); smaller runs free too little to be worth it.
+TRIM_LEADS = 200_000
+# Columns written after the lead pass (by the queued part and the customer phase): every
+# other column is final once the pass is done and held sparse where that halves it.
+WRITTEN_AFTER_PASS = frozenset(
+    {
+        *Flow.RESULT_FIELDS,
+        "opp_time",
+        "expected_close",
+        "opportunity",
+        "won",
+        "sla_breached",
+        "rerouted",
+        "sdr_head",
+        "outcome",
+        "seam",
+        "loss_reason",
+        *CUSTOMER_COLUMNS,
+    }
+)
 # Columns the lead pass fills, stored (rounded once) when it is done: nothing after it
 # reads them at full precision.
 PASS_STORED = ("created", "mql_time", "fit", "segment", "score", "product")
@@ -88,6 +112,10 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         opp_age, opp_stage, book_term_start = book_times(n, book)
     lead_pass = run_lead_pass(scenario, seed, columns, perfect, n, opp_age, opp_stage)
     compact(columns, PASS_STORED, dtypes)
+    columns.freeze([name for name in columns if name not in WRITTEN_AFTER_PASS])
+    large = n >= TRIM_LEADS
+    if large:
+        release_free_memory()
     items, inputs, closing, fates, churn_u, stage_offsets = (
         lead_pass.items,
         lead_pass.inputs,
@@ -120,7 +148,8 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     flow.run()
     stages, item_times = collect_flow(flow, items, columns, stage_offsets, opp_age, opp_stage)
     del stage_offsets
-    flow.release()
+    # The queued part's columns are final: held sparse from here where that halves them.
+    columns.freeze(name for name in COLUMN_NAMES if name not in CUSTOMER_COLUMNS)
     # The teams' tables are made before the customer phase, their level logs dropped and,
     # in a large run, the run's objects (reference cycles) collected.
     levels = team_levels(teams, scenario)
@@ -132,6 +161,8 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     del flow, teams, env
     if n >= FULL_COLLECTION_LEADS:
         gc.collect()
+    if large:
+        release_free_memory()
     item_times = {name: times[closing] for name, times in item_times.items()}
     terms = run_customers(
         scenario,
@@ -146,8 +177,11 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     )
     del fates, item_times
     settle_outcomes(columns)
+    columns = ledger_columns(columns, dtypes)
+    if large:
+        release_free_memory()
     return Ledger(
-        columns=ledger_columns(columns, dtypes),
+        columns=columns,
         terms=terms,
         team_levels=levels,
         capacity_rows=capacity,
