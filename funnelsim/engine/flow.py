@@ -117,6 +117,17 @@ class Flow:
         self._is_fit = x.is_fit
         self._opportunity = x.opportunity
         self._discovery = x.discovery
+        self._accept_unfit_u = x.accept_unfit_u
+        self._stale_time = x.stale_time
+        self._reach_threshold = x.reach_threshold
+        self._accept_fit = x.accept_fit
+        self._opportunity_threshold = x.opportunity_threshold
+        self._cycle = x.cycle
+        self._slip = x.slip
+        self._win = x.win
+        self._won_time = results["won_time"]
+        self._p_accept_unfit = self.rules.p_accept_unfit
+        self._followup = self.rules.followup
         self._reach = self.rules.reach
         self._sdr_add = self.sdr.calendar.add_working_hours
         self._sdr_route, self._sdr_arrive = self.sdr.route, self.sdr.arrive
@@ -202,6 +213,15 @@ class Flow:
             "_is_fit",
             "_opportunity",
             "_discovery",
+            "_accept_unfit_u",
+            "_stale_time",
+            "_reach_threshold",
+            "_accept_fit",
+            "_opportunity_threshold",
+            "_cycle",
+            "_slip",
+            "_win",
+            "_won_time",
         ):
             setattr(self, name, array("d"))
         for name in ("state", "head", "outcome", "seam", "reason", "sla_breached", "rerouted"):
@@ -300,7 +320,6 @@ class Flow:
         return self.fallback.calendar.add_working_hours(start, self.x.fallback_work[item])
 
     def _sdr_done(self, item: int, now: float) -> None:
-        x = self.x
         first_response = self._first_response[item]
         wait = first_response - self._mql[item]
         if self._sla and first_response > self.sla_deadline[item]:
@@ -308,16 +327,16 @@ class Flow:
         curve = self._reach[self._source[item]]
         reach = 1.0 if curve is None or wait <= 0 else curve(wait)
         if not self._is_fit[item]:
-            if x.accept_unfit_u[item] < self.rules.p_accept_unfit * reach:
+            if self._accept_unfit_u[item] < self._p_accept_unfit * reach:
                 self._to_sales(item, now)
             else:
                 self.outcome[item] = NOT_A_FIT
                 self._loss_time[item] = now
-        elif first_response > x.stale_time[item]:
+        elif first_response > self._stale_time[item]:
             self._lose(item, 1, "stale_contact", now)
-        elif x.reach_threshold[item] >= reach:
+        elif self._reach_threshold[item] >= reach:
             self._lose(item, 1, "went_cold", now)
-        elif not x.accept_fit[item]:
+        elif not self._accept_fit[item]:
             self._lose(item, 1, "rejected", now)
         else:
             self._to_sales(item, now)
@@ -352,16 +371,16 @@ class Flow:
         self._ae_start[item] = start
         end = start + self._discovery[item]
         if self._opportunity[item]:
-            x = self.x
-            curve = self.rules.followup[x.source[item]]
+            curve = self._followup[self._source[item]]
+            threshold = self._opportunity_threshold[item]
             # A book opportunity (threshold -inf) never waited as an SQL in this run.
-            if curve is not None and x.opportunity_threshold[item] >= 0.0:
+            if curve is not None and threshold >= 0.0:
                 chance = curve(start - self._sql_time[item])
-                if x.opportunity_threshold[item] >= chance:
+                if threshold >= chance:
                     self.opened[item] = False
                     self.not_followed_up[item] = True
                     return end
-            end = end + x.cycle[item] + x.slip[item]
+            end = end + self._cycle[item] + self._slip[item]
         return end
 
     def _ae_done(self, item: int, now: float) -> None:
@@ -376,8 +395,8 @@ class Flow:
             if is_fit:
                 self.reason[item] = REASON_CODE["disqualified"]
             self._loss_time[item] = now
-        elif x.win[item]:
-            self.results["won_time"][item] = now
+        elif self._win[item]:
+            self._won_time[item] = now
             if self.rules.skip_deal_desk:
                 self._contract_done(item, now)
             else:

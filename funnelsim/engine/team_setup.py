@@ -6,6 +6,7 @@ import numpy as np
 import simpy
 
 from funnelsim.engine.calendar import WorkCalendar
+from funnelsim.engine.far_events import FarEvents
 from funnelsim.engine.roster import build_roster, seat_windows
 from funnelsim.engine.shifts import duty_calendars
 from funnelsim.engine.staffing import StaffedTeam
@@ -24,7 +25,12 @@ def build_teams(
     ``StaffedTeam`` following its roster, drawn from streams keyed by ``seed``; so is a
     team whose calendar is open longer than one head's paid hours, its heads on staggered
     shifts (``shifts.duty_calendars``). Other teams work their whole calendar.
+
+    The environment's ``schedule`` is made a ``FarEvents`` one first (events due days
+    ahead held out of SimPy's heap until near; the same order of events), so the teams
+    and the flow bind it.
     """
+    FarEvents(env, scenario.horizon_hours)
     routing = {
         scenario.seam3.team: "pooled",
         scenario.seam2.team: "pooled",

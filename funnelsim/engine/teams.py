@@ -42,6 +42,23 @@ class Due(simpy.Event):
         self._value = value
 
 
+class Completion(Due):
+    """A team's completion: the item as its value, its head and its stage's ``done`` as
+    fields of the event itself (no tuple per event to allocate and, weeks later, fetch)."""
+
+    def __init__(
+        self,
+        callbacks: tuple[Callable[[simpy.Event], None], ...],
+        item: int,
+        head: int,
+        done: DoneFn,
+    ):
+        self.callbacks = callbacks  # type: ignore[assignment]
+        self._value = item
+        self.head = head
+        self.done = done
+
+
 class LevelLog:
     """A level (busy slots, queue length) logged as the times it steps up and down by one.
 
@@ -140,7 +157,7 @@ class Team:
         self._log_start, self._log_end = self.busy.up, self.busy.down
         self._wait_up = self.waiting.up
         self._env_schedule = env.schedule
-        self._finish_callbacks = (self._finish,)
+        self._finish_callbacks = (self._finisher(routing, headcount),)
         self._wake_callbacks = (self._on_wake,)
         self.n_weeks = n_weeks
         self.head_segments = head_segments
@@ -249,7 +266,9 @@ class Team:
             self._log_start(now)
             self._log_end(end)
             self._event_counter[0] += 1
-            self._env_schedule(Due(self._finish_callbacks, (item, head, done)), NORMAL, end - now)
+            self._env_schedule(
+                Completion(self._finish_callbacks, item, head, done), NORMAL, end - now
+            )
             return
         queue.append((item, hold, done))
         self.queued[head] += 1
@@ -305,7 +324,7 @@ class Team:
             self._log_start(now)
             self._log_end(end)
             self._event_counter[0] += 1
-            schedule(Due(callbacks, (item, head, done)), NORMAL, end - now)
+            schedule(Completion(callbacks, item, head, done), NORMAL, end - now)
 
     def _closed_until_opening(self, now: float) -> bool:
         """Whether the calendar is closed at ``now``; if so, wake the team at its opening."""
@@ -334,20 +353,46 @@ class Team:
         for head in range(len(self.queues)):
             self._fill(head, now)
 
-    def _finish(self, event: simpy.Event) -> None:
-        item, head, done = event._value
+    def _finisher(self, routing: str, headcount: int) -> Callable[[simpy.Event], None]:
+        """The completion callback for this team's routing, without the checks per call."""
+        if routing == "pooled":
+            return self._finish_pooled
+        if routing == "least_loaded" and headcount:
+            return self._finish
+        return self._finish_per_head
+
+    def _finish(self, event: Completion) -> None:
+        """A completion at a head of a least-loaded team (the router's heap is told)."""
+        head = event.head
         now = self.env._now
         self.load[head] -= 1
-        if self._heap is not None:
-            self._load_changed(head)
+        self._load_changed(head)
         self.served += 1
-        if self.pooled:
-            self.free_total += 1
-        else:
-            self.free[head] += 1
-        done(item, now)
+        self.free[head] += 1
+        event.done(event._value, now)
         if self.queues[head]:
             self._fill(head, now)
+
+    def _finish_per_head(self, event: Completion) -> None:
+        """A completion at a head routed round robin or by segment."""
+        head = event.head
+        now = self.env._now
+        self.load[head] -= 1
+        self.served += 1
+        self.free[head] += 1
+        event.done(event._value, now)
+        if self.queues[head]:
+            self._fill(head, now)
+
+    def _finish_pooled(self, event: Completion) -> None:
+        """A completion in a pooled team (one queue, slots shared)."""
+        now = self.env._now
+        self.load[0] -= 1
+        self.served += 1
+        self.free_total += 1
+        event.done(event._value, now)
+        if self.queues[0]:
+            self._fill(0, now)
 
     def busy_area(self) -> np.ndarray:
         """Busy slots x hours per week up to the horizon."""

@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from scipy import special
 
 from funnelsim.scenario.base import NonNegative, Number
+from funnelsim.scenario.beta_quantile import beta_ppf
 
 _Z90 = float(special.ndtri(0.9))
 # Parameter ranges that keep every quantile and moment finite in float64.
@@ -267,7 +268,8 @@ class Beta(_Dist):
     b: Number = Field(gt=0)
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        return special.betaincinv(self.a, self.b, np.asarray(u, dtype=float))
+        """``betaincinv`` to ~1e-15 at a third of its cost (``beta_quantile``)."""
+        return beta_ppf(self.a, self.b, u)
 
     def _exact_cdf(self, x: np.ndarray) -> np.ndarray:
         return special.betainc(self.a, self.b, np.minimum(x, 1.0))
