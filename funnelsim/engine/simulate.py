@@ -22,7 +22,7 @@ from funnelsim.engine.book import append_book, book_times, draw_book
 from funnelsim.engine.customer_phase import CUSTOMER_COLUMNS, run_customers
 from funnelsim.engine.fates import draw_all_arrivals
 from funnelsim.engine.flow import Flow
-from funnelsim.engine.heap import release_free_memory
+from funnelsim.engine.heap import release_free_memory, tune_allocator
 from funnelsim.engine.inputs import flow_rules
 from funnelsim.engine.lead_pass import run_lead_pass
 from funnelsim.engine.ledger import (
@@ -86,6 +86,7 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
     unknown = perfect - set(SEAMS)
     if unknown:
         raise ValueError(f"perfect_seams: unknown seam {sorted(unknown)[0]} (expected 1-4)")
+    tune_allocator()
     horizon = scenario.horizon_hours
     arrivals = draw_all_arrivals(scenario, seed)
     attempts = arrivals.attempts
