@@ -7,7 +7,9 @@ wall time on a shared machine is noisy. At each size the two engines run in inte
 pairs (the order alternating), and the ratio is the median over pairs of reference CPU /
 funnelsim CPU. Figures are printed and written as JSON (``--out``) with the machine, the
 git commit and min/median/max per size; ``--readme`` rewrites the README's table from
-that JSON.
+that JSON. funnelsim's run sets glibc's allocator thresholds as a user's run does
+(``funnelsim.engine.heap.tune_allocator``); the reference runs with the C library's
+defaults, which is what a plain SimPy model gets (the setting does not speed it up).
 
 Memory is the peak resident set size of the child above its floor, per 1,000 leads. The
 floor is read after the child imported everything a run imports (numpy, pandas,
