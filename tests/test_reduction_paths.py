@@ -417,6 +417,24 @@ def _read_back(folder: Path) -> dict[str, pa.Table]:
     return {name: pq.read_table(folder / name) for name in LEDGER_TABLES}
 
 
+def _written_at_the_end_and_streamed(
+    tmp_path: Path, parts: list[dict[str, pa.Table]], order: tuple[int, ...]
+) -> tuple[Path, Path]:
+    """The parts written by ``write_tables`` into one folder and streamed, added in
+    ``order``, into another."""
+    plain, streamed = tmp_path / "plain", tmp_path / "streamed"
+    plain.mkdir()
+    streamed.mkdir()
+    with ThreadPoolExecutor(2) as pool:
+        for future in write_tables(parts, plain, pool):
+            future.result()
+    with PartWriter(streamed) as writer:
+        for index in order:
+            writer.add(index, parts[index])
+        writer.finish(len(parts))
+    return plain, streamed
+
+
 def test_parquet_parts_streamed_as_they_come_equal_the_files_written_at_the_end(
     tmp_path: Path,
 ) -> None:
@@ -425,16 +443,7 @@ def test_parquet_parts_streamed_as_they_come_equal_the_files_written_at_the_end(
     scenario = load_scenario(resolve_scenario(WITH_PLAN[0]), WITH_PLAN[1])
     results = fs.run(scenario, replications=3, seed=2, keep_ledgers=False, output_tables=True)
     parts = [rep.tables["parquet"] for rep in results.replications]  # type: ignore[index]
-    plain, streamed = tmp_path / "plain", tmp_path / "streamed"
-    plain.mkdir()
-    streamed.mkdir()
-    with ThreadPoolExecutor(2) as pool:
-        for future in write_tables(parts, plain, pool):
-            future.result()
-    with PartWriter(streamed) as writer:
-        for index in (1, 2, 0):
-            writer.add(index, parts[index])
-        writer.finish(3)
+    plain, streamed = _written_at_the_end_and_streamed(tmp_path, parts, (1, 2, 0))
     expected, found = _read_back(plain), _read_back(streamed)
     for name in LEDGER_TABLES:
         assert found[name].schema.equals(expected[name].schema, check_metadata=True)
@@ -454,16 +463,7 @@ def test_streamed_parts_whose_types_differ_are_written_as_at_the_end(tmp_path: P
         pa.schema([("replication", pa.int64()), ("x", pa.float64())])
     )
     parts = [dict.fromkeys(LEDGER_TABLES, one), dict.fromkeys(LEDGER_TABLES, two)]
-    plain, streamed = tmp_path / "plain", tmp_path / "streamed"
-    plain.mkdir()
-    streamed.mkdir()
-    with ThreadPoolExecutor(2) as pool:
-        for future in write_tables(parts, plain, pool):
-            future.result()
-    with PartWriter(streamed) as writer:
-        writer.add(0, parts[0])
-        writer.add(1, parts[1])
-        writer.finish(2)
+    plain, streamed = _written_at_the_end_and_streamed(tmp_path, parts, (0, 1))
     for name in LEDGER_TABLES:
         pd.testing.assert_frame_equal(
             pd.read_parquet(streamed / name), pd.read_parquet(plain / name)
