@@ -65,15 +65,18 @@ def _team_occupancy(ledger: Ledger) -> pd.Series:
         return pd.Series(dtype=float)
     width = _week_widths(levels["week"].to_numpy(), horizon_hours(ledger))
     busy = levels["occupancy"].to_numpy(dtype=float) * width
-    frame = pd.DataFrame({"team": levels["team"], "busy": busy, "width": width})
-    sums = frame.groupby("team", sort=False)[["busy", "width"]].sum()
-    return (sums["busy"] / sums["width"]).rename("occupancy")
+    code, teams = pd.factorize(levels["team"].to_numpy())  # teams in order of appearance
+    share = np.bincount(code, busy, len(teams)) / np.bincount(code, width, len(teams))
+    return pd.Series(share, index=pd.Index(teams, name="team"), name="occupancy")
 
 
 def peak_occupancy(ledger: Ledger) -> pd.Series:
     """Each team's highest quarterly occupancy: above :data:`SATURATED` it saturated."""
     table = quarterly_load(ledger)
-    return table.groupby("team", sort=False)["occupancy"].max().rename("peak_occupancy")
+    code, teams = pd.factorize(table["team"].to_numpy())
+    peak = np.full(len(teams), -np.inf)
+    np.maximum.at(peak, code, table["occupancy"].to_numpy(dtype=float))
+    return pd.Series(peak, index=pd.Index(teams, name="team"), name="peak_occupancy")
 
 
 def headroom(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:

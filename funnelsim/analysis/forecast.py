@@ -159,20 +159,43 @@ def fit_stage_weights(pipelines: Sequence[pd.DataFrame], fallback: np.ndarray) -
     """Weights calibrated on history: per recorded stage, the value its open pipeline won
     within the quarter over the value due in the quarter, pooled over the tables given
     (``fallback`` where a stage was never due)."""
-    table = pipelines[0] if len(pipelines) == 1 else pd.concat(pipelines, ignore_index=True)
-    sums = table.groupby("stage")[["due", "won_open"]].sum().reindex(range(len(fallback)))
-    due = sums["due"].to_numpy(dtype=float)
-    won = sums["won_open"].to_numpy(dtype=float)
+    n_stages = len(fallback)
+    stage = np.concatenate([p["stage"].to_numpy(dtype=np.int64) for p in pipelines])
+    inside = stage < n_stages
+    due, won = (
+        np.bincount(
+            stage[inside],
+            np.concatenate([p[name].to_numpy(dtype=float) for p in pipelines])[inside],
+            minlength=n_stages,
+        )
+        for name in ("due", "won_open")
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         fitted = np.where(due > 0, won / due, fallback)
     return np.nan_to_num(fitted, nan=0.0)
 
 
 def stage_weighted(pipeline: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
-    """Per quarter: the stage-weighted forecast and the open pipeline's actual."""
-    frame = pipeline.assign(forecast=pipeline["due"] * weights[pipeline["stage"].to_numpy()])
-    grouped = frame.groupby(["quarter", "start"], sort=False)[["forecast", "won_open"]].sum()
-    return grouped.rename(columns={"won_open": "actual_open"}).reset_index()
+    """Per quarter: the stage-weighted forecast and the open pipeline's actual (quarters
+    in the order they first appear; sums in row order)."""
+    quarter = pipeline["quarter"].to_numpy()
+    start = pipeline["start"].to_numpy(dtype=float)
+    quarter_code, _ = pd.factorize(quarter)
+    start_code, starts = pd.factorize(start)
+    cell, _ = pd.factorize(quarter_code * len(starts) + start_code)
+    first = np.unique(cell, return_index=True)[1]
+    n = len(first)
+    forecast = pipeline["due"].to_numpy(dtype=float) * weights[pipeline["stage"].to_numpy()]
+    return pd.DataFrame(
+        {
+            "quarter": quarter[first],
+            "start": start[first],
+            "forecast": np.bincount(cell, forecast, minlength=n),
+            "actual_open": np.bincount(
+                cell, pipeline["won_open"].to_numpy(dtype=float), minlength=n
+            ),
+        }
+    )
 
 
 def forecast_error(ledger: Ledger, scenario: Scenario, fitted: bool = False) -> float:
@@ -385,6 +408,12 @@ class StageSamples:
                 moves.append(moved[order])
             self.times.append(times)
             self.moves.append(moves)
+        # Per stage the days of a draw that moved on, +inf for one that did not: a walk's
+        # days summed over these are its days, or +inf (never within a window) if it fell.
+        self.passing = [
+            [np.where(moved, days, np.inf) for days, moved in zip(times, moves, strict=True)]
+            for times, moves in zip(self.times, self.moves, strict=True)
+        ]
 
     def pipeline_wins(
         self,
@@ -414,20 +443,20 @@ class StageSamples:
                 mine = (segment == code) & (stage == k)
                 if not mine.any():
                     continue
-                times, moves = self.times[code], self.moves[code]
+                times, passing = self.times[code], self.passing[code]
                 first = np.searchsorted(times[k], age[mine], side="right")
                 room = len(times[k]) - first
                 pick = first[:, None] + (rng.random((mine.sum(), draws)) * room[:, None]).astype(
                     np.int64
                 )
                 pick = np.minimum(pick, len(times[k]) - 1)
-                elapsed = np.maximum(times[k][pick] - age[mine][:, None], 0.0)
-                alive = moves[k][pick]
+                # The same draws and sums as adding each stage's days and and-ing its
+                # moves: a walk that fell carries +inf, which no window holds.
+                elapsed = np.maximum(passing[k][pick] - age[mine][:, None], 0.0)
                 for later in range(k + 1, n_stages):
                     index = rng.integers(0, len(times[later]), (mine.sum(), draws))
-                    elapsed += times[later][index]
-                    alive &= moves[later][index]
-                won = alive & (elapsed < window)
+                    elapsed += passing[later][index]
+                won = elapsed < window
                 total += (won * value[mine][:, None]).sum(axis=0)
         return total
 

@@ -23,7 +23,9 @@ def quarterly_load(ledger: Ledger) -> pd.DataFrame:
     """Per team and quarter: mean occupancy and mean queue length (weeks weighted by days).
 
     Quarters are 1-based, a quarter being a fourth of a 365-day year from the start; a
-    week belongs to the quarter its middle falls in.
+    week belongs to the quarter its middle falls in. Rows in the order the teams and
+    quarters first appear in the team levels; sums added in row order (numpy), so they
+    may differ from pandas' compensated groupby sums in the last bit.
     """
     return per_ledger("quarterly_load", ledger, lambda: _quarterly_load(ledger))
 
@@ -35,21 +37,31 @@ def _quarterly_load(ledger: Ledger) -> pd.DataFrame:
         return pd.DataFrame({name: [] for name in LOAD_COLUMNS})
     begin = levels["week"].to_numpy(dtype=float) * HOURS_PER_WEEK
     width = np.clip(horizon - begin, 0.0, HOURS_PER_WEEK)
-    frame = pd.DataFrame(
+    keep = width > 0
+    team = levels["team"].to_numpy()[keep]
+    width = width[keep]
+    quarter = ((begin[keep] + width / 2) // QUARTER_HOURS).astype(np.int64) + 1
+    # Groups (team, quarter) in the order they first appear, as groupby(sort=False) has them.
+    team_code = pd.factorize(team)[0]
+    _, first, cell = np.unique(
+        team_code * (int(quarter.max()) + 1) + quarter, return_index=True, return_inverse=True
+    )
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    cell = rank[cell]
+    first = np.sort(first)
+    n = len(first)
+    weight = np.bincount(cell, width, minlength=n)
+    occupancy = np.bincount(cell, levels["occupancy"].to_numpy(dtype=float)[keep] * width, n)
+    queue = np.bincount(cell, levels["queue_length"].to_numpy(dtype=float)[keep] * width, n)
+    return pd.DataFrame(
         {
-            "team": levels["team"].to_numpy(),
-            "quarter": ((begin + width / 2) // QUARTER_HOURS).astype(np.int64) + 1,
-            "weight": width,
-            "occupancy": levels["occupancy"].to_numpy(dtype=float) * width,
-            "queue_length": levels["queue_length"].to_numpy(dtype=float) * width,
+            "team": team[first],
+            "quarter": quarter[first],
+            "occupancy": occupancy / weight,
+            "queue_length": queue / weight,
         }
     )
-    frame = frame[frame["weight"] > 0]
-    grouped = frame.groupby(["team", "quarter"], sort=False)[
-        ["weight", "occupancy", "queue_length"]
-    ].sum()
-    out = grouped[["occupancy", "queue_length"]].div(grouped["weight"], axis=0).reset_index()
-    return out[list(LOAD_COLUMNS)]
 
 
 def saturation(load: pd.DataFrame, threshold: float = SATURATED_OCCUPANCY) -> pd.DataFrame:
