@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 import numpy as np
+import pandas as pd
 
 from funnelsim.engine.ledger import LOST_AT_SEAM, Ledger
 
@@ -53,6 +54,20 @@ def per_ledger(name: str, ledger: Ledger, make: Callable[[], T]) -> T:
     if key not in shared:
         shared[key] = make()
     return shared[key]  # type: ignore[return-value]
+
+
+def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group (``codes`` in 0..n_groups-1) the sum of each column of ``values`` over its
+    rows, zero for a group without rows: pandas' groupby sum on integer codes, so the
+    sums are bit for bit those of the groupby over named keys it replaces (pandas adds
+    with compensation, numpy's bincount would differ in the last bit)."""
+    values = np.asarray(values, dtype=float)
+    flat = values.ndim == 1
+    frame = pd.DataFrame(values[:, None] if flat else values)
+    sums = frame.groupby(np.asarray(codes, dtype=np.int64), sort=True).sum()
+    out = np.zeros((n_groups, frame.shape[1]))
+    out[sums.index.to_numpy()] = sums.to_numpy()
+    return out[:, 0] if flat else out
 
 
 def horizon_hours(ledger: Ledger) -> float:

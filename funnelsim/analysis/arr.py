@@ -92,24 +92,28 @@ def trailing_retention(ledger: Ledger, at: float | None = None) -> pd.DataFrame:
     before ``at``); the ratios are NaN when ``at`` is less than a year into the run or
     nobody had ARR then.
     """
+    values = trailing_values(ledger, at)
+    return pd.DataFrame({"metric": list(values), "value": list(values.values())})
+
+
+def trailing_values(ledger: Ledger, at: float | None = None) -> dict[str, float]:
+    """:func:`trailing_retention`'s figures by metric, for callers that read one value."""
     at = horizon_hours(ledger) if at is None else float(at)
+    names = ("nrr", "grr", "logo_retention", "base_customers")
     if at < HOURS_PER_YEAR:
-        values = [np.nan, np.nan, np.nan, 0.0]
-    else:
-        events = arr_events(ledger)
-        before = arr_at(ledger, at - HOURS_PER_YEAR, events)
-        now = arr_at(ledger, at, events)
-        base = before > 1e-9
-        total = float(before[base].sum())
-        values = [
-            ratio(now[base].sum(), total),
-            ratio(np.minimum(now[base], before[base]).sum(), total),
-            ratio(float((now[base] > 1e-9).sum()), float(base.sum())),
-            float(base.sum()),
-        ]
-    return pd.DataFrame(
-        {"metric": ["nrr", "grr", "logo_retention", "base_customers"], "value": values}
+        return dict(zip(names, (np.nan, np.nan, np.nan, 0.0), strict=True))
+    events = arr_events(ledger)
+    before = arr_at(ledger, at - HOURS_PER_YEAR, events)
+    now = arr_at(ledger, at, events)
+    base = before > 1e-9
+    total = float(before[base].sum())
+    values = (
+        ratio(now[base].sum(), total),
+        ratio(np.minimum(now[base], before[base]).sum(), total),
+        ratio(float((now[base] > 1e-9).sum()), float(base.sum())),
+        float(base.sum()),
     )
+    return dict(zip(names, values, strict=True))
 
 
 def _signs(events: pd.DataFrame) -> np.ndarray:

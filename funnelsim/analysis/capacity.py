@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import horizon_hours, per_ledger
+from funnelsim.analysis._common import group_sums, horizon_hours, per_ledger
 from funnelsim.analysis.saturation import SATURATED_OCCUPANCY, quarterly_load
 from funnelsim.engine.ledger import Ledger
 from funnelsim.engine.teams import HOURS_PER_WEEK
@@ -66,7 +66,8 @@ def _team_occupancy(ledger: Ledger) -> pd.Series:
     width = _week_widths(levels["week"].to_numpy(), horizon_hours(ledger))
     busy = levels["occupancy"].to_numpy(dtype=float) * width
     code, teams = pd.factorize(levels["team"].to_numpy())  # teams in order of appearance
-    share = np.bincount(code, busy, len(teams)) / np.bincount(code, width, len(teams))
+    busy, width = group_sums(code, np.column_stack([busy, width]), len(teams)).T
+    share = busy / width
     return pd.Series(share, index=pd.Index(teams, name="team"), name="occupancy")
 
 
@@ -89,7 +90,18 @@ def headroom(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     it). Items are leads that started at the stage within the horizon: a first response,
     an AE's start, a finished contract.
     """
-    occupancy = team_occupancy(ledger)
+    rows = _headroom_rows(ledger, scenario)
+    table = pd.DataFrame(rows, columns=["stage", "items", "occupancy", "spare_items"])
+    return table.astype({"items": np.int64})
+
+
+def spare_items(ledger: Ledger, scenario: Scenario) -> dict[str, float]:
+    """:func:`headroom`'s spare items per gating stage, without the frame."""
+    return {row[0]: row[3] for row in _headroom_rows(ledger, scenario)}
+
+
+def _headroom_rows(ledger: Ledger, scenario: Scenario) -> list[tuple[str, int, float, float]]:
+    occupancy = per_ledger("team_occupancy", ledger, lambda: _team_occupancy(ledger))
     c = ledger.columns
     rerouted = c["rerouted"].astype(bool)
     teams = stage_teams(scenario)
@@ -109,8 +121,7 @@ def headroom(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
         if not teams[stage]:
             spare = np.inf
         rows.append((stage, items, weighted / items if items else np.nan, spare))
-    table = pd.DataFrame(rows, columns=["stage", "items", "occupancy", "spare_items"])
-    return table.astype({"items": np.int64})
+    return rows
 
 
 def _spare(items: int, occupancy: float) -> float:

@@ -29,7 +29,7 @@ from funnelsim.analysis._common import (
     observed,
     per_ledger,
 )
-from funnelsim.analysis.revenue import costs, unit_economics
+from funnelsim.analysis.revenue import cost_items, unit_economics_values
 from funnelsim.engine.ledger import Ledger
 from funnelsim.scenario.models import OutboundSource, Scenario
 
@@ -81,22 +81,19 @@ def cashflow(ledger: Ledger, scenario: Scenario, edges: np.ndarray | None = None
         collected = collected + per_month(terms["upsell_paid_time"].to_numpy(), upsell)
     fees = collected * scenario.costs.payment_fee_rate
     lead_costs = _acquisition_spend(ledger, scenario, per_month)
-    table = costs(ledger, scenario)
-    items = table["item"].astype(str)
-    timed = items.str.startswith(("leads:", "attempts:"))
+    items, _, cost = cost_items(ledger, scenario)
+    timed = _flags(items, lambda item: item.startswith(("leads:", "attempts:")))
     share = widths / widths.sum()
     spread = {
-        "salaries": items.str.startswith(("team:", "overtime:")),
-        "commissions": items.str.contains("commission"),
-        "tools": items == "tools",
+        "salaries": _flags(items, lambda item: item.startswith(("team:", "overtime:"))),
+        "commissions": _flags(items, lambda item: "commission" in item),
+        "tools": _flags(items, lambda item: item == "tools"),
     }
-    out = {
-        name: float(table.loc[mask & ~timed, "cost"].sum()) * share for name, mask in spread.items()
-    }
-    out["salaries"] = _salaries_by_month(ledger, table, edges)
+    out = {name: float(np.sum(cost[mask & ~timed])) * share for name, mask in spread.items()}
+    out["salaries"] = _salaries_by_month(ledger, items, cost, edges)
     out["commissions"] = _commissions_by_month(ledger, scenario, per_month, n_months)
     claimed = timed | spread["salaries"] | spread["commissions"] | spread["tools"]
-    other = float(table.loc[~claimed, "cost"].sum()) * share
+    other = float(np.sum(cost[~claimed])) * share
     cash_in = collected - fees
     cash_out = out["salaries"] + out["commissions"] + lead_costs + out["tools"] + other
     net = cash_in - cash_out
@@ -123,13 +120,20 @@ def cashflow(ledger: Ledger, scenario: Scenario, edges: np.ndarray | None = None
     )
 
 
-def _salaries_by_month(ledger: Ledger, table: pd.DataFrame, edges: np.ndarray) -> np.ndarray:
+def _flags(items: list[str], test) -> np.ndarray:
+    """A boolean per cost item: whether ``test(item)`` holds."""
+    return np.array([bool(test(item)) for item in items], dtype=bool)
+
+
+def _salaries_by_month(
+    ledger: Ledger, items: list[str], costs: np.ndarray, edges: np.ndarray
+) -> np.ndarray:
     """Each team's pay and overtime spread over the months by its employed headcount
     (hiring plans, attrition and vacancies included); a fixed team's evenly."""
     salaries = np.zeros(len(edges) - 1)
     steps = headcount_steps(ledger)
     none = (np.zeros(0), np.zeros(0))
-    for item, cost in zip(table["item"].astype(str), table["cost"], strict=True):
+    for item, cost in zip(items, costs.tolist(), strict=True):
         kind, _, team = item.partition(":")
         if kind not in ("team", "overtime") or cost == 0:
             continue
@@ -147,15 +151,23 @@ def headcount_steps(ledger: Ledger) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def _headcount_steps(ledger: Ledger) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    levels = per_ledger("headcount", ledger, lambda: ledger.headcount)
-    team = levels["team"].to_numpy()
-    time = levels["time"].to_numpy(dtype=float)
-    heads = levels["headcount"].to_numpy(dtype=float)
+    # ``ledger.headcount``'s rows read straight off ``capacity_rows``: per (team, time)
+    # the last row, each team's rows in their order, sorted by time (stable).
+    last: dict[tuple[str, float], int] = {}
+    for index, row in enumerate(ledger.capacity_rows):
+        last[(row[0], float(row[1]))] = index
+    kept = sorted(last.values())
+    rows = ledger.capacity_rows
+    team = [str(rows[i][0]) for i in kept]
+    time = np.array([rows[i][1] for i in kept], dtype=float)
+    heads = np.array([int(rows[i][2]) for i in kept], dtype=np.int64).astype(float)
     out = {}
-    for name in dict.fromkeys(team.tolist()):
-        mine = np.flatnonzero(team == name)
+    names = list(dict.fromkeys(team))
+    codes = np.array([names.index(name) for name in team], dtype=np.int64)
+    for code, name in enumerate(names):
+        mine = np.flatnonzero(codes == code)
         order = mine[np.argsort(time[mine], kind="stable")]
-        out[str(name)] = (time[order], heads[order])
+        out[name] = (time[order], heads[order])
     return out
 
 
@@ -211,8 +223,7 @@ def cash_metrics(
         break_even = np.nan
     else:
         break_even = float(burning[-1] + 2)
-    economics = unit_economics(ledger, scenario).set_index("metric")["value"]
-    cac = float(economics["cac"])
+    cac = float(unit_economics_values(ledger, scenario)["cac"])
     currency = scenario.currency
     rows = [
         ("invoiced", float(table["invoiced"].sum()), currency),

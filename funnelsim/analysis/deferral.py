@@ -30,6 +30,12 @@ def deferral(ledger: Ledger) -> pd.DataFrame:
       the run's median invoice-to-payment time) but was not (its first invoice's amount,
       or its booked ARR when not invoiced).
     """
+    values = deferral_values(ledger)
+    return pd.DataFrame({"metric": list(values), "value": list(values.values())})
+
+
+def deferral_values(ledger: Ledger) -> dict[str, float]:
+    """:func:`deferral`'s figures by metric, for callers that read one value."""
     c = ledger.columns
     horizon = horizon_hours(ledger)
     won_time = np.asarray(c["won_time"], dtype=float)
@@ -42,17 +48,12 @@ def deferral(ledger: Ledger) -> pd.DataFrame:
     revenue = float(np.sum(booked[deals] * wait[deals]) / HOURS_PER_YEAR)
     cash = _deferred_cash(ledger, deals & invoiced, deals & ~invoiced, wait, horizon)
     n = int(deals.sum())
-    return pd.DataFrame(
-        {
-            "metric": ["deferred_deals", "mean_deferral_days", "deferred_revenue", "deferred_cash"],
-            "value": [
-                float(n),
-                float(wait[deals].mean() / HOURS_PER_DAY) if n else np.nan,
-                revenue,
-                cash,
-            ],
-        }
-    )
+    return {
+        "deferred_deals": float(n),
+        "mean_deferral_days": float(wait[deals].mean() / HOURS_PER_DAY) if n else np.nan,
+        "deferred_revenue": revenue,
+        "deferred_cash": cash,
+    }
 
 
 def _deferred_cash(

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from funnelsim.analysis._common import horizon_hours, observed
+from funnelsim.analysis._common import group_sums, horizon_hours, observed
 from funnelsim.analysis.stages import stage_rows, wilson
 from funnelsim.analysis.timeseries import calendar_months
 from funnelsim.engine.ledger import Ledger
@@ -161,15 +161,14 @@ def fit_stage_weights(pipelines: Sequence[pd.DataFrame], fallback: np.ndarray) -
     (``fallback`` where a stage was never due)."""
     n_stages = len(fallback)
     stage = np.concatenate([p["stage"].to_numpy(dtype=np.int64) for p in pipelines])
-    inside = stage < n_stages
-    due, won = (
-        np.bincount(
-            stage[inside],
-            np.concatenate([p[name].to_numpy(dtype=float) for p in pipelines])[inside],
-            minlength=n_stages,
-        )
-        for name in ("due", "won_open")
+    values = np.column_stack(
+        [
+            np.concatenate([p[name].to_numpy(dtype=float) for p in pipelines])
+            for name in ("due", "won_open")
+        ]
     )
+    inside = stage < n_stages
+    due, won = group_sums(stage[inside], values[inside], n_stages).T
     with np.errstate(divide="ignore", invalid="ignore"):
         fitted = np.where(due > 0, won / due, fallback)
     return np.nan_to_num(fitted, nan=0.0)
@@ -177,7 +176,7 @@ def fit_stage_weights(pipelines: Sequence[pd.DataFrame], fallback: np.ndarray) -
 
 def stage_weighted(pipeline: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
     """Per quarter: the stage-weighted forecast and the open pipeline's actual (quarters
-    in the order they first appear; sums in row order)."""
+    in the order they first appear)."""
     quarter = pipeline["quarter"].to_numpy()
     start = pipeline["start"].to_numpy(dtype=float)
     quarter_code, _ = pd.factorize(quarter)
@@ -186,14 +185,14 @@ def stage_weighted(pipeline: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
     first = np.unique(cell, return_index=True)[1]
     n = len(first)
     forecast = pipeline["due"].to_numpy(dtype=float) * weights[pipeline["stage"].to_numpy()]
+    won = pipeline["won_open"].to_numpy(dtype=float)
+    sums = group_sums(cell, np.column_stack([forecast, won]), n)
     return pd.DataFrame(
         {
             "quarter": quarter[first],
             "start": start[first],
-            "forecast": np.bincount(cell, forecast, minlength=n),
-            "actual_open": np.bincount(
-                cell, pipeline["won_open"].to_numpy(dtype=float), minlength=n
-            ),
+            "forecast": sums[:, 0],
+            "actual_open": sums[:, 1],
         }
     )
 
@@ -259,9 +258,10 @@ def forecast_part(ledger: Ledger, scenario: Scenario, draws: int = MC_DRAWS) -> 
     samples = StageSamples(scenario, rng)
     edges, _ = quarter_edges(scenario, horizon_hours(ledger))
     rows = stage_rows(ledger)
+    deals = OpenDeals.of(ledger, rows)
     open_wins = np.zeros((len(edges) - 1, draws))
     for q in range(len(edges) - 1):
-        open_wins[q] = samples.pipeline_wins(ledger, edges[q], edges[q + 1], draws, rng, rows)
+        open_wins[q] = samples.pipeline_wins(deals, edges[q], edges[q + 1], draws, rng)
     pipeline = pipeline_by_quarter(ledger, scenario, rows)
     return ForecastPart(
         pipeline=pipeline,
@@ -399,8 +399,11 @@ class StageSamples:
                 for stage in sales.stages.values():
                     days = stage.days_for(name).ppf(rng.random(STAGE_SAMPLES))
                     stalls = rng.random(STAGE_SAMPLES) < stage.stall.prob
-                    extra = stage.stall.extra_days.ppf(rng.random(STAGE_SAMPLES))
-                    days = days + np.where(stalls, extra, 0.0)
+                    u = rng.random(STAGE_SAMPLES)
+                    # ppf is elementwise: only the stalled draws need it.
+                    extra = np.zeros(STAGE_SAMPLES)
+                    extra[stalls] = stage.stall.extra_days.ppf(u[stalls])
+                    days = days + extra
                     stage_draws.append((days, rng.random(STAGE_SAMPLES) < stage.advance_for(name)))
             for days, moved in stage_draws:
                 order = np.argsort(days)
@@ -416,49 +419,72 @@ class StageSamples:
         ]
 
     def pipeline_wins(
-        self,
-        ledger: Ledger,
-        q0: float,
-        q1: float,
-        draws: int,
-        rng: np.random.Generator,
-        rows: pd.DataFrame | None = None,
+        self, deals: OpenDeals, q0: float, q1: float, draws: int, rng: np.random.Generator
     ) -> np.ndarray:
-        """``draws`` samples of the value the pipeline open at ``q0`` wins before ``q1``
-        (``rows``: the ledger's ``stage_rows`` when the caller has them already)."""
-        rows = stage_rows(ledger) if rows is None else rows
-        entered = rows["entered"].to_numpy(dtype=float)
-        left = rows["left"].to_numpy(dtype=float)
-        inside = (entered <= q0) & (np.where(np.isfinite(left), left, np.inf) > q0)
-        lead = rows["lead_id"].to_numpy()[inside]
-        stage = rows["stage"].to_numpy(dtype=np.int64)[inside]
-        age = (q0 - entered[inside]) / HOURS_PER_DAY
-        segment = ledger.columns["segment"][lead]
-        value = np.asarray(ledger.columns["deal_value"], dtype=float)[lead]
+        """``draws`` samples of the value the pipeline open at ``q0`` wins before ``q1``.
+
+        Per segment and stage (in that order) the deals open there draw the rest of their
+        walk: a uniform per draw for the time left in their stage, then an index per draw
+        into each later stage's samples.
+        """
+        inside = (deals.entered <= q0) & (deals.until > q0)
+        stage = deals.stage[inside]
+        segment = deals.segment[inside]
+        age = (q0 - deals.entered[inside]) / HOURS_PER_DAY
+        value = deals.value[inside]
         window = (q1 - q0) / HOURS_PER_DAY
         total = np.zeros(draws)
         n_stages = len(self.times[0])
-        for code in range(len(self.segments)):
-            for k in range(n_stages):
-                mine = (segment == code) & (stage == k)
-                if not mine.any():
-                    continue
-                times, passing = self.times[code], self.passing[code]
-                first = np.searchsorted(times[k], age[mine], side="right")
-                room = len(times[k]) - first
-                pick = first[:, None] + (rng.random((mine.sum(), draws)) * room[:, None]).astype(
-                    np.int64
-                )
-                pick = np.minimum(pick, len(times[k]) - 1)
-                # The same draws and sums as adding each stage's days and and-ing its
-                # moves: a walk that fell carries +inf, which no window holds.
-                elapsed = np.maximum(passing[k][pick] - age[mine][:, None], 0.0)
-                for later in range(k + 1, n_stages):
-                    index = rng.integers(0, len(times[later]), (mine.sum(), draws))
-                    elapsed += passing[later][index]
-                won = elapsed < window
-                total += (won * value[mine][:, None]).sum(axis=0)
+        n_groups = len(self.segments) * n_stages
+        # Rows by (segment, stage) group, each group's rows in their order.
+        key = np.where((segment >= 0) & (segment < len(self.segments)), segment, -1)
+        key = np.where(key >= 0, key * n_stages + stage, n_groups)
+        order = np.argsort(key, kind="stable")
+        bounds = np.searchsorted(key[order], np.arange(n_groups + 1))
+        for group in np.flatnonzero(np.diff(bounds)):
+            code, k = divmod(int(group), n_stages)
+            mine = order[bounds[group] : bounds[group + 1]]
+            m = len(mine)
+            times, passing = self.times[code], self.passing[code]
+            mine_age = age[mine]
+            first = np.searchsorted(times[k], mine_age, side="right")
+            room = len(times[k]) - first
+            pick = first[:, None] + (rng.random((m, draws)) * room[:, None]).astype(np.int64)
+            np.minimum(pick, len(times[k]) - 1, out=pick)
+            # The same draws and sums as adding each stage's days and and-ing its moves: a
+            # walk that fell carries +inf, which no window holds.
+            elapsed = passing[k][pick]
+            elapsed -= mine_age[:, None]
+            np.maximum(elapsed, 0.0, out=elapsed)
+            for later in range(k + 1, n_stages):
+                elapsed += passing[later][rng.integers(0, len(times[later]), (m, draws))]
+            total += ((elapsed < window) * value[mine][:, None]).sum(axis=0)
         return total
+
+
+@dataclass(frozen=True)
+class OpenDeals:
+    """A ledger's stage rows as arrays, for the Monte Carlo: when each row entered its
+    stage and left it (+inf while open), its stage, and its deal's segment and value."""
+
+    entered: np.ndarray
+    until: np.ndarray
+    stage: np.ndarray
+    segment: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def of(cls, ledger: Ledger, rows: pd.DataFrame) -> OpenDeals:
+        """The arrays of ``rows`` (the ledger's ``stage_rows``)."""
+        lead = rows["lead_id"].to_numpy()
+        left = rows["left"].to_numpy(dtype=float)
+        return cls(
+            entered=rows["entered"].to_numpy(dtype=float),
+            until=np.where(np.isfinite(left), left, np.inf),
+            stage=rows["stage"].to_numpy(dtype=np.int64),
+            segment=np.asarray(ledger.columns["segment"])[lead].astype(np.int64),
+            value=np.asarray(ledger.columns["deal_value"], dtype=float)[lead],
+        )
 
 
 def _inflow(ledger: Ledger, scenario: Scenario) -> np.ndarray:

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.analysis._common import HOURS_PER_DAY, durations, observed, ratio
-from funnelsim.analysis.arr import arr_at, arr_events, trailing_retention
-from funnelsim.analysis.deferral import deferral
+from funnelsim.analysis.arr import arr_at, arr_events, trailing_values
+from funnelsim.analysis.deferral import deferral_values
 from funnelsim.analysis.forecast import forecast_errors
-from funnelsim.analysis.funnel import stage_counts
-from funnelsim.analysis.revenue import retention, unit_economics
-from funnelsim.analysis.timing import closed_opportunities, first_response
+from funnelsim.analysis.funnel import stage_masks
+from funnelsim.analysis.revenue import retention_values, unit_economics_values
+from funnelsim.analysis.timing import closed_opportunities, first_response_values
 from funnelsim.engine.ledger import Ledger
 from funnelsim.scenario.models import Scenario
 
@@ -61,22 +61,21 @@ def headline(
     ``stage_weighted`` with the scenario's weights, when already made.
     """
     currency = scenario.currency
-    funnel = stage_counts(ledger)
-    counts = dict(zip(funnel["stage"], funnel["count"].astype(float), strict=True))
+    counts = {stage: float(int(mask.sum())) for stage, mask in stage_masks(ledger).items()}
     rows: list[tuple[str, float, str]] = [
         (metric, counts[stage], unit) for stage, metric, unit in STAGE_METRICS
     ]
     rows += [(name, float(ledger.columns[name].sum()), currency) for name in MONEY_COLUMNS]
 
     closed, won, cycle_days = closed_opportunities(ledger)
-    response = first_response(ledger, scenario).iloc[0]
+    response = first_response_values(ledger, scenario)
     quote_days = durations(observed(ledger, "won_time"), observed(ledger, "invoice_time"))
-    retained = retention(ledger).set_index("metric")["value"]
-    trailing = trailing_retention(ledger).set_index("metric")["value"]
+    retained = retention_values(ledger)
+    trailing = trailing_values(ledger)
     events = arr_events(ledger)
     forecast = forecast_errors(ledger, scenario, pipeline, weighted)
-    economics = unit_economics(ledger, scenario).set_index("metric")["value"]
-    deferred = deferral(ledger).set_index("metric")["value"]
+    economics = unit_economics_values(ledger, scenario)
+    deferred = deferral_values(ledger)
     rows += [
         ("win_rate", ratio(int(won.sum()), int(closed.sum())), "share"),
         ("median_sales_cycle_days", _median(cycle_days[closed]), "days"),

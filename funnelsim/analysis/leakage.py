@@ -48,9 +48,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import HOURS_PER_YEAR, QUARTER_HOURS, closed_won, from_book
-from funnelsim.analysis.capacity import GATING_STAGES, headroom
-from funnelsim.analysis.revenue import retention
+from funnelsim.analysis._common import (
+    HOURS_PER_YEAR,
+    QUARTER_HOURS,
+    closed_won,
+    from_book,
+    group_sums,
+)
+from funnelsim.analysis.capacity import GATING_STAGES, spare_items
+from funnelsim.analysis.revenue import retention_values
 from funnelsim.engine.ledger import IN_FLIGHT, LOST_AT_SEAM, SEAM_REASONS, Ledger
 from funnelsim.scenario.models import Scenario
 
@@ -83,26 +89,33 @@ def close_and_stay_probability(ledger: Ledger) -> pd.DataFrame:
     whose first term was decided; ``p_close_and_stay = p_win * (1 - first_term_churn)``.
     A segment with no data for an estimate gets 0 for it.
     """
+    segments = ledger.segment_names
+    rows = [(name, *row) for name, row in zip(segments, _close_and_stay(ledger), strict=True)]
+    table = pd.DataFrame(rows, columns=["segment", "p_win", "first_term_churn", "p_close_and_stay"])
+    table["segment"] = pd.Categorical(table["segment"], categories=list(ledger.segment_names))
+    return table
+
+
+def _close_and_stay(ledger: Ledger) -> list[tuple[float, float, float]]:
+    """Per segment code: p_win, first_term_churn and p_close_and_stay."""
     c = ledger.columns
     segment = c["segment"]
     resolved_sql = c["is_fit"] & np.isfinite(c["sql_time"]) & (c["outcome"] != IN_FLIGHT)
     closed = closed_won(ledger)
     terms = ledger.terms
-    first = terms[(terms["term"] == 1) & (terms["status"] != "in_force")]
+    status = terms["status"].to_numpy()
+    lead = terms["lead_id"].to_numpy(dtype=np.int64)
+    first = (terms["term"].to_numpy() == 1) & (status != "in_force")
     # A book customer's term in force at the start is not its first: no early churn.
-    mature = from_book(ledger)[first["lead_id"].to_numpy(dtype=np.int64)] & (first["start"] <= 0)
-    first = first[~mature.to_numpy()]
-    first_segment = segment[first["lead_id"].to_numpy(dtype=np.int64)]
-    first_churned = (first["status"] == "churned").to_numpy()
+    first &= ~(from_book(ledger)[lead] & (terms["start"].to_numpy() <= 0))
+    first_segment = segment[lead[first]]
+    first_churned = status[first] == "churned"
     rows = []
-    for code, name in enumerate(ledger.segment_names):
-        base = resolved_sql & (segment == code)
-        p_win = _share(closed[base])
+    for code in range(len(ledger.segment_names)):
+        p_win = _share(closed[resolved_sql & (segment == code)])
         churn = _share(first_churned[first_segment == code])
-        rows.append((name, p_win, churn, p_win * (1.0 - churn)))
-    table = pd.DataFrame(rows, columns=["segment", "p_win", "first_term_churn", "p_close_and_stay"])
-    table["segment"] = pd.Categorical(table["segment"], categories=list(ledger.segment_names))
-    return table
+        rows.append((p_win, churn, p_win * (1.0 - churn)))
+    return rows
 
 
 def lost_lead_values(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
@@ -112,14 +125,14 @@ def lost_lead_values(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     with unlimited downstream capacity), capacity_share, arr_lost and horizon_revenue_lost
     (the two values times the share). The module docstring gives the formulas.
     """
-    values = _lost_leads(ledger, scenario)
+    values = pd.DataFrame(_lost_leads(ledger, scenario))
     names = np.asarray(ledger.reason_names, dtype=object)
     values.insert(2, "reason", names[values.pop("reason_code").to_numpy()].astype(str))
     return values
 
 
-def _lost_leads(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
-    """:func:`lost_lead_values` with the reason as its code (``reason_code``)."""
+def _lost_leads(ledger: Ledger, scenario: Scenario) -> dict[str, np.ndarray]:
+    """:func:`lost_lead_values`' columns with the reason as its code (``reason_code``)."""
     c = ledger.columns
     horizon = float(ledger.meta["horizon_hours"])
     lost = np.flatnonzero(c["outcome"] == LOST_AT_SEAM)
@@ -134,7 +147,7 @@ def _lost_leads(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     churned = seam >= 3
     won = np.isfinite(c["won_time"][lost]) & ~churned
     first = ~won & ~churned
-    p_stay = close_and_stay_probability(ledger)["p_close_and_stay"].to_numpy(dtype=float)
+    p_stay = np.array([row[2] for row in _close_and_stay(ledger)], dtype=float)
     fit_sql = c["is_fit"].astype(bool) & np.isfinite(c["sql_time"])
     per_value = _revenue_per_value(ledger, fit_sql, c["sql_time"])
     arr[first] = deal_value[first] * p_stay[segment[first]]
@@ -152,18 +165,16 @@ def _lost_leads(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     )
 
     share = _capacity_shares(ledger, scenario, lost, first)
-    return pd.DataFrame(
-        {
-            "lead_id": lost.astype(np.int64),
-            "seam": seam,
-            "reason_code": reason_code.astype(np.int64),
-            "arr": arr,
-            "horizon_revenue": revenue,
-            "capacity_share": share,
-            "arr_lost": arr * share,
-            "horizon_revenue_lost": revenue * share,
-        }
-    )
+    return {
+        "lead_id": lost.astype(np.int64),
+        "seam": seam,
+        "reason_code": reason_code.astype(np.int64),
+        "arr": arr,
+        "horizon_revenue": revenue,
+        "capacity_share": share,
+        "arr_lost": arr * share,
+        "horizon_revenue_lost": revenue * share,
+    }
 
 
 def attributed_leakage(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
@@ -174,15 +185,22 @@ def attributed_leakage(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     errors the booked deals with one), arr_lost, horizon_revenue_lost; capacity-aware as
     the module docstring says.
     """
-    # Grouped by the reason's code: the same groups, rows and sums as by its name.
-    groups = _lost_leads(ledger, scenario).groupby(["seam", "reason_code"])
-    sums = groups[["arr_lost", "horizon_revenue_lost"]].sum()
+    # Grouped by (seam, reason code): the same groups, rows and sums as by the names.
+    lost = _lost_leads(ledger, scenario)
     names = ledger.reason_names
+    width = len(names)
+    cell = lost["seam"] * width + lost["reason_code"]
+    size = int(cell.max(initial=-1)) + 1
+    count = np.bincount(cell, minlength=size)
+    values = np.column_stack([lost["arr_lost"], lost["horizon_revenue_lost"]])
+    arr_sum, revenue_sum = group_sums(cell, values, size).T
     found = {
-        (int(seam), names[code]): (int(n), float(arr), float(revenue))
-        for (seam, code), n, arr, revenue in zip(
-            sums.index, groups.size(), sums["arr_lost"], sums["horizon_revenue_lost"], strict=True
+        (int(key // width), names[key % width]): (
+            int(count[key]),
+            float(arr_sum[key]),
+            float(revenue_sum[key]),
         )
+        for key in np.flatnonzero(count)
     }
     error_deals, error_arr, error_revenue = _contract_error(ledger)
     rows = []
@@ -237,7 +255,7 @@ def _capacity_shares(
     """
     c = ledger.columns
     share = np.ones(len(lost))
-    spare = headroom(ledger, scenario).set_index("stage")["spare_items"]
+    spare = spare_items(ledger, scenario)
     reach_desk = _desk_given_sql(ledger)
     before_sales = ~np.isfinite(c["ae_start"][lost])
     for stage, column in GATING_STAGES:
@@ -313,7 +331,7 @@ def _term_years(ledger: Ledger) -> float:
 
 def _net_retention(ledger: Ledger) -> float:
     """The run's net revenue retention per term, capped at 1 (1 without decided terms)."""
-    value = float(retention(ledger).set_index("metric").at["nrr", "value"])
+    value = float(retention_values(ledger)["nrr"])
     return min(value, 1.0) if np.isfinite(value) else 1.0
 
 
@@ -333,8 +351,9 @@ def _churned_term_arr(ledger: Ledger) -> np.ndarray:
     """Per lead, the ARR of the contract term that ended in churn (0 if none)."""
     arr = np.zeros(ledger.n_leads)
     terms = ledger.terms
-    churned = terms[terms["status"] == "churned"]
-    np.add.at(arr, churned["lead_id"].to_numpy(dtype=np.int64), churned["arr"].to_numpy(float))
+    churned = terms["status"].to_numpy() == "churned"
+    lead = terms["lead_id"].to_numpy(dtype=np.int64)[churned]
+    np.add.at(arr, lead, terms["arr"].to_numpy(float)[churned])
     return arr
 
 

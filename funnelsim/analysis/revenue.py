@@ -37,21 +37,27 @@ def retention(ledger: Ledger) -> pd.DataFrame:
     over the sum of ``arr``; GRR caps each term's next ARR at its ARR (expansion does not
     count). Rows nrr, grr (NaN without decided terms) and decided_terms.
     """
+    values = retention_values(ledger)
+    return pd.DataFrame({"metric": list(values), "value": list(values.values())})
+
+
+def retention_values(ledger: Ledger) -> dict[str, float]:
+    """:func:`retention`'s figures by metric (made once per ledger inside
+    ``shared_per_ledger``), for callers that read one value."""
+    return dict(per_ledger("retention", ledger, lambda: _retention_values(ledger)))
+
+
+def _retention_values(ledger: Ledger) -> dict[str, float]:
     terms = ledger.terms
-    decided = terms[terms["status"] != "in_force"]
-    arr = decided["arr"].to_numpy(dtype=float)
-    next_arr = np.nan_to_num(decided["next_arr"].to_numpy(dtype=float), nan=0.0)
+    decided = terms["status"].to_numpy() != "in_force"
+    arr = terms["arr"].to_numpy(dtype=float)[decided]
+    next_arr = np.nan_to_num(terms["next_arr"].to_numpy(dtype=float)[decided], nan=0.0)
     total = float(arr.sum())
-    return pd.DataFrame(
-        {
-            "metric": ["nrr", "grr", "decided_terms"],
-            "value": [
-                ratio(next_arr.sum(), total),
-                ratio(np.minimum(next_arr, arr).sum(), total),
-                float(len(decided)),
-            ],
-        }
-    )
+    return {
+        "nrr": ratio(next_arr.sum(), total),
+        "grr": ratio(np.minimum(next_arr, arr).sum(), total),
+        "decided_terms": float(decided.sum()),
+    }
 
 
 def costs(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
@@ -72,6 +78,19 @@ def costs(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     """
     made = per_ledger(f"costs:{id(scenario)}", ledger, lambda: _costs(ledger, scenario))
     return made.copy()
+
+
+def cost_items(ledger: Ledger, scenario: Scenario) -> tuple[list[str], list[str], np.ndarray]:
+    """:func:`costs` as its item names, categories and costs (read-only; made once per
+    ledger inside ``shared_per_ledger``): for sums over a few items without a frame."""
+
+    def make() -> tuple[list[str], list[str], np.ndarray]:
+        table = per_ledger(f"costs:{id(scenario)}", ledger, lambda: _costs(ledger, scenario))
+        cost = table["cost"].to_numpy(dtype=float, copy=True)
+        cost.flags.writeable = False
+        return table["item"].astype(str).tolist(), table["category"].astype(str).tolist(), cost
+
+    return per_ledger(f"cost_items:{id(scenario)}", ledger, make)
 
 
 def _costs(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
@@ -140,25 +159,40 @@ def unit_economics(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     months = CAC / (booked ARR per won deal x gross margin / 12). Columns metric, value,
     unit; CAC and payback are NaN with no won deals (or no booked ARR).
     """
+    values = unit_economics_values(ledger, scenario)
+    currency = scenario.currency
+    units = (currency, "deals", currency, currency, "share", "months")
+    return pd.DataFrame(
+        [
+            (metric, value, unit)
+            for (metric, value), unit in zip(values.items(), units, strict=True)
+        ],
+        columns=["metric", "value", "unit"],
+    )
+
+
+def unit_economics_values(ledger: Ledger, scenario: Scenario) -> dict[str, float]:
+    """:func:`unit_economics`' figures by metric (made once per ledger inside
+    ``shared_per_ledger``), for callers that read one value."""
+    key = f"unit_economics:{id(scenario)}"
+    return dict(per_ledger(key, ledger, lambda: _unit_economics_values(ledger, scenario)))
+
+
+def _unit_economics_values(ledger: Ledger, scenario: Scenario) -> dict[str, float]:
     acquisition = _acquisition_cost(ledger, scenario)
     new_deals = closed_won(ledger) & ~from_book(ledger)
     won = int(new_deals.sum())
     cac = ratio(acquisition, won)
     arr_per_deal = ratio(float(ledger.columns["booked_arr"][new_deals].sum()), won)
     margin = scenario.costs.gross_margin
-    payback = ratio(cac, arr_per_deal * margin / MONTHS_PER_YEAR)
-    currency = scenario.currency
-    return pd.DataFrame(
-        [
-            ("acquisition_cost", acquisition, currency),
-            ("won_deals", float(won), "deals"),
-            ("cac", cac, currency),
-            ("booked_arr_per_won_deal", arr_per_deal, currency),
-            ("gross_margin", margin, "share"),
-            ("cac_payback_months", payback, "months"),
-        ],
-        columns=["metric", "value", "unit"],
-    )
+    return {
+        "acquisition_cost": acquisition,
+        "won_deals": float(won),
+        "cac": cac,
+        "booked_arr_per_won_deal": arr_per_deal,
+        "gross_margin": margin,
+        "cac_payback_months": ratio(cac, arr_per_deal * margin / MONTHS_PER_YEAR),
+    }
 
 
 def by_source(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
@@ -283,10 +317,13 @@ def acquisition_teams(scenario: Scenario) -> tuple[str, ...]:
 
 def _acquisition_cost(ledger: Ledger, scenario: Scenario) -> float:
     """Lead costs + acquisition team costs + tools over the horizon."""
-    table = costs(ledger, scenario)
+    items, categories, cost = cost_items(ledger, scenario)
     team_items = _acquisition_items(scenario)
-    mask = table["category"].isin(["marketing", "tools"]) | table["item"].isin(team_items)
-    return float(table.loc[mask, "cost"].sum())
+    mask = [
+        c in ("marketing", "tools") or i in team_items
+        for i, c in zip(items, categories, strict=True)
+    ]
+    return float(np.sum(cost[np.array(mask, dtype=bool)]))
 
 
 def _acquisition_items(scenario: Scenario) -> set[str]:
@@ -300,8 +337,9 @@ def _acquisition_items(scenario: Scenario) -> set[str]:
 
 def _acquisition_team_cost(ledger: Ledger, scenario: Scenario) -> float:
     """Acquisition teams' pay, commission and bonuses over the horizon."""
-    table = costs(ledger, scenario)
-    return float(table.loc[table["item"].isin(_acquisition_items(scenario)), "cost"].sum())
+    items, _, cost = cost_items(ledger, scenario)
+    team_items = _acquisition_items(scenario)
+    return float(np.sum(cost[np.array([i in team_items for i in items], dtype=bool)]))
 
 
 def _leads_per_source(ledger: Ledger) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import QUARTER_HOURS, per_ledger
+from funnelsim.analysis._common import QUARTER_HOURS, group_sums, per_ledger
 from funnelsim.engine.ledger import Ledger
 from funnelsim.engine.teams import HOURS_PER_WEEK
 from funnelsim.scenario.models import Scenario
@@ -23,9 +23,7 @@ def quarterly_load(ledger: Ledger) -> pd.DataFrame:
     """Per team and quarter: mean occupancy and mean queue length (weeks weighted by days).
 
     Quarters are 1-based, a quarter being a fourth of a 365-day year from the start; a
-    week belongs to the quarter its middle falls in. Rows in the order the teams and
-    quarters first appear in the team levels; sums added in row order (numpy), so they
-    may differ from pandas' compensated groupby sums in the last bit.
+    week belongs to the quarter its middle falls in.
     """
     return per_ledger("quarterly_load", ledger, lambda: _quarterly_load(ledger))
 
@@ -51,9 +49,9 @@ def _quarterly_load(ledger: Ledger) -> pd.DataFrame:
     cell = rank[cell]
     first = np.sort(first)
     n = len(first)
-    weight = np.bincount(cell, width, minlength=n)
-    occupancy = np.bincount(cell, levels["occupancy"].to_numpy(dtype=float)[keep] * width, n)
-    queue = np.bincount(cell, levels["queue_length"].to_numpy(dtype=float)[keep] * width, n)
+    occupancy = levels["occupancy"].to_numpy(dtype=float)[keep] * width
+    queue = levels["queue_length"].to_numpy(dtype=float)[keep] * width
+    weight, occupancy, queue = group_sums(cell, np.column_stack([width, occupancy, queue]), n).T
     return pd.DataFrame(
         {
             "team": team[first],

@@ -104,9 +104,13 @@ def _calendar_months(start: dt.date, horizon: float) -> tuple[np.ndarray, pd.Dat
 def timeseries(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     """One replication per calendar month (the module docstring lists the columns)."""
     horizon = horizon_hours(ledger)
-    edges, table = calendar_months(scenario.start_date, horizon)
+    edges, labels = calendar_months(scenario.start_date, horizon)
+    n = len(labels)
     c = ledger.columns
-    table["new_bookings"] = _per_interval(edges, observed(ledger, "won_time"), c["booked_arr"])
+    # Every column made first, then one frame (adding columns one by one costs more).
+    table: dict[str, object] = {name: labels[name] for name in labels.columns}
+    bookings = _per_interval(edges, observed(ledger, "won_time"), c["booked_arr"])
+    table["new_bookings"] = bookings
     bridge = arr_bridge(ledger, edges)
     for name in BRIDGE_COLUMNS:
         table[name] = bridge[name]
@@ -115,16 +119,16 @@ def timeseries(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     table["pipeline"] = pipeline.sum(axis=1)
     for index, stage in enumerate(ledger.stage_names):
         table[f"pipeline:{stage}"] = pipeline[:, index]
-    table["coverage"] = _coverage(table["pipeline"].to_numpy(), table["new_bookings"].to_numpy())
+    table["coverage"] = _coverage(table["pipeline"], bookings)
     table["customers"] = bridge["customers"]
     heads = _headcount(ledger, edges[1:])
-    table["headcount"] = sum(heads.values()) if heads else 0.0
+    table["headcount"] = sum(heads.values()) if heads else np.zeros(n)
     for team, values in heads.items():
         table[f"headcount:{team}"] = values
     cash = cashflow(ledger, scenario, edges)
     for name in CASH_COLUMNS:
         table[name] = cash[name].to_numpy()
-    return table
+    return pd.DataFrame(table)
 
 
 def arr_bridge(ledger: Ledger, edges: np.ndarray) -> dict[str, np.ndarray]:
@@ -136,28 +140,19 @@ def arr_bridge(ledger: Ledger, edges: np.ndarray) -> dict[str, np.ndarray]:
     events = arr_events(ledger)
     times = events["time"].to_numpy(dtype=float)
     amount = events["amount"].to_numpy(dtype=float)
-    kind = events["kind"].astype(str).to_numpy()
+    kind = pd.Categorical(events["kind"], categories=list(ARR_KINDS)).codes
     n = len(edges) - 1
     index = _interval(edges, times)
     moves = {
-        name: np.bincount(index[kind == name], amount[kind == name], minlength=n)
-        for name in ARR_KINDS
+        name: np.bincount(index[kind == code], amount[kind == code], minlength=n)
+        for code, name in enumerate(ARR_KINDS)
     }
     signed = sum(SIGN[name] * moves[name] for name in ARR_KINDS)
     end = np.cumsum(signed)
     start = np.concatenate([[0.0], end[:-1]]) + moves["start"]
     lead = events["lead_id"].to_numpy(dtype=np.int64)
-    signs = np.array([SIGN[k] for k in kind]) if len(kind) else np.zeros(0)
-    customers = np.zeros(n)
-    per_lead = np.zeros(ledger.n_leads)
-    order = np.argsort(index, kind="stable")
-    cursor = 0
-    for month in range(n):
-        stop = int(np.searchsorted(index[order], month, side="right"))
-        chunk = order[cursor:stop]
-        np.add.at(per_lead, lead[chunk], signs[chunk] * amount[chunk])
-        cursor = stop
-        customers[month] = float((per_lead > 1e-9).sum())
+    signs = np.array([SIGN[name] for name in ARR_KINDS])[kind] if len(kind) else np.zeros(0)
+    customers = _customers(lead, index, signs * amount, n)
     return {
         "arr_start": start,
         "arr_new": moves["new"],
@@ -167,6 +162,27 @@ def arr_bridge(ledger: Ledger, edges: np.ndarray) -> dict[str, np.ndarray]:
         "arr_end": end,
         "customers": customers,
     }
+
+
+def _customers(lead: np.ndarray, index: np.ndarray, signed: np.ndarray, n: int) -> np.ndarray:
+    """Customers with ARR above 1e-9 at the end of each interval, from ARR events (their
+    lead, interval and signed amount): each lead's ARR is its events added one by one in
+    interval order (ties in event order), as a running sum from zero would have it."""
+    if len(lead) == 0:
+        return np.zeros(n)
+    # Events by lead, then interval, then event order; each lead's running sums in a row.
+    order = np.lexsort((np.arange(len(lead)), index, lead))
+    lead, index, signed = lead[order], index[order], signed[order]
+    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])
+    group = np.cumsum(np.r_[True, lead[1:] != lead[:-1]]) - 1
+    rank = np.arange(len(lead)) - starts[group]
+    running = np.zeros((len(starts), int(rank.max()) + 1))
+    running[group, rank] = signed
+    running = np.cumsum(running, axis=1)[group, rank]
+    holds = running > 1e-9
+    held_before = np.where(rank > 0, np.r_[False, holds[:-1]], False)
+    change = holds.astype(np.int64) - held_before.astype(np.int64)
+    return np.cumsum(np.bincount(index, change, minlength=n)).astype(float)
 
 
 def monthly_revenue(ledger: Ledger, scenario: Scenario, edges: np.ndarray) -> np.ndarray:

@@ -70,6 +70,12 @@ def first_response(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     the SLA's clock; NaN when the scenario sets no SLA) and rerouted_share (re-routed leads
     over MQLs that reached seam 1 within the horizon).
     """
+    values = first_response_values(ledger, scenario)
+    return pd.DataFrame({name: [value] for name, value in values.items()}).astype({"n": np.int64})
+
+
+def first_response_values(ledger: Ledger, scenario: Scenario) -> dict[str, float]:
+    """:func:`first_response`'s one row as a dict, for callers that read one value."""
     wait = _response_hours(ledger)
     n, _, median, p90 = summary(wait)
     sla = scenario.seam1.sla_hours
@@ -79,16 +85,14 @@ def first_response(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     mql = observed(ledger, "mql_time")
     reached = np.isfinite(mql)
     rerouted = ratio(int((ledger.columns["rerouted"] & reached).sum()), int(reached.sum()))
-    return pd.DataFrame(
-        {
-            "n": [n],
-            "median_hours": [median],
-            "p90_hours": [p90],
-            "sla_hours": [np.nan if sla is None else float(sla)],
-            "sla_compliance": [compliance],
-            "rerouted_share": [rerouted],
-        }
-    ).astype({"n": np.int64})
+    return {
+        "n": n,
+        "median_hours": median,
+        "p90_hours": p90,
+        "sla_hours": np.nan if sla is None else float(sla),
+        "sla_compliance": compliance,
+        "rerouted_share": rerouted,
+    }
 
 
 def response_buckets(ledger: Ledger) -> pd.DataFrame:
