@@ -70,6 +70,18 @@ def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
     return out[:, 0] if flat else out
 
 
+def terms_column(ledger: Ledger, name: str) -> np.ndarray:
+    """A column of ``ledger.terms`` as a read-only numpy array (read once per ledger inside
+    :func:`shared_per_ledger`: several reductions read the same columns)."""
+
+    def make() -> np.ndarray:
+        values = ledger.terms[name].to_numpy()
+        values.flags.writeable = False
+        return values
+
+    return per_ledger(f"terms:{name}", ledger, make)
+
+
 def horizon_hours(ledger: Ledger) -> float:
     """The ledger's horizon in hours."""
     return float(ledger.meta["horizon_hours"])

@@ -19,7 +19,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import HOURS_PER_YEAR, from_book, horizon_hours, per_ledger, ratio
+from funnelsim.analysis._common import (
+    HOURS_PER_YEAR,
+    from_book,
+    horizon_hours,
+    per_ledger,
+    ratio,
+    terms_column,
+)
 from funnelsim.engine.ledger import Ledger
 
 ARR_KINDS: tuple[str, ...] = ("start", "new", "expansion", "contraction", "churn")
@@ -33,13 +40,13 @@ def arr_events(ledger: Ledger) -> pd.DataFrame:
 
 def _arr_events(ledger: Ledger) -> pd.DataFrame:
     terms = ledger.terms
-    lead = terms["lead_id"].to_numpy(dtype=np.int64)
-    term = terms["term"].to_numpy(dtype=np.int64)
-    start = terms["start"].to_numpy(dtype=float)
-    end = terms["end"].to_numpy(dtype=float)
-    arr = terms["arr"].to_numpy(dtype=float)
-    status = terms["status"].to_numpy(dtype=object)
-    next_arr = np.nan_to_num(terms["next_arr"].to_numpy(dtype=float), nan=0.0)
+    lead = np.asarray(terms_column(ledger, "lead_id"), dtype=np.int64)
+    term = np.asarray(terms_column(ledger, "term"), dtype=np.int64)
+    start = np.asarray(terms_column(ledger, "start"), dtype=float)
+    end = np.asarray(terms_column(ledger, "end"), dtype=float)
+    arr = np.asarray(terms_column(ledger, "arr"), dtype=float)
+    status = np.asarray(terms_column(ledger, "status"), dtype=object)
+    next_arr = np.nan_to_num(np.asarray(terms_column(ledger, "next_arr"), dtype=float), nan=0.0)
     upsell = _column(terms, "upsell_arr", 0.0)
     upsell_time = _column(terms, "upsell_time", np.nan)
     # A book customer's current term started at or before time 0; a book opportunity won

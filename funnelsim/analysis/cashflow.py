@@ -28,6 +28,7 @@ from funnelsim.analysis._common import (
     horizon_hours,
     observed,
     per_ledger,
+    terms_column,
 )
 from funnelsim.analysis.revenue import cost_items, unit_economics_values
 from funnelsim.engine.ledger import Ledger
@@ -73,12 +74,12 @@ def cashflow(ledger: Ledger, scenario: Scenario, edges: np.ndarray | None = None
         )
 
     bookings = per_month(observed(ledger, "won_time"), c["booked_arr"])
-    invoiced = per_month(terms["start"].to_numpy(), terms["invoiced"].to_numpy())
-    collected = per_month(terms["paid_time"].to_numpy(), terms["invoiced"].to_numpy())
+    invoiced = per_month(terms_column(ledger, "start"), terms_column(ledger, "invoiced"))
+    collected = per_month(terms_column(ledger, "paid_time"), terms_column(ledger, "invoiced"))
     if "upsell_invoiced" in terms:
-        upsell = terms["upsell_invoiced"].to_numpy()
-        invoiced = invoiced + per_month(terms["upsell_time"].to_numpy(), upsell)
-        collected = collected + per_month(terms["upsell_paid_time"].to_numpy(), upsell)
+        upsell = terms_column(ledger, "upsell_invoiced")
+        invoiced = invoiced + per_month(terms_column(ledger, "upsell_time"), upsell)
+        collected = collected + per_month(terms_column(ledger, "upsell_paid_time"), upsell)
     fees = collected * scenario.costs.payment_fee_rate
     lead_costs = _acquisition_spend(ledger, scenario, per_month)
     items, _, cost = cost_items(ledger, scenario)
@@ -247,18 +248,22 @@ def _cash_payback(ledger: Ledger, scenario: Scenario, cac: float) -> float:
     if len(won) == 0 or not np.isfinite(cac):
         return np.nan
     horizon = horizon_hours(ledger)
-    terms = ledger.terms
-    paid = terms["paid_time"].to_numpy(dtype=float)
-    lead = terms["lead_id"].to_numpy()
+    paid = np.asarray(terms_column(ledger, "paid_time"), dtype=float)
+    lead = terms_column(ledger, "lead_id")
     keep = paid < horizon
     net_rate = (1.0 - scenario.costs.payment_fee_rate) * scenario.costs.gross_margin
-    amount = terms["invoiced"].to_numpy(dtype=float)[keep] * net_rate
+    amount = np.asarray(terms_column(ledger, "invoiced"), dtype=float)[keep] * net_rate
     month_after = np.maximum(np.ceil((paid[keep] - won_time[lead[keep]]) / HOURS_PER_MONTH), 1.0)
+    is_won = np.zeros(len(won_time), dtype=bool)
+    is_won[won] = True
+    term_won = is_won[lead[keep]]
+    term_won_time = won_time[lead[keep]]
     for k in range(1, int(np.ceil(horizon / HOURS_PER_MONTH)) + 1):
         cohort = won[won_time[won] + k * HOURS_PER_MONTH <= horizon]
         if len(cohort) == 0:
             break
-        in_cohort = np.isin(lead[keep], cohort)
+        # A term's lead is in the cohort: won, and won early enough to be seen k months.
+        in_cohort = term_won & (term_won_time + k * HOURS_PER_MONTH <= horizon)
         collected = amount[in_cohort & (month_after <= k)].sum()
         if collected / len(cohort) >= cac:
             return float(k)

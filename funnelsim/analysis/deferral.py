@@ -11,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import HOURS_PER_DAY, HOURS_PER_YEAR, closed_won, horizon_hours
+from funnelsim.analysis._common import (
+    HOURS_PER_DAY,
+    HOURS_PER_YEAR,
+    closed_won,
+    horizon_hours,
+    terms_column,
+)
 from funnelsim.engine.ledger import Ledger
 
 DEFERRAL_METRICS: tuple[str, ...] = ("deferred_deals", "deferred_revenue", "deferred_cash")
@@ -63,14 +69,16 @@ def _deferred_cash(
     terms = ledger.terms
     if terms.empty:
         return 0.0
-    first = terms[terms["term"] == 1]
-    lead = first["lead_id"].to_numpy(dtype=np.int64)
-    paid = np.nan_to_num(first["paid_time"].to_numpy(dtype=float), nan=np.inf)
-    amount = first["invoiced"].to_numpy(dtype=float)
+    first = terms_column(ledger, "term") == 1
+    lead = np.asarray(terms_column(ledger, "lead_id"), dtype=np.int64)[first]
+    paid = np.nan_to_num(
+        np.asarray(terms_column(ledger, "paid_time"), dtype=float)[first], nan=np.inf
+    )
+    amount = np.asarray(terms_column(ledger, "invoiced"), dtype=float)[first]
     mine = invoiced[lead]
     moved = mine & (paid > horizon) & (paid - wait[lead] <= horizon)
     total = float(amount[moved].sum())
-    gap = paid - first["start"].to_numpy(dtype=float)
+    gap = paid - np.asarray(terms_column(ledger, "start"), dtype=float)[first]
     gap = gap[np.isfinite(gap)]
     if len(gap) and pending.any():
         c = ledger.columns

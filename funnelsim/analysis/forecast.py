@@ -449,15 +449,18 @@ class StageSamples:
             mine_age = age[mine]
             first = np.searchsorted(times[k], mine_age, side="right")
             room = len(times[k]) - first
-            pick = first[:, None] + (rng.random((m, draws)) * room[:, None]).astype(np.int64)
+            share = rng.random((m, draws))
+            share *= room[:, None]
+            pick = share.astype(np.int64)
+            pick += first[:, None]
             np.minimum(pick, len(times[k]) - 1, out=pick)
             # The same draws and sums as adding each stage's days and and-ing its moves: a
             # walk that fell carries +inf, which no window holds.
-            elapsed = passing[k][pick]
+            elapsed = passing[k].take(pick)
             elapsed -= mine_age[:, None]
             np.maximum(elapsed, 0.0, out=elapsed)
             for later in range(k + 1, n_stages):
-                elapsed += passing[later][rng.integers(0, len(times[later]), (m, draws))]
+                elapsed += passing[later].take(rng.integers(0, len(times[later]), (m, draws)))
             total += ((elapsed < window) * value[mine][:, None]).sum(axis=0)
         return total
 

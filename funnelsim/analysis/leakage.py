@@ -54,6 +54,7 @@ from funnelsim.analysis._common import (
     closed_won,
     from_book,
     group_sums,
+    terms_column,
 )
 from funnelsim.analysis.capacity import GATING_STAGES, spare_items
 from funnelsim.analysis.revenue import retention_values
@@ -102,12 +103,11 @@ def _close_and_stay(ledger: Ledger) -> list[tuple[float, float, float]]:
     segment = c["segment"]
     resolved_sql = c["is_fit"] & np.isfinite(c["sql_time"]) & (c["outcome"] != IN_FLIGHT)
     closed = closed_won(ledger)
-    terms = ledger.terms
-    status = terms["status"].to_numpy()
-    lead = terms["lead_id"].to_numpy(dtype=np.int64)
-    first = (terms["term"].to_numpy() == 1) & (status != "in_force")
+    status = terms_column(ledger, "status")
+    lead = np.asarray(terms_column(ledger, "lead_id"), dtype=np.int64)
+    first = (terms_column(ledger, "term") == 1) & (status != "in_force")
     # A book customer's term in force at the start is not its first: no early churn.
-    first &= ~(from_book(ledger)[lead] & (terms["start"].to_numpy() <= 0))
+    first &= ~(from_book(ledger)[lead] & (terms_column(ledger, "start") <= 0))
     first_segment = segment[lead[first]]
     first_churned = status[first] == "churned"
     rows = []
@@ -350,10 +350,9 @@ def _years_left(horizon: float, at: np.ndarray) -> np.ndarray:
 def _churned_term_arr(ledger: Ledger) -> np.ndarray:
     """Per lead, the ARR of the contract term that ended in churn (0 if none)."""
     arr = np.zeros(ledger.n_leads)
-    terms = ledger.terms
-    churned = terms["status"].to_numpy() == "churned"
-    lead = terms["lead_id"].to_numpy(dtype=np.int64)[churned]
-    np.add.at(arr, lead, terms["arr"].to_numpy(float)[churned])
+    churned = terms_column(ledger, "status") == "churned"
+    lead = np.asarray(terms_column(ledger, "lead_id"), dtype=np.int64)[churned]
+    np.add.at(arr, lead, np.asarray(terms_column(ledger, "arr"), dtype=float)[churned])
     return arr
 
 

@@ -21,6 +21,7 @@ from funnelsim.analysis._common import (
     quarter_index,
     quarter_starts,
     ratio,
+    terms_column,
 )
 from funnelsim.engine.ledger import Ledger
 from funnelsim.scenario.models import Comp, OutboundSource, Scenario
@@ -48,10 +49,11 @@ def retention_values(ledger: Ledger) -> dict[str, float]:
 
 
 def _retention_values(ledger: Ledger) -> dict[str, float]:
-    terms = ledger.terms
-    decided = terms["status"].to_numpy() != "in_force"
-    arr = terms["arr"].to_numpy(dtype=float)[decided]
-    next_arr = np.nan_to_num(terms["next_arr"].to_numpy(dtype=float)[decided], nan=0.0)
+    decided = terms_column(ledger, "status") != "in_force"
+    arr = np.asarray(terms_column(ledger, "arr"), dtype=float)[decided]
+    next_arr = np.nan_to_num(
+        np.asarray(terms_column(ledger, "next_arr"), dtype=float)[decided], nan=0.0
+    )
     total = float(arr.sum())
     return {
         "nrr": ratio(next_arr.sum(), total),

@@ -35,6 +35,7 @@ from funnelsim.analysis._common import (
     from_book,
     horizon_hours,
     observed,
+    terms_column,
 )
 from funnelsim.analysis.arr import ARR_KINDS, SIGN, arr_events
 from funnelsim.analysis.cashflow import cashflow, headcount_steps
@@ -191,9 +192,9 @@ def monthly_revenue(ledger: Ledger, scenario: Scenario, edges: np.ndarray) -> np
     ramps a product's first months, plus each upsell from its time to the term's end."""
     terms = ledger.terms
     horizon = horizon_hours(ledger)
-    arr = terms["arr"].to_numpy(dtype=float)
-    begin = np.maximum(terms["start"].to_numpy(dtype=float), 0.0)
-    stop = np.minimum(terms["end"].to_numpy(dtype=float), horizon)
+    arr = np.asarray(terms_column(ledger, "arr"), dtype=float)
+    begin = np.maximum(np.asarray(terms_column(ledger, "start"), dtype=float), 0.0)
+    stop = np.minimum(np.asarray(terms_column(ledger, "end"), dtype=float), horizon)
     ramp, go_live = _ramps(ledger, scenario, terms)
     points = np.clip(edges[None, :], begin[:, None], np.maximum(stop, begin)[:, None])
     if ramp is None:
@@ -204,8 +205,8 @@ def monthly_revenue(ledger: Ledger, scenario: Scenario, edges: np.ndarray) -> np
         earned = arr[:, None] / 12 * (area - area[:, :1])
     revenue = np.diff(earned, axis=1).sum(axis=0)
     if "upsell_arr" in terms:
-        up = terms["upsell_arr"].to_numpy(dtype=float)
-        at = terms["upsell_time"].to_numpy(dtype=float)
+        up = np.asarray(terms_column(ledger, "upsell_arr"), dtype=float)
+        at = np.asarray(terms_column(ledger, "upsell_time"), dtype=float)
         has = up > 0
         if has.any():
             lo, hi = at[has], np.maximum(stop[has], at[has])
@@ -316,7 +317,7 @@ def _ramps(
     As in the engine: a customer goes live at its first term's start; the starting book's
     customers are past their ramp.
     """
-    lead = terms["lead_id"].to_numpy(dtype=np.int64)
+    lead = np.asarray(terms_column(ledger, "lead_id"), dtype=np.int64)
     go_live = np.full(len(terms), -np.inf)
     products = list((scenario.products or {}).values())
     width = max((len(p.ramp_months) for p in products), default=0)
