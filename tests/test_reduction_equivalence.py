@@ -1,0 +1,187 @@
+"""Every reduction made cheaper for issue 15 pinned, bit for bit, to the plain version it
+replaced (``tests/reduction_reference.py``): team load, the stage-weighted forecast and
+its fitted weights, the Monte Carlo's samples (same random stream), retention, unit
+economics, deferral, first response, the headline, headcount steps, the cash flow and
+cash payback, close-and-stay chances, attributed leakage, the ARR bridge and the
+calendar months. Over bundled scenarios with a starting book and sales stages
+(baseline), an SLA fallback, a hiring plan, products with ramps and outbound attempts,
+each also with every seam made perfect."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import reduction_reference as plain
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import funnelsim as fs
+from funnelsim.analysis._common import group_sums, shared_per_ledger
+from funnelsim.analysis.arr import trailing_retention
+from funnelsim.analysis.capacity import headroom, peak_occupancy, team_occupancy
+from funnelsim.analysis.cashflow import _headcount_steps, cash_metrics, cashflow
+from funnelsim.analysis.deferral import deferral
+from funnelsim.analysis.forecast import (
+    fit_stage_weights,
+    forecast_errors,
+    forecast_part,
+    pipeline_by_quarter,
+    stage_weighted,
+    stage_weights,
+)
+from funnelsim.analysis.headline import headline
+from funnelsim.analysis.leakage import (
+    attributed_leakage,
+    close_and_stay_probability,
+    lost_lead_values,
+)
+from funnelsim.analysis.revenue import retention, unit_economics
+from funnelsim.analysis.saturation import _quarterly_load
+from funnelsim.analysis.timeseries import arr_bridge, calendar_months, timeseries
+from funnelsim.analysis.timing import first_response
+from funnelsim.bundled import resolve_scenario
+from funnelsim.experiment.replications import replication_seeds, run_replication
+from funnelsim.scenario.loading import load_scenario
+
+CASES = [
+    ("baseline", []),
+    ("sla_1h_fallback", ["horizon_days=400"]),
+    ("hiring_plan", ["horizon_days=400"]),
+    ("outbound_motion", ["horizon_days=400"]),
+]
+
+
+@pytest.fixture(scope="module", params=[(c, p) for c in CASES for p in ((), (1, 2, 3, 4))])
+def run(request: pytest.FixtureRequest) -> tuple[fs.Scenario, fs.Ledger]:
+    (name, overrides), perfect = request.param
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    seed = replication_seeds(21, 1)[0]
+    return scenario, fs.simulate(scenario, seed, perfect_seams=perfect)
+
+
+def test_team_load_equals_the_grouped_frames(run) -> None:
+    _, ledger = run
+    pd.testing.assert_frame_equal(_quarterly_load(ledger), plain.quarterly_load(ledger))
+    pd.testing.assert_series_equal(team_occupancy(ledger), plain.team_occupancy(ledger))
+    pd.testing.assert_series_equal(peak_occupancy(ledger), plain.peak_occupancy(ledger))
+    scenario = run[0]
+    pd.testing.assert_frame_equal(headroom(ledger, scenario), plain.headroom(ledger, scenario))
+
+
+def test_stage_weighted_forecast_and_fitted_weights_equal_the_grouped_frames(run) -> None:
+    scenario, ledger = run
+    pipeline = pipeline_by_quarter(ledger, scenario)
+    weights = stage_weights(scenario)
+    pd.testing.assert_frame_equal(
+        stage_weighted(pipeline, weights), plain.stage_weighted(pipeline, weights)
+    )
+    # Pooled over several tables (as ``forecasts`` does), one stage never due.
+    other = pipeline.assign(due=pipeline["due"] * 0.5, won_open=pipeline["won_open"] * 1.5)
+    other = other[other["stage"] != 0]
+    np.testing.assert_array_equal(
+        fit_stage_weights([pipeline, other], weights),
+        plain.fit_stage_weights([pipeline, other], weights),
+    )
+    assert forecast_errors(ledger, scenario) == plain.forecast_errors(ledger, scenario, pipeline)
+
+
+def test_monte_carlo_samples_keep_their_random_stream(run) -> None:
+    scenario, ledger = run
+    part = forecast_part(ledger, scenario, draws=300)
+    np.testing.assert_array_equal(part.open_wins, plain.open_wins(ledger, scenario, 300))
+
+
+def test_figures_read_without_frames_equal_the_frames(run) -> None:
+    scenario, ledger = run
+    pd.testing.assert_frame_equal(retention(ledger), plain.retention_table(ledger))
+    pd.testing.assert_frame_equal(trailing_retention(ledger), plain.trailing_retention(ledger))
+    pd.testing.assert_frame_equal(
+        unit_economics(ledger, scenario), plain.unit_economics_table(ledger, scenario)
+    )
+    pd.testing.assert_frame_equal(deferral(ledger), plain.deferral_table(ledger))
+    pd.testing.assert_frame_equal(
+        first_response(ledger, scenario), plain.first_response_table(ledger, scenario)
+    )
+    pd.testing.assert_frame_equal(headline(ledger, scenario), plain.headline(ledger, scenario))
+
+
+def test_cash_tables_equal_the_plain_ones(run) -> None:
+    scenario, ledger = run
+    steps, expected = _headcount_steps(ledger), plain.headcount_steps(ledger)
+    assert list(steps) == list(expected)
+    for team, (times, heads) in steps.items():
+        np.testing.assert_array_equal(times, expected[team][0])
+        np.testing.assert_array_equal(heads, expected[team][1])
+    pd.testing.assert_frame_equal(cashflow(ledger, scenario), plain.cashflow(ledger, scenario))
+    metrics = cash_metrics(ledger, scenario).set_index("metric")["value"]
+    cac, payback = plain.cac_and_payback(ledger, scenario)
+    assert np.array_equal(metrics["cac"], cac, equal_nan=True)
+    assert np.array_equal(metrics["cac_payback_cash_months"], payback, equal_nan=True)
+
+
+def test_leakage_equals_the_grouped_frames(run) -> None:
+    scenario, ledger = run
+    pd.testing.assert_frame_equal(
+        close_and_stay_probability(ledger), plain.close_and_stay_probability(ledger)
+    )
+    values = plain.lost_leads(ledger, scenario)
+    names = np.asarray(ledger.reason_names, dtype=object)
+    values.insert(2, "reason", names[values.pop("reason_code").to_numpy()].astype(str))
+    pd.testing.assert_frame_equal(lost_lead_values(ledger, scenario), values)
+    pd.testing.assert_frame_equal(
+        attributed_leakage(ledger, scenario), plain.attributed_leakage(ledger, scenario)
+    )
+
+
+def test_calendar_months_equal_the_plain_table(run) -> None:
+    scenario, ledger = run
+    edges, _ = calendar_months(scenario.start_date, float(ledger.meta["horizon_hours"]))
+    bridge, expected = arr_bridge(ledger, edges), plain.arr_bridge(ledger, edges)
+    assert list(bridge) == list(expected)
+    for name, values in bridge.items():
+        np.testing.assert_array_equal(values, expected[name])
+    # Quarters as intervals too: several months' events in one interval.
+    quarters = edges[::3] if edges[::3][-1] == edges[-1] else np.append(edges[::3], edges[-1])
+    for name, values in arr_bridge(ledger, quarters).items():
+        np.testing.assert_array_equal(values, plain.arr_bridge(ledger, quarters)[name])
+    pd.testing.assert_frame_equal(timeseries(ledger, scenario), plain.timeseries(ledger, scenario))
+
+
+def test_a_replication_with_shared_tables_equals_the_plain_reductions() -> None:
+    """The whole reduction of one replication (tables read once and shared) gives the plain
+    versions' numbers."""
+    scenario = load_scenario(resolve_scenario("baseline"))
+    seed = replication_seeds(8, 1)[0]
+    rep = run_replication(scenario, 0, seed, keep_ledger=True, tables=True)
+    ledger = rep.ledger
+    head = rep.headline.set_index("metric")["value"]
+    expected = plain.headline(ledger, scenario).set_index("metric")["value"]
+    pd.testing.assert_series_equal(head[expected.index], expected)
+    pd.testing.assert_frame_equal(rep.leakage, plain.attributed_leakage(ledger, scenario))
+    pd.testing.assert_frame_equal(rep.load, plain.quarterly_load(ledger))
+    pd.testing.assert_frame_equal(rep.tables["cashflow"], plain.cashflow(ledger, scenario))
+    pd.testing.assert_frame_equal(rep.tables["timeseries"], plain.timeseries(ledger, scenario))
+    with shared_per_ledger():
+        again = forecast_part(ledger, scenario)
+    np.testing.assert_array_equal(rep.tables["forecast"].open_wins, again.open_wins)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.floats(-1e12, 1e12, allow_nan=False),
+            st.floats(allow_nan=True, allow_infinity=False, width=64),
+        ),
+        max_size=60,
+    )
+)
+def test_group_sums_equal_pandas_groupby_sums(rows: list[tuple[int, float, float]]) -> None:
+    """``group_sums`` gives pandas' groupby sums (NaN skipped, empty groups zero)."""
+    codes = np.array([r[0] for r in rows], dtype=np.int64)
+    values = np.array([r[1:] for r in rows], dtype=float).reshape(len(rows), 2)
+    expected = pd.DataFrame(values).groupby(codes).sum().reindex(range(6), fill_value=0.0)
+    np.testing.assert_array_equal(group_sums(codes, values, 6), expected.to_numpy())
+    np.testing.assert_array_equal(group_sums(codes, values[:, 0], 6), expected[0].to_numpy())
