@@ -17,6 +17,8 @@ each column's monthly values add up to the run's total.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -121,7 +123,7 @@ def cashflow(ledger: Ledger, scenario: Scenario, edges: np.ndarray | None = None
     )
 
 
-def _flags(items: list[str], test) -> np.ndarray:
+def _flags(items: list[str], test: Callable[[str], bool]) -> np.ndarray:
     """A boolean per cost item: whether ``test(item)`` holds."""
     return np.array([bool(test(item)) for item in items], dtype=bool)
 

@@ -42,7 +42,9 @@ def _quarterly_load(ledger: Ledger) -> pd.DataFrame:
     # Groups (team, quarter) in the order they first appear, as groupby(sort=False) has them.
     team_code = pd.factorize(team)[0]
     _, first, cell = np.unique(
-        team_code * (int(quarter.max()) + 1) + quarter, return_index=True, return_inverse=True
+        team_code * (int(quarter.max(initial=0)) + 1) + quarter,
+        return_index=True,
+        return_inverse=True,
     )
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))
