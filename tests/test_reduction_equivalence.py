@@ -42,6 +42,7 @@ from funnelsim.analysis.timeseries import arr_bridge, calendar_months, timeserie
 from funnelsim.analysis.timing import first_response
 from funnelsim.bundled import resolve_scenario
 from funnelsim.experiment.replications import replication_seeds, run_replication
+from funnelsim.scenario import scenario_from_dict
 from funnelsim.scenario.loading import load_scenario
 
 CASES = [
@@ -90,6 +91,19 @@ def test_monte_carlo_samples_keep_their_random_stream(run) -> None:
     scenario, ledger = run
     part = forecast_part(ledger, scenario, draws=300)
     np.testing.assert_array_equal(part.open_wins, plain.open_wins(ledger, scenario, 300))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_monte_carlo_without_sales_stages_keeps_its_random_stream(seed: int) -> None:
+    """One stage from open to close (no ``sales.stages``): no later stage to draw."""
+    scenario = scenario_from_dict(
+        {"horizon_days": 400, "sources": {"paid": {"leads_per_week": 60, "cost_per_lead": 80}}}
+    )
+    assert scenario.sales.stages is None
+    ledger = fs.simulate(scenario, seed)
+    part = forecast_part(ledger, scenario, draws=200)
+    assert part.open_wins.any()
+    np.testing.assert_array_equal(part.open_wins, plain.open_wins(ledger, scenario, 200))
 
 
 def test_figures_read_without_frames_equal_the_frames(run) -> None:

@@ -459,8 +459,11 @@ class StageSamples:
             elapsed = passing[k].take(pick)
             elapsed -= mine_age[:, None]
             np.maximum(elapsed, 0.0, out=elapsed)
-            for later in range(k + 1, n_stages):
-                elapsed += passing[later].take(rng.integers(0, len(times[later]), (m, draws)))
+            # Every stage holds STAGE_SAMPLES draws, so the later stages' indices come from
+            # one call: the same numbers as one call per stage, in stage order.
+            index = rng.integers(0, STAGE_SAMPLES, (n_stages - k - 1, m, draws))
+            for step, later in enumerate(range(k + 1, n_stages)):
+                elapsed += passing[later].take(index[step])
             total += ((elapsed < window) * value[mine][:, None]).sum(axis=0)
         return total
 
