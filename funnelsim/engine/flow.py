@@ -30,6 +30,7 @@ import simpy
 from simpy.events import NORMAL
 
 from funnelsim.engine.inputs import FlowInputs, FlowRules
+from funnelsim.engine.item_order import arrival_order, in_item_order, renumber
 from funnelsim.engine.ledger import (
     CLOSED_LOST,
     LOST_AT_SEAM,
@@ -81,6 +82,10 @@ class Flow:
         self.deal_desk = teams[team_of_stage["deal_desk"]]
         self.csm = teams[team_of_stage["csm"]]
         self.events = event_counter
+        # Items renumbered in the order they reach seam 1 (``item_order``); the results are
+        # put back in item order after the run.
+        self.order = arrival_order(inputs.pickup_time)
+        renumber(inputs, self.order)
         n = len(inputs.lead)
         # Per-item state in typed arrays: a fixed few bytes per item, nothing for the
         # garbage collector to walk.
@@ -149,7 +154,12 @@ class Flow:
             kinds = np.zeros(len(times) + len(sla_times), dtype=np.int8)
             kinds[len(times) :] = 1
             times = np.concatenate([times, sla_times])
-        order = np.argsort(times, kind="stable")
+            # Ties at one time in the original numbers' order: arrivals, then SLA checks.
+            original = np.concatenate([self.order, self.order + len(self.order)])
+            order = np.lexsort((original, times))
+        else:
+            # Pickup times are in the new numbering's order already (ties by number).
+            order = np.argsort(times, kind="stable")
         order = order[times[order] < horizon]
         for item in self.x.enter_sales:
             self._enter_sales(item)
@@ -159,6 +169,16 @@ class Flow:
                 part_kinds = None if kinds is None else kinds[part].tolist()
                 self._walk(times[part].tolist(), part.tolist(), part_kinds)
             env.run(until=horizon)
+        self._restore_item_order()
+
+    def _restore_item_order(self) -> None:
+        """Put what is read after the run (results, states, two inputs) back in item order."""
+        order, x = self.order, self.x
+        self.results = {name: in_item_order(values, order) for name, values in self.results.items()}
+        for name in ("sla_breached", "rerouted", "head", "outcome", "seam", "reason", "opened"):
+            setattr(self, name, in_item_order(getattr(self, name), order))
+        x.discovery = in_item_order(x.discovery, order)
+        x.cycle = in_item_order(x.cycle, order)
 
     def _walk(self, times: list[float], indices: list[int], kinds: list[int] | None) -> None:
         """Each pre-drawn arrival (kind 0) or SLA check (kind 1, index past the items) at its
