@@ -45,6 +45,18 @@ NAN = math.nan
 # Pre-drawn arrivals are walked this many at a time, so only a chunk of them is ever held
 # as Python floats and ints (the whole list cost ~50 bytes a lead at 1M leads).
 WALK_CHUNK = 16_384
+# The per-event paths' own references to columns put back in item order after the run.
+BOUND_AFTER_RUN = (
+    "_first_response",
+    "_ae_start",
+    "_sql_time",
+    "_close_time",
+    "_loss_time",
+    "_onboard_start",
+    "_won_time",
+    "_discovery",
+    "_cycle",
+)
 
 
 class Flow:
@@ -172,9 +184,13 @@ class Flow:
         self._restore_item_order()
 
     def _restore_item_order(self) -> None:
-        """Put what is read after the run (results, states, two inputs) back in item order."""
-        order, x = self.order, self.x
-        self.results = {name: in_item_order(values, order) for name, values in self.results.items()}
+        """Put what is read after the run (results, states, two inputs) back in item order,
+        one column at a time: each renumbered column is freed as its copy is made."""
+        order, x, results = self.order, self.x, self.results
+        for name in BOUND_AFTER_RUN:
+            setattr(self, name, array("d"))
+        for name in self.RESULT_FIELDS:
+            results[name] = in_item_order(results[name], order)
         for name in ("sla_breached", "rerouted", "head", "outcome", "seam", "reason", "opened"):
             setattr(self, name, in_item_order(getattr(self, name), order))
         x.discovery = in_item_order(x.discovery, order)
