@@ -165,10 +165,8 @@ class Flow:
             self.sla_deadline = array("d", np.ascontiguousarray(sla_times, dtype=float).tobytes())
             kinds = np.zeros(len(times) + len(sla_times), dtype=np.int8)
             kinds[len(times) :] = 1
+            order = self._merged_order(times, sla_times)
             times = np.concatenate([times, sla_times])
-            # Ties at one time in the original numbers' order: arrivals, then SLA checks.
-            original = np.concatenate([self.order, self.order + len(self.order)])
-            order = np.lexsort((original, times))
         else:
             # Pickup times are in the new numbering's order already (ties by number).
             order = np.argsort(times, kind="stable")
@@ -182,6 +180,21 @@ class Flow:
                 self._walk(times[part].tolist(), part.tolist(), part_kinds)
             env.run(until=horizon)
         self._restore_item_order()
+
+    def _merged_order(self, pickup: np.ndarray, sla_times: np.ndarray) -> np.ndarray:
+        """Arrivals (positions 0..n-1) and SLA checks (n + item) by time, ties as in the
+        original numbering: arrivals first, each kind by the original item number.
+
+        Pickup times are sorted already (ties by number, as originally); the SLA checks are
+        sorted in the original numbering and the two runs merged by a stable sort (a
+        two-key ``lexsort`` took ten times as long).
+        """
+        n = len(pickup)
+        new_number = np.empty(n, dtype=np.int64)
+        new_number[self.order] = np.arange(n)
+        checks = new_number[np.argsort(in_item_order(sla_times, self.order), kind="stable")]
+        positions = np.concatenate([np.arange(n), checks + n])
+        return positions[np.argsort(np.concatenate([pickup, sla_times[checks]]), kind="stable")]
 
     def _restore_item_order(self) -> None:
         """Put what is read after the run (results, states, two inputs) back in item order,
@@ -263,6 +276,7 @@ class Flow:
         for name in ("state", "head", "outcome", "seam", "reason", "sla_breached", "rerouted"):
             setattr(self, name, array("b"))
         self.sla_deadline = self.opened = self.not_followed_up = array("b")
+        self.order = np.empty(0, dtype=np.int64)
 
     def _sla_deadlines(self) -> np.ndarray:
         """Each lead's SLA deadline: SLA hours after its MQL, on the chosen clock."""
