@@ -10,13 +10,13 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Callable
-from heapq import heapify, heappop, heappush
 
 import numpy as np
 import simpy
 from simpy.events import NORMAL
 
 from funnelsim.engine.calendar import WorkCalendar
+from funnelsim.engine.least_loaded import LeastLoaded
 
 HOURS_PER_WEEK = 168.0
 
@@ -143,11 +143,10 @@ class Team:
         self.queues: list[deque] = [deque() for _ in range(1 if self.pooled else headcount)]
         self.queued = [0] * len(self.queues)
         self.load = [0] * max(headcount, 1)
-        # Least-loaded routing keeps (load, head) in a heap with stale entries skipped on
-        # the way out: the top valid entry is the lowest-numbered head with the least load.
-        self._heap: list[tuple[int, int]] | None = None
+        # Least-loaded routing's index of heads by load (lowest-numbered on ties).
+        self._least: LeastLoaded | None = None
         if routing == "least_loaded" and headcount:
-            self._heap = [(0, head) for head in range(headcount)]
+            self._least = LeastLoaded(headcount)
         self._heads_of_segment: dict[int, list[int]] = {}
         for head, segment in enumerate(head_segments or ()):
             self._heads_of_segment.setdefault(segment, []).append(head)
@@ -186,8 +185,8 @@ class Team:
             return self._route_first if self.headcount else self._route_none
         if self.headcount == 0:
             return self._route_none
-        if self._heap is not None:
-            return self._route_least_loaded
+        if self._least is not None:
+            return self._least.route
         if self.routing == "by_segment":
             return self._route_by_segment
         return self._route_round_robin
@@ -203,15 +202,6 @@ class Team:
     @staticmethod
     def _route_none(_segment: int) -> int:
         return -1
-
-    def _route_least_loaded(self, _segment: int) -> int:
-        """The lowest-numbered head with the least load (stale heap entries dropped)."""
-        heap, load = self._heap, self.load
-        while True:
-            level, head = heap[0]
-            if load[head] == level:
-                return head
-            heappop(heap)
 
     def _route_by_segment(self, segment: int) -> int:
         """The segment's heads in turn; -1 when the segment has none."""
@@ -237,21 +227,16 @@ class Team:
         return self.load.index(min(self.load))
 
     def _load_changed(self, head: int) -> None:
-        """Record a head's new load for least-loaded routing; compact stale entries."""
-        heap = self._heap
-        if heap is None:
-            return
-        heappush(heap, (self.load[head], head))
-        if len(heap) > 4 * self.headcount + 64:
-            heap[:] = [(level, h) for h, level in enumerate(self.load[: self.headcount])]
-            heapify(heap)
+        """Tell least-loaded routing a head's new load."""
+        if self._least is not None:
+            self._least.moved(head, self.load[head])
 
     def arrive(self, item: int, head: int, hold: HoldFn, done: DoneFn) -> None:
         """Queue an item at a head; it starts at once if a slot is free and the team works."""
         now = self.env._now
         self.load[head] += 1
-        if self._heap is not None:
-            self._load_changed(head)
+        if self._least is not None:
+            self._least.moved(head, self.load[head])
         queue = self.queues[head]
         pooled = self.pooled
         free = self.free_total if pooled else self.free[head]
@@ -282,8 +267,8 @@ class Team:
         """Take a queued item out (SLA re-routing); its queue entry is skipped lazily."""
         self.withdrawn.add((item, head))
         self.load[head] -= 1
-        if self._heap is not None:
-            self._load_changed(head)
+        if self._least is not None:
+            self._least.moved(head, self.load[head])
         self.queued[head] -= 1
         self.waiting.down(self.env.now)
 
@@ -362,11 +347,12 @@ class Team:
         return self._finish_per_head
 
     def _finish(self, event: Completion) -> None:
-        """A completion at a head of a least-loaded team (the router's heap is told)."""
+        """A completion at a head of a least-loaded team (the router is told)."""
         head = event.head
         now = self.env._now
-        self.load[head] -= 1
-        self._load_changed(head)
+        load = self.load
+        load[head] -= 1
+        self._least.moved(head, load[head])  # type: ignore[union-attr]
         self.served += 1
         self.free[head] += 1
         event.done(event._value, now)
