@@ -13,7 +13,7 @@ time. The files read back exactly as the stacked DataFrames of ``Results`` writt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from funnelsim.engine.ledger import OUTCOMES, Ledger
+from funnelsim.packed_tables import PackedTables
 
 # (Arrow schema, name lists) -> the pandas metadata ``Table.from_pandas`` gives the table.
 _PANDAS_METADATA: dict[tuple, dict[bytes, bytes]] = {}
@@ -44,9 +45,10 @@ LEDGER_TABLES: dict[str, Callable[[Ledger], pd.DataFrame]] = {
 }
 
 
-def arrow_tables(ledger: Ledger, replication: int) -> dict[str, pa.Table]:
-    """One replication's Parquet tables as Arrow tables, by file name."""
-    tables = {}
+def arrow_tables(ledger: Ledger, replication: int) -> PackedTables:
+    """One replication's Parquet tables as Arrow tables, by file name (compact to send
+    from a worker)."""
+    tables = PackedTables()
     for name, pick in LEDGER_TABLES.items():
         if name == "ledger.parquet":
             tables[name] = leads_arrow(ledger, replication)
@@ -144,8 +146,10 @@ def _dictionary_columns(schema: pa.Schema) -> list[str]:
 class PartWriter:
     """Writes the ``LEDGER_TABLES`` files of a folder from the replications' parts as they
     arrive (``add``, any order), each part a row group appended in replication order, in
-    one thread per file; ``finish`` waits for the files. Parts whose column types differ
-    from the first part's are written as ``write_tables`` does once all are in.
+    one thread per file; ``finish`` waits for the files. A part is let go once written, so
+    the parts of a run are never all in memory at once. From the first part whose column
+    types differ from the first part's, a file keeps its parts and is written again at the
+    end as ``write_tables`` writes it (the rows written before read back from the file).
 
     A context manager: leaving it (on an error too) stops the threads and closes the
     files before the folder they are in is committed or removed.
@@ -153,12 +157,13 @@ class PartWriter:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.parts: dict[int, dict[str, pa.Table]] = {}
+        self.waiting: dict[int, dict[str, pa.Table]] = {}  # added before an earlier part
+        self.added = 0
         self.written = 0  # the parts 0 .. written - 1 are queued for writing
         self.threads = {name: ThreadPoolExecutor(1) for name in LEDGER_TABLES}
         self.writers: dict[str, pq.ParquetWriter | None] = {}
         self.queued: dict[str, list[Future]] = {name: [] for name in LEDGER_TABLES}
-        self.mixed: set[str] = set()  # files whose parts' column types differ
+        self.mixed: dict[str, list[pa.Table]] = {}  # files whose parts' column types differ
 
     def __enter__(self) -> PartWriter:
         return self
@@ -176,17 +181,19 @@ class PartWriter:
                 writer.close()
         self.writers.clear()
 
-    def add(self, index: int, part: dict[str, pa.Table]) -> None:
+    def add(self, index: int, part: Mapping[str, pa.Table]) -> None:
         """Replication ``index``'s part; written once every part before it is in."""
-        self.parts[index] = part
-        while self.written in self.parts:
-            ready = self.parts[self.written]
+        self.waiting[index] = dict(part)
+        self.added += 1
+        while self.written in self.waiting:
+            ready = self.waiting.pop(self.written)
             for name, thread in self.threads.items():
-                self.queued[name].append(thread.submit(self._append, name, ready[name]))
+                self.queued[name].append(thread.submit(self._append, name, ready.pop(name)))
             self.written += 1
 
     def _append(self, name: str, table: pa.Table) -> None:
         if name in self.mixed:
+            self.mixed[name].append(table)
             return
         writer = self.writers.get(name)
         if writer is None:
@@ -197,7 +204,7 @@ class PartWriter:
             )
             self.writers[name] = writer
         if not table.schema.equals(writer.schema, check_metadata=False):
-            self.mixed.add(name)
+            self.mixed[name] = [table]
             return
         writer.write_table(table)
 
@@ -213,12 +220,13 @@ class PartWriter:
     def finish(self, count: int) -> None:
         """Wait for the files of parts 0 .. ``count`` - 1 (all of them added) and close
         them; a file whose parts differ in type is written again as ``write_tables`` does."""
-        if self.written != count or len(self.parts) != count:
-            raise ValueError(f"expected the parts of {count} replications, got {len(self.parts)}")
+        if self.written != count or self.added != count:
+            raise ValueError(f"expected the parts of {count} replications, got {self.added}")
         self.wait()
         for name in LEDGER_TABLES:
             writer = self.writers.pop(name, None)
             if writer is not None:
                 writer.close()
             if name in self.mixed:
-                _write([self.parts[i][name] for i in range(count)], self.folder / name)
+                before = pq.read_table(self.folder / name)
+                _write([before, *self.mixed.pop(name)], self.folder / name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -471,6 +472,31 @@ def test_streamed_parts_whose_types_differ_are_written_as_at_the_end(tmp_path: P
         assert pd.read_parquet(streamed / name)["x"].isna().sum() == 1
 
 
+def test_streamed_parts_are_let_go_once_written_and_kept_only_when_types_differ(
+    tmp_path: Path,
+) -> None:
+    """A part waiting for an earlier one is held; once written, nothing holds it. A file
+    whose later part has other column types keeps that part to write the file again."""
+
+    def part(index: int, kind: pa.DataType) -> dict[str, pa.Table]:
+        values = pa.array([index], type=kind)
+        return dict.fromkeys(LEDGER_TABLES, pa.table({"replication": [index], "x": values}))
+
+    parts = [part(0, pa.int64()), part(1, pa.int64()), part(2, pa.float64())]
+    held = [weakref.ref(p[name]) for p in parts for name in LEDGER_TABLES]
+    with PartWriter(tmp_path) as writer:
+        writer.add(1, parts[1])
+        writer.add(2, parts[2])
+        writer.add(0, parts[0])
+        parts.clear()
+        writer.wait()
+        alive = [ref() is not None for ref in held]
+        assert alive == [False] * 2 * len(LEDGER_TABLES) + [True] * len(LEDGER_TABLES)
+        writer.finish(3)
+    for name in LEDGER_TABLES:
+        assert pd.read_parquet(tmp_path / name)["x"].tolist() == [0.0, 1.0, 2.0]
+
+
 def test_finishing_before_every_part_is_in_is_an_error(tmp_path: Path) -> None:
     part = dict.fromkeys(LEDGER_TABLES, pa.table({"replication": [1]}))
     with PartWriter(tmp_path) as writer:
@@ -479,20 +505,19 @@ def test_finishing_before_every_part_is_in_is_an_error(tmp_path: Path) -> None:
             writer.finish(2)
 
 
-@pytest.mark.parametrize(("cpus", "row_groups"), [(3, 3), (2, 1)])
+@pytest.mark.parametrize("workers", [1, 2])
 def test_the_cli_writes_the_results_folder_write_results_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int, row_groups: int
+    tmp_path: Path, workers: int
 ) -> None:
-    """``funnelsim run`` on 2 workers (parts streamed to the folder while a CPU is spare,
-    one row group each; else written at the end) and ``write_results`` of the same run
-    give the same files and tables."""
-    monkeypatch.setattr("funnelsim.cli.runs.available_cpus", lambda: cpus)
+    """``funnelsim run`` (parts streamed to the folder as they come, one row group each,
+    on any number of workers) and ``write_results`` of the same run give the same files
+    and tables."""
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump({"name": "streamed", **SCENARIO}))
-    args = ["run", str(path), "--reps", "3", "--seed", "6", "--workers", "2"]
+    args = ["run", str(path), "--reps", "3", "--seed", "6", "--workers", str(workers)]
     result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "cli")])
     assert result.exit_code == 0, result.output
-    assert pq.ParquetFile(tmp_path / "cli" / "ledger.parquet").num_row_groups == row_groups
+    assert pq.ParquetFile(tmp_path / "cli" / "ledger.parquet").num_row_groups == 3
     scenario = load_scenario(path)
     results = fs.run(scenario, replications=3, seed=6, keep_ledgers=False, output_tables=True)
     write_results(results, tmp_path / "api")
