@@ -33,12 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from startup import _spread, _timed, compile_package
 
-# Runs the CLI and prints, last on stderr, its own CPU seconds (not its workers').
+# Runs the CLI as its console script does and prints, last on stderr, its own CPU seconds
+# (not its workers').
 CLI_REPORTING_ITS_CPU = """
 import json, resource, sys
-from funnelsim.cli import main
+from funnelsim.cli import entry
+sys.argv = ["funnelsim", *sys.argv[1:]]
 try:
-    main(sys.argv[1:])
+    entry()
 finally:
     own = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps(own.ru_utime + own.ru_stime), file=sys.stderr)

@@ -65,8 +65,9 @@ def timed(module, name, phase):
 timed(funnelsim.api, "run", "replications")
 timed(funnelsim.output, "fill_results", "writing")
 timed(funnelsim.report.terminal, "print_results", "printing")
+sys.argv = ["funnelsim", *sys.argv[1:]]
 try:
-    funnelsim.cli.main(sys.argv[1:])
+    funnelsim.cli.entry()
 except SystemExit as exit:
     if exit.code:
         raise

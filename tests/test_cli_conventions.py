@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import click
@@ -114,6 +115,29 @@ def test_a_run_without_report_loads_no_stats_charts_or_report(tiny: Path, tmp_pa
     )
     assert _loaded_after(code, NOT_FOR_A_RUN, cwd=tmp_path) == []
     assert (tmp_path / "out" / "ledger.parquet").is_file()
+
+
+def test_the_console_script_exits_with_mains_code_and_the_objects_frozen(tmp_path: Path) -> None:
+    """``funnelsim`` is ``cli.entry``: main's exit code (2 for bad input, one line), and by
+    the time the interpreter exits every object is out of the collector's scans."""
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert scripts["project"]["scripts"]["funnelsim"] == "funnelsim.cli:entry"
+    code = textwrap.dedent(
+        """
+        import atexit, gc, sys
+        from funnelsim.cli import entry
+        atexit.register(lambda: print("tracked", len(gc.get_objects()), file=sys.stderr))
+        sys.argv = ["funnelsim", *sys.argv[1:]]
+        entry()
+        """
+    )
+    for args, code_expected in (["validate", "baseline"], 0), (["validate", "missing.yaml"], 2):
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=tmp_path
+        )
+        assert done.returncode == code_expected, done.stderr
+        assert done.stderr.strip().splitlines()[-1] == "tracked 0"
+        assert len(done.stderr.strip().splitlines()) == 1 + (code_expected == 2)
 
 
 def test_every_option_has_help_and_every_command_examples() -> None:

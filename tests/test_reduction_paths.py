@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from funnelsim.experiment.replications import (
 )
 from funnelsim.ledger_files import (
     LEDGER_TABLES,
+    ROW_GROUP_ROWS,
     PartWriter,
     arrow_tables,
     leads_arrow,
@@ -435,23 +437,44 @@ def _written_at_the_end_and_streamed(
     return plain, streamed
 
 
+def _row_groups(path: Path) -> list[int]:
+    metadata = pq.ParquetFile(path).metadata
+    return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+
+
+def _batched(sizes: list[int], least: int) -> list[int]:
+    """Row groups of consecutive parts of these sizes, each closed at ``least`` rows."""
+    groups, rows = [], 0
+    for size in sizes:
+        rows += size
+        if rows >= least:
+            groups, rows = [*groups, rows], 0
+    return [*groups, rows] if rows else groups
+
+
+@pytest.mark.parametrize("least", [1, 15_000, 10**9])
 def test_parquet_parts_streamed_as_they_come_equal_the_files_written_at_the_end(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, least: int
 ) -> None:
-    """Parts added out of order, one row group each, give the files ``write_tables`` gives
-    (same tables, schemas and pandas metadata) and the same stacked DataFrames."""
+    """Parts added out of order, consecutive ones a row group once they hold ``least``
+    rows, give the files ``write_tables`` gives (same tables, schemas and pandas
+    metadata) and the same stacked DataFrames."""
+    monkeypatch.setattr("funnelsim.ledger_files.ROW_GROUP_ROWS", least)
     scenario = load_scenario(resolve_scenario(WITH_PLAN[0]), WITH_PLAN[1])
-    results = fs.run(scenario, replications=3, seed=2, keep_ledgers=False, output_tables=True)
+    results = fs.run(scenario, replications=4, seed=2, keep_ledgers=False, output_tables=True)
     parts = [rep.tables["parquet"] for rep in results.replications]  # type: ignore[index]
-    plain, streamed = _written_at_the_end_and_streamed(tmp_path, parts, (1, 2, 0))
+    plain, streamed = _written_at_the_end_and_streamed(tmp_path, parts, (1, 3, 2, 0))
     expected, found = _read_back(plain), _read_back(streamed)
     for name in LEDGER_TABLES:
         assert found[name].schema.equals(expected[name].schema, check_metadata=True)
         assert found[name].equals(expected[name])
-        assert pq.ParquetFile(streamed / name).num_row_groups == 3
+        sizes = [len(part[name]) for part in parts]
+        assert _row_groups(streamed / name) == _batched(sizes, least)
         pd.testing.assert_frame_equal(
             pd.read_parquet(streamed / name), pd.read_parquet(plain / name)
         )
+    leads = [len(part["ledger.parquet"]) for part in parts]
+    assert len(_batched(leads, least)) == {1: 4, 15_000: 2, 10**9: 1}[least]
 
 
 def test_streamed_parts_whose_types_differ_are_written_as_at_the_end(tmp_path: Path) -> None:
@@ -471,6 +494,44 @@ def test_streamed_parts_whose_types_differ_are_written_as_at_the_end(tmp_path: P
         assert pd.read_parquet(streamed / name)["x"].isna().sum() == 1
 
 
+def test_streamed_parts_are_let_go_once_written_and_kept_only_when_types_differ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part waiting for an earlier one, or for a row group's rows, is held; once
+    written, nothing holds it. A file whose later part has other column types keeps that
+    part to write the file again."""
+    monkeypatch.setattr("funnelsim.ledger_files.ROW_GROUP_ROWS", 2)
+
+    def part(index: int, kind: pa.DataType) -> dict[str, pa.Table]:
+        values = pa.array([index], type=kind)
+        return dict.fromkeys(LEDGER_TABLES, pa.table({"replication": [index], "x": values}))
+
+    kinds = [pa.int64(), pa.int64(), pa.int64(), pa.float64()]
+    parts = [part(index, kind) for index, kind in enumerate(kinds)]
+    held = [[weakref.ref(table) for table in p.values()] for p in parts]
+
+    def alive() -> list[bool]:
+        return [any(ref() is not None for ref in refs) for refs in held]
+
+    with PartWriter(tmp_path) as writer:
+        writer.add(1, parts[1])
+        writer.add(2, parts[2])
+        writer.add(0, parts[0])
+        last = parts[3]
+        parts.clear()
+        for futures in writer.queued.values():
+            for future in futures:
+                future.result()
+        assert alive() == [False, False, True, True]  # part 2 waits for a second row
+        writer.add(3, last)
+        del last
+        writer.wait()
+        assert alive() == [False, False, False, True]  # part 3's types differ: kept
+        writer.finish(4)
+    for name in LEDGER_TABLES:
+        assert pd.read_parquet(tmp_path / name)["x"].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
 def test_finishing_before_every_part_is_in_is_an_error(tmp_path: Path) -> None:
     part = dict.fromkeys(LEDGER_TABLES, pa.table({"replication": [1]}))
     with PartWriter(tmp_path) as writer:
@@ -479,20 +540,21 @@ def test_finishing_before_every_part_is_in_is_an_error(tmp_path: Path) -> None:
             writer.finish(2)
 
 
-@pytest.mark.parametrize(("cpus", "row_groups"), [(3, 3), (2, 1)])
+@pytest.mark.parametrize("workers", [1, 2])
 def test_the_cli_writes_the_results_folder_write_results_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int, row_groups: int
+    tmp_path: Path, workers: int
 ) -> None:
-    """``funnelsim run`` on 2 workers (parts streamed to the folder while a CPU is spare,
-    one row group each; else written at the end) and ``write_results`` of the same run
-    give the same files and tables."""
-    monkeypatch.setattr("funnelsim.cli.runs.available_cpus", lambda: cpus)
+    """``funnelsim run`` (parts streamed to the folder as they come, one row group each,
+    on any number of workers) and ``write_results`` of the same run give the same files
+    and tables."""
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump({"name": "streamed", **SCENARIO}))
-    args = ["run", str(path), "--reps", "3", "--seed", "6", "--workers", "2"]
+    args = ["run", str(path), "--reps", "3", "--seed", "6", "--workers", str(workers)]
     result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "cli")])
     assert result.exit_code == 0, result.output
-    assert pq.ParquetFile(tmp_path / "cli" / "ledger.parquet").num_row_groups == row_groups
+    leads = pd.read_parquet(tmp_path / "cli" / "ledger.parquet").groupby("replication").size()
+    sizes = _row_groups(tmp_path / "cli" / "ledger.parquet")
+    assert sizes == _batched(leads.tolist(), ROW_GROUP_ROWS)
     scenario = load_scenario(path)
     results = fs.run(scenario, replications=3, seed=6, keep_ledgers=False, output_tables=True)
     write_results(results, tmp_path / "api")

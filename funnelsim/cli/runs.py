@@ -15,7 +15,6 @@ from funnelsim.bundled import bundled_dir, bundled_names, resolve_scenario, summ
 from funnelsim.cli.common import (
     REPS_FOR_INTERVALS,
     Execution,
-    available_cpus,
     check_run_size,
     console_for,
     default_scenario,
@@ -107,7 +106,7 @@ def run(
         staged = parts = None
         if out_dir is not None:
             staged = outputs.enter_context(stage_results(out_dir, force))
-            if output_tables and spare_cpu(execution):
+            if output_tables:  # each replication's Parquet part written as it comes
                 from funnelsim.ledger_files import PartWriter
 
                 assert staged.path is not None
@@ -126,7 +125,8 @@ def run(
 
             def done(replication: Replication) -> None:
                 if parts is not None and replication.tables is not None:
-                    parts.add(replication.index, replication.tables["parquet"])
+                    # Handed over, not kept: written, then let go.
+                    parts.add(replication.index, replication.tables.pop("parquet"))
                 advance(replication)
 
             results = run_scenario(
@@ -175,13 +175,6 @@ def run(
             console.print(f"Report written to [bold]{escape(str(report_path))}[/bold]")
         if xlsx_path is not None:
             console.print(f"Workbook written to [bold]{escape(str(xlsx_path))}[/bold]")
-
-
-def spare_cpu(execution: Execution) -> bool:
-    """Whether a CPU is left while the replications run (fewer local workers than CPUs, or
-    a Dask cluster's): the Parquet parts are then encoded as they come, on that CPU; else
-    at the end, beside the CSV files (written in this process's one thread)."""
-    return bool(execution.scheduler) or execution.workers < available_cpus()
 
 
 def default_results_dir(name: str) -> Path:
