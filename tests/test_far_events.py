@@ -8,12 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import simpy
-from simpy.events import NORMAL
 
 import funnelsim as fs
 from funnelsim.engine import far_events, team_setup
 from funnelsim.engine.far_events import FarEvents
-from funnelsim.engine.teams import Completion, Due
 from funnelsim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -96,59 +94,3 @@ def test_a_narrow_bucket_gives_the_same_ledger(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(far_events, "WIDTH", 0.7)
     monkeypatch.setattr(FarEvents.__init__, "__defaults__", (0.7,))
     _assert_same(default, fs.simulate(scenario, 9))
-
-
-def _completion_trace(install: bool, seed: int) -> list[tuple]:
-    """Team completions near, far and past the horizon among plain timeouts: what ran when,
-    with each completion's item, head and ``done``."""
-    env = simpy.Environment()
-    far = FarEvents(env, horizon=900.0, width=6.0) if install else None
-    rng = np.random.default_rng(seed)
-    seen: list[tuple] = []
-
-    def finish(event: simpy.Event) -> None:
-        seen.append((env.now, event._value, event.head, event.done.__name__))
-
-    def done_a(_item: int, _now: float) -> None: ...
-
-    def done_b(_item: int, _now: float) -> None: ...
-
-    callbacks = (finish,)
-    kinds = {done: far.kind(callbacks, done) for done in (done_a, done_b)} if far else {}
-
-    def step(event: simpy.Event) -> None:
-        seen.append((env.now, "tick", event._value))
-        for _ in range(3):
-            delay = float(rng.choice([0.0, 2.0, 6.0, 12.0, rng.exponential(100.0), 2_000.0]))
-            item, head = int(rng.integers(0, 10**6)), int(rng.integers(0, 40))
-            done = done_a if rng.random() < 0.5 else done_b
-            if far is None:
-                env.schedule(Completion(callbacks, item, head, done), NORMAL, delay)
-            else:
-                far.completion(kinds[done], item, head, delay)
-        if event._value < 60:
-            env.schedule(Due((step,), event._value + 1), NORMAL, round(rng.exponential(8.0), 1))
-
-    env.schedule(Due((step,), 0), NORMAL, 0.0)
-    env.run(until=900.0)
-    return seen
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_completions_held_as_rows_run_as_plain_simpy(seed: int) -> None:
-    plain = _completion_trace(False, seed)
-    assert sum(1 for row in plain if row[1] != "tick") > 100
-    assert _completion_trace(True, seed) == plain
-
-
-def test_far_completions_wait_as_rows() -> None:
-    env = simpy.Environment()
-    far = FarEvents(env, horizon=1_000.0, width=24.0)
-    seen: list[tuple] = []
-    kind = far.kind((lambda e: seen.append((env.now, e._value, e.head)),), print)
-    for delay in (1.0, 100.0, 999.0, 1_001.0):
-        far.completion(kind, int(delay), 7, delay)
-    assert far.pending() == 3  # 100 and 999 as rows, 1001 beyond the horizon
-    assert len(env._queue) < 4
-    env.run(until=1_000.0)
-    assert seen == [(1.0, 1, 7), (100.0, 100, 7), (999.0, 999, 7)]

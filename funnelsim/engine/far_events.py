@@ -15,20 +15,15 @@ SimPy (``tests/test_far_events.py``). The ticks are not model events (not counte
 
 from __future__ import annotations
 
-from array import array
-from collections.abc import Callable
 from heapq import heappush
 
 import simpy
 from simpy.events import NORMAL, EventPriority
 
-from funnelsim.engine.teams import Completion, DoneFn, Due
-
-# A held-back team completion as numbers: time, event id, item, head, kind.
-ROW = 5
+from funnelsim.engine.teams import Due
 
 # Hours per bucket: the heap holds about two buckets of events.
-WIDTH = 2.0
+WIDTH = 24.0
 
 
 class FarEvents:
@@ -44,36 +39,12 @@ class FarEvents:
         # Events due before this go straight into the heap (this bucket and the next).
         self._near_until = (first + 2) * width
         self._buckets: dict[int, list[tuple]] = {}
-        # Team completions held back as rows of numbers (``ROW`` doubles each), made into
-        # events only when released: no object waits weeks in memory to be popped cold.
-        self._rows: dict[int, array] = {}
-        self._kinds: list[tuple[tuple[Callable[[simpy.Event], None], ...], DoneFn]] = []
         # Entries due after the horizon: never processed (the run stops first), kept alive
         # as SimPy keeps them.
         self.beyond: list[tuple] = []
         self._tick_callbacks = (self._tick,)
         self._schedule_tick(first + 1)
         env.schedule = self.schedule  # type: ignore[method-assign]
-        env.far_events = self  # type: ignore[attr-defined]
-
-    def kind(self, callbacks: tuple[Callable[[simpy.Event], None], ...], done: DoneFn) -> int:
-        """A number for a team's completion callbacks and a stage's ``done``."""
-        self._kinds.append((callbacks, done))
-        return len(self._kinds) - 1
-
-    def completion(self, kind: int, item: int, head: int, delay: float) -> None:
-        """Schedule a team's ``Completion`` of ``kind``: what ``schedule`` does with it, a
-        far one kept as a row of numbers until its bucket is released."""
-        at = self._env._now + delay
-        if at < self._near_until or not at <= self._horizon:
-            callbacks, done = self._kinds[kind]
-            self.schedule(Completion(callbacks, item, head, done), NORMAL, delay)
-            return
-        key = int(at // self._width)
-        rows = self._rows.get(key)
-        if rows is None:
-            rows = self._rows[key] = array("d")
-        rows.extend((at, next(self._eid), item, head, kind))
 
     def schedule(
         self, event: simpy.Event, priority: EventPriority = NORMAL, delay: float = 0
@@ -107,17 +78,8 @@ class FarEvents:
         queue = self._queue
         for entry in self._buckets.pop(index + 1, ()):
             heappush(queue, entry)
-        rows = self._rows.pop(index + 1, None)
-        if rows is not None:
-            kinds = self._kinds
-            numbers = iter(rows)
-            for at, eid, item, head, kind in zip(*(numbers,) * ROW, strict=True):
-                callbacks, done = kinds[int(kind)]
-                event = Completion(callbacks, int(item), int(head), done)
-                heappush(queue, (at, NORMAL, int(eid), event))
         self._schedule_tick(index + 1)
 
     def pending(self) -> int:
         """Entries held back (not yet in the heap), the ones beyond the horizon included."""
-        rows = sum(len(bucket) for bucket in self._rows.values()) // ROW
-        return sum(len(bucket) for bucket in self._buckets.values()) + rows + len(self.beyond)
+        return sum(len(bucket) for bucket in self._buckets.values()) + len(self.beyond)

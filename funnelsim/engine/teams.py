@@ -158,10 +158,6 @@ class Team:
         self._env_schedule = env.schedule
         self._finish_callbacks = (self._finisher(routing, headcount),)
         self._wake_callbacks = (self._on_wake,)
-        # Completions go through the environment's ``FarEvents`` when it has one (far ones
-        # kept as numbers), a kind number per stage's ``done``.
-        self._far = getattr(env, "far_events", None)
-        self._kind_of: dict[DoneFn, int] = {}
         self.n_weeks = n_weeks
         self.head_segments = head_segments
         self._rr = 0
@@ -255,7 +251,9 @@ class Team:
             self._log_start(now)
             self._log_end(end)
             self._event_counter[0] += 1
-            self._complete(item, head, done, end - now)
+            self._env_schedule(
+                Completion(self._finish_callbacks, item, head, done), NORMAL, end - now
+            )
             return
         queue.append((item, hold, done))
         self.queued[head] += 1
@@ -291,7 +289,8 @@ class Team:
         withdrawn = self.withdrawn
         down = self.waiting.down
         queued = self.queued
-        complete = self._complete
+        callbacks = self._finish_callbacks
+        schedule = self._env_schedule
         while queue and free > 0:
             item, hold, done = queue.popleft()
             if withdrawn and (item, head) in withdrawn:
@@ -310,18 +309,7 @@ class Team:
             self._log_start(now)
             self._log_end(end)
             self._event_counter[0] += 1
-            complete(item, head, done, end - now)
-
-    def _complete(self, item: int, head: int, done: DoneFn, delay: float) -> None:
-        """Schedule the item's completion at its head after ``delay`` hours."""
-        far = self._far
-        if far is None:
-            self._env_schedule(Completion(self._finish_callbacks, item, head, done), NORMAL, delay)
-            return
-        kind = self._kind_of.get(done)
-        if kind is None:
-            kind = self._kind_of[done] = far.kind(self._finish_callbacks, done)
-        far.completion(kind, item, head, delay)
+            schedule(Completion(callbacks, item, head, done), NORMAL, end - now)
 
     def _closed_until_opening(self, now: float) -> bool:
         """Whether the calendar is closed at ``now``; if so, wake the team at its opening."""
