@@ -41,6 +41,10 @@ from funnelsim.engine.ledger import (
 from funnelsim.engine.teams import Due, Team
 
 NOT_ARRIVED, QUEUED, STARTED, REROUTED = range(4)
+# What a sales completion does, decided when the AE starts (``_ae_hold``, while the item's
+# columns are fresh in the cache) so the completion, weeks later, reads one number instead
+# of five columns: a deal lost for a scenario reason is ``AE_LOST + reason``.
+AE_UNFIT, AE_DISQUALIFIED, AE_NFU_UNFIT, AE_NFU_FIT, AE_WON, AE_LOST = range(1, 7)
 NAN = math.nan
 # Pre-drawn arrivals are walked this many at a time, so only a chunk of them is ever held
 # as Python floats and ints (the whole list cost ~50 bytes a lead at 1M leads).
@@ -112,6 +116,7 @@ class Flow:
         # Whether each SQL became an opportunity: its fate, unless it cooled waiting for an AE.
         self.opened = array("b", inputs.opportunity)
         self.not_followed_up = array("b", bytes(n))
+        self.ae_code = array("h", bytes(2 * n))
         self.results: dict[str, array] = {
             name: array("d", [NAN]) * n for name in self.RESULT_FIELDS
         }
@@ -142,6 +147,7 @@ class Flow:
         self._cycle = x.cycle
         self._slip = x.slip
         self._win = x.win
+        self._lost_reason = x.lost_reason
         self._won_time = results["won_time"]
         self._p_accept_unfit = self.rules.p_accept_unfit
         self._followup = self.rules.followup
@@ -270,12 +276,13 @@ class Flow:
             "_cycle",
             "_slip",
             "_win",
+            "_lost_reason",
             "_won_time",
         ):
             setattr(self, name, array("d"))
         for name in ("state", "head", "outcome", "seam", "reason", "sla_breached", "rerouted"):
             setattr(self, name, array("b"))
-        self.sla_deadline = self.opened = self.not_followed_up = array("b")
+        self.sla_deadline = self.opened = self.not_followed_up = self.ae_code = array("b")
         self.order = np.empty(0, dtype=np.int64)
 
     def _sla_deadlines(self) -> np.ndarray:
@@ -418,6 +425,7 @@ class Flow:
         self.ae.arrive(item, head, self._ae_hold, self._ae_done)
 
     def _ae_hold(self, item: int, start: float) -> float:
+        """The AE's start: when the item is done, and what its completion will do."""
         self._ae_start[item] = start
         end = start + self._discovery[item]
         if self._opportunity[item]:
@@ -429,32 +437,40 @@ class Flow:
                 if threshold >= chance:
                     self.opened[item] = False
                     self.not_followed_up[item] = True
+                    self.ae_code[item] = AE_NFU_FIT if self._is_fit[item] else AE_NFU_UNFIT
                     return end
             end = end + self._cycle[item] + self._slip[item]
+            self.ae_code[item] = AE_WON if self._win[item] else AE_LOST + self._lost_reason[item]
+        else:
+            self.ae_code[item] = AE_DISQUALIFIED if self._is_fit[item] else AE_UNFIT
         return end
 
     def _ae_done(self, item: int, now: float) -> None:
-        x = self.x
+        """The AE's completion, as ``_ae_hold`` decided: won, lost, disqualified or gone."""
         self._close_time[item] = now
-        if self.not_followed_up[item]:
-            self._lose(item, 1, "not_followed_up", now)
-            return
-        if not self._opportunity[item]:
-            is_fit = self._is_fit[item]
-            self.outcome[item] = CLOSED_LOST if is_fit else NOT_A_FIT
-            if is_fit:
-                self.reason[item] = REASON_CODE["disqualified"]
+        code = self.ae_code[item]
+        if code >= AE_LOST:
+            self.outcome[item] = CLOSED_LOST
+            self.reason[item] = code - AE_LOST
             self._loss_time[item] = now
-        elif self._win[item]:
+        elif code == AE_WON:
             self._won_time[item] = now
             if self.rules.skip_deal_desk:
                 self._contract_done(item, now)
             else:
-                head = self.deal_desk.route(x.segment[item])
+                head = self.deal_desk.route(self._segment[item])
                 self.deal_desk.arrive(item, head, self._deal_desk_hold, self._deal_desk_done)
-        else:
+        elif code == AE_DISQUALIFIED:
             self.outcome[item] = CLOSED_LOST
-            self.reason[item] = x.lost_reason[item]
+            self.reason[item] = REASON_CODE["disqualified"]
+            self._loss_time[item] = now
+        elif code == AE_NFU_FIT:
+            self._loss_time[item] = now
+            self.outcome[item] = LOST_AT_SEAM
+            self.seam[item] = 1
+            self.reason[item] = REASON_CODE["not_followed_up"]
+        else:  # AE_UNFIT, AE_NFU_UNFIT: a lead that was never a fit is simply not a fit
+            self.outcome[item] = NOT_A_FIT
             self._loss_time[item] = now
 
     # Seam 2: deal desk, approval, fall-through while waiting, invoice.
