@@ -1,4 +1,5 @@
-"""Scenario builders shared by the test modules (plain functions: import them from here)."""
+"""Scenario builders and checks shared by the test modules (plain functions: import them
+from here)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 
@@ -91,3 +94,16 @@ def headless_chromium(page: Path, profile: Path, *args: str, timeout: float = 18
         text=True,
         timeout=timeout,
     ).stdout
+
+
+def assert_same_ledger(a: Any, b: Any) -> None:
+    """Two ledgers identical: every column (NaN where NaN), the leads, terms, stages and
+    team levels, and the run's meta."""
+    assert a.columns.keys() == b.columns.keys()
+    for name in a.columns:
+        np.testing.assert_array_equal(a.columns[name], b.columns[name], err_msg=name)
+    pd.testing.assert_frame_equal(a.leads, b.leads)
+    pd.testing.assert_frame_equal(a.terms, b.terms)
+    pd.testing.assert_frame_equal(a.stages, b.stages)
+    pd.testing.assert_frame_equal(a.team_levels, b.team_levels)
+    assert a.meta == b.meta

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import assert_same_ledger
 
 import funnelsim as fs
 from funnelsim.engine.flow import Flow
@@ -59,14 +59,6 @@ def _plain_done(self: Flow, item: int, now: float) -> None:
         self._loss_time[item] = now
 
 
-def _assert_same(a: fs.Ledger, b: fs.Ledger) -> None:
-    for name in a.columns:
-        np.testing.assert_array_equal(a.columns[name], b.columns[name], err_msg=name)
-    pd.testing.assert_frame_equal(a.terms, b.terms)
-    pd.testing.assert_frame_equal(a.team_levels, b.team_levels)
-    assert a.meta == b.meta
-
-
 @pytest.mark.parametrize(
     ("name", "ae_heads"),
     [
@@ -91,6 +83,6 @@ def test_ledgers_equal_deciding_at_completion(
     monkeypatch.setattr(Flow, "_ae_hold", _plain_hold)
     monkeypatch.setattr(Flow, "_ae_done", _plain_done)
     plain = fs.simulate(scenario, 3)
-    _assert_same(decided, plain)
+    assert_same_ledger(decided, plain)
     if ae_heads is not None:
         assert np.any(decided.columns["loss_reason"] == REASON_CODE["not_followed_up"])

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from click.testing import CliRunner
+from conftest import assert_same_ledger
 
 import funnelsim as fs
 from funnelsim.cli import main
@@ -27,32 +28,21 @@ SCENARIO = {
 }
 
 
-def _assert_same(a: fs.Ledger, b: fs.Ledger) -> None:
-    """Every column equal (NaN where NaN), and the terms and team levels identical."""
-    assert a.columns.keys() == b.columns.keys()
-    for name in a.columns:
-        np.testing.assert_array_equal(a.columns[name], b.columns[name], err_msg=name)
-    pd.testing.assert_frame_equal(a.terms, b.terms)
-    pd.testing.assert_frame_equal(a.team_levels, b.team_levels)
-    pd.testing.assert_frame_equal(a.leads, b.leads)
-    assert a.meta == b.meta
-
-
 def test_same_seed_same_ledger() -> None:
     scenario = scenario_from_dict(SCENARIO)
-    _assert_same(fs.simulate(scenario, 7), fs.simulate(scenario, 7))
+    assert_same_ledger(fs.simulate(scenario, 7), fs.simulate(scenario, 7))
 
 
 def test_same_seed_same_ledger_with_perfect_seam() -> None:
     scenario = scenario_from_dict(SCENARIO)
-    _assert_same(fs.simulate(scenario, 3, [1, 2]), fs.simulate(scenario, 3, [1, 2]))
+    assert_same_ledger(fs.simulate(scenario, 3, [1, 2]), fs.simulate(scenario, 3, [1, 2]))
 
 
 def test_rebuilt_scenario_same_ledger() -> None:
     """No state leaks between runs: a freshly validated copy gives the same ledger."""
     first = fs.simulate(scenario_from_dict(SCENARIO), 11)
     fs.simulate(scenario_from_dict(SCENARIO), 12)
-    _assert_same(first, fs.simulate(scenario_from_dict(SCENARIO), 11))
+    assert_same_ledger(first, fs.simulate(scenario_from_dict(SCENARIO), 11))
 
 
 def test_different_seeds_differ() -> None:

@@ -10,8 +10,8 @@ from array import array
 from dataclasses import fields
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import assert_same_ledger
 
 import funnelsim as fs
 from funnelsim.engine import flow as flow_module
@@ -35,16 +35,6 @@ SCENARIO = {
 
 def _scenario() -> fs.Scenario:
     return scenario_from_dict(SCENARIO)
-
-
-def _assert_same(a: fs.Ledger, b: fs.Ledger) -> None:
-    assert a.columns.keys() == b.columns.keys()
-    for name in a.columns:
-        np.testing.assert_array_equal(a.columns[name], b.columns[name], err_msg=name)
-    pd.testing.assert_frame_equal(a.terms, b.terms)
-    pd.testing.assert_frame_equal(a.team_levels, b.team_levels)
-    pd.testing.assert_frame_equal(a.stages, b.stages)
-    assert a.meta == b.meta
 
 
 def test_the_event_loop_runs_without_the_collector_and_restores_it(monkeypatch) -> None:
@@ -89,7 +79,7 @@ def test_pausing_the_collector_leaves_the_ledger_unchanged(monkeypatch) -> None:
     fast = fs.simulate(_scenario(), seed=5)
     monkeypatch.setattr(flow_module, "paused_gc", contextlib.nullcontext)
     plain = fs.simulate(_scenario(), seed=5)
-    _assert_same(fast, plain)
+    assert_same_ledger(fast, plain)
 
 
 def test_per_item_state_holds_no_python_object_per_item(monkeypatch) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import simpy
+from conftest import assert_same_ledger
 
 import funnelsim as fs
 from funnelsim.engine import far_events, team_setup
@@ -63,14 +63,6 @@ def test_far_entries_wait_outside_the_heap_until_near() -> None:
     assert fired == [1.0, 47.0, 48.0, 100.0, 999.0]
 
 
-def _assert_same(a: fs.Ledger, b: fs.Ledger) -> None:
-    for name in a.columns:
-        np.testing.assert_array_equal(a.columns[name], b.columns[name], err_msg=name)
-    pd.testing.assert_frame_equal(a.terms, b.terms)
-    pd.testing.assert_frame_equal(a.team_levels, b.team_levels)
-    assert a.meta == b.meta
-
-
 class _Plain:
     """FarEvents with nothing held back: plain SimPy scheduling."""
 
@@ -85,7 +77,7 @@ def test_ledgers_equal_plain_simpy(name: str, monkeypatch: pytest.MonkeyPatch) -
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     held = fs.simulate(scenario, 5)
     monkeypatch.setattr(team_setup, "FarEvents", _Plain)
-    _assert_same(held, fs.simulate(scenario, 5))
+    assert_same_ledger(held, fs.simulate(scenario, 5))
 
 
 def test_a_narrow_bucket_gives_the_same_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,4 +85,4 @@ def test_a_narrow_bucket_gives_the_same_ledger(monkeypatch: pytest.MonkeyPatch) 
     default = fs.simulate(scenario, 9)
     monkeypatch.setattr(far_events, "WIDTH", 0.7)
     monkeypatch.setattr(FarEvents.__init__, "__defaults__", (0.7,))
-    _assert_same(default, fs.simulate(scenario, 9))
+    assert_same_ledger(default, fs.simulate(scenario, 9))
