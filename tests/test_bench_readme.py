@@ -34,3 +34,16 @@ def test_results_json_holds_one_full_run() -> None:
     assert {"baseline", "100k", "1M", "3M"} <= set(figures["sizes"])
     assert {"startup", "cli_replications", "dask_sweep"} <= set(figures)
     assert figures["dask_sweep"]["identical"]
+
+
+def test_best_scaling_divides_each_sizes_fastest_run_by_the_fastest_at_100k() -> None:
+    bench = _bench_module()
+    figures = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    sizes = figures["sizes"]
+    best = bench.best_scaling(figures)
+    base = max(run["leads_per_cpu_second"] for run in sizes["100k"]["runs"]["funnelsim"])
+    for label, value in best.items():
+        fastest = max(run["leads_per_cpu_second"] for run in sizes[label]["runs"]["funnelsim"])
+        assert value == fastest / base
+    assert best["100k"] == 1.0
+    assert "baseline" not in best
