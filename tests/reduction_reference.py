@@ -31,7 +31,7 @@ from funnelsim.analysis.cashflow import (
     _step_integral,
     month_edges,
 )
-from funnelsim.analysis.forecast import STAGE_SAMPLES, quarter_edges, stage_weights
+from funnelsim.analysis.forecast import quarter_edges, stage_weights
 from funnelsim.analysis.funnel import stage_counts
 from funnelsim.analysis.headline import MONEY_COLUMNS, STAGE_METRICS
 from funnelsim.analysis.leakage import (
@@ -44,6 +44,7 @@ from funnelsim.analysis.leakage import (
     _years_left,
     leakage_reasons,
 )
+from funnelsim.analysis.pipeline_walk import STAGE_SAMPLES
 from funnelsim.analysis.revenue import (
     MONTHS_PER_YEAR,
     _acquisition_items,
