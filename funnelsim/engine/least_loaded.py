@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
-# A level's heap is rebuilt from its valid entries past this many stale ones per head.
+# A level's heap is rebuilt from its valid entries once it holds more than twice its heads
+# plus this many entries.
 SLACK = 64
 
 
