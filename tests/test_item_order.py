@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from array import array
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from hypothesis import strategies as st
 
 import funnelsim as fs
 from funnelsim.engine import flow as flow_module
-from funnelsim.engine.inputs import Sparse
-from funnelsim.engine.item_order import _permuted, arrival_order, in_item_order
+from funnelsim.engine.inputs import FlowInputs, Sparse
+from funnelsim.engine.item_order import PER_ITEM, _permuted, arrival_order, in_item_order
 from funnelsim.scenario.loading import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -100,3 +101,12 @@ def test_the_walk_reads_items_in_number_order() -> None:
         patch.setattr(flow_module.Flow, "_walk", walk)
         fs.simulate(load_scenario(SCENARIOS / "baseline.yaml"), 3)
     assert seen and seen == list(range(len(seen)))
+
+
+def test_every_per_item_input_is_renumbered() -> None:
+    """A new FlowInputs column is either renumbered or one of those read after the run
+    (in item order) or holding item numbers; none is left out silently."""
+    read_after_run = {"lead", "planned", "stage_offsets", "enter_sales"}
+    fields = {field.name for field in dataclasses.fields(FlowInputs)}
+    assert set(PER_ITEM) | read_after_run == fields
+    assert not set(PER_ITEM) & read_after_run
