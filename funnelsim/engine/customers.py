@@ -98,7 +98,7 @@ def run_terms(
     current_arr = arr.astype(float).copy()
     alive = np.ones(n, dtype=bool)
     term_start = start.astype(float).copy()
-    rows: list[pd.DataFrame] = []
+    rows: list[dict[str, np.ndarray]] = []
     width = len(TermFate)
     for k in range(term_u.shape[1] // width):
         live = alive & (term_start < horizon)
@@ -183,31 +183,45 @@ def run_terms(
         status[quits] = "churned"
         pay = 0.0 if pay_hours is None else pay_hours[idx, k]
         rows.append(
-            pd.DataFrame(
-                {
-                    "lead_id": lead[idx],
-                    "term": k + 1,
-                    "start": term_start[idx],
-                    "end": np.where(quits, stop, end),
-                    "arr": term_arr,
-                    "status": status,
-                    "next_arr": np.where(decided, current_arr[idx], np.nan),
-                    "invoiced": term_invoice,
-                    "paid_time": term_start[idx] + pay,
-                    "upsell_time": up_time,
-                    "upsell_arr": up_arr,
-                    "upsell_invoiced": up_invoice,
-                    "upsell_paid_time": up_time + pay,
-                }
-            )
+            {
+                "lead_id": lead[idx],
+                "term": np.full(len(idx), k + 1, dtype=np.int64),
+                "start": term_start[idx],
+                "end": np.where(quits, stop, end),
+                "arr": term_arr,
+                "status": status,
+                "next_arr": np.where(decided, current_arr[idx], np.nan),
+                "invoiced": term_invoice,
+                "paid_time": term_start[idx] + pay,
+                "upsell_time": up_time,
+                "upsell_arr": up_arr,
+                "upsell_invoiced": up_invoice,
+                "upsell_paid_time": up_time + pay,
+            }
         )
         term_start[idx] = end
     arr_at_horizon = np.where(alive, current_arr, 0.0)
-    terms = pd.concat(rows, ignore_index=True) if rows else _empty_terms()
-    terms.loc[terms["status"].isin(["churned"]), "next_arr"] = 0.0
     return CustomerOutcome(
-        outcome, seam, reason, churn_time, arr_at_horizon, invoiced, revenue, n_terms, terms
+        outcome,
+        seam,
+        reason,
+        churn_time,
+        arr_at_horizon,
+        invoiced,
+        revenue,
+        n_terms,
+        _terms_table(rows),
     )
+
+
+def _terms_table(rows: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """The terms of every round as one frame (each round's columns joined first: a frame
+    per round and their concatenation cost more); a churned term's next ARR is 0."""
+    if not rows:
+        return _empty_terms()
+    columns = {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
+    columns["next_arr"][columns["status"] == "churned"] = 0.0
+    return pd.DataFrame(columns)
 
 
 @dataclass

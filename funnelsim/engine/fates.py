@@ -8,6 +8,8 @@ a baseline and in its variant, which makes comparisons paired.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import heapq
 import zlib
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.engine.calendar import WorkCalendar
-from funnelsim.scenario.models import OutboundSource, Scenario
+from funnelsim.scenario.models import Calendar, OutboundSource, Scenario
 
 HOURS_PER_WEEK = 168.0
 ARRIVAL_STREAM = 1
@@ -122,8 +124,9 @@ def draw_arrivals(scenario: Scenario, seed: int) -> tuple[np.ndarray, np.ndarray
 
 def draw_all_arrivals(scenario: Scenario, seed: int) -> Arrivals:
     """All leads (inbound and outbound) sorted by time, with accounts and attempt logs."""
-    horizon = scenario.horizon_hours
-    edges, month_index, open_share = _hour_grid(scenario, horizon)
+    horizon = float(scenario.horizon_hours)
+    grid = (scenario.calendar, scenario.start_date, horizon)
+    edges, _, open_share = _hour_grid(*grid)
     times: list[np.ndarray] = []
     sources: list[np.ndarray] = []
     accounts: list[np.ndarray] = []
@@ -137,11 +140,9 @@ def draw_all_arrivals(scenario: Scenario, seed: int) -> Arrivals:
             logs.append(log)
         else:
             rng = stream(seed, ARRIVAL_STREAM, source_key(name))
-            rate_per_hour = source.leads_per_week / HOURS_PER_WEEK
-            season = np.ones(12) if source.seasonality is None else np.asarray(source.seasonality)
-            weight = _hour_weights(open_share, source.business_hours_share)
-            intensity = rate_per_hour * season[month_index] * weight * np.diff(edges)
-            cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
+            cumulative = _inbound_intensity(
+                *grid, source.leads_per_week, source.seasonality, source.business_hours_share
+            )
             spacings = _cumulative_exponentials(rng, cumulative[-1])
             arrivals = np.interp(spacings, cumulative, edges)
             account = np.full(len(arrivals), -1, dtype=np.int32)
@@ -223,6 +224,12 @@ def draw_outbound(
 
 
 def _empty_attempts() -> pd.DataFrame:
+    """The attempt log of a run without outbound sources (a copy of one made per process)."""
+    return _no_attempts().copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _no_attempts() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "source": pd.Series(dtype=object),
@@ -234,15 +241,45 @@ def _empty_attempts() -> pd.DataFrame:
     )
 
 
-def _hour_grid(scenario: Scenario, horizon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hourly edges over the horizon, each hour's calendar month, and its open share."""
+@functools.lru_cache(maxsize=8)
+def _hour_grid(
+    calendar: Calendar, start_date: dt.date, horizon: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hourly edges over the horizon, each hour's calendar month, and its open share.
+
+    Made once per calendar, start and horizon (a replication's scenario arrives as a new
+    copy, so the key is its content); the arrays are read-only."""
     edges = np.append(np.arange(0.0, horizon, 1.0), horizon)
-    start = np.datetime64(scenario.start_date, "h")
+    start = np.datetime64(start_date, "h")
     months = (start + edges[:-1].astype("timedelta64[h]")).astype("datetime64[M]")
     month_index = months.astype(np.int64) % 12
-    calendar = WorkCalendar(scenario.calendar, scenario.start_date, horizon + 24.0)
-    open_share = np.diff(calendar.working_hours_array(edges)) / np.diff(edges)
-    return edges, month_index, open_share
+    work = WorkCalendar(calendar, start_date, horizon + 24.0)
+    open_share = np.diff(work.working_hours_array(edges)) / np.diff(edges)
+    return _read_only(edges), _read_only(month_index), _read_only(open_share)
+
+
+@functools.lru_cache(maxsize=32)
+def _inbound_intensity(
+    calendar: Calendar,
+    start_date: dt.date,
+    horizon: float,
+    leads_per_week: float,
+    seasonality: tuple[float, ...] | None,
+    business_hours_share: float | None,
+) -> np.ndarray:
+    """An inbound source's expected arrivals from the start to each hour edge (0 first):
+    made once per source and calendar like :func:`_hour_grid`; read-only."""
+    edges, month_index, open_share = _hour_grid(calendar, start_date, horizon)
+    rate_per_hour = leads_per_week / HOURS_PER_WEEK
+    season = np.ones(12) if seasonality is None else np.asarray(seasonality)
+    weight = _hour_weights(open_share, business_hours_share)
+    intensity = rate_per_hour * season[month_index] * weight * np.diff(edges)
+    return _read_only(np.concatenate([[0.0], np.cumsum(intensity)]))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def _hour_weights(open_share: np.ndarray, business_share: float | None) -> np.ndarray:

@@ -218,25 +218,28 @@ def settle_outcomes(columns: dict[str, np.ndarray]) -> None:
 
 def team_levels(teams: dict[str, Team], scenario: Scenario) -> pd.DataFrame:
     """Weekly occupancy (busy slots / slots), mean queue length and the person-hours the
-    team's heads were on duty (paid shift and overtime hours worked) for each team."""
-    frames = []
+    team's heads were on duty (paid shift and overtime hours worked) for each team.
+
+    Each team's columns are made apart and joined into one frame (a frame per team and
+    their concatenation cost more than the arrays)."""
+    parts: dict[str, list[np.ndarray]] = {
+        "team": [],
+        "week": [],
+        "occupancy": [],
+        "queue_length": [],
+        "on_duty_hours": [],
+    }
     for name, team in teams.items():
         busy = team.busy_area()
         weeks = np.arange(len(busy))
         width = np.minimum(HOURS_PER_WEEK, scenario.horizon_hours - weeks * HOURS_PER_WEEK)
         slots = max(team.slots, 1)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "team": name,
-                    "week": weeks,
-                    "occupancy": busy / (width * slots),
-                    "queue_length": team.queue_area() / width,
-                    "on_duty_hours": team.on_duty_hours(),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+        parts["team"].append(np.full(len(weeks), name, dtype=object))
+        parts["week"].append(weeks)
+        parts["occupancy"].append(busy / (width * slots))
+        parts["queue_length"].append(team.queue_area() / width)
+        parts["on_duty_hours"].append(np.asarray(team.on_duty_hours()))
+    return pd.DataFrame({name: np.concatenate(arrays) for name, arrays in parts.items()})
 
 
 def capacity_table(teams: dict[str, Team], horizon: float) -> list[tuple]:
