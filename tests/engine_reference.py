@@ -9,6 +9,7 @@ import pandas as pd
 
 from funnelsim.engine.calendar import WorkCalendar
 from funnelsim.engine.fates import HOURS_PER_WEEK, _hour_weights
+from funnelsim.engine.ledger import floor32
 from funnelsim.scenario.models import Scenario
 
 
@@ -34,10 +35,13 @@ def team_levels(teams: dict, scenario: Scenario) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def terms_table(rows: list[dict[str, np.ndarray]]) -> pd.DataFrame:
-    """One frame per round of terms, concatenated, then churned terms' next ARR set to 0."""
+def terms_table(rows: list[dict[str, np.ndarray]], stored: tuple[str, ...]) -> pd.DataFrame:
+    """One frame per round of terms, concatenated, then churned terms' next ARR set to 0
+    and the ``stored`` columns replaced by their float32 values one by one."""
     terms = pd.concat([pd.DataFrame(row) for row in rows], ignore_index=True)
     terms.loc[terms["status"].isin(["churned"]), "next_arr"] = 0.0
+    for name in stored:
+        terms[name] = floor32(terms[name].to_numpy())
     return terms
 
 

@@ -15,6 +15,7 @@ import pytest
 import funnelsim as fs
 from funnelsim.bundled import resolve_scenario
 from funnelsim.engine import customers, fates, results_tables
+from funnelsim.engine.customer_phase import TERM_HOURS
 from funnelsim.scenario.loading import load_scenario
 from funnelsim.scenario.models import OutboundSource
 
@@ -43,10 +44,12 @@ def test_team_levels_and_terms_equal_the_plain_frames(scenario, monkeypatch) -> 
         seen["levels"] += len(teams)
         return made
 
-    def terms(rows):
-        made = terms_table(rows)
+    def terms(rows, stored):
+        made = terms_table(rows, stored)
+        assert stored == TERM_HOURS
         if rows:
-            pd.testing.assert_frame_equal(made, plain.terms_table(rows), check_exact=True)
+            expected = plain.terms_table(rows, stored)
+            pd.testing.assert_frame_equal(made, expected, check_exact=True)
         seen["rounds"] = max(seen["rounds"], len(rows))
         return made
 

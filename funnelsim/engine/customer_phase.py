@@ -123,6 +123,7 @@ def run_customers(
         *_cash_and_products(scenario, seed, columns, customers, churn_u, start, mature),
         mature=mature if mature.any() else None,
         upsell=_upsells(scenario, seed, source, columns["segment"], customers),
+        stored=TERM_HOURS,
     )
     columns["outcome"][customers] = result.outcome
     columns["seam"][customers] = result.seam
@@ -139,10 +140,7 @@ def run_customers(
         freeze(columns, (name,))
     lost = customers[result.outcome == LOST_AT_SEAM]
     columns["loss_time"][lost] = floor32(result.churn_time[result.outcome == LOST_AT_SEAM])
-    terms = result.terms
-    for name in TERM_HOURS:
-        terms[name] = floor32(terms[name].to_numpy())
-    return terms
+    return result.terms
 
 
 def _booked(value: np.ndarray, error: np.ndarray, rows: np.ndarray, kept: float) -> np.ndarray:

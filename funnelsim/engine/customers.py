@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from funnelsim.engine.fates import TermFate
-from funnelsim.engine.ledger import ACTIVE, CHURNED, LOST_AT_SEAM, REASON_CODE
+from funnelsim.engine.ledger import ACTIVE, CHURNED, LOST_AT_SEAM, REASON_CODE, floor32
 from funnelsim.scenario.distributions import Distribution
 from funnelsim.scenario.models import Scenario
 
@@ -64,6 +64,7 @@ def run_terms(
     churn_at: np.ndarray | None = None,
     mature: np.ndarray | None = None,
     upsell: Upsells | None = None,
+    stored: tuple[str, ...] = (),
 ) -> CustomerOutcome:
     """Play every customer's terms from its invoice date until churn or the horizon.
 
@@ -79,7 +80,8 @@ def run_terms(
     later months bill in full) and ``churn_at`` the time its monthly churn strikes (inf:
     never). Monthly churn ends a customer mid-term at a month end; at a term's end the
     renewal decision applies to those still there. A term is invoiced upfront in full
-    (its ramped months included) and never refunded.
+    (its ramped months included) and never refunded. The terms table's ``stored`` time
+    columns are held as stored (rounded down once to float32, ``floor32``).
     """
     horizon = scenario.horizon_hours
     seam3, seam4 = scenario.seam3, scenario.seam4
@@ -210,17 +212,23 @@ def run_terms(
         invoiced,
         revenue,
         n_terms,
-        _terms_table(rows),
+        _terms_table(rows, stored),
     )
 
 
-def _terms_table(rows: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+def _terms_table(rows: list[dict[str, np.ndarray]], stored: tuple[str, ...] = ()) -> pd.DataFrame:
     """The terms of every round as one frame (each round's columns joined first: a frame
-    per round and their concatenation cost more); a churned term's next ARR is 0."""
+    per round and their concatenation cost more); a churned term's next ARR is 0, the
+    ``stored`` columns rounded down to float32 before the frame is made."""
     if not rows:
-        return _empty_terms()
+        terms = _empty_terms()
+        for name in stored:
+            terms[name] = floor32(terms[name].to_numpy())
+        return terms
     columns = {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
     columns["next_arr"][columns["status"] == "churned"] = 0.0
+    for name in stored:
+        columns[name] = floor32(columns[name])
     return pd.DataFrame(columns)
 
 
