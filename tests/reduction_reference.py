@@ -9,6 +9,8 @@ current public one, which is pinned on its own.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -772,3 +774,36 @@ def timeseries(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     for name in CASH_COLUMNS:
         table[name] = cash[name].to_numpy()
     return table
+
+
+def calendar_months_table(start: dt.date, horizon: float) -> tuple[np.ndarray, pd.DataFrame]:
+    """The calendar months with pandas' date range and periods."""
+    first = pd.Timestamp(start)
+    last = first + pd.Timedelta(hours=horizon)
+    firsts = pd.date_range(first + pd.offsets.MonthBegin(1), last, freq="MS", inclusive="left")
+    starts = pd.DatetimeIndex([first, *firsts])
+    hours = np.array([(day - first) / pd.Timedelta(hours=1) for day in starts], dtype=float)
+    edges = np.append(hours, horizon)
+    periods = starts.to_period("M")
+    labels = pd.DataFrame(
+        {
+            "month": periods.strftime("%Y-%m"),
+            "quarter": [f"{p.year}-Q{p.quarter}" for p in periods],
+            "start": starts.date,
+            "days": np.diff(edges) / HOURS_PER_DAY,
+        }
+    )
+    return edges, labels
+
+
+def quarter_edges_of(start: dt.date, horizon: float) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The forecast's quarters from the calendar months, the last one's end by periods."""
+    edges, months = calendar_months_table(start, horizon)
+    first = np.flatnonzero(months["quarter"].ne(months["quarter"].shift()).to_numpy())
+    labels = months["quarter"].iloc[first].tolist()
+    bounds = np.append(edges[first], horizon)
+    last = pd.Period(labels[-1], freq="Q").end_time.normalize() + pd.Timedelta(days=1)
+    run_end = pd.Timestamp(start) + pd.Timedelta(hours=horizon)
+    if last > run_end and len(labels) > 1:
+        return bounds[:-1], tuple(labels[:-1])
+    return bounds, tuple(labels)

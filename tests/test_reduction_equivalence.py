@@ -9,6 +9,8 @@ each also with every seam made perfect."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +25,7 @@ from funnelsim.analysis.capacity import headroom, peak_occupancy, team_occupancy
 from funnelsim.analysis.cashflow import _headcount_steps, cash_metrics, cashflow
 from funnelsim.analysis.deferral import deferral
 from funnelsim.analysis.forecast import (
+    _quarter_edges,
     fit_stage_weights,
     forecast_errors,
     forecast_part,
@@ -38,7 +41,12 @@ from funnelsim.analysis.leakage import (
 )
 from funnelsim.analysis.revenue import retention, unit_economics
 from funnelsim.analysis.saturation import _quarterly_load
-from funnelsim.analysis.timeseries import arr_bridge, calendar_months, timeseries
+from funnelsim.analysis.timeseries import (
+    _calendar_months,
+    arr_bridge,
+    calendar_months,
+    timeseries,
+)
 from funnelsim.analysis.timing import first_response
 from funnelsim.bundled import resolve_scenario
 from funnelsim.experiment.replications import replication_seeds, run_replication
@@ -199,3 +207,24 @@ def test_group_sums_equal_pandas_groupby_sums(rows: list[tuple[int, float, float
     expected = pd.DataFrame(values).groupby(codes).sum().reindex(range(6), fill_value=0.0)
     np.testing.assert_array_equal(group_sums(codes, values, 6), expected.to_numpy())
     np.testing.assert_array_equal(group_sums(codes, values[:, 0], 6), expected[0].to_numpy())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2090, 12, 31)),
+    hours=st.one_of(
+        st.integers(1, 3 * 365).map(lambda days: days * 24.0),
+        st.floats(0.5, 4000 * 24.0, allow_nan=False, allow_infinity=False),
+    ),
+)
+def test_calendar_months_and_quarters_equal_pandas_periods(start: dt.date, hours: float) -> None:
+    """Months and quarters stepped with ``datetime`` are those of pandas' date ranges and
+    periods: the same edges, labels, dates and dtypes, and the same last quarter kept."""
+    edges, labels = _calendar_months.__wrapped__(start, hours)
+    expected_edges, expected = plain.calendar_months_table(start, hours)
+    np.testing.assert_array_equal(edges, expected_edges)
+    pd.testing.assert_frame_equal(labels, expected, check_exact=True)
+    bounds, quarters = _quarter_edges.__wrapped__(start, hours)
+    expected_bounds, expected_quarters = plain.quarter_edges_of(start, hours)
+    np.testing.assert_array_equal(bounds, expected_bounds)
+    assert quarters == expected_quarters

@@ -83,12 +83,15 @@ def _quarter_edges(start: dt.date, horizon: float) -> tuple[np.ndarray, tuple[st
     """:func:`quarter_edges` made once per start date and horizon (a replication asks for
     them several times); callers get copies."""
     edges, months = calendar_months(start, horizon)
-    first = np.flatnonzero(months["quarter"].ne(months["quarter"].shift()).to_numpy())
-    labels = months["quarter"].iloc[first].tolist()
+    quarter = months["quarter"].tolist()
+    first = [i for i, label in enumerate(quarter) if i == 0 or label != quarter[i - 1]]
+    labels = [quarter[i] for i in first]
     bounds = np.append(edges[first], horizon)
-    last = pd.Period(labels[-1], freq="Q").end_time.normalize() + pd.Timedelta(days=1)
-    run_end = pd.Timestamp(start) + pd.Timedelta(hours=horizon)
-    if last > run_end and len(labels) > 1:
+    # The last quarter is whole if the run reaches the next quarter's first day.
+    last_start = months["start"].iloc[first[-1]]
+    month = last_start.month - (last_start.month - 1) % 3 + 3
+    after = dt.date(last_start.year + (month > 12), (month - 1) % 12 + 1, 1)
+    if (after - start).days * 24.0 > horizon and len(labels) > 1:
         return bounds[:-1], tuple(labels[:-1])
     return bounds, tuple(labels)
 
