@@ -123,12 +123,13 @@ def test_row_stream_reads_the_same_rows_as_one_draw(sources, piece, data) -> Non
     source = np.array(sources, dtype=np.int16) - 1  # -1: the starting book's rows
     names = ("a", "b", "c")
     rows = np.array(sorted(data.draw(st.sets(st.integers(0, len(source) - 1)))), dtype=np.int64)
-    columns = [0, 5, 29]
-    whole = draw_rows(3, FATE_STREAM, source, names, 30, rows, columns)
-    stream = RowStream(3, FATE_STREAM, source, names, 30)
-    parts = [stream.take(rows[lo : lo + piece], columns) for lo in range(0, len(rows), piece)]
-    got = np.hstack(parts) if parts else np.empty((len(columns), 0))
-    np.testing.assert_array_equal(got, whole)
+    # Some columns, and every column in order (read as a view of each block's rows).
+    for columns in ([0, 5, 29], list(range(30))):
+        whole = draw_rows(3, FATE_STREAM, source, names, 30, rows, columns)
+        stream = RowStream(3, FATE_STREAM, source, names, 30)
+        parts = [stream.take(rows[lo : lo + piece], columns) for lo in range(0, len(rows), piece)]
+        got = np.hstack(parts) if parts else np.empty((len(columns), 0))
+        np.testing.assert_array_equal(got, whole)
 
 
 def test_row_stream_refuses_going_back(monkeypatch) -> None:

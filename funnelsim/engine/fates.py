@@ -401,9 +401,11 @@ class RowStream:
         self._state: dict[int, tuple[np.random.Generator, int, np.ndarray]] = {}
 
     def take(self, rows: np.ndarray, columns: list[int]) -> np.ndarray:
-        """The cells (``columns`` x ``rows``) of ``rows`` (sorted row indices)."""
+        """The cells (``columns`` x ``rows``) of ``rows`` (strictly increasing row indices)."""
         out = np.empty((len(columns), len(rows)))
         row_source = self.source[rows]
+        # Every column in order, or consecutive rows of a block: read as views, not copies.
+        every = list(columns) == list(range(self.width))
         for index in np.unique(row_source).tolist():
             at = np.flatnonzero(row_source == index)
             rank = self.rank[rows[at]]
@@ -411,7 +413,12 @@ class RowStream:
             while lo < len(at):
                 begin, block = self._block(int(index), int(rank[lo]))
                 hi = lo + int(np.searchsorted(rank[lo:], begin + len(block)))
-                out[:, at[lo:hi]] = block[rank[lo:hi] - begin][:, columns].T
+                first, last = int(rank[lo]) - begin, int(rank[hi - 1]) - begin
+                if last - first == hi - lo - 1:
+                    cells = block[first : last + 1]
+                else:
+                    cells = block[rank[lo:hi] - begin]
+                out[:, at[lo:hi]] = (cells if every else cells[:, columns]).T
                 lo = hi
         return out
 
