@@ -230,6 +230,7 @@ def _empty_attempts() -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=1)
 def _no_attempts() -> pd.DataFrame:
+    """The empty attempt log, made once (its categorical columns cost ~0.4 ms a frame)."""
     return pd.DataFrame(
         {
             "source": pd.Series(dtype=object),
@@ -278,6 +279,7 @@ def _inbound_intensity(
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
+    """``array``, locked against writes: a cached array is shared by every run."""
     array.flags.writeable = False
     return array
 
