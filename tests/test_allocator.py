@@ -95,3 +95,21 @@ def test_a_run_gives_the_same_ledger_with_and_without_the_settings() -> None:
     if sys.platform.startswith("linux") and heap._libc() is not None:
         assert tuned == "True"
     assert tuned_digest == plain_digest
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_the_c_library_is_found_without_starting_a_process(monkeypatch) -> None:
+    """Each new worker looks libc up: from the process's own symbols, not by running
+    ``ldconfig`` (a library search starts it in a subprocess)."""
+
+    def no_process(*args, **kwargs):
+        raise AssertionError("a subprocess was started to find libc")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    heap._libc.cache_clear()
+    try:
+        libc = heap._libc()
+    finally:
+        heap._libc.cache_clear()
+    if libc is not None:
+        assert hasattr(libc, "malloc_trim")
