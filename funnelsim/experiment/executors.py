@@ -76,6 +76,8 @@ class _Prestarted:
     the function, the jobs and each future's job index."""
 
     pool: ProcessPoolExecutor
+    # Its processes when forked (then all started by the first job), else None.
+    processes: list[multiprocessing.process.BaseProcess] | None
     ahead: tuple[Callable[..., Any], list[tuple], dict[Future, int]] | None = None
 
 
@@ -104,8 +106,12 @@ def prestarted_pool(workers: int) -> Iterator[None]:
     # Objects alive now are left out of the garbage collector's scans (here and in the
     # forked workers, whose scans would otherwise copy the pages they touch).
     gc.freeze()
-    entry = _Prestarted(_new_pool(workers))
-    entry.pool.submit(int)  # starts the processes (all of them at once when forked)
+    before = set(multiprocessing.active_children())
+    context = _pool_context()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool.submit(int)  # starts the processes (all of them at once when forked)
+    started = [p for p in multiprocessing.active_children() if p not in before]
+    entry = _Prestarted(pool, started if context is not None else None)
     _prestarted[workers] = entry
     try:
         yield
@@ -113,7 +119,10 @@ def prestarted_pool(workers: int) -> Iterator[None]:
         gc.unfreeze()
         if _prestarted.get(workers) is entry:
             del _prestarted[workers]
-            entry.pool.shutdown(wait=True, cancel_futures=True)
+        # Untaken, or taken by a run that let its workers exit without waiting for them.
+        pool.shutdown(wait=True, cancel_futures=True)
+        for process in entry.processes or ():
+            process.join()
 
 
 def submit_ahead(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int) -> None:
@@ -129,20 +138,21 @@ def submit_ahead(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int) ->
 
 def _take_pool(
     workers: int, fn: Callable[..., Any], jobs: Sequence[tuple], pending: list[int]
-) -> tuple[ProcessPoolExecutor, dict[Future, int] | None]:
+) -> tuple[ProcessPoolExecutor, dict[Future, int] | None, bool]:
     """The prestarted pool of ``workers`` processes if there is one, with the futures of
     the jobs queued on it ahead when they are the ``pending`` jobs (else those are
-    cancelled), or a new pool of at most one process per job."""
+    cancelled), or a new pool of at most one process per job; and whether the run may let
+    its workers exit without waiting (a forked prestarted pool: its block waits)."""
     entry = _prestarted.pop(workers, None)
     if entry is None:
-        return _new_pool(min(workers, len(pending))), None
+        return _new_pool(min(workers, len(pending))), None, False
     if entry.ahead is not None:
         ahead_fn, ahead_jobs, futures = entry.ahead
         if ahead_fn is fn and len(pending) == len(jobs) and ahead_jobs == list(jobs):
-            return entry.pool, futures
+            return entry.pool, futures, entry.processes is not None
         for future in futures:
             future.cancel()
-    return entry.pool, None
+    return entry.pool, None, entry.processes is not None
 
 
 def execute(
@@ -184,8 +194,9 @@ def _on_local_pool(
     while len(results) < len(jobs):
         pending = [i for i in range(len(jobs)) if i not in results]
         try:
-            pool, ahead = _take_pool(workers, fn, jobs, pending)
-            with pool:
+            pool, ahead, let_go = _take_pool(workers, fn, jobs, pending)
+            completed = False
+            try:
                 futures = ahead or {pool.submit(fn, *jobs[i]): i for i in pending}
                 try:
                     while futures:
@@ -200,6 +211,11 @@ def _on_local_pool(
                     # queued jobs, so only the ones in flight are waited for.
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
+                completed = True
+            finally:
+                # The workers of a prestarted pool exit while the caller goes on with the
+                # results (its block waits for them at its end).
+                pool.shutdown(wait=not (let_go and completed))
         except BrokenProcessPool:
             restarts += 1
             if restarts > MAX_POOL_RESTARTS:
