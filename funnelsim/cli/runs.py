@@ -118,7 +118,7 @@ def run(
             from funnelsim.excel import fill_xlsx, results_sheets, stage_xlsx
 
             workbook = outputs.enter_context(stage_xlsx(xlsx_path, force))
-        if not execution.scheduler:  # the same jobs as the run below makes
+        if not execution.scheduler and execution.workers > 1:  # the jobs the run makes
             jobs = replication_jobs(
                 spec, execution.reps, execution.seed, (), keep_ledgers, tables=output_tables
             )
