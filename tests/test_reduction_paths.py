@@ -669,3 +669,36 @@ def test_the_cli_writes_the_results_folder_write_results_writes(
             )
         elif name != "summary.json" and not name.startswith("."):
             assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+
+
+def test_the_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
+    """A terminal gets the bar (its plain-text description, and the jobs done); a file or
+    pipe, where a transient bar is never seen, gets none: no output, and a command run
+    with its output piped never loads rich's progress module."""
+    import io
+    import subprocess
+
+    from rich.console import Console
+
+    from funnelsim.report.progress import progress_bar
+
+    for terminal in (True, False):
+        out = io.StringIO()
+        console = Console(file=out, force_terminal=terminal, width=80)
+        with progress_bar(console, 2, "simulating [b]x") as advance:
+            advance()
+            advance()
+        shown = out.getvalue()
+        assert ("simulating [b]x" in shown and "2/2" in shown) if terminal else shown == ""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({"name": "piped", **SCENARIO}))
+    code = (
+        "import sys\nfrom funnelsim.cli import entry\n"
+        f"sys.argv = ['funnelsim', 'run', {str(path)!r}, '--reps', '2', '--workers', '1', "
+        f"'-o', {str(tmp_path / 'out')!r}]\n"
+        "try:\n    entry()\nexcept SystemExit:\n    pass\n"
+        "print('rich.progress' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
+    assert (tmp_path / "out" / "summary.csv").exists()
