@@ -8,10 +8,11 @@ replications and workers -- one per CPU --, its results folder written), beside 
 run on one worker (``--workers 1``: serial, in the command's own process). The target is
 ``funnelsim run`` at most 1.0 s wall.
 
-``measure_run_phases`` splits the default run (fresh processes again) into its imports,
-the replications (simulation and per-replication reductions, in the workers), writing the
-results folder, printing the tables and the rest, each in wall seconds, with the main
-process's CPU seconds and the workers'.
+``measure_run_phases`` splits the default run (fresh processes again) into its start
+(imports, loading, forking the workers: until the first replication is queued), the
+replications (simulation and per-replication reductions, in the workers: until the last
+result is in), writing the results folder and the rest (committing, printing), each in
+wall seconds, with the main process's CPU seconds and the workers'.
 
 Before measuring, the package's bytecode is compiled (``compileall``), as an installed
 package has it: a development checkout run with ``PYTHONDONTWRITEBYTECODE`` would
@@ -41,30 +42,53 @@ COMMANDS: dict[str, list[str]] = {
     "funnelsim run": [FUNNELSIM, "run"],
     "funnelsim run --workers 1": [FUNNELSIM, "run", "--workers", "1"],
 }
-# ``funnelsim run`` in one process, its phases timed by wrapping the functions the command
-# calls; prints the phases as JSON, last, on stderr.
+# ``funnelsim run`` in one process, its phases timed from marks set by wrapping what the
+# command calls: the start until the first replication is queued (imports, loading the
+# scenario, forking the workers, staging the outputs), the replications until the last
+# result is in, writing the results folder, and the rest (committing, printing); prints
+# the phases as JSON, last, on stderr. Only modules the command loads before its workers
+# start are imported here first.
 RUN_IN_PHASES = """
 import time
 start = time.perf_counter()
 import json, resource, sys
-import funnelsim.api, funnelsim.cli, funnelsim.output, funnelsim.report.terminal
-phases = {"imports": time.perf_counter() - start}
-cpu = {"imports": time.process_time()}
+import funnelsim.cli
+import funnelsim.experiment.executors as executors
+import funnelsim.experiment.replications as replications
+import funnelsim.output as output
+marks = {}
+cpu = {}
 
-def timed(module, name, phase):
-    plain = getattr(module, name)
-    def wrapper(*args, **kwargs):
-        began, cpu_began = time.perf_counter(), time.process_time()
-        try:
-            return plain(*args, **kwargs)
-        finally:
-            phases[phase] = phases.get(phase, 0.0) + time.perf_counter() - began
-            cpu[phase] = cpu.get(phase, 0.0) + time.process_time() - cpu_began
-    setattr(module, name, wrapper)
+plain_submit = executors.ProcessPoolExecutor.submit
+def submit(self, fn, /, *args, **kwargs):
+    if fn is replications.run_replication:
+        marks.setdefault("queued", time.perf_counter())
+    return plain_submit(self, fn, *args, **kwargs)
+executors.ProcessPoolExecutor.submit = submit
 
-timed(funnelsim.api, "run", "replications")
-timed(funnelsim.output, "fill_results", "writing")
-timed(funnelsim.report.terminal, "print_results", "printing")
+plain_execute = replications.execute
+def execute(fn, jobs, *args, on_done=None, **kwargs):
+    marks.setdefault("queued", time.perf_counter())
+    count = [0]
+    def done(index, result):
+        count[0] += 1
+        if count[0] == len(jobs):
+            marks["last"] = time.perf_counter()
+        if on_done:
+            on_done(index, result)
+    return plain_execute(fn, jobs, *args, on_done=done, **kwargs)
+replications.execute = execute
+
+plain_fill = output.fill_results
+def fill_results(*args, **kwargs):
+    began, cpu_began = time.perf_counter(), time.process_time()
+    try:
+        return plain_fill(*args, **kwargs)
+    finally:
+        marks["writing"] = time.perf_counter() - began
+        cpu["writing"] = time.process_time() - cpu_began
+output.fill_results = fill_results
+
 sys.argv = ["funnelsim", *sys.argv[1:]]
 try:
     funnelsim.cli.entry()
@@ -72,16 +96,20 @@ except SystemExit as exit:
     if exit.code:
         raise
 finally:
-    phases["total"] = time.perf_counter() - start
-    phases["other"] = phases["total"] - sum(
-        phases.get(name, 0.0) for name in ("imports", "replications", "writing", "printing")
-    )
+    total = time.perf_counter() - start
+    phases = {
+        "start": marks["queued"] - start,
+        "replications": marks["last"] - marks["queued"],
+        "writing": marks.get("writing", 0.0),
+    }
+    phases["rest"] = total - sum(phases.values())
+    phases["total"] = total
     cpu["main_process"] = time.process_time()
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu["workers"] = workers.ru_utime + workers.ru_stime
     print(json.dumps({"wall": phases, "cpu": cpu}), file=sys.stderr)
 """
-PHASES = ("imports", "replications", "writing", "printing", "other", "total")
+PHASES = ("start", "replications", "writing", "rest", "total")
 
 
 def _timed(command: list[str], cwd: Path) -> tuple[float, float, str]:

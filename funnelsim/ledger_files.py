@@ -158,16 +158,19 @@ class PartWriter:
     waits for the files. Consecutive parts are written as one row group once they hold
     ``ROW_GROUP_ROWS`` rows (a row group per part costs a quarter more time and a tenth
     more bytes at the baseline's size), and let go once written, so the parts of a run are
-    never all in memory at once. From the first part whose column types differ from the
-    first part's, a file keeps its parts and is written again at the end as
-    ``write_tables`` writes it (the rows written before read back from the file).
+    never all in memory at once. Given the run's ``count`` of parts, the last row groups
+    are written as soon as the last part is in (while the caller writes other files).
+    From the first part whose column types differ from the first part's, a file keeps its
+    parts and is written again at the end as ``write_tables`` writes it (the rows written
+    before read back from the file).
 
     A context manager: leaving it (on an error too) stops the threads and closes the
     files before the folder they are in is committed or removed.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, count: int | None = None) -> None:
         self.folder = folder
+        self.count = count
         self.waiting: dict[int, dict[str, pa.Table]] = {}  # added before an earlier part
         self.added = 0
         self.written = 0  # the parts 0 .. written - 1 are queued for writing
@@ -203,6 +206,9 @@ class PartWriter:
             for name in LEDGER_TABLES:
                 self._submit(name, self._append, name, ready.pop(name))
             self.written += 1
+        if self.written == self.count:
+            for name in LEDGER_TABLES:
+                self._submit(name, self._write_batch, name)
 
     def _submit(self, name: str, work: Callable[..., None], *args: object) -> None:
         """Queue ``work`` on the file's thread (started again after ``wait``)."""

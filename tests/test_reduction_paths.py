@@ -420,17 +420,17 @@ def _read_back(folder: Path) -> dict[str, pa.Table]:
 
 
 def _written_at_the_end_and_streamed(
-    tmp_path: Path, parts: list[dict[str, pa.Table]], order: tuple[int, ...]
+    tmp_path: Path, parts: list[dict[str, pa.Table]], order: tuple[int, ...], told: bool = False
 ) -> tuple[Path, Path]:
     """The parts written by ``write_tables`` into one folder and streamed, added in
-    ``order``, into another."""
+    ``order``, into another (``told``: the writer knows how many parts come)."""
     plain, streamed = tmp_path / "plain", tmp_path / "streamed"
     plain.mkdir()
     streamed.mkdir()
     with ThreadPoolExecutor(2) as pool:
         for future in write_tables(parts, plain, pool):
             future.result()
-    with PartWriter(streamed) as writer:
+    with PartWriter(streamed, len(parts) if told else None) as writer:
         for index in order:
             writer.add(index, parts[index])
         writer.finish(len(parts))
@@ -452,18 +452,20 @@ def _batched(sizes: list[int], least: int) -> list[int]:
     return [*groups, rows] if rows else groups
 
 
+@pytest.mark.parametrize("told", [False, True])
 @pytest.mark.parametrize("least", [1, 15_000, 10**9])
 def test_parquet_parts_streamed_as_they_come_equal_the_files_written_at_the_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, least: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, least: int, told: bool
 ) -> None:
     """Parts added out of order, consecutive ones a row group once they hold ``least``
     rows, give the files ``write_tables`` gives (same tables, schemas and pandas
-    metadata) and the same stacked DataFrames."""
+    metadata) and the same stacked DataFrames, whether or not the writer was told how
+    many parts come."""
     monkeypatch.setattr("funnelsim.ledger_files.ROW_GROUP_ROWS", least)
     scenario = load_scenario(resolve_scenario(WITH_PLAN[0]), WITH_PLAN[1])
     results = fs.run(scenario, replications=4, seed=2, keep_ledgers=False, output_tables=True)
     parts = [rep.tables["parquet"] for rep in results.replications]  # type: ignore[index]
-    plain, streamed = _written_at_the_end_and_streamed(tmp_path, parts, (1, 3, 2, 0))
+    plain, streamed = _written_at_the_end_and_streamed(tmp_path, parts, (1, 3, 2, 0), told)
     expected, found = _read_back(plain), _read_back(streamed)
     for name in LEDGER_TABLES:
         assert found[name].schema.equals(expected[name].schema, check_metadata=True)
@@ -532,6 +534,106 @@ def test_streamed_parts_are_let_go_once_written_and_kept_only_when_types_differ(
         assert pd.read_parquet(tmp_path / name)["x"].tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
+@pytest.mark.parametrize("told", [False, True])
+def test_a_writer_told_the_count_writes_the_last_row_groups_once_the_last_part_is_in(
+    tmp_path: Path, told: bool
+) -> None:
+    """Told how many parts come, the writer writes the rows of the last parts when the
+    last one is added (before ``finish``); not told, it holds them for ``finish``."""
+    part = dict.fromkeys(LEDGER_TABLES, pa.table({"replication": [0], "x": [1.5]}))
+    with PartWriter(tmp_path, 2 if told else None) as writer:
+        writer.add(1, part)
+        writer.add(0, part)
+        writer.wait()
+        held = {name: len(batch) for name, batch in writer.batches.items()}
+        assert held == dict.fromkeys(LEDGER_TABLES, 0 if told else 2)
+        writer.finish(2)
+    for name in LEDGER_TABLES:
+        assert pd.read_parquet(tmp_path / name)["x"].tolist() == [1.5, 1.5]
+
+
+def _record(path: Path, value: int) -> int:
+    """A job that notes each call in a file (one line per call), for counting runs."""
+    with path.open("a") as calls:
+        calls.write(f"{value}\n")
+    return value * value
+
+
+def _calls(path: Path) -> list[int]:
+    return sorted(int(line) for line in path.read_text().split())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_jobs_queued_ahead_are_collected_by_the_run_and_run_once(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    jobs = [(calls, value) for value in range(6)]
+    with executors.prestarted_pool(2):
+        executors.submit_ahead(_record, jobs, 2)
+        found = executors.execute(_record, jobs, workers=2)
+    assert found == [value * value for value in range(6)]
+    assert _calls(calls) == list(range(6))
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_jobs_queued_ahead_that_the_run_does_not_ask_for_are_cancelled(tmp_path: Path) -> None:
+    """Other jobs than those queued ahead: the run's own are run (once each) and given
+    back; those queued ahead are cancelled (the ones already started may have run)."""
+    ahead, asked = tmp_path / "ahead", tmp_path / "asked"
+    with executors.prestarted_pool(2):
+        executors.submit_ahead(_record, [(ahead, 100 + value) for value in range(20)], 2)
+        found = executors.execute(_record, [(asked, value) for value in range(4)], workers=2)
+    assert found == [0, 1, 4, 9]
+    assert _calls(asked) == [0, 1, 2, 3]
+    assert multiprocessing.active_children() == []
+
+
+def test_nothing_is_queued_ahead_without_a_prestarted_pool_or_for_one_job(
+    tmp_path: Path,
+) -> None:
+    calls = tmp_path / "calls"
+    executors.submit_ahead(_record, [(calls, 1), (calls, 2)], 2)  # no pool started
+    with executors.prestarted_pool(2):
+        executors.submit_ahead(_record, [(calls, 3)], 2)  # run in this process by execute
+        assert executors._prestarted[2].ahead is None
+        assert executors.execute(_record, [(calls, 3)], workers=2) == [9]
+    assert _calls(calls) == [3]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_the_cli_run_executes_the_jobs_it_queued_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``funnelsim run`` queues its replications on the prestarted workers before the run
+    is called; the run collects exactly those: each replication is submitted once."""
+    submitted: list[object] = []
+
+    class Counting(executors.ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            submitted.append(fn)
+            return super().submit(fn, *args, **kwargs)
+
+    from funnelsim import api
+
+    plain_run = api.run
+    queued_when_called: list[int] = []
+
+    def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+        queued_when_called.append(submitted.count(run_replication))
+        return plain_run(*args, **kwargs)
+
+    monkeypatch.setattr(executors, "ProcessPoolExecutor", Counting)
+    monkeypatch.setattr("funnelsim.api.run", run)
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({"name": "ahead", **SCENARIO}))
+    args = ["run", str(path), "--reps", "3", "--workers", "2", "-o", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert queued_when_called == [3]  # all queued before the run was called
+    assert submitted.count(run_replication) == 3
+    assert (tmp_path / "out" / "ledger.parquet").exists()
+
+
 def test_finishing_before_every_part_is_in_is_an_error(tmp_path: Path) -> None:
     part = dict.fromkeys(LEDGER_TABLES, pa.table({"replication": [1]}))
     with PartWriter(tmp_path) as writer:
@@ -567,3 +669,36 @@ def test_the_cli_writes_the_results_folder_write_results_writes(
             )
         elif name != "summary.json" and not name.startswith("."):
             assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+
+
+def test_the_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
+    """A terminal gets the bar (its plain-text description, and the jobs done); a file or
+    pipe, where a transient bar is never seen, gets none: no output, and a command run
+    with its output piped never loads rich's progress module."""
+    import io
+    import subprocess
+
+    from rich.console import Console
+
+    from funnelsim.report.progress import progress_bar
+
+    for terminal in (True, False):
+        out = io.StringIO()
+        console = Console(file=out, force_terminal=terminal, width=80)
+        with progress_bar(console, 2, "simulating [b]x") as advance:
+            advance()
+            advance()
+        shown = out.getvalue()
+        assert ("simulating [b]x" in shown and "2/2" in shown) if terminal else shown == ""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({"name": "piped", **SCENARIO}))
+    code = (
+        "import sys\nfrom funnelsim.cli import entry\n"
+        f"sys.argv = ['funnelsim', 'run', {str(path)!r}, '--reps', '2', '--workers', '1', "
+        f"'-o', {str(tmp_path / 'out')!r}]\n"
+        "try:\n    entry()\nexcept SystemExit:\n    pass\n"
+        "print('rich.progress' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
+    assert (tmp_path / "out" / "summary.csv").exists()

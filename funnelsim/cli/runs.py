@@ -70,8 +70,12 @@ def run(
 ) -> None:
     """Simulate SCENARIO (a file or a bundled name; default: the bundled baseline) and show
     where revenue leaks."""
-    from funnelsim.experiment.executors import prestarted_pool
-    from funnelsim.experiment.replications import load_worker_modules
+    from funnelsim.experiment.executors import prestarted_pool, submit_ahead
+    from funnelsim.experiment.replications import (
+        load_worker_modules,
+        replication_jobs,
+        run_replication,
+    )
     from funnelsim.scenario.loading import load_scenario
 
     spec = load_scenario(scenario or default_scenario(), overrides)
@@ -89,20 +93,14 @@ def run(
         if path is not None and out_dir is not None:
             refuse_report_in_results(path, out_dir)
     with ExitStack() as outputs:
-        # The workers start (forked, with what they need loaded) while this process loads
-        # what only it needs, and before the progress bar's thread exists.
+        # The workers start (forked, with what they need loaded) before the progress bar's
+        # thread exists, and, once the outputs are staged (a bad target refused before any
+        # simulation), work on the run's jobs while this process loads what only it needs.
         load_worker_modules(output_tables)
         if not execution.scheduler:
             outputs.enter_context(prestarted_pool(execution.workers))
-        from rich.markup import escape
+        from funnelsim.output import stage_results
 
-        from funnelsim.api import run as run_scenario
-        from funnelsim.output import fill_results, stage_results, summary_document
-        from funnelsim.report.labels import DisplayNames
-        from funnelsim.report.progress import progress_bar
-        from funnelsim.report.terminal import print_leaks, print_results, print_warnings
-
-        console = console_for(as_json)
         staged = parts = None
         if out_dir is not None:
             staged = outputs.enter_context(stage_results(out_dir, force))
@@ -110,7 +108,7 @@ def run(
                 from funnelsim.ledger_files import PartWriter
 
                 assert staged.path is not None
-                parts = outputs.enter_context(PartWriter(staged.path))
+                parts = outputs.enter_context(PartWriter(staged.path, execution.reps))
         report_file = workbook = None
         if report_path is not None:  # the HTML report (and matplotlib) only when asked
             from funnelsim.report.html.files import stage_report
@@ -120,6 +118,20 @@ def run(
             from funnelsim.excel import fill_xlsx, results_sheets, stage_xlsx
 
             workbook = outputs.enter_context(stage_xlsx(xlsx_path, force))
+        if not execution.scheduler and execution.workers > 1:  # the jobs the run makes
+            jobs = replication_jobs(
+                spec, execution.reps, execution.seed, (), keep_ledgers, tables=output_tables
+            )
+            submit_ahead(run_replication, jobs, execution.workers)
+        from rich.markup import escape
+
+        from funnelsim.api import run as run_scenario
+        from funnelsim.output import fill_results, summary_document
+        from funnelsim.report.labels import DisplayNames
+        from funnelsim.report.progress import progress_bar
+        from funnelsim.report.terminal import print_leaks, print_results, print_warnings
+
+        console = console_for(as_json)
         description = f"simulating {DisplayNames.of(spec).title}"
         with progress_bar(console, execution.reps, description) as advance:
 

@@ -8,7 +8,9 @@ result is kept exactly once (by job index).
 ``available_cpus()`` is what the CLI caps ``--workers`` to. Local workers are forked on
 Linux while this process runs no other thread (they inherit its imports instead of
 repeating them), and ``prestarted_pool`` starts them ahead of the jobs, e.g. before a
-progress bar's thread exists. A Dask scheduler is checked
+progress bar's thread exists; ``submit_ahead`` queues a run's jobs on them before the run
+is called, so that they work while this process loads what only it needs. A Dask
+scheduler is checked
 before use: a malformed address, nothing answering, or a service that does not speak
 Dask's protocol within the connect timeout gives a ``SchedulerError``; a cluster left
 without workers for ``DASK_NO_WORKERS_SECONDS`` gives a ``WorkerLostError`` instead of
@@ -25,7 +27,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +70,18 @@ def available_cpus() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-_prestarted: dict[int, ProcessPoolExecutor] = {}
+@dataclass
+class _Prestarted:
+    """A pool started ahead of its run, and the jobs queued on it ahead (``submit_ahead``):
+    the function, the jobs and each future's job index."""
+
+    pool: ProcessPoolExecutor
+    # Its processes when forked (then all started by the first job), else None.
+    processes: list[multiprocessing.process.BaseProcess] | None
+    ahead: tuple[Callable[..., Any], list[tuple], dict[Future, int]] | None = None
+
+
+_prestarted: dict[int, _Prestarted] = {}
 
 
 def _pool_context() -> Any:
@@ -87,22 +106,53 @@ def prestarted_pool(workers: int) -> Iterator[None]:
     # Objects alive now are left out of the garbage collector's scans (here and in the
     # forked workers, whose scans would otherwise copy the pages they touch).
     gc.freeze()
-    pool = _new_pool(workers)
+    before = set(multiprocessing.active_children())
+    context = _pool_context()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     pool.submit(int)  # starts the processes (all of them at once when forked)
-    _prestarted[workers] = pool
+    started = [p for p in multiprocessing.active_children() if p not in before]
+    entry = _Prestarted(pool, started if context is not None else None)
+    _prestarted[workers] = entry
     try:
         yield
     finally:
         gc.unfreeze()
-        if _prestarted.get(workers) is pool:
+        if _prestarted.get(workers) is entry:
             del _prestarted[workers]
-            pool.shutdown(wait=True, cancel_futures=True)
+        # Untaken, or taken by a run that let its workers exit without waiting for them.
+        pool.shutdown(wait=True, cancel_futures=True)
+        for process in entry.processes or ():
+            process.join()
 
 
-def _take_pool(workers: int, jobs: int) -> ProcessPoolExecutor:
-    """A prestarted pool of ``workers`` processes if there is one, else a new pool of at
-    most one process per job."""
-    return _prestarted.pop(workers, None) or _new_pool(min(workers, jobs))
+def submit_ahead(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int) -> None:
+    """Queue ``fn(*job)`` for every job now on the prestarted pool of ``workers`` processes,
+    for the ``execute`` of the same function and jobs in the block to collect (none
+    there, or jobs that ``execute`` runs in this process: nothing is queued)."""
+    entry = _prestarted.get(workers)
+    if entry is None or entry.ahead is not None or workers <= 1 or len(jobs) <= 1:
+        return
+    futures = {entry.pool.submit(fn, *job): i for i, job in enumerate(jobs)}
+    entry.ahead = (fn, list(jobs), futures)
+
+
+def _take_pool(
+    workers: int, fn: Callable[..., Any], jobs: Sequence[tuple], pending: list[int]
+) -> tuple[ProcessPoolExecutor, dict[Future, int] | None, bool]:
+    """The prestarted pool of ``workers`` processes if there is one, with the futures of
+    the jobs queued on it ahead when they are the ``pending`` jobs (else those are
+    cancelled), or a new pool of at most one process per job; and whether the run may let
+    its workers exit without waiting (a forked prestarted pool: its block waits)."""
+    entry = _prestarted.pop(workers, None)
+    if entry is None:
+        return _new_pool(min(workers, len(pending))), None, False
+    if entry.ahead is not None:
+        ahead_fn, ahead_jobs, futures = entry.ahead
+        if ahead_fn is fn and len(pending) == len(jobs) and ahead_jobs == list(jobs):
+            return entry.pool, futures, entry.processes is not None
+        for future in futures:
+            future.cancel()
+    return entry.pool, None, entry.processes is not None
 
 
 def execute(
@@ -144,8 +194,10 @@ def _on_local_pool(
     while len(results) < len(jobs):
         pending = [i for i in range(len(jobs)) if i not in results]
         try:
-            with _take_pool(workers, len(pending)) as pool:
-                futures = {pool.submit(fn, *jobs[i]): i for i in pending}
+            pool, ahead, let_go = _take_pool(workers, fn, jobs, pending)
+            completed = False
+            try:
+                futures = ahead or {pool.submit(fn, *jobs[i]): i for i in pending}
                 try:
                     while futures:
                         done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -159,6 +211,11 @@ def _on_local_pool(
                     # queued jobs, so only the ones in flight are waited for.
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
+                completed = True
+            finally:
+                # The workers of a prestarted pool exit while the caller goes on with the
+                # results (its block waits for them at its end).
+                pool.shutdown(wait=not (let_go and completed))
         except BrokenProcessPool:
             restarts += 1
             if restarts > MAX_POOL_RESTARTS:

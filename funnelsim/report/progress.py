@@ -7,7 +7,6 @@ from contextlib import contextmanager
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 @contextmanager
@@ -16,7 +15,14 @@ def progress_bar(
 ) -> Iterator[Callable[[], None]]:
     """Yield an ``advance(*_)`` callable (usable as any ``on_done``); jobs done of ``total``.
 
-    ``description`` is plain text (it may hold a scenario name): never read as markup."""
+    ``description`` is plain text (it may hold a scenario name): never read as markup. A
+    console that shows no live display (a file or a pipe: the bar, transient, would never
+    be seen) gets no bar, so neither rich's progress module nor its refresh thread."""
+    if not (console.is_terminal or console.is_jupyter):
+        yield lambda *_: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
