@@ -4,6 +4,7 @@ every command and option, --json writes nothing, bundled scenarios by name."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -138,6 +139,36 @@ def test_the_console_script_exits_with_mains_code_and_the_objects_frozen(tmp_pat
         assert done.returncode == code_expected, done.stderr
         assert done.stderr.strip().splitlines()[-1] == "tracked 0"
         assert len(done.stderr.strip().splitlines()) == 1 + (code_expected == 2)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads listed by /proc")
+def test_the_console_script_starts_no_blas_threads_unless_told(tmp_path: Path) -> None:
+    """numpy's and scipy's OpenBLAS each start threads at import that spin ~0.1 s of CPU:
+    ``entry`` runs them on one thread, unless the environment sets their number."""
+    code = textwrap.dedent(
+        """
+        import atexit, os, sys
+        from funnelsim.cli import entry
+        atexit.register(lambda: print(
+            len(os.listdir("/proc/self/task")), "scipy.special" in sys.modules, file=sys.stderr
+        ))
+        sys.argv = ["funnelsim", "validate", "baseline"]
+        entry()
+        """
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    threads = {}
+    for told in (None, "2"):
+        env = environ if told is None else {**environ, "OPENBLAS_NUM_THREADS": told}
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        count, blas_loaded = done.stderr.split()
+        assert blas_loaded == "True"
+        threads[told] = int(count)
+    assert threads[None] == 1
+    assert threads["2"] > 1
 
 
 def test_every_option_has_help_and_every_command_examples() -> None:

@@ -7,6 +7,7 @@ matplotlib), so ``--help`` answers at once; each command imports what it needs.
 from __future__ import annotations
 
 import gc
+import os
 
 import click
 
@@ -37,7 +38,12 @@ def entry() -> None:
     """The ``funnelsim`` console script: ``main``, then the objects left are frozen out of
     the garbage collector, so that the interpreter's collections at exit do not scan every
     object the imports made (~0.15 s); the command has committed and closed its outputs
-    by then, and the OS frees the memory."""
+    by then, and the OS frees the memory.
+
+    OpenBLAS (numpy's and scipy's each) runs on one thread unless the environment says
+    otherwise: the commands do no linear algebra worth a thread, and each library's
+    threads, started at import, spin for ~0.1 s of CPU before they sleep."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         main()
     finally:
