@@ -144,7 +144,7 @@ def test_the_console_script_exits_with_mains_code_and_the_objects_frozen(tmp_pat
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads listed by /proc")
 def test_the_console_script_starts_no_blas_threads_unless_told(tmp_path: Path) -> None:
     """numpy's and scipy's OpenBLAS each start threads at import that spin ~0.1 s of CPU:
-    ``entry`` runs them on one thread, unless the environment sets their number."""
+    the command line runs them on one thread, unless the environment sets their number."""
     code = textwrap.dedent(
         """
         import atexit, os, sys

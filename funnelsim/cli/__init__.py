@@ -11,6 +11,12 @@ import os
 
 import click
 
+# OpenBLAS (numpy's and scipy's each) runs on one thread unless the environment says
+# otherwise: set before either is loaded (the commands load them, never this module). No
+# command does linear algebra worth a thread, and each library's threads, started when
+# it loads, spin ~0.1 s of CPU before they sleep.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from funnelsim.calibrate.commands import calibrate_command, check_fit_command
 from funnelsim.cli.common import Group
 from funnelsim.cli.examples import add_examples
@@ -38,12 +44,7 @@ def entry() -> None:
     """The ``funnelsim`` console script: ``main``, then the objects left are frozen out of
     the garbage collector, so that the interpreter's collections at exit do not scan every
     object the imports made (~0.15 s); the command has committed and closed its outputs
-    by then, and the OS frees the memory.
-
-    OpenBLAS (numpy's and scipy's each) runs on one thread unless the environment says
-    otherwise: the commands do no linear algebra worth a thread, and each library's
-    threads, started at import, spin for ~0.1 s of CPU before they sleep."""
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    by then, and the OS frees the memory. (OpenBLAS on one thread: see above.)"""
     try:
         main()
     finally:
