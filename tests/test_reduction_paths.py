@@ -479,6 +479,31 @@ def test_parquet_parts_streamed_as_they_come_equal_the_files_written_at_the_end(
     assert len(_batched(leads, least)) == {1: 4, 15_000: 2, 10**9: 1}[least]
 
 
+def test_files_encoded_in_large_batches_equal_those_of_arrows_default_batches(
+    tmp_path: Path,
+) -> None:
+    """The Parquet files, streamed or written at the end, hand the encoder a row group's
+    rows at a time: they read back as the files of pyarrow's default batches (1,024
+    values) with the same dictionaries, with the same schema, pandas metadata and values."""
+    scenario = load_scenario(resolve_scenario(WITH_PLAN[0]), WITH_PLAN[1])
+    results = fs.run(scenario, replications=3, seed=4, keep_ledgers=False, output_tables=True)
+    parts = [rep.tables["parquet"] for rep in results.replications]  # type: ignore[index]
+    at_the_end, streamed = _written_at_the_end_and_streamed(tmp_path, parts, (2, 0, 1), True)
+    for name in LEDGER_TABLES:
+        joined = pa.concat_tables([part[name] for part in parts])
+        dictionaries = [f.name for f in joined.schema if not pa.types.is_floating(f.type)]
+        pq.write_table(joined, tmp_path / name, use_dictionary=dictionaries)
+        expected = pq.read_table(tmp_path / name)
+        for folder in (at_the_end, streamed):
+            found = pq.read_table(folder / name)
+            assert found.schema.equals(expected.schema, check_metadata=True)
+            assert found.equals(expected)
+            columns = pq.ParquetFile(folder / name).metadata.row_group(0)
+            encodings = [columns.column(i).encodings for i in range(columns.num_columns)]
+            plain = pq.ParquetFile(tmp_path / name).metadata.row_group(0)
+            assert encodings == [plain.column(i).encodings for i in range(plain.num_columns)]
+
+
 def test_streamed_parts_whose_types_differ_are_written_as_at_the_end(tmp_path: Path) -> None:
     """A later part with other column types (a column of whole numbers, then one with a
     missing value) is refused by the first part's file, which is written again as
