@@ -12,7 +12,10 @@ run on one worker (``--workers 1``: serial, in the command's own process). The t
 (imports, loading, forking the workers: until the first replication is queued), the
 replications (simulation and per-replication reductions, in the workers: until the last
 result is in), writing the results folder and the rest (committing, printing), each in
-wall seconds, with the main process's CPU seconds and the workers'.
+wall seconds, with the main process's CPU seconds and the workers'; the main process's
+CPU is split by thread: its main thread, each kind of Python thread (the Parquet
+writers' ``ThreadPoolExecutor``, the pool's ``_ExecutorManagerThread`` receiving results
+and ``QueueFeederThread`` sending jobs) and the rest (native threads).
 
 Before measuring, the package's bytecode is compiled (``compileall``), as an installed
 package has it: a development checkout run with ``PYTHONDONTWRITEBYTECODE`` would
@@ -89,6 +92,21 @@ def fill_results(*args, **kwargs):
         cpu["writing"] = time.process_time() - cpu_began
 output.fill_results = fill_results
 
+# Each Python thread's CPU seconds when it ends, summed by kind (its class, or its name
+# without the numbers).
+import threading
+threads = {}
+plain_inner = threading.Thread._bootstrap_inner
+def inner(self):
+    try:
+        plain_inner(self)
+    finally:
+        kind = type(self).__name__
+        if kind == "Thread":
+            kind = self.name.rstrip("0123456789_-") or kind
+        threads[kind] = threads.get(kind, 0.0) + time.thread_time()
+threading.Thread._bootstrap_inner = inner
+
 sys.argv = ["funnelsim", *sys.argv[1:]]
 try:
     funnelsim.cli.entry()
@@ -96,6 +114,7 @@ except SystemExit as exit:
     if exit.code:
         raise
 finally:
+    cpu["main_thread"] = time.thread_time()
     total = time.perf_counter() - start
     phases = {
         "start": marks["queued"] - start,
@@ -105,6 +124,8 @@ finally:
     phases["rest"] = total - sum(phases.values())
     phases["total"] = total
     cpu["main_process"] = time.process_time()
+    cpu.update({"thread " + kind: seconds for kind, seconds in threads.items()})
+    cpu["other threads"] = cpu["main_process"] - cpu["main_thread"] - sum(threads.values())
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu["workers"] = workers.ru_utime + workers.ru_stime
     print(json.dumps({"wall": phases, "cpu": cpu}), file=sys.stderr)
@@ -167,14 +188,14 @@ def measure_run_phases(repeats: int = 3, args: tuple[str, ...] = ("run",)) -> di
     walls: dict[str, list[float]] = {name: [] for name in PHASES}
     cpus: dict[str, list[float]] = {"main_process": [], "workers": []}
     with tempfile.TemporaryDirectory() as scratch:
-        for _ in range(repeats):
+        for done in range(repeats):
             folder = Path(tempfile.mkdtemp(dir=scratch))
             _, _, stderr = _timed([PYTHON, "-c", RUN_IN_PHASES, *args], folder)
             found = json.loads(stderr.strip().splitlines()[-1])
             for name in PHASES:
                 walls[name].append(found["wall"].get(name, 0.0))
-            for name in cpus:
-                cpus[name].append(found["cpu"][name])
+            for name in {*cpus, *found["cpu"]} - {"writing"}:  # a kind missing counts 0
+                cpus.setdefault(name, [0.0] * done).append(found["cpu"].get(name, 0.0))
     return {
         "command": " ".join(["funnelsim", *args]),
         "repeats": repeats,
@@ -184,13 +205,17 @@ def measure_run_phases(repeats: int = 3, args: tuple[str, ...] = ("run",)) -> di
 
 
 def print_run_phases(figures: dict) -> None:
-    """:func:`measure_run_phases`'s figures in two lines."""
+    """:func:`measure_run_phases`'s figures in two lines (three with the threads)."""
     wall, cpu = figures["wall_median"], figures["cpu_median"]
     print(
         f"{figures['command']} (median wall s): "
         + ", ".join(f"{name} {wall[name]:.2f}" for name in PHASES)
     )
     print(f"  CPU s: main process {cpu['main_process']:.2f}, workers {cpu['workers']:.2f}")
+    if "main_thread" in cpu:
+        kinds = sorted(name for name in cpu if name.startswith("thread "))
+        split = ["main_thread", *kinds, "other threads"]
+        print("  main process by thread: " + ", ".join(f"{n} {cpu[n]:.2f}" for n in split))
 
 
 def print_startup(figures: dict) -> None:
