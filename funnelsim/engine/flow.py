@@ -156,6 +156,13 @@ class Flow:
         self._sdr_route, self._sdr_arrive = self.sdr.route, self.sdr.arrive
         self._ae_route, self._ae_arrive = self.ae.route, self.ae.arrive
         self._env_schedule = self.env.schedule
+        # Each stage's start and completion bound once: reading a method off ``self`` makes
+        # a new bound method every time, and these go with every item a team takes.
+        self._sdr_hold_fn, self._sdr_done_fn = self._sdr_hold, self._sdr_done
+        self._ae_hold_fn, self._ae_done_fn = self._ae_hold, self._ae_done
+        self._deal_desk_hold_fn = self._deal_desk_hold
+        self._deal_desk_done_fn = self._deal_desk_done
+        self._csm_hold_fn, self._csm_done_fn = self._csm_hold, self._csm_done
         self._csm_callbacks = (self._arrive_csm,)
         self._fallback_callbacks = (self._arrive_fallback,)
         self._sla = self.rules.sla_hours is not None
@@ -322,7 +329,7 @@ class Flow:
             return
         state[item] = QUEUED
         self.head[item] = head
-        self._sdr_arrive(item, head, self._sdr_hold, self._sdr_done)
+        self._sdr_arrive(item, head, self._sdr_hold_fn, self._sdr_done_fn)
 
     def _sla_check(self, item: int) -> None:
         state = self.state[item]
@@ -412,7 +419,7 @@ class Flow:
             self.reason[item] = REASON_CODE["disqualified"]
             self._loss_time[item] = now
             return
-        self._ae_arrive(item, head, self._ae_hold, self._ae_done)
+        self._ae_arrive(item, head, self._ae_hold_fn, self._ae_done_fn)
 
     def _enter_sales(self, item: int) -> None:
         """An opportunity open at the start joins its AE for the time it has left."""
@@ -459,7 +466,7 @@ class Flow:
                 self._contract_done(item, now)
             else:
                 head = self.deal_desk.route(self._segment[item])
-                self.deal_desk.arrive(item, head, self._deal_desk_hold, self._deal_desk_done)
+                self.deal_desk.arrive(item, head, self._deal_desk_hold_fn, self._deal_desk_done_fn)
         elif code == AE_DISQUALIFIED:
             self.outcome[item] = CLOSED_LOST
             self.reason[item] = REASON_CODE["disqualified"]
@@ -503,7 +510,7 @@ class Flow:
         head = self.csm.route(self._segment[item])
         if head < 0:
             return
-        self.csm.arrive(item, head, self._csm_hold, self._csm_done)
+        self.csm.arrive(item, head, self._csm_hold_fn, self._csm_done_fn)
 
     def _csm_hold(self, item: int, start: float) -> float:
         self._onboard_start[item] = start

@@ -240,7 +240,10 @@ class Team:
         queue = self.queues[head]
         pooled = self.pooled
         free = self.free_total if pooled else self.free[head]
-        if free > 0 and not queue and (self._always_open or self.calendar.next_open(now) <= now):
+        opening = now
+        if free > 0 and not self._always_open:
+            opening = self.calendar.next_open(now)
+        if free > 0 and not queue and opening <= now:
             # The common case: nothing waiting, a free slot and an open calendar: start
             # at once (as ``_fill`` starts a queued item).
             if pooled:
@@ -259,9 +262,13 @@ class Team:
         self.queued[head] += 1
         self._wait_up(now)
         if free > 0:
-            # Slots free but the queue waits for the calendar: ``_fill`` books the wake-up.
-            # (With no free slot ``_fill`` would do nothing.)
-            self._fill(head, now)
+            # Slots free: a closed calendar books the wake-up at its opening (what ``_fill``
+            # would do); an open one starts what it can. (With no free slot ``_fill`` would
+            # do nothing.)
+            if opening > now:
+                self._wake_at(opening)
+            else:
+                self._fill(head, now)
 
     def withdraw(self, item: int, head: int) -> None:
         """Take a queued item out (SLA re-routing); its queue entry is skipped lazily."""
