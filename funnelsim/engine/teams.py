@@ -157,6 +157,9 @@ class Team:
         self._wait_up = self.waiting.up
         self._env_schedule = env.schedule
         self._finish_callbacks = (self._finisher(routing, headcount),)
+        # Completions already processed, taken again for the next start: an event object
+        # made and freed per item cost more than setting its four fields.
+        self._spare: list[Completion] = []
         self._wake_callbacks = (self._on_wake,)
         self.n_weeks = n_weeks
         self.head_segments = head_segments
@@ -254,9 +257,14 @@ class Team:
             self._log_start(now)
             self._log_end(end)
             self._event_counter[0] += 1
-            self._env_schedule(
-                Completion(self._finish_callbacks, item, head, done), NORMAL, end - now
-            )
+            spare = self._spare
+            if spare:
+                event = spare.pop()
+                event.callbacks = self._finish_callbacks
+                event._value, event.head, event.done = item, head, done
+            else:
+                event = Completion(self._finish_callbacks, item, head, done)
+            self._env_schedule(event, NORMAL, end - now)
             return
         queue.append((item, hold, done))
         self.queued[head] += 1
@@ -298,6 +306,7 @@ class Team:
         queued = self.queued
         callbacks = self._finish_callbacks
         schedule = self._env_schedule
+        spare = self._spare
         while queue and free > 0:
             item, hold, done = queue.popleft()
             if withdrawn and (item, head) in withdrawn:
@@ -316,7 +325,13 @@ class Team:
             self._log_start(now)
             self._log_end(end)
             self._event_counter[0] += 1
-            schedule(Completion(callbacks, item, head, done), NORMAL, end - now)
+            if spare:
+                event = spare.pop()
+                event.callbacks = callbacks
+                event._value, event.head, event.done = item, head, done
+            else:
+                event = Completion(callbacks, item, head, done)
+            schedule(event, NORMAL, end - now)
 
     def _closed_until_opening(self, now: float) -> bool:
         """Whether the calendar is closed at ``now``; if so, wake the team at its opening."""
@@ -363,6 +378,7 @@ class Team:
         self.served += 1
         self.free[head] += 1
         event.done(event._value, now)
+        self._spare.append(event)
         if self.queues[head]:
             self._fill(head, now)
 
@@ -374,6 +390,7 @@ class Team:
         self.served += 1
         self.free[head] += 1
         event.done(event._value, now)
+        self._spare.append(event)
         if self.queues[head]:
             self._fill(head, now)
 
@@ -384,6 +401,7 @@ class Team:
         self.served += 1
         self.free_total += 1
         event.done(event._value, now)
+        self._spare.append(event)
         if self.queues[0]:
             self._fill(0, now)
 
