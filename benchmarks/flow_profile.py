@@ -7,7 +7,7 @@ is wrapped in a timer, so the times are inclusive (a completion's time holds its
 ``done`` and the next start) and each call carries the wrapper's own ~0.2 us; the whole
 ``Flow.run`` is timed unwrapped in the first line. ``heappop`` is SimPy's pop of its event
 heap. ``FarEvents`` only appears from 100k leads on (smaller runs schedule plainly), and
-items are renumbered in pickup order only from 40k items on. Not part of the benchmark's
+items are renumbered in pickup order only from 20k items on. Not part of the benchmark's
 figures.
 """
 

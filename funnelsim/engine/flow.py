@@ -49,10 +49,11 @@ NAN = math.nan
 # Pre-drawn arrivals are walked this many at a time, so only a chunk of them is ever held
 # as Python floats and ints (the whole list cost ~50 bytes a lead at 1M leads).
 WALK_CHUNK = 16_384
-# Items are renumbered in pickup order (``item_order``) in runs of at least this many: in
-# smaller ones every per-item column stays in cache anyway, and the renumbering and its
-# undoing cost more than they save (~2% of a baseline run).
-RENUMBER_ITEMS = 40_000
+# Items are renumbered in pickup order (``item_order``) in runs of at least this many
+# (~50k leads; the benchmark's sizes from 100k leads on are all renumbered): in smaller
+# ones every per-item column stays in cache anyway, and the renumbering and its undoing
+# cost more than they save (~1% of a baseline run, 8k items).
+RENUMBER_ITEMS = 20_000
 # The per-event paths' own references to columns put back in item order after the run.
 BOUND_AFTER_RUN = (
     "_first_response",
