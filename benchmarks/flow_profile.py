@@ -6,7 +6,9 @@ time per call rises with the size is what makes leads per CPU-second fall. Each 
 is wrapped in a timer, so the times are inclusive (a completion's time holds its stage's
 ``done`` and the next start) and each call carries the wrapper's own ~0.2 us; the whole
 ``Flow.run`` is timed unwrapped in the first line. ``heappop`` is SimPy's pop of its event
-heap. Not part of the benchmark's figures.
+heap. ``FarEvents`` only appears from 100k leads on (smaller runs schedule plainly), and
+items are renumbered in pickup order only from 20k items on. Not part of the benchmark's
+figures.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The plain versions of engine steps that were made cheaper: a frame per team or per
-round of terms and their concatenation, the arrival curve made afresh for every run.
+round of terms and their concatenation, the arrival curve made afresh for every run,
+every freeze checking every column it names, the sales stages walked over every item.
 ``tests/test_engine_tables.py`` pins each rewritten step to its plain version here."""
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import pandas as pd
 
 from funnelsim.engine.calendar import WorkCalendar
 from funnelsim.engine.fates import HOURS_PER_WEEK, _hour_weights
-from funnelsim.engine.ledger import floor32
+from funnelsim.engine.ledger import SparseColumn, fill_value, floor32
+from funnelsim.engine.stages import StageWalk, _walk
 from funnelsim.scenario.models import Scenario
 
 
@@ -65,3 +67,20 @@ def inbound_intensity(scenario: Scenario, name: str) -> np.ndarray:
     weight = _hour_weights(open_share, source.business_hours_share)
     intensity = rate_per_hour * season[month_index] * weight * np.diff(edges)
     return np.concatenate([[0.0], np.cumsum(intensity)])
+
+
+def freeze(columns, names) -> None:
+    """``Columns.freeze`` checking every named dense column, however often it was checked."""
+    for name in names:
+        if name not in columns:
+            continue
+        value = columns.stored(name)
+        if isinstance(value, np.ndarray):
+            sparse = SparseColumn.of(value, fill_value(name))
+            if sparse is not None:
+                dict.__setitem__(columns, name, sparse)
+
+
+def walk_stages(scenario, segment, active, u, start_stage, age_hours) -> StageWalk:
+    """The stage walk over every item, inactive ones included."""
+    return _walk(scenario, segment, active, u, start_stage, age_hours)

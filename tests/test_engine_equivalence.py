@@ -89,6 +89,13 @@ def test_calendar_fast_paths_match_plain_search() -> None:
     fast = [calendar.add_working_hours(a, b) for a, b in pairs]
     plain = [_plain_add_working_hours(calendar, a, b) for a, b in pairs]
     assert fast == plain
+    # As a team starts an item: next_open at the start first, whose interval the
+    # working-hours sum then reuses (and after a jump elsewhere, does not).
+    after_open = []
+    for k, (a, b) in enumerate(pairs):
+        calendar.next_open(a if k % 3 else a + 100.0)
+        after_open.append(calendar.add_working_hours(a, b))
+    assert after_open == plain
     np.testing.assert_array_equal(calendar.add_working_hours_array(t, work), plain)
 
 

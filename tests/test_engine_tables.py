@@ -1,6 +1,7 @@
 """Engine steps made cheaper give exactly what their plain versions give
 (``tests/engine_reference.py``): team levels and contract terms built as one frame,
-arrival curves made once per calendar and source."""
+arrival curves made once per calendar and source, columns found dense not checked again,
+the sales stages walked over the active items only."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import engine_reference as plain
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_same_ledger
 
 import funnelsim as fs
 from funnelsim.bundled import resolve_scenario
-from funnelsim.engine import customers, fates, results_tables
+from funnelsim.engine import customers, fates, ledger, results_tables, stages
 from funnelsim.engine.customer_phase import TERM_HOURS
 from funnelsim.scenario.loading import load_scenario
 from funnelsim.scenario.models import OutboundSource
@@ -94,3 +96,43 @@ def test_an_empty_attempt_log_is_a_fresh_frame() -> None:
     log = fates._empty_attempts()
     log["extra"] = 1
     assert list(fates._empty_attempts()) == ["source", "time", "account", "attempt", "outcome"]
+
+
+@pytest.mark.parametrize("perfect", [(), (2, 3)])
+def test_columns_held_as_when_every_freeze_checks_them(scenario, perfect, monkeypatch) -> None:
+    """A column found dense is not checked again: every column is held (sparse or dense,
+    in the same bytes) and reads as when every freeze checks every column it names."""
+    made = fs.simulate(scenario, 4, perfect)
+    monkeypatch.setattr(ledger.Columns, "freeze", plain.freeze)
+    expected = fs.simulate(scenario, 4, perfect)
+    assert_same_ledger(made, expected)
+    held = {name: made.columns.stored(name) for name in made.columns}
+    plain_held = {name: expected.columns.stored(name) for name in expected.columns}
+    assert list(held) == list(plain_held)
+    for name, value in held.items():
+        assert type(value) is type(plain_held[name]), name
+        assert value.nbytes == plain_held[name].nbytes, name
+    assert any(isinstance(value, ledger.SparseColumn) for value in held.values())
+    assert any(isinstance(value, np.ndarray) for value in held.values())
+
+
+@pytest.mark.parametrize("active_share", [0.0, 0.2, 1.0])
+def test_stage_walk_of_the_active_items_equals_the_walk_of_all(active_share) -> None:
+    """Walked over its active items only, every item's walk (times, stalls, planned close,
+    win, stage entries) is the one walked among all items, book opportunities part-way
+    through a later stage included."""
+    scenario = load_scenario(resolve_scenario("baseline"))
+    n_stages = len(scenario.sales.stages)
+    rng = np.random.default_rng(11)
+    n = 5_000
+    segment = rng.integers(0, len(scenario.segments), n)
+    active = rng.random(n) < active_share
+    u = rng.random((n, stages.UNIFORMS_PER_STAGE * n_stages))
+    start = np.where(rng.random(n) < 0.1, rng.integers(0, n_stages, n), 0)
+    age = np.where(start > 0, rng.exponential(200.0, n), np.nan)
+    made = stages.walk_stages(scenario, segment, active, u, start, age)
+    expected = plain.walk_stages(scenario, segment, active, u, start, age)
+    for name in ("cycle", "stall", "planned", "win", "offsets"):
+        np.testing.assert_array_equal(getattr(made, name), getattr(expected, name), name)
+        assert getattr(made, name).dtype == getattr(expected, name).dtype
+    assert made.win.any() == (active_share > 0)

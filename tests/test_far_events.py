@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from funnelsim.engine.far_events import FarEvents
 from funnelsim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+SIMULATE = importlib.import_module("funnelsim.engine.simulate")
 
 
 def _trace(install: bool, seed: int, initial_time: float, width: float) -> list[tuple]:
@@ -74,14 +76,36 @@ class _Plain:
     "name", ["baseline", "hiring_plan", "sla_1h_fallback", "outbound_motion", "renewal_90d"]
 )
 def test_ledgers_equal_plain_simpy(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Far events held back (forced at any size) give the ledger plain SimPy gives."""
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+    monkeypatch.setattr(SIMULATE, "FAR_EVENTS_LEADS", 0)
     held = fs.simulate(scenario, 5)
     monkeypatch.setattr(team_setup, "FarEvents", _Plain)
     assert_same_ledger(held, fs.simulate(scenario, 5))
 
 
+def test_far_events_only_in_large_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run below ``FAR_EVENTS_LEADS`` schedules plainly; at or above it, far events are
+    held back; the ledger is the same either way."""
+    installed: list[float] = []
+
+    class Spy(FarEvents):
+        def __init__(self, env: simpy.Environment, horizon: float) -> None:
+            installed.append(horizon)
+            super().__init__(env, horizon)
+
+    monkeypatch.setattr(team_setup, "FarEvents", Spy)
+    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["horizon_days=200"])
+    plain = fs.simulate(scenario, 3)
+    assert installed == [] and plain.n_leads < SIMULATE.FAR_EVENTS_LEADS
+    monkeypatch.setattr(SIMULATE, "FAR_EVENTS_LEADS", plain.meta["new_leads"])
+    assert_same_ledger(plain, fs.simulate(scenario, 3))
+    assert installed == [scenario.horizon_hours]
+
+
 def test_a_narrow_bucket_gives_the_same_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
     scenario = load_scenario(SCENARIOS / "hiring_plan.yaml")
+    monkeypatch.setattr(SIMULATE, "FAR_EVENTS_LEADS", 0)
     default = fs.simulate(scenario, 9)
     monkeypatch.setattr(far_events, "WIDTH", 0.7)
     monkeypatch.setattr(FarEvents.__init__, "__defaults__", (0.7,))

@@ -73,9 +73,12 @@ def _ledger(scenario: fs.Scenario, seed: int) -> fs.Ledger:
 def test_same_ledger_as_the_original_numbering(
     monkeypatch: pytest.MonkeyPatch, name: str, overrides: list[str]
 ) -> None:
+    """Renumbered (forced at any size) or numbered as given (a small run's way): the same
+    ledger."""
     scenario = load_scenario(SCENARIOS / f"{name}.yaml", overrides)
+    monkeypatch.setattr(flow_module, "RENUMBER_ITEMS", 0)
     renumbered = _ledger(scenario, 5)
-    monkeypatch.setattr(flow_module, "arrival_order", lambda t: np.arange(len(t)))
+    monkeypatch.setattr(flow_module, "RENUMBER_ITEMS", 2**62)
     original = _ledger(scenario, 5)
     assert renumbered.columns.keys() == original.columns.keys()
     for column in renumbered.columns:
@@ -99,8 +102,29 @@ def test_the_walk_reads_items_in_number_order() -> None:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(flow_module.Flow, "_walk", walk)
+        patch.setattr(flow_module, "RENUMBER_ITEMS", 0)
         fs.simulate(load_scenario(SCENARIOS / "baseline.yaml"), 3)
     assert seen and seen == list(range(len(seen)))
+
+
+def test_only_large_runs_are_renumbered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items are renumbered from ``RENUMBER_ITEMS`` items on; a smaller run keeps the
+    numbering it was given (nothing to put back)."""
+    sizes: list[int] = []
+    original_order = flow_module.arrival_order
+
+    def spy(pickup_time):  # type: ignore[no-untyped-def]
+        sizes.append(len(pickup_time))
+        return original_order(pickup_time)
+
+    monkeypatch.setattr(flow_module, "arrival_order", spy)
+    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["horizon_days=200"])
+    ledger = fs.simulate(scenario, 3)
+    items = ledger.meta["queued_leads"]
+    assert sizes == [] and 0 < items < flow_module.RENUMBER_ITEMS
+    monkeypatch.setattr(flow_module, "RENUMBER_ITEMS", items)
+    fs.simulate(scenario, 3)
+    assert sizes == [items]
 
 
 def test_every_per_item_input_is_renumbered() -> None:

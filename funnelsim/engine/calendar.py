@@ -46,6 +46,7 @@ class WorkCalendar:
         self._cum_before_np = np.asarray(self.cum_before)
         self._cum_after_np = np.asarray(self.cum_after)
         self._gap_begin = self._interval_open = self._interval_end = 0.0
+        self._interval = 0
 
     def next_open(self, t: float) -> float:
         """The earliest time >= t at which the calendar is open."""
@@ -61,6 +62,7 @@ class WorkCalendar:
         self._gap_begin = self.closes[i - 1] if i else -np.inf
         self._interval_open = opening = self.opens[i]
         self._interval_end = self.closes[i]
+        self._interval = i
         return opening if opening > t else t
 
     def working_hours_until(self, t: float) -> float:
@@ -78,9 +80,14 @@ class WorkCalendar:
             return t + work
         if work <= 0:
             return t
-        i = bisect_right(self.closes, t)
-        if i == len(self.opens):
-            return self._add_beyond(t, work)
+        # A start is mostly the time ``next_open`` was just asked about: the interval it
+        # found is this search's answer (closes[i - 1] <= t < closes[i]).
+        if self._gap_begin <= t < self._interval_end:
+            i = self._interval
+        else:
+            i = bisect_right(self.closes, t)
+            if i == len(self.opens):
+                return self._add_beyond(t, work)
         opening = self.opens[i]
         cum_before = self.cum_before
         target = cum_before[i] + (t - opening if t > opening else 0.0) + work

@@ -49,6 +49,11 @@ NAN = math.nan
 # Pre-drawn arrivals are walked this many at a time, so only a chunk of them is ever held
 # as Python floats and ints (the whole list cost ~50 bytes a lead at 1M leads).
 WALK_CHUNK = 16_384
+# Items are renumbered in pickup order (``item_order``) in runs of at least this many
+# (~50k leads; the benchmark's sizes from 100k leads on are all renumbered): in smaller
+# ones every per-item column stays in cache anyway, and the renumbering and its undoing
+# cost more than they save (~1% of a baseline run, 8k items).
+RENUMBER_ITEMS = 20_000
 # The per-event paths' own references to columns put back in item order after the run.
 BOUND_AFTER_RUN = (
     "_first_response",
@@ -98,11 +103,13 @@ class Flow:
         self.deal_desk = teams[team_of_stage["deal_desk"]]
         self.csm = teams[team_of_stage["csm"]]
         self.events = event_counter
-        # Items renumbered in the order they reach seam 1 (``item_order``); the results are
-        # put back in item order after the run.
-        self.order = arrival_order(inputs.pickup_time)
-        renumber(inputs, self.order)
+        # In a large run, items renumbered in the order they reach seam 1 (``item_order``);
+        # the results are put back in item order after the run. None: numbered as given.
         n = len(inputs.lead)
+        self.order: np.ndarray | None = None
+        if n >= RENUMBER_ITEMS:
+            self.order = arrival_order(inputs.pickup_time)
+            renumber(inputs, self.order)
         # Per-item state in typed arrays: a fixed few bytes per item, nothing for the
         # garbage collector to walk.
         self.state = array("b", bytes(n))
@@ -156,6 +163,13 @@ class Flow:
         self._sdr_route, self._sdr_arrive = self.sdr.route, self.sdr.arrive
         self._ae_route, self._ae_arrive = self.ae.route, self.ae.arrive
         self._env_schedule = self.env.schedule
+        # Each stage's start and completion bound once: reading a method off ``self`` makes
+        # a new bound method every time, and these go with every item a team takes.
+        self._sdr_hold_fn, self._sdr_done_fn = self._sdr_hold, self._sdr_done
+        self._ae_hold_fn, self._ae_done_fn = self._ae_hold, self._ae_done
+        self._deal_desk_hold_fn = self._deal_desk_hold
+        self._deal_desk_done_fn = self._deal_desk_done
+        self._csm_hold_fn, self._csm_done_fn = self._csm_hold, self._csm_done
         self._csm_callbacks = (self._arrive_csm,)
         self._fallback_callbacks = (self._arrive_fallback,)
         self._sla = self.rules.sla_hours is not None
@@ -174,7 +188,7 @@ class Flow:
             order = self._merged_order(times, sla_times)
             times = np.concatenate([times, sla_times])
         else:
-            # Pickup times are in the new numbering's order already (ties by number).
+            # Ties by item number (in a renumbered run the pickup times are sorted already).
             order = np.argsort(times, kind="stable")
         order = order[times[order] < horizon]
         for item in self.x.enter_sales:
@@ -191,14 +205,17 @@ class Flow:
         """Arrivals (positions 0..n-1) and SLA checks (n + item) by time, ties as in the
         original numbering: arrivals first, each kind by the original item number.
 
-        Pickup times are sorted already (ties by number, as originally); the SLA checks are
-        sorted in the original numbering and the two runs merged by a stable sort (a
-        two-key ``lexsort`` took ten times as long).
+        The SLA checks are sorted in the original numbering and merged with the arrivals
+        (sorted already in a renumbered run) by one stable sort (a two-key ``lexsort`` took
+        ten times as long).
         """
         n = len(pickup)
-        new_number = np.empty(n, dtype=np.int64)
-        new_number[self.order] = np.arange(n)
-        checks = new_number[np.argsort(in_item_order(sla_times, self.order), kind="stable")]
+        if self.order is None:
+            checks = np.argsort(sla_times, kind="stable")
+        else:
+            new_number = np.empty(n, dtype=np.int64)
+            new_number[self.order] = np.arange(n)
+            checks = new_number[np.argsort(in_item_order(sla_times, self.order), kind="stable")]
         positions = np.concatenate([np.arange(n), checks + n])
         return positions[np.argsort(np.concatenate([pickup, sla_times[checks]]), kind="stable")]
 
@@ -206,6 +223,8 @@ class Flow:
         """Put what is read after the run (results, states, two inputs) back in item order,
         one column at a time: each renumbered column is freed as its copy is made."""
         order, x, results = self.order, self.x, self.results
+        if order is None:
+            return
         for name in BOUND_AFTER_RUN:
             setattr(self, name, array("d"))
         for name in self.RESULT_FIELDS:
@@ -283,7 +302,7 @@ class Flow:
         for name in ("state", "head", "outcome", "seam", "reason", "sla_breached", "rerouted"):
             setattr(self, name, array("b"))
         self.sla_deadline = self.opened = self.not_followed_up = self.ae_code = array("b")
-        self.order = np.empty(0, dtype=np.int64)
+        self.order = None
 
     def _sla_deadlines(self) -> np.ndarray:
         """Each lead's SLA deadline: SLA hours after its MQL, on the chosen clock."""
@@ -322,7 +341,7 @@ class Flow:
             return
         state[item] = QUEUED
         self.head[item] = head
-        self._sdr_arrive(item, head, self._sdr_hold, self._sdr_done)
+        self._sdr_arrive(item, head, self._sdr_hold_fn, self._sdr_done_fn)
 
     def _sla_check(self, item: int) -> None:
         state = self.state[item]
@@ -412,7 +431,7 @@ class Flow:
             self.reason[item] = REASON_CODE["disqualified"]
             self._loss_time[item] = now
             return
-        self._ae_arrive(item, head, self._ae_hold, self._ae_done)
+        self._ae_arrive(item, head, self._ae_hold_fn, self._ae_done_fn)
 
     def _enter_sales(self, item: int) -> None:
         """An opportunity open at the start joins its AE for the time it has left."""
@@ -459,7 +478,7 @@ class Flow:
                 self._contract_done(item, now)
             else:
                 head = self.deal_desk.route(self._segment[item])
-                self.deal_desk.arrive(item, head, self._deal_desk_hold, self._deal_desk_done)
+                self.deal_desk.arrive(item, head, self._deal_desk_hold_fn, self._deal_desk_done_fn)
         elif code == AE_DISQUALIFIED:
             self.outcome[item] = CLOSED_LOST
             self.reason[item] = REASON_CODE["disqualified"]
@@ -503,7 +522,7 @@ class Flow:
         head = self.csm.route(self._segment[item])
         if head < 0:
             return
-        self.csm.arrive(item, head, self._csm_hold, self._csm_done)
+        self.csm.arrive(item, head, self._csm_hold_fn, self._csm_done_fn)
 
     def _csm_hold(self, item: int, start: float) -> float:
         self._onboard_start[item] = start

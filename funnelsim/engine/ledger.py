@@ -185,7 +185,19 @@ class Columns(dict):
     """Ledger columns by name, some held as :class:`SparseColumn`: reading any column
     (``columns[name]``, ``get``, ``items``, ``values``, ``dict(columns)``) gives its full
     array, a sparse one expanded afresh (read-only) on each read, so a reader going
-    through the columns one by one never holds them all expanded at once."""
+    through the columns one by one never holds them all expanded at once.
+
+    ``dense`` names the frozen columns found not worth holding sparse, with the dtype
+    they were found in: a frozen column is never written again, so a later freeze skips
+    them (the engine freezes as each phase ends, and a check reads the whole column)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.dense: dict[str, np.dtype] = {}
+        super().__init__(*args, **kwargs)
+
+    def __setitem__(self, name: str, value: np.ndarray | SparseColumn) -> None:
+        self.dense.pop(name, None)
+        super().__setitem__(name, value)
 
     def __getitem__(self, name: str) -> np.ndarray:
         value = super().__getitem__(name)
@@ -215,13 +227,17 @@ class Columns(dict):
     def freeze(self, names: Iterable[str]) -> None:
         """Hold ``names`` (where made and dense) sparse where that at least halves them;
         a frozen column is read, never written again."""
+        dense = self.dense
         for name in names:
             if name not in self:
                 continue
             value = self.stored(name)
-            if isinstance(value, np.ndarray):
+            # (``dense.get(name) != dtype`` would not do: numpy reads None as float64.)
+            if isinstance(value, np.ndarray) and (name not in dense or dense[name] != value.dtype):
                 sparse = SparseColumn.of(value, fill_value(name))
-                if sparse is not None:
+                if sparse is None:
+                    dense[name] = value.dtype
+                else:
                     super().__setitem__(name, sparse)
 
     def stored_bytes(self) -> int:
@@ -322,16 +338,20 @@ def compact(
 def ledger_columns(columns: Columns, dtypes: dict[str, np.dtype] = LEDGER_DTYPES) -> Columns:
     """Every ledger column in its stored dtype and the ledger's column order, held sparse
     where that at least halves it (:meth:`Columns.freeze`); each is taken out of
-    ``columns`` as it is cast, so no column is held twice."""
+    ``columns`` as it is cast, so no column is held twice. A column ``columns`` found
+    dense in the same dtype stays dense unchecked."""
     out = Columns()
     for name in COLUMN_NAMES:
         column = columns.stored(name)
+        found_dense = columns.dense.get(name)
         del columns[name]
         if isinstance(column, SparseColumn):
             dict.__setitem__(out, name, column)
             continue
         out[name] = stored(name, column, dtypes)
         del column
+        if found_dense is not None:
+            out.dense[name] = found_dense
         out.freeze((name,))
     return out
 

@@ -17,7 +17,11 @@ CALENDAR_MARGIN_HOURS = 3 * 8760.0
 
 
 def build_teams(
-    env: simpy.Environment, scenario: Scenario, counter: list[int], seed: int = 0
+    env: simpy.Environment,
+    scenario: Scenario,
+    counter: list[int],
+    seed: int = 0,
+    far_events: bool = True,
 ) -> dict[str, Team]:
     """One SimPy team per scenario team, routed by the rule of the stage that uses it.
 
@@ -26,11 +30,12 @@ def build_teams(
     team whose calendar is open longer than one head's paid hours, its heads on staggered
     shifts (``shifts.duty_calendars``). Other teams work their whole calendar.
 
-    The environment's ``schedule`` is made a ``FarEvents`` one first (events due days
-    ahead held out of SimPy's heap until near; the same order of events), so the teams
-    and the flow bind it.
+    With ``far_events`` the environment's ``schedule`` is made a ``FarEvents`` one first
+    (events due days ahead held out of SimPy's heap until near; the same order of
+    events), so the teams and the flow bind it.
     """
-    FarEvents(env, scenario.horizon_hours)
+    if far_events:
+        FarEvents(env, scenario.horizon_hours)
     routing = {
         scenario.seam3.team: "pooled",
         scenario.seam2.team: "pooled",

@@ -157,6 +157,9 @@ class Team:
         self._wait_up = self.waiting.up
         self._env_schedule = env.schedule
         self._finish_callbacks = (self._finisher(routing, headcount),)
+        # Completions already processed, taken again for the next start: an event object
+        # made and freed per item cost more than setting its four fields.
+        self._spare: list[Completion] = []
         self._wake_callbacks = (self._on_wake,)
         self.n_weeks = n_weeks
         self.head_segments = head_segments
@@ -240,7 +243,10 @@ class Team:
         queue = self.queues[head]
         pooled = self.pooled
         free = self.free_total if pooled else self.free[head]
-        if free > 0 and not queue and (self._always_open or self.calendar.next_open(now) <= now):
+        opening = now
+        if free > 0 and not self._always_open:
+            opening = self.calendar.next_open(now)
+        if free > 0 and not queue and opening <= now:
             # The common case: nothing waiting, a free slot and an open calendar: start
             # at once (as ``_fill`` starts a queued item).
             if pooled:
@@ -251,17 +257,26 @@ class Team:
             self._log_start(now)
             self._log_end(end)
             self._event_counter[0] += 1
-            self._env_schedule(
-                Completion(self._finish_callbacks, item, head, done), NORMAL, end - now
-            )
+            spare = self._spare
+            if spare:
+                event = spare.pop()
+                event.callbacks = self._finish_callbacks
+                event._value, event.head, event.done = item, head, done
+            else:
+                event = Completion(self._finish_callbacks, item, head, done)
+            self._env_schedule(event, NORMAL, end - now)
             return
         queue.append((item, hold, done))
         self.queued[head] += 1
         self._wait_up(now)
         if free > 0:
-            # Slots free but the queue waits for the calendar: ``_fill`` books the wake-up.
-            # (With no free slot ``_fill`` would do nothing.)
-            self._fill(head, now)
+            # Slots free: a closed calendar books the wake-up at its opening (what ``_fill``
+            # would do); an open one starts what it can. (With no free slot ``_fill`` would
+            # do nothing.)
+            if opening > now:
+                self._wake_at(opening)
+            else:
+                self._fill(head, now)
 
     def withdraw(self, item: int, head: int) -> None:
         """Take a queued item out (SLA re-routing); its queue entry is skipped lazily."""
@@ -291,6 +306,7 @@ class Team:
         queued = self.queued
         callbacks = self._finish_callbacks
         schedule = self._env_schedule
+        spare = self._spare
         while queue and free > 0:
             item, hold, done = queue.popleft()
             if withdrawn and (item, head) in withdrawn:
@@ -309,7 +325,13 @@ class Team:
             self._log_start(now)
             self._log_end(end)
             self._event_counter[0] += 1
-            schedule(Completion(callbacks, item, head, done), NORMAL, end - now)
+            if spare:
+                event = spare.pop()
+                event.callbacks = callbacks
+                event._value, event.head, event.done = item, head, done
+            else:
+                event = Completion(callbacks, item, head, done)
+            schedule(event, NORMAL, end - now)
 
     def _closed_until_opening(self, now: float) -> bool:
         """Whether the calendar is closed at ``now``; if so, wake the team at its opening."""
@@ -356,6 +378,7 @@ class Team:
         self.served += 1
         self.free[head] += 1
         event.done(event._value, now)
+        self._spare.append(event)
         if self.queues[head]:
             self._fill(head, now)
 
@@ -367,6 +390,7 @@ class Team:
         self.served += 1
         self.free[head] += 1
         event.done(event._value, now)
+        self._spare.append(event)
         if self.queues[head]:
             self._fill(head, now)
 
@@ -377,6 +401,7 @@ class Team:
         self.served += 1
         self.free_total += 1
         event.done(event._value, now)
+        self._spare.append(event)
         if self.queues[0]:
             self._fill(0, now)
 
