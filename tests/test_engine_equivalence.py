@@ -151,7 +151,9 @@ def _plain_intervals(spec: Calendar, start: dt.date, span_hours: float) -> tuple
     """The calendar's open intervals, day by day (consecutive open days' hours joined)."""
     opens: list[float] = []
     closes: list[float] = []
-    for offset in range(int(np.ceil(span_hours / 24.0)) + 1):
+    # As many days as the layout: the span, then eight more plus one per holiday.
+    days = int(np.ceil(span_hours / 24.0)) + 8 + len(set(spec.holidays))
+    for offset in range(days):
         day = start + dt.timedelta(days=offset)
         if WEEKDAYS[day.weekday()] not in spec.weekdays or day in spec.holidays:
             continue

@@ -20,12 +20,16 @@ class WorkCalendar:
     def __init__(self, spec: Calendar, start_date: dt.date, span_hours: float) -> None:
         self.always_open = spec.always_open
         start_hour, end_hour = spec.hours
-        n_days = int(np.ceil(span_hours / 24.0)) + 1
+        # Days laid out past the span until one more open day: each holiday closes at most
+        # one day and any eight days hold every weekday. Every time within the span then
+        # falls before the last interval's close; past that the calendar counts as open.
+        holidays = set(spec.holidays)
+        n_days = int(np.ceil(span_hours / 24.0)) + 8 + len(holidays)
         # Open days as day offsets from the start (weekday and holidays), in bulk.
         offset = np.arange(n_days)
         weekday = (start_date.weekday() + offset) % 7
         is_open = np.isin(weekday, [WEEKDAYS.index(day) for day in spec.weekdays])
-        holiday = [(day - start_date).days for day in set(spec.holidays)]
+        holiday = [(day - start_date).days for day in holidays]
         is_open[[d for d in holiday if 0 <= d < n_days]] = False
         day_start = offset[is_open] * 24.0
         begins, ends = day_start + start_hour, day_start + end_hour
