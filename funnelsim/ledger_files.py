@@ -65,11 +65,32 @@ def arrow_tables(ledger: Ledger, replication: int) -> PackedTables:
 
 
 def plain_arrow(frame: pd.DataFrame, replication: int) -> pa.Table:
-    """A ledger table with a ``replication`` column first, converted by pyarrow (in this
-    thread: a worker's reductions gain nothing from a thread pool per table)."""
-    frame = frame.copy()
-    frame.insert(0, "replication", replication)
-    return pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+    """A ledger table with a ``replication`` column first, equal to ``Table.from_pandas``
+    of it (types, nulls, pandas metadata): numeric columns straight from their numpy
+    arrays, the others (text, categoricals) converted by pyarrow one by one, the pandas
+    metadata made once per schema (:func:`_pandas_metadata`)."""
+    arrays = [pa.array(np.full(len(frame), replication, dtype=np.int64))]
+    labels = []
+    for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
+            arrays.append(_numeric(column.to_numpy()))
+        else:
+            arrays.append(pa.Array.from_pandas(column))
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                labels.append(tuple(column.dtype.categories))
+    table = pa.Table.from_arrays(arrays, ["replication", *frame.columns])
+    return table.replace_schema_metadata(_pandas_metadata(table, tuple(labels)))
+
+
+def _numeric(values: np.ndarray) -> pa.Array:
+    """A numeric column as Arrow, NaN as null (as pandas' conversion makes it): the nulls
+    found by numpy, which is several times faster than pyarrow's ``from_pandas`` scan."""
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+        if missing.any():
+            return pa.array(values, mask=missing)
+    return pa.array(values)
 
 
 def leads_arrow(ledger: Ledger, replication: int) -> pa.Table:
@@ -85,7 +106,7 @@ def leads_arrow(ledger: Ledger, replication: int) -> pa.Table:
             labels, shift = names[column]
             arrays.append(_dictionary(np.asarray(values) - shift, labels))
         else:
-            arrays.append(pa.array(np.asarray(values), from_pandas=True))
+            arrays.append(_numeric(np.asarray(values)))
     table = pa.Table.from_arrays(arrays, fields)
     labels = tuple(labels for labels, _ in names.values())
     return table.replace_schema_metadata(_pandas_metadata(table, labels))

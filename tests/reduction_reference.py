@@ -13,6 +13,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from funnelsim.analysis._common import (
     HOURS_PER_DAY,
@@ -807,3 +808,14 @@ def quarter_edges_of(start: dt.date, horizon: float) -> tuple[np.ndarray, tuple[
     if last > run_end and len(labels) > 1:
         return bounds[:-1], tuple(labels[:-1])
     return bounds, tuple(labels)
+
+
+# --- Parquet tables ---------------------------------------------------------------------
+
+
+def pandas_arrow(frame: pd.DataFrame, replication: int) -> pa.Table:
+    """A ledger table with its ``replication`` column first, converted by pyarrow from
+    pandas (``ledger_files.plain_arrow`` as it was)."""
+    frame = frame.copy()
+    frame.insert(0, "replication", replication)
+    return pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
