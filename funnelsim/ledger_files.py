@@ -15,6 +15,7 @@ time. The files read back exactly as the stacked DataFrames of ``Results`` writt
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -129,9 +130,15 @@ def _dictionary(codes: np.ndarray, labels: tuple[str, ...]) -> pa.DictionaryArra
     of the smallest integer type that holds the labels, values typed as pandas types them."""
     width = next(t for t in (np.int8, np.int16, np.int32) if len(labels) < np.iinfo(t).max)
     return pa.DictionaryArray.from_arrays(
-        pa.array(codes.astype(width), mask=codes < 0),
-        pa.array(pd.Index(list(labels), dtype=None if labels else object)),
+        pa.array(codes.astype(width), mask=codes < 0), _dictionary_values(labels)
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _dictionary_values(labels: tuple[str, ...]) -> pa.Array:
+    """A dictionary's names typed as pandas types a categorical's (made once per names;
+    Arrow arrays are immutable)."""
+    return pa.array(pd.Index(list(labels), dtype=None if labels else object))
 
 
 def _pandas_metadata(table: pa.Table, labels: tuple) -> dict[bytes, bytes]:
