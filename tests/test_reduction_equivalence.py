@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import funnelsim as fs
+from funnelsim.analysis import _common as common
 from funnelsim.analysis._common import group_sums, shared_per_ledger
 from funnelsim.analysis.arr import trailing_retention
 from funnelsim.analysis.capacity import headroom, peak_occupancy, team_occupancy
@@ -207,6 +208,42 @@ def test_group_sums_equal_pandas_groupby_sums(rows: list[tuple[int, float, float
     expected = pd.DataFrame(values).groupby(codes).sum().reindex(range(6), fill_value=0.0)
     np.testing.assert_array_equal(group_sums(codes, values, 6), expected.to_numpy())
     np.testing.assert_array_equal(group_sums(codes, values[:, 0], 6), expected[0].to_numpy())
+
+
+@pytest.mark.parametrize("small", [0, 8, 1000])
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.one_of(
+                st.floats(-1e15, 1e15, allow_nan=False),
+                st.sampled_from([np.nan, np.inf, -np.inf, -0.0, 1e308]),
+            ),
+            st.floats(-1e3, 1e3, allow_nan=False).map(lambda v: v * 1e-7),
+        ),
+        max_size=40,
+    ),
+    ordered=st.booleans(),
+)
+def test_group_sums_on_each_path_equal_pandas_groupby_sums(
+    rows: list[tuple[int, float, float]], ordered: bool, small: int
+) -> None:
+    """Each of ``group_sums``' ways of adding (sorted codes without NaN, small groups with
+    compensation, pandas' groupby) gives pandas' sums, codes sorted or not."""
+    if ordered:
+        rows = sorted(rows, key=lambda row: row[0])
+    codes = np.array([r[0] for r in rows], dtype=np.int64)
+    values = np.array([r[1:] for r in rows], dtype=float).reshape(len(rows), 2)
+    with np.errstate(all="ignore"):
+        expected = pd.DataFrame(values).groupby(codes).sum().reindex(range(6), fill_value=0.0)
+        alone = pd.DataFrame(values[:, 1]).groupby(codes).sum().reindex(range(6), fill_value=0.0)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(common, "SMALL_GROUP_ROWS", small)
+            both = group_sums(codes, values, 6)
+            one = group_sums(codes, values[:, 1], 6)
+    np.testing.assert_array_equal(both, expected.to_numpy())
+    np.testing.assert_array_equal(one, alone[0].to_numpy())
 
 
 @settings(max_examples=300, deadline=None)
