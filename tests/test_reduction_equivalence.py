@@ -82,10 +82,22 @@ def test_team_load_equals_the_grouped_frames(run) -> None:
 def test_stage_weighted_forecast_and_fitted_weights_equal_the_grouped_frames(run) -> None:
     scenario, ledger = run
     pipeline = pipeline_by_quarter(ledger, scenario)
+    pd.testing.assert_frame_equal(pipeline, plain.pipeline_by_quarter(ledger, scenario))
     weights = stage_weights(scenario)
     pd.testing.assert_frame_equal(
         stage_weighted(pipeline, weights), plain.stage_weighted(pipeline, weights)
     )
+    # Rows in another order, a quarter's rows apart, and two replications stacked: the
+    # quarters are numbered as they first appear.
+    for table in (
+        pipeline.iloc[::-1].reset_index(drop=True),
+        pipeline.iloc[np.r_[1 : len(pipeline), 0]].reset_index(drop=True),
+        pd.concat([pipeline, pipeline.assign(start=pipeline["start"] + 1.0)], ignore_index=True),
+        pd.concat([pipeline, pipeline.assign(due=pipeline["due"] * 0.5)], ignore_index=True),
+    ):
+        pd.testing.assert_frame_equal(
+            stage_weighted(table, weights), plain.stage_weighted(table, weights)
+        )
     # Pooled over several tables (as ``forecasts`` does), one stage never due.
     other = pipeline.assign(due=pipeline["due"] * 0.5, won_open=pipeline["won_open"] * 1.5)
     other = other[other["stage"] != 0]
