@@ -62,11 +62,24 @@ WITH_PLAN = ("hiring_plan", ["horizon_days=300"])
 INHERITED = {"marker": None}
 
 
-def test_a_replication_reduced_with_shared_tables_equals_the_plain_reductions() -> None:
+@pytest.mark.parametrize(
+    ("name", "overrides", "root"),
+    [
+        (*WITH_PLAN, 3),
+        ("baseline", [], 3),
+        ("baseline", ["seam1.sla_hours=2"], 11),
+        ("outbound_motion", ["horizon_days=300"], 4),
+        ("sla_1h_fallback", ["horizon_days=300"], 5),
+    ],
+)
+def test_a_replication_reduced_with_shared_tables_equals_the_plain_reductions(
+    name: str, overrides: list[str], root: int
+) -> None:
     """Every table of ``run_replication`` (cash flow, forecast share, ARR events and
-    headcount made once) equals the same reductions each made on its own."""
-    scenario = load_scenario(resolve_scenario(WITH_PLAN[0]), WITH_PLAN[1])
-    seed = replication_seeds(3, 1)[0]
+    headcount made once; the headline and team load each built as one frame) equals the
+    same reductions each made on its own and concatenated."""
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    seed = replication_seeds(root, 1)[0]
     rep = run_replication(scenario, 0, seed, keep_ledger=True, tables=True)
     ledger = fs.simulate(scenario, seed)
     figures = headline(ledger, scenario)
