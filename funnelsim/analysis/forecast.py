@@ -186,6 +186,16 @@ def fit_stage_weights(pipelines: Sequence[pd.DataFrame], fallback: np.ndarray) -
 def stage_weighted(pipeline: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
     """Per quarter: the stage-weighted forecast and the open pipeline's actual (quarters
     in the order they first appear)."""
+    quarter, start, forecast, actual = _stage_weighted_sums(pipeline, weights)
+    return pd.DataFrame(
+        {"quarter": quarter, "start": start, "forecast": forecast, "actual_open": actual}
+    )
+
+
+def _stage_weighted_sums(
+    pipeline: pd.DataFrame, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`stage_weighted`'s columns as arrays: quarter, start, forecast, actual_open."""
     quarter = pipeline["quarter"].to_numpy()
     start = pipeline["start"].to_numpy(dtype=float)
     cell = _quarter_cells(quarter, start)
@@ -194,14 +204,7 @@ def stage_weighted(pipeline: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
     forecast = pipeline["due"].to_numpy(dtype=float) * weights[pipeline["stage"].to_numpy()]
     won = pipeline["won_open"].to_numpy(dtype=float)
     sums = group_sums(cell, np.column_stack([forecast, won]), n)
-    return pd.DataFrame(
-        {
-            "quarter": quarter[first],
-            "start": start[first],
-            "forecast": sums[:, 0],
-            "actual_open": sums[:, 1],
-        }
-    )
+    return quarter[first], start[first], sums[:, 0], sums[:, 1]
 
 
 def _quarter_cells(quarter: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -240,19 +243,21 @@ def forecast_errors(
     weights = stage_weights(scenario)
     if weighted is None:
         weighted = stage_weighted(pipeline, weights)
-    return (
-        _mape(weighted),
-        _mape(stage_weighted(pipeline, fit_stage_weights([pipeline], weights))),
-    )
+    _, _, forecast, actual = _stage_weighted_sums(pipeline, fit_stage_weights([pipeline], weights))
+    return _mape(weighted), _mape_of(forecast, actual)
 
 
 def _mape(table: pd.DataFrame) -> float:
     """Mean absolute percentage error over the quarters with an actual (NaN without)."""
-    actual = table["actual_open"].to_numpy(dtype=float)
+    return _mape_of(table["forecast"].to_numpy(), table["actual_open"].to_numpy(dtype=float))
+
+
+def _mape_of(forecast: np.ndarray, actual: np.ndarray) -> float:
+    """:func:`_mape` of the forecast and actual columns."""
     keep = actual > 0
     if not keep.any():
         return np.nan
-    return float(np.mean(np.abs(table["forecast"].to_numpy()[keep] - actual[keep]) / actual[keep]))
+    return float(np.mean(np.abs(forecast[keep] - actual[keep]) / actual[keep]))
 
 
 @dataclass(frozen=True)
