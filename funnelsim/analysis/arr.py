@@ -31,6 +31,9 @@ from funnelsim.engine.ledger import Ledger
 
 ARR_KINDS: tuple[str, ...] = ("start", "new", "expansion", "contraction", "churn")
 SIGN = {"start": 1.0, "new": 1.0, "expansion": 1.0, "contraction": -1.0, "churn": -1.0}
+# The events' ``kind`` type, made once (making it from the names each time costs more than
+# the column).
+ARR_KIND_DTYPE = pd.CategoricalDtype(list(ARR_KINDS))
 
 
 def arr_events(ledger: Ledger) -> pd.DataFrame:
@@ -77,7 +80,7 @@ def _arr_events(ledger: Ledger) -> pd.DataFrame:
         {
             "lead_id": ids[order],
             "time": times[order],
-            "kind": pd.Categorical.from_codes(kinds[order], categories=list(ARR_KINDS)),
+            "kind": pd.Categorical.from_codes(kinds[order], dtype=ARR_KIND_DTYPE),
             "amount": amounts[order],
         }
     )
@@ -129,6 +132,14 @@ def _signs(events: pd.DataFrame) -> np.ndarray:
     if isinstance(kind.dtype, pd.CategoricalDtype) and tuple(kind.cat.categories) == ARR_KINDS:
         return np.array([SIGN[name] for name in ARR_KINDS])[kind.cat.codes.to_numpy()]
     return events["kind"].astype(str).map(SIGN).to_numpy(dtype=float)
+
+
+def kind_codes(events: pd.DataFrame) -> np.ndarray:
+    """Each event's kind as its index in ``ARR_KINDS`` (-1 for another kind)."""
+    kind = events["kind"]
+    if isinstance(kind.dtype, pd.CategoricalDtype) and tuple(kind.cat.categories) == ARR_KINDS:
+        return kind.cat.codes.to_numpy()
+    return pd.Categorical(kind, categories=list(ARR_KINDS)).codes
 
 
 def _column(terms: pd.DataFrame, name: str, default: float) -> np.ndarray:
