@@ -40,6 +40,7 @@ from funnelsim.analysis.leakage import (
     close_and_stay_probability,
     lost_lead_values,
 )
+from funnelsim.analysis.pipeline_walk import _sort_order
 from funnelsim.analysis.revenue import retention, unit_economics
 from funnelsim.analysis.saturation import _quarterly_load
 from funnelsim.analysis.timeseries import (
@@ -125,6 +126,38 @@ def test_monte_carlo_without_sales_stages_keeps_its_random_stream(seed: int) -> 
     part = forecast_part(ledger, scenario, draws=200)
     assert part.open_wins.any()
     np.testing.assert_array_equal(part.open_wins, plain.open_wins(ledger, scenario, 200))
+
+
+def test_monte_carlo_with_equal_stage_days_keeps_its_random_stream() -> None:
+    """Fixed stage days (every draw equal, apart from stalls): the samples are ordered as
+    ``np.argsort`` orders equal days."""
+    scenario = load_scenario(
+        resolve_scenario("baseline"),
+        [
+            "horizon_days=400",
+            "sales.stages.discovery.days.smb={dist: fixed, value: 4}",
+            "sales.stages.proposal.days.mid_market={dist: fixed, value: 9}",
+        ],
+    )
+    ledger = fs.simulate(scenario, replication_seeds(4, 1)[0])
+    part = forecast_part(ledger, scenario, draws=300)
+    np.testing.assert_array_equal(part.open_wins, plain.open_wins(ledger, scenario, 300))
+
+
+def test_stage_samples_are_ordered_as_argsort_orders_them() -> None:
+    """Distinct days, equal days, NaN and signed zeros: ``np.argsort``'s order each time."""
+    rng = np.random.default_rng(3)
+    cases = [
+        rng.random(4000),
+        np.full(50, 2.0),
+        rng.permutation(np.repeat(rng.random(100), 40)),
+        np.r_[rng.random(30), 0.5, 0.5, rng.random(30)],
+        np.r_[rng.random(20), np.nan, rng.random(5), np.nan],
+        np.array([0.0, -0.0, 1.0, -0.0, 0.0]),
+        np.zeros(0),
+    ]
+    for days in cases:
+        np.testing.assert_array_equal(_sort_order(days), np.argsort(days))
 
 
 def test_figures_read_without_frames_equal_the_frames(run) -> None:
