@@ -20,8 +20,7 @@ import yaml
 from click.testing import CliRunner
 
 import funnelsim as fs
-from funnelsim.analysis import _common as common
-from funnelsim.analysis._common import ledger_columns, per_ledger, shared_per_ledger
+from funnelsim.analysis._common import per_ledger, shared_per_ledger
 from funnelsim.analysis.capacity import peak_occupancy, team_occupancy
 from funnelsim.analysis.cashflow import cash_metrics, cashflow
 from funnelsim.analysis.forecast import _mean_absolute, forecast_part
@@ -31,7 +30,6 @@ from funnelsim.analysis.saturation import quarterly_load
 from funnelsim.analysis.timeseries import timeseries
 from funnelsim.bundled import resolve_scenario
 from funnelsim.cli import main
-from funnelsim.engine.ledger import SparseColumn
 from funnelsim.experiment import executors
 from funnelsim.experiment.replications import (
     CASH_HEADLINE,
@@ -188,34 +186,6 @@ def test_tables_are_shared_only_inside_the_block_and_per_ledger() -> None:
         assert per_ledger("u", one, lambda: make(one)) != first
     assert per_ledger("t", one, lambda: make(one)) != first
     assert len(made) == 6
-
-
-def test_expanded_columns_are_kept_only_inside_the_block_and_within_their_budget() -> None:
-    """``ledger_columns`` expands a sparse column once per block (the ledger's own arrays
-    as they are), equal to reading the ledger; outside the block, or past the byte
-    budget, every read expands afresh as ``Ledger.columns`` does."""
-    ledger = fs.simulate(load_scenario(resolve_scenario("baseline")), replication_seeds(2, 1)[0])
-    sparse = [n for n in ledger.columns if isinstance(ledger.columns.stored(n), SparseColumn)]
-    dense = [n for n in ledger.columns if n not in sparse]
-    assert sparse and dense
-    assert ledger_columns(ledger) is ledger.columns
-    with shared_per_ledger():
-        kept = ledger_columns(ledger)
-        assert ledger_columns(ledger) is kept
-        assert list(kept) == list(ledger.columns) and len(kept) == len(ledger.columns)
-        for name in ledger.columns:
-            np.testing.assert_array_equal(kept[name], ledger.columns[name])
-            assert kept[name] is kept[name]
-        assert kept[dense[0]] is ledger.columns.stored(dense[0])
-        assert not kept[sparse[0]].flags.writeable
-        assert kept.get("no such column") is None and "no such column" not in kept
-    with shared_per_ledger(), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(common, "SHARED_COLUMN_BYTES", ledger.columns[sparse[0]].nbytes)
-        kept = ledger_columns(ledger)
-        assert kept[sparse[0]] is kept[sparse[0]]
-        assert kept[sparse[1]] is not kept[sparse[1]]
-        np.testing.assert_array_equal(kept[sparse[1]], ledger.columns[sparse[1]])
-        assert kept[dense[0]] is kept[dense[0]]
 
 
 @pytest.mark.parametrize("seed", range(6))

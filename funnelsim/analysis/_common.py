@@ -9,7 +9,7 @@ figure describes what was seen within the simulated period.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TypeVar
 
@@ -30,8 +30,6 @@ HOURS_PER_DAY = 24.0
 ROUNDING_HOURS = 1e-9
 HOURS_PER_YEAR = 8760.0
 QUARTER_HOURS = HOURS_PER_YEAR / 4.0
-# Bytes of expanded ledger columns ``ledger_columns`` keeps inside ``shared_per_ledger``.
-SHARED_COLUMN_BYTES = 64 * 2**20
 # Groups this small are summed by ``group_sums`` itself (one numpy step per row of the
 # largest group), larger ones by pandas' groupby.
 SMALL_GROUP_ROWS = 16
@@ -59,44 +57,6 @@ def per_ledger(name: str, ledger: Ledger, make: Callable[[], T]) -> T:
     if key not in shared:
         shared[key] = make()
     return shared[key]  # type: ignore[return-value]
-
-
-def ledger_columns(ledger: Ledger) -> Mapping[str, np.ndarray]:
-    """The ledger's columns by name. Inside :func:`shared_per_ledger` a column held sparse
-    is expanded once and kept (read-only) for the block's other reductions, up to
-    ``SHARED_COLUMN_BYTES`` in all (beyond that it is expanded on each read, as outside)."""
-    if _SHARED.get() is None:
-        return ledger.columns
-    return per_ledger("columns", ledger, lambda: _KeptColumns(ledger.columns))
-
-
-class _KeptColumns(Mapping):
-    """A ledger's columns, each read kept while they fit in ``SHARED_COLUMN_BYTES``."""
-
-    def __init__(self, source: Mapping[str, np.ndarray]) -> None:
-        self.source = source
-        self.kept: dict[str, np.ndarray] = {}
-        self.room = SHARED_COLUMN_BYTES
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        found = self.kept.get(name)
-        if found is None:
-            found = self.source[name]
-            stored = getattr(self.source, "stored", None)
-            extra = 0 if stored is not None and stored(name) is found else found.nbytes
-            if extra <= self.room:
-                self.kept[name] = found
-                self.room -= extra
-        return found
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.source)
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.source
 
 
 def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -169,14 +129,14 @@ def horizon_hours(ledger: Ledger) -> float:
 
 def observed(ledger: Ledger, name: str) -> np.ndarray:
     """A time column with times after the horizon set to NaN (not reached within it)."""
-    values = np.asarray(ledger_columns(ledger)[name], dtype=float)
+    values = np.asarray(ledger.columns[name], dtype=float)
     with np.errstate(invalid="ignore"):
         return np.where(values <= horizon_hours(ledger), values, np.nan)
 
 
 def from_book(ledger: Ledger) -> np.ndarray:
     """Records of the starting book (customers, open opportunities, queued leads)."""
-    flags = ledger_columns(ledger).get("from_book")
+    flags = ledger.columns.get("from_book")
     if flags is None:
         return np.zeros(ledger.n_leads, dtype=bool)
     return np.asarray(flags, dtype=bool)
@@ -184,7 +144,7 @@ def from_book(ledger: Ledger) -> np.ndarray:
 
 def fell_through(ledger: Ledger) -> np.ndarray:
     """Deals won in sales that fell apart in contract review (lost at seam 2, fell_through)."""
-    c = ledger_columns(ledger)
+    c = ledger.columns
     code = ledger.reason_names.index("fell_through")
     return (c["outcome"] == LOST_AT_SEAM) & (c["seam"] == 2) & (c["loss_reason"] == code)
 
@@ -195,7 +155,7 @@ def closed_won(ledger: Ledger) -> np.ndarray:
     Every count of won deals (funnel, win rate, CAC) uses this, so a deal that fell
     through is never counted as won.
     """
-    return ledger_columns(ledger)["won"].astype(bool) & ~fell_through(ledger)
+    return ledger.columns["won"].astype(bool) & ~fell_through(ledger)
 
 
 def durations(start: np.ndarray, end: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import group_sums, horizon_hours, ledger_columns, per_ledger
+from funnelsim.analysis._common import group_sums, horizon_hours, per_ledger
 from funnelsim.analysis.saturation import SATURATED_OCCUPANCY, quarterly_load
 from funnelsim.engine.ledger import Ledger
 from funnelsim.engine.teams import HOURS_PER_WEEK
@@ -102,7 +102,7 @@ def spare_items(ledger: Ledger, scenario: Scenario) -> dict[str, float]:
 
 def _headroom_rows(ledger: Ledger, scenario: Scenario) -> list[tuple[str, int, float, float]]:
     occupancy = per_ledger("team_occupancy", ledger, lambda: _team_occupancy(ledger))
-    c = ledger_columns(ledger)
+    c = ledger.columns
     rerouted = c["rerouted"].astype(bool)
     teams = stage_teams(scenario)
     rows = []

@@ -28,7 +28,6 @@ from funnelsim.analysis._common import (
     closed_won,
     from_book,
     horizon_hours,
-    ledger_columns,
     observed,
     per_ledger,
     terms_column,
@@ -65,7 +64,7 @@ def cashflow(ledger: Ledger, scenario: Scenario, edges: np.ndarray | None = None
     edges = month_edges(ledger) if edges is None else np.asarray(edges, dtype=float)
     n_months = len(edges) - 1
     widths = np.diff(edges)
-    c = ledger_columns(ledger)
+    c = ledger.columns
     terms = ledger.terms
 
     def per_month(times: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -189,7 +188,7 @@ def _commissions_by_month(
 ) -> np.ndarray:
     """Commission in the months it is paid: equal parts from each deal's won time on."""
     won_time = observed(ledger, "won_time")
-    booked = np.asarray(ledger_columns(ledger)["booked_arr"], dtype=float)
+    booked = np.asarray(ledger.columns["booked_arr"], dtype=float)
     deals = np.isfinite(won_time) & (booked > 0)
     paid = np.zeros(n_months)
     for team in scenario.teams.values():
@@ -283,7 +282,7 @@ def _cash_payback(ledger: Ledger, scenario: Scenario, cac: float) -> float:
 
 def _acquisition_spend(ledger: Ledger, scenario: Scenario, per_month) -> np.ndarray:
     """Lead costs by the month each lead was created, outbound attempts by attempt time."""
-    c = ledger_columns(ledger)
+    c = ledger.columns
     price = np.array([s.cost_per_lead for s in scenario.sources.values()])
     new = ~from_book(ledger)
     spend = per_month(c["created"][new], price[c["source"][new]])

@@ -16,7 +16,6 @@ from funnelsim.analysis._common import (
     HOURS_PER_YEAR,
     closed_won,
     horizon_hours,
-    ledger_columns,
     terms_column,
 )
 from funnelsim.engine.ledger import Ledger
@@ -43,7 +42,7 @@ def deferral(ledger: Ledger) -> pd.DataFrame:
 
 def deferral_values(ledger: Ledger) -> dict[str, float]:
     """:func:`deferral`'s figures by metric, for callers that read one value."""
-    c = ledger_columns(ledger)
+    c = ledger.columns
     horizon = horizon_hours(ledger)
     won_time = np.asarray(c["won_time"], dtype=float)
     deals = closed_won(ledger) & np.isfinite(won_time) & (won_time <= horizon)
@@ -82,7 +81,7 @@ def _deferred_cash(
     gap = paid - np.asarray(terms_column(ledger, "start"), dtype=float)[first]
     gap = gap[np.isfinite(gap)]
     if len(gap) and pending.any():
-        c = ledger_columns(ledger)
+        c = ledger.columns
         on_time = c["won_time"] + float(np.median(gap)) <= horizon
         total += float(np.sum(np.asarray(c["booked_arr"], dtype=float)[pending & on_time]))
     return total

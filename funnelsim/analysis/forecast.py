@@ -39,13 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from funnelsim.analysis._common import (
-    HOURS_PER_DAY,
-    group_sums,
-    horizon_hours,
-    ledger_columns,
-    observed,
-)
+from funnelsim.analysis._common import HOURS_PER_DAY, group_sums, horizon_hours, observed
 from funnelsim.analysis.pipeline_walk import OpenDeals, StageSamples
 from funnelsim.analysis.stages import stage_rows, wilson
 from funnelsim.analysis.timeseries import calendar_months
@@ -127,7 +121,7 @@ def pipeline_by_quarter(
     edges, labels = quarter_edges(scenario, horizon)
     rows = stage_rows(ledger) if rows is None else rows
     lead = rows["lead_id"].to_numpy()
-    c = ledger_columns(ledger)
+    c = ledger.columns
     value = np.asarray(c["deal_value"], dtype=float)[lead]
     expected = np.asarray(c["expected_close"], dtype=float)[lead]
     won_time = observed(ledger, "won_time")[lead]
@@ -413,7 +407,7 @@ def _inflow(ledger: Ledger, scenario: Scenario) -> np.ndarray:
     edges, _ = quarter_edges(scenario, horizon_hours(ledger))
     opened = observed(ledger, "opp_time")
     won_time = observed(ledger, "won_time")
-    value = np.asarray(ledger_columns(ledger)["deal_value"], dtype=float)
+    value = np.asarray(ledger.columns["deal_value"], dtype=float)
     out = np.zeros(len(edges) - 1)
     for q in range(len(out)):
         q0, q1 = edges[q], edges[q + 1]
@@ -425,7 +419,7 @@ def _inflow(ledger: Ledger, scenario: Scenario) -> np.ndarray:
 def _actual(ledger: Ledger, edges: np.ndarray) -> np.ndarray:
     """Per quarter: every deal value won in it."""
     won_time = observed(ledger, "won_time")
-    value = np.asarray(ledger_columns(ledger)["deal_value"], dtype=float)
+    value = np.asarray(ledger.columns["deal_value"], dtype=float)
     return np.array(
         [
             value[(won_time >= edges[q]) & (won_time < edges[q + 1])].sum()

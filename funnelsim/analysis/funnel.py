@@ -14,7 +14,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import closed_won, from_book, ledger_columns
+from funnelsim.analysis._common import closed_won, from_book
 from funnelsim.engine.ledger import ACTIVE, LOST_AT_SEAM, OUTCOMES, SEAM_REASONS, Ledger
 
 STAGES: tuple[str, ...] = ("leads", "mql", "sql", "opportunity", "won", "active_customer")
@@ -30,7 +30,7 @@ def stage_masks(ledger: Ledger) -> dict[str, np.ndarray]:
     ``won`` is a booked deal: a deal that fell through in contract review is not won.
     Only leads created in the run count (not the starting book's records).
     """
-    c = ledger_columns(ledger)
+    c = ledger.columns
     horizon = float(ledger.meta["horizon_hours"])
     new = ~from_book(ledger)
     with np.errstate(invalid="ignore"):
@@ -71,7 +71,7 @@ def conversion(ledger: Ledger, by: str | None = None) -> pd.DataFrame:
     if by not in GROUPINGS:
         raise ValueError(f"by: expected one of {list(GROUPINGS)} or None, got {by!r}")
     names = ledger.source_names if by == "source" else ledger.segment_names
-    codes = ledger_columns(ledger)[by]
+    codes = ledger.columns[by]
     frames = []
     for code, name in enumerate(names):
         table = _conversion_table(masks, codes == code)
@@ -101,7 +101,7 @@ def outcomes(ledger: Ledger) -> pd.DataFrame:
     Rows for other outcomes carry seam 0 and reason "". The ``leads`` column sums to the
     number of leads.
     """
-    c = ledger_columns(ledger)
+    c = ledger.columns
     outcome, seam, reason = c["outcome"], c["seam"], c["loss_reason"]
     reason_code = {name: code for code, name in enumerate(ledger.reason_names)}
     rows = []

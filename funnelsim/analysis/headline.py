@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import HOURS_PER_DAY, durations, ledger_columns, observed, ratio
+from funnelsim.analysis._common import HOURS_PER_DAY, durations, observed, ratio
 from funnelsim.analysis.arr import arr_at, arr_events, trailing_values
 from funnelsim.analysis.deferral import deferral_values
 from funnelsim.analysis.forecast import forecast_errors
@@ -87,7 +87,7 @@ def headline_rows(
     rows: list[tuple[str, float, str]] = [
         (metric, counts[stage], unit) for stage, metric, unit in STAGE_METRICS
     ]
-    rows += [(name, float(ledger_columns(ledger)[name].sum()), currency) for name in MONEY_COLUMNS]
+    rows += [(name, float(ledger.columns[name].sum()), currency) for name in MONEY_COLUMNS]
 
     closed, won, cycle_days = closed_opportunities(ledger)
     response = first_response_values(ledger, scenario)
@@ -116,11 +116,7 @@ def headline_rows(
         ("forecast_mape_fitted", forecast[1], "share"),
         ("lead_to_customer", ratio(counts["active_customer"], counts["leads"]), "share"),
         ("arr_at_start", float(arr_at(ledger, 0.0, events).sum()), currency),
-        (
-            "customers_at_horizon",
-            float((ledger_columns(ledger)["arr_at_horizon"] > 0).sum()),
-            "customers",
-        ),
+        ("customers_at_horizon", float((ledger.columns["arr_at_horizon"] > 0).sum()), "customers"),
     ]
     return rows
 

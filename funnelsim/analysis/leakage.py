@@ -54,7 +54,6 @@ from funnelsim.analysis._common import (
     closed_won,
     from_book,
     group_sums,
-    ledger_columns,
     terms_column,
 )
 from funnelsim.analysis.capacity import GATING_STAGES, spare_items
@@ -100,7 +99,7 @@ def close_and_stay_probability(ledger: Ledger) -> pd.DataFrame:
 
 def _close_and_stay(ledger: Ledger) -> list[tuple[float, float, float]]:
     """Per segment code: p_win, first_term_churn and p_close_and_stay."""
-    c = ledger_columns(ledger)
+    c = ledger.columns
     segment = c["segment"]
     resolved_sql = c["is_fit"] & np.isfinite(c["sql_time"]) & (c["outcome"] != IN_FLIGHT)
     closed = closed_won(ledger)
@@ -134,7 +133,7 @@ def lost_lead_values(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
 
 def _lost_leads(ledger: Ledger, scenario: Scenario) -> dict[str, np.ndarray]:
     """:func:`lost_lead_values`' columns with the reason as its code (``reason_code``)."""
-    c = ledger_columns(ledger)
+    c = ledger.columns
     horizon = float(ledger.meta["horizon_hours"])
     lost = np.flatnonzero(c["outcome"] == LOST_AT_SEAM)
     seam = c["seam"][lost].astype(np.int64)
@@ -237,7 +236,7 @@ def reconciliation(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     revenue plus, if it was lost, its attributed value), so the two sides are summed
     independently and a lost lead counted twice or not at all would show.
     """
-    c = ledger_columns(ledger)
+    c = ledger.columns
     table = attributed_leakage(ledger, scenario)
     per_seam = table.groupby("seam")["horizon_revenue_lost"].sum()
     values = lost_lead_values(ledger, scenario)
@@ -259,7 +258,7 @@ def _capacity_shares(
     Only leads lost before a win need a stage they never started; won deals and
     customers passed every gating stage already.
     """
-    c = ledger_columns(ledger)
+    c = ledger.columns
     share = np.ones(len(lost))
     spare = spare_items(ledger, scenario)
     reach_desk = _desk_given_sql(ledger)
@@ -277,7 +276,7 @@ def _capacity_shares(
 
 def _desk_given_sql(ledger: Ledger) -> float:
     """Share of decided fit SQLs that reached the deal desk (a finished contract)."""
-    c = ledger_columns(ledger)
+    c = ledger.columns
     sql = c["is_fit"].astype(bool) & np.isfinite(c["sql_time"]) & (c["outcome"] != IN_FLIGHT)
     return _share(np.isfinite(c["contract_done"][sql]))
 
@@ -286,7 +285,7 @@ def _revenue_per_value(ledger: Ledger, comparable: np.ndarray, times: np.ndarray
     """A lookup (segment codes, times) -> horizon revenue per unit of deal value earned by
     the comparable leads of that segment whose ``times`` fell in the same quarter; the
     quarter's other segments stand in for a segment with none there, else 0."""
-    c = ledger_columns(ledger)
+    c = ledger.columns
     n_segments = max(len(ledger.segment_names), 1)
     horizon = float(ledger.meta["horizon_hours"])
     n_quarters = max(int(np.ceil(horizon / QUARTER_HOURS)), 1)
@@ -365,7 +364,7 @@ def _churned_term_arr(ledger: Ledger) -> np.ndarray:
 def _contract_error(ledger: Ledger) -> tuple[int, float, float]:
     """Booked deals with a manual contract error, the ARR it eroded, and horizon revenue
     lost in proportion."""
-    c = ledger_columns(ledger)
+    c = ledger.columns
     mask = _with_error(ledger)
     eroded = c["deal_value"][mask] - c["booked_arr"][mask]
     return int(mask.sum()), float(eroded.sum()), float(_contract_error_revenue(ledger).sum())
@@ -373,7 +372,7 @@ def _contract_error(ledger: Ledger) -> tuple[int, float, float]:
 
 def _contract_error_revenue(ledger: Ledger) -> np.ndarray:
     """Per lead, horizon revenue lost to a contract error: its revenue x eroded / booked."""
-    c = ledger_columns(ledger)
+    c = ledger.columns
     mask = _with_error(ledger)
     eroded = np.where(mask, c["deal_value"] - c["booked_arr"], 0.0)
     booked = np.asarray(c["booked_arr"], dtype=float)
@@ -383,4 +382,4 @@ def _contract_error_revenue(ledger: Ledger) -> np.ndarray:
 
 def _with_error(ledger: Ledger) -> np.ndarray:
     """Booked deals whose contract carried a manual error."""
-    return ledger_columns(ledger)["contract_error"].astype(bool) & closed_won(ledger)
+    return ledger.columns["contract_error"].astype(bool) & closed_won(ledger)

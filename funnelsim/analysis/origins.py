@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import closed_won, from_book, ledger_columns
+from funnelsim.analysis._common import closed_won, from_book
 from funnelsim.analysis.revenue import by_source
 from funnelsim.engine import Ledger
 from funnelsim.experiment.stats import CONFIDENCE, summarise
@@ -83,7 +83,7 @@ def origin_summary(
 
 def _by_segment(ledger: Ledger) -> pd.DataFrame:
     """Leads the run created, won deals and ARR booked, per segment."""
-    c = ledger_columns(ledger)
+    c = ledger.columns
     new = ~from_book(ledger)
     segment = c["segment"][new]
     n = len(ledger.segment_names)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from funnelsim.analysis._common import HOURS_PER_DAY, ledger_columns
+from funnelsim.analysis._common import HOURS_PER_DAY
 from funnelsim.engine.ledger import Ledger
 from funnelsim.scenario.models import Scenario
 
@@ -140,6 +140,6 @@ class OpenDeals:
             entered=rows["entered"].to_numpy(dtype=float),
             until=np.where(np.isfinite(left), left, np.inf),
             stage=rows["stage"].to_numpy(dtype=np.int64),
-            segment=np.asarray(ledger_columns(ledger)["segment"])[lead].astype(np.int64),
-            value=np.asarray(ledger_columns(ledger)["deal_value"], dtype=float)[lead],
+            segment=np.asarray(ledger.columns["segment"])[lead].astype(np.int64),
+            value=np.asarray(ledger.columns["deal_value"], dtype=float)[lead],
         )

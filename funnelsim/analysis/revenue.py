@@ -16,7 +16,6 @@ from funnelsim.analysis._common import (
     closed_won,
     from_book,
     horizon_hours,
-    ledger_columns,
     observed,
     per_ledger,
     quarter_index,
@@ -125,7 +124,7 @@ def commission_cost(ledger: Ledger, comp: Comp) -> float:
     """Commission paid within the horizon: rate x booked ARR of each won deal, in equal
     monthly parts over ``commission_months`` from the time it was won."""
     won_time = observed(ledger, "won_time")
-    booked = np.asarray(ledger_columns(ledger)["booked_arr"], dtype=float)
+    booked = np.asarray(ledger.columns["booked_arr"], dtype=float)
     deals = np.isfinite(won_time) & (booked > 0)
     months = comp.commission_months
     pay_times = won_time[deals][:, None] + np.arange(months)[None, :] * HOURS_PER_MONTH
@@ -136,7 +135,7 @@ def commission_cost(ledger: Ledger, comp: Comp) -> float:
 def handoffs(ledger: Ledger, scenario: Scenario, team: str) -> int:
     """Accepted leads (SQLs) a seam 1 team handed to sales; the fallback's were re-routed."""
     accepted = np.isfinite(observed(ledger, "sql_time"))
-    rerouted = ledger_columns(ledger)["rerouted"].astype(bool)
+    rerouted = ledger.columns["rerouted"].astype(bool)
     mine = np.zeros(len(accepted), dtype=bool)
     if team == scenario.seam1.team:
         mine |= ~rerouted
@@ -186,7 +185,7 @@ def _unit_economics_values(ledger: Ledger, scenario: Scenario) -> dict[str, floa
     new_deals = closed_won(ledger) & ~from_book(ledger)
     won = int(new_deals.sum())
     cac = ratio(acquisition, won)
-    arr_per_deal = ratio(float(ledger_columns(ledger)["booked_arr"][new_deals].sum()), won)
+    arr_per_deal = ratio(float(ledger.columns["booked_arr"][new_deals].sum()), won)
     margin = scenario.costs.gross_margin
     return {
         "acquisition_cost": acquisition,
@@ -207,7 +206,7 @@ def by_source(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     :func:`unit_economics`) allocated by its share of SQLs, over its won deals (NaN with
     none).
     """
-    c = ledger_columns(ledger)
+    c = ledger.columns
     n_sources = len(ledger.source_names)
     new = ~from_book(ledger)
     source = c["source"][new]
@@ -261,7 +260,7 @@ def pipeline(ledger: Ledger) -> pd.DataFrame:
     velocity_per_day = opps_created x mean_deal_value x win_rate / mean_cycle_days.
     Undefined ratios are NaN; a quarter with no opportunities created has velocity 0.
     """
-    c = ledger_columns(ledger)
+    c = ledger.columns
     starts = quarter_starts(ledger)
     n_quarters = len(starts)
     is_opp = c["opportunity"].astype(bool)
@@ -347,7 +346,7 @@ def _acquisition_team_cost(ledger: Ledger, scenario: Scenario) -> float:
 
 def _leads_per_source(ledger: Ledger) -> np.ndarray:
     """Leads created in the run per source code (the starting book's were paid for before)."""
-    source = ledger_columns(ledger)["source"][~from_book(ledger)]
+    source = ledger.columns["source"][~from_book(ledger)]
     return np.bincount(source, minlength=len(ledger.source_names))
 
 

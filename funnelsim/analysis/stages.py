@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from funnelsim.analysis._common import HOURS_PER_DAY, horizon_hours, ledger_columns, observed
+from funnelsim.analysis._common import HOURS_PER_DAY, horizon_hours, observed
 from funnelsim.engine.ledger import Ledger
 from funnelsim.experiment.stats import CONFIDENCE
 
@@ -39,7 +39,7 @@ def stage_rows(ledger: Ledger) -> pd.DataFrame:
     """The ledger's stage rows; for a ledger without them, one stage from open to close."""
     if ledger.stages is not None:
         return ledger.stages
-    c = ledger_columns(ledger)
+    c = ledger.columns
     lead = np.flatnonzero(c["opportunity"].astype(bool) & np.isfinite(observed(ledger, "opp_time")))
     close = observed(ledger, "close_time")[lead]
     won = c["won"].astype(bool)[lead]
@@ -58,9 +58,7 @@ def stage_rows(ledger: Ledger) -> pd.DataFrame:
 def open_pipeline_by_stage(ledger: Ledger, times: np.ndarray) -> np.ndarray:
     """(times x stages) deal value of the opportunities open at each time, by stage."""
     rows = stage_rows(ledger)
-    value = np.asarray(ledger_columns(ledger)["deal_value"], dtype=float)[
-        rows["lead_id"].to_numpy()
-    ]
+    value = np.asarray(ledger.columns["deal_value"], dtype=float)[rows["lead_id"].to_numpy()]
     stage = rows["stage"].to_numpy(dtype=np.int64)
     entered = rows["entered"].to_numpy(dtype=float)
     left = rows["left"].to_numpy(dtype=float)
@@ -84,7 +82,7 @@ def stage_conversion(
     rows = stage_rows(ledger)
     if segment is not None:
         code = list(ledger.segment_names).index(segment)
-        rows = rows[ledger_columns(ledger)["segment"][rows["lead_id"].to_numpy()] == code]
+        rows = rows[ledger.columns["segment"][rows["lead_id"].to_numpy()] == code]
     horizon = horizon_hours(ledger)
     z = float(special.ndtri(0.5 + confidence / 2))
     out = []

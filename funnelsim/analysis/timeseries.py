@@ -34,7 +34,6 @@ from funnelsim.analysis._common import (
     HOURS_PER_DAY,
     from_book,
     horizon_hours,
-    ledger_columns,
     observed,
     terms_column,
 )
@@ -114,7 +113,7 @@ def timeseries(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     horizon = horizon_hours(ledger)
     edges, labels = calendar_months(scenario.start_date, horizon)
     n = len(labels)
-    c = ledger_columns(ledger)
+    c = ledger.columns
     # Every column made first, then one frame (adding columns one by one costs more).
     table: dict[str, object] = {name: labels[name] for name in labels.columns}
     bookings = _per_interval(edges, observed(ledger, "won_time"), c["booked_arr"])
@@ -335,7 +334,7 @@ def _ramps(
     table = np.ones((len(products), width))
     for code, spec in enumerate(products):
         table[code, : len(spec.ramp_months)] = spec.ramp_months
-    product = ledger_columns(ledger)["product"][lead]
+    product = ledger.columns["product"][lead]
     ramp = table[np.maximum(product, 0)]
     mature = from_book(ledger)[lead] & (go_live <= 0)
     ramp[mature | (product < 0)] = 1.0

@@ -17,7 +17,6 @@ from funnelsim.analysis._common import (
     closed_won,
     durations,
     horizon_hours,
-    ledger_columns,
     observed,
     ratio,
     summary,
@@ -85,7 +84,7 @@ def first_response_values(ledger: Ledger, scenario: Scenario) -> dict[str, float
         compliance = float((sla_clock_hours(ledger, scenario) <= sla + ROUNDING_HOURS).mean())
     mql = observed(ledger, "mql_time")
     reached = np.isfinite(mql)
-    rerouted = ratio(int((ledger_columns(ledger)["rerouted"] & reached).sum()), int(reached.sum()))
+    rerouted = ratio(int((ledger.columns["rerouted"] & reached).sum()), int(reached.sum()))
     return {
         "n": n,
         "median_hours": median,
@@ -160,7 +159,7 @@ def sales_cycle(ledger: Ledger) -> pd.DataFrame:
     of the scenario appears.
     """
     closed, won, days = closed_opportunities(ledger)
-    segment = ledger_columns(ledger)["segment"]
+    segment = ledger.columns["segment"]
     rows = []
     for code, name in enumerate(ledger.segment_names):
         mine = closed & (segment == code)
@@ -207,7 +206,7 @@ def closed_opportunities(ledger: Ledger) -> tuple[np.ndarray, np.ndarray, np.nda
     """
     opp_time = observed(ledger, "opp_time")
     close_time = observed(ledger, "close_time")
-    closed = ledger_columns(ledger)["opportunity"].astype(bool) & np.isfinite(opp_time)
+    closed = ledger.columns["opportunity"].astype(bool) & np.isfinite(opp_time)
     closed &= np.isfinite(close_time)
     won = closed & closed_won(ledger)
     return closed, won, (close_time - opp_time) / HOURS_PER_DAY

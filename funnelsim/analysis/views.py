@@ -18,7 +18,6 @@ from funnelsim.analysis._common import (
     closed_won,
     durations,
     horizon_hours,
-    ledger_columns,
     observed,
 )
 from funnelsim.analysis.cashflow import cashflow
@@ -56,7 +55,7 @@ def retention(ledger: Ledger) -> np.ndarray:
     months = np.arange(int(np.ceil(horizon / HOURS_PER_MONTH)) + 1)
     if not customers.any():
         return np.full(len(months), np.nan)
-    c = ledger_columns(ledger)
+    c = ledger.columns
     churn = np.fmin(observed(ledger, "churn_time"), observed(ledger, "loss_time"))[customers]
     outcome, seam = c["outcome"][customers], c["seam"][customers]
     left = (outcome == CHURNED) | ((outcome == LOST_AT_SEAM) & (seam >= 3))
