@@ -16,6 +16,8 @@ GRR caps each customer's ARR today at its ARR then (expansion does not count).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -31,9 +33,6 @@ from funnelsim.engine.ledger import Ledger
 
 ARR_KINDS: tuple[str, ...] = ("start", "new", "expansion", "contraction", "churn")
 SIGN = {"start": 1.0, "new": 1.0, "expansion": 1.0, "contraction": -1.0, "churn": -1.0}
-# The events' ``kind`` type, made once (making it from the names each time costs more than
-# the column).
-ARR_KIND_DTYPE = pd.CategoricalDtype(list(ARR_KINDS))
 
 
 def arr_events(ledger: Ledger) -> pd.DataFrame:
@@ -80,10 +79,17 @@ def _arr_events(ledger: Ledger) -> pd.DataFrame:
         {
             "lead_id": ids[order],
             "time": times[order],
-            "kind": pd.Categorical.from_codes(kinds[order], dtype=ARR_KIND_DTYPE),
+            "kind": pd.Categorical.from_codes(kinds[order], dtype=_kind_dtype()),
             "amount": amounts[order],
         }
     )
+
+
+@functools.cache
+def _kind_dtype() -> pd.CategoricalDtype:
+    """The events' ``kind`` type, made once on first use (making it from the names each
+    time costs more than the column; at import it would load pyarrow's pandas module)."""
+    return pd.CategoricalDtype(list(ARR_KINDS))
 
 
 def arr_at(ledger: Ledger, time: float, events: pd.DataFrame | None = None) -> np.ndarray:
