@@ -13,6 +13,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from funnelsim.analysis._common import (
     HOURS_PER_DAY,
@@ -33,7 +34,7 @@ from funnelsim.analysis.cashflow import (
     _step_integral,
     month_edges,
 )
-from funnelsim.analysis.forecast import quarter_edges, stage_weights
+from funnelsim.analysis.forecast import crm_close_date, quarter_edges, stage_weights
 from funnelsim.analysis.funnel import stage_counts
 from funnelsim.analysis.headline import MONEY_COLUMNS, STAGE_METRICS
 from funnelsim.analysis.leakage import (
@@ -141,6 +142,38 @@ def headroom(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
 
 
 # --- forecast ---------------------------------------------------------------------------
+
+
+def pipeline_by_quarter(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
+    """One row tuple per quarter and stage, then a frame of them."""
+    horizon = horizon_hours(ledger)
+    edges, labels = quarter_edges(scenario, horizon)
+    rows = stage_rows(ledger)
+    lead = rows["lead_id"].to_numpy()
+    c = ledger.columns
+    value = np.asarray(c["deal_value"], dtype=float)[lead]
+    expected = np.asarray(c["expected_close"], dtype=float)[lead]
+    won_time = observed(ledger, "won_time")[lead]
+    stale = np.asarray(c["stale_stage"], dtype=bool)[lead]
+    stage = rows["stage"].to_numpy(dtype=np.int64)
+    entered = rows["entered"].to_numpy(dtype=float)
+    left = rows["left"].to_numpy(dtype=float)
+    until = np.where(np.isfinite(left), left, np.inf)
+    n_stages = len(ledger.stage_names)
+    push = scenario.sales.close_date_push_days * HOURS_PER_DAY
+    out = []
+    for q, label in enumerate(labels):
+        q0, q1 = edges[q], edges[q + 1]
+        inside = (entered <= q0) & (until > q0)
+        recorded = np.minimum(stage + stale, n_stages - 1)
+        close = crm_close_date(expected, q0, push)
+        due = inside & (close >= q0) & (close < q1)
+        won = inside & (won_time >= q0) & (won_time < q1)
+        due_value = np.bincount(recorded[due], value[due], minlength=n_stages)
+        won_value = np.bincount(recorded[won], value[won], minlength=n_stages)
+        for k in range(n_stages):
+            out.append((label, edges[q], k, due_value[k], won_value[k]))
+    return pd.DataFrame(out, columns=["quarter", "start", "stage", "due", "won_open"])
 
 
 def fit_stage_weights(pipelines: list[pd.DataFrame], fallback: np.ndarray) -> np.ndarray:
@@ -807,3 +840,14 @@ def quarter_edges_of(start: dt.date, horizon: float) -> tuple[np.ndarray, tuple[
     if last > run_end and len(labels) > 1:
         return bounds[:-1], tuple(labels[:-1])
     return bounds, tuple(labels)
+
+
+# --- Parquet tables ---------------------------------------------------------------------
+
+
+def pandas_arrow(frame: pd.DataFrame, replication: int) -> pa.Table:
+    """A ledger table with its ``replication`` column first, converted by pyarrow from
+    pandas (``ledger_files.plain_arrow`` as it was)."""
+    frame = frame.copy()
+    frame.insert(0, "replication", replication)
+    return pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)

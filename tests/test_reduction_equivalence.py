@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import funnelsim as fs
+from funnelsim.analysis import _common as common
 from funnelsim.analysis._common import group_sums, shared_per_ledger
 from funnelsim.analysis.arr import trailing_retention
 from funnelsim.analysis.capacity import headroom, peak_occupancy, team_occupancy
@@ -39,6 +40,7 @@ from funnelsim.analysis.leakage import (
     close_and_stay_probability,
     lost_lead_values,
 )
+from funnelsim.analysis.pipeline_walk import _sort_order
 from funnelsim.analysis.revenue import retention, unit_economics
 from funnelsim.analysis.saturation import _quarterly_load
 from funnelsim.analysis.timeseries import (
@@ -81,10 +83,22 @@ def test_team_load_equals_the_grouped_frames(run) -> None:
 def test_stage_weighted_forecast_and_fitted_weights_equal_the_grouped_frames(run) -> None:
     scenario, ledger = run
     pipeline = pipeline_by_quarter(ledger, scenario)
+    pd.testing.assert_frame_equal(pipeline, plain.pipeline_by_quarter(ledger, scenario))
     weights = stage_weights(scenario)
     pd.testing.assert_frame_equal(
         stage_weighted(pipeline, weights), plain.stage_weighted(pipeline, weights)
     )
+    # Rows in another order, a quarter's rows apart, and two replications stacked: the
+    # quarters are numbered as they first appear.
+    for table in (
+        pipeline.iloc[::-1].reset_index(drop=True),
+        pipeline.iloc[np.r_[1 : len(pipeline), 0]].reset_index(drop=True),
+        pd.concat([pipeline, pipeline.assign(start=pipeline["start"] + 1.0)], ignore_index=True),
+        pd.concat([pipeline, pipeline.assign(due=pipeline["due"] * 0.5)], ignore_index=True),
+    ):
+        pd.testing.assert_frame_equal(
+            stage_weighted(table, weights), plain.stage_weighted(table, weights)
+        )
     # Pooled over several tables (as ``forecasts`` does), one stage never due.
     other = pipeline.assign(due=pipeline["due"] * 0.5, won_open=pipeline["won_open"] * 1.5)
     other = other[other["stage"] != 0]
@@ -112,6 +126,38 @@ def test_monte_carlo_without_sales_stages_keeps_its_random_stream(seed: int) -> 
     part = forecast_part(ledger, scenario, draws=200)
     assert part.open_wins.any()
     np.testing.assert_array_equal(part.open_wins, plain.open_wins(ledger, scenario, 200))
+
+
+def test_monte_carlo_with_equal_stage_days_keeps_its_random_stream() -> None:
+    """Fixed stage days (every draw equal, apart from stalls): the samples are ordered as
+    ``np.argsort`` orders equal days."""
+    scenario = load_scenario(
+        resolve_scenario("baseline"),
+        [
+            "horizon_days=400",
+            "sales.stages.discovery.days.smb={dist: fixed, value: 4}",
+            "sales.stages.proposal.days.mid_market={dist: fixed, value: 9}",
+        ],
+    )
+    ledger = fs.simulate(scenario, replication_seeds(4, 1)[0])
+    part = forecast_part(ledger, scenario, draws=300)
+    np.testing.assert_array_equal(part.open_wins, plain.open_wins(ledger, scenario, 300))
+
+
+def test_stage_samples_are_ordered_as_argsort_orders_them() -> None:
+    """Distinct days, equal days, NaN and signed zeros: ``np.argsort``'s order each time."""
+    rng = np.random.default_rng(3)
+    cases = [
+        rng.random(4000),
+        np.full(50, 2.0),
+        rng.permutation(np.repeat(rng.random(100), 40)),
+        np.r_[rng.random(30), 0.5, 0.5, rng.random(30)],
+        np.r_[rng.random(20), np.nan, rng.random(5), np.nan],
+        np.array([0.0, -0.0, 1.0, -0.0, 0.0]),
+        np.zeros(0),
+    ]
+    for days in cases:
+        np.testing.assert_array_equal(_sort_order(days), np.argsort(days))
 
 
 def test_figures_read_without_frames_equal_the_frames(run) -> None:
@@ -207,6 +253,42 @@ def test_group_sums_equal_pandas_groupby_sums(rows: list[tuple[int, float, float
     expected = pd.DataFrame(values).groupby(codes).sum().reindex(range(6), fill_value=0.0)
     np.testing.assert_array_equal(group_sums(codes, values, 6), expected.to_numpy())
     np.testing.assert_array_equal(group_sums(codes, values[:, 0], 6), expected[0].to_numpy())
+
+
+@pytest.mark.parametrize("small", [0, 8, 1000])
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.one_of(
+                st.floats(-1e15, 1e15, allow_nan=False),
+                st.sampled_from([np.nan, np.inf, -np.inf, -0.0, 1e308]),
+            ),
+            st.floats(-1e3, 1e3, allow_nan=False).map(lambda v: v * 1e-7),
+        ),
+        max_size=40,
+    ),
+    ordered=st.booleans(),
+)
+def test_group_sums_on_each_path_equal_pandas_groupby_sums(
+    rows: list[tuple[int, float, float]], ordered: bool, small: int
+) -> None:
+    """Each of ``group_sums``' ways of adding (sorted codes without NaN, small groups with
+    compensation, pandas' groupby) gives pandas' sums, codes sorted or not."""
+    if ordered:
+        rows = sorted(rows, key=lambda row: row[0])
+    codes = np.array([r[0] for r in rows], dtype=np.int64)
+    values = np.array([r[1:] for r in rows], dtype=float).reshape(len(rows), 2)
+    with np.errstate(all="ignore"):
+        expected = pd.DataFrame(values).groupby(codes).sum().reindex(range(6), fill_value=0.0)
+        alone = pd.DataFrame(values[:, 1]).groupby(codes).sum().reindex(range(6), fill_value=0.0)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(common, "SMALL_GROUP_ROWS", small)
+            both = group_sums(codes, values, 6)
+            one = group_sums(codes, values[:, 1], 6)
+    np.testing.assert_array_equal(both, expected.to_numpy())
+    np.testing.assert_array_equal(one, alone[0].to_numpy())
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import reduction_reference as reference
 import yaml
 from click.testing import CliRunner
 
@@ -61,11 +62,24 @@ WITH_PLAN = ("hiring_plan", ["horizon_days=300"])
 INHERITED = {"marker": None}
 
 
-def test_a_replication_reduced_with_shared_tables_equals_the_plain_reductions() -> None:
+@pytest.mark.parametrize(
+    ("name", "overrides", "root"),
+    [
+        (*WITH_PLAN, 3),
+        ("baseline", [], 3),
+        ("baseline", ["seam1.sla_hours=2"], 11),
+        ("outbound_motion", ["horizon_days=300"], 4),
+        ("sla_1h_fallback", ["horizon_days=300"], 5),
+    ],
+)
+def test_a_replication_reduced_with_shared_tables_equals_the_plain_reductions(
+    name: str, overrides: list[str], root: int
+) -> None:
     """Every table of ``run_replication`` (cash flow, forecast share, ARR events and
-    headcount made once) equals the same reductions each made on its own."""
-    scenario = load_scenario(resolve_scenario(WITH_PLAN[0]), WITH_PLAN[1])
-    seed = replication_seeds(3, 1)[0]
+    headcount made once; the headline and team load each built as one frame) equals the
+    same reductions each made on its own and concatenated."""
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    seed = replication_seeds(root, 1)[0]
     rep = run_replication(scenario, 0, seed, keep_ledger=True, tables=True)
     ledger = fs.simulate(scenario, seed)
     figures = headline(ledger, scenario)
@@ -105,7 +119,7 @@ def test_the_leads_arrow_table_equals_converting_the_leads_frame(
     # A ledger of the same columns but other name lists first: its metadata is not reused.
     leads_arrow(fs.simulate(scenario_from_dict(SCENARIO), 1), 0)
     fast = leads_arrow(ledger, 4)
-    plain = plain_arrow(ledger.leads, 4)
+    plain = reference.pandas_arrow(ledger.leads, 4)
     assert fast.schema.equals(plain.schema, check_metadata=True)
     assert fast.equals(plain)
     expected = ledger.leads
@@ -114,6 +128,45 @@ def test_the_leads_arrow_table_equals_converting_the_leads_frame(
     tables = arrow_tables(ledger, 4)
     assert list(tables) == list(LEDGER_TABLES)
     assert tables["ledger.parquet"].equals(plain)
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("baseline", []),
+        WITH_PLAN,
+        ("outbound_motion", ["horizon_days=200"]),
+        ("sla_1h_fallback", ["horizon_days=200"]),
+    ],
+)
+def test_the_other_arrow_tables_equal_converting_their_frames(
+    name: str, overrides: list[str]
+) -> None:
+    """Terms, team levels and stage rows built from their numpy columns equal
+    ``Table.from_pandas`` of the frames (types, nulls, categoricals, pandas metadata)."""
+    scenario = load_scenario(resolve_scenario(name), overrides)
+    ledger = fs.simulate(scenario, replication_seeds(6, 1)[0])
+    tables = arrow_tables(ledger, 2)
+    for file_name, pick in LEDGER_TABLES.items():
+        expected = reference.pandas_arrow(pick(ledger), 2)
+        assert tables[file_name].schema.equals(expected.schema, check_metadata=True), file_name
+        assert tables[file_name].equals(expected), file_name
+    # Columns with and without NaN, and a table without rows.
+    frame = pd.DataFrame(
+        {
+            "a": [1.0, np.nan, -0.0],
+            "b": np.array([1, 2, 3], dtype=np.int32),
+            "c": [True, False, True],
+            "d": np.array([np.nan, 2.5, np.inf], dtype=np.float32),
+            "e": ["x", "y", "x"],
+            "f": pd.Categorical(["u", "v", "u"], categories=["v", "u", "w"]),
+        }
+    )
+    for table in (frame, frame.iloc[:0]):
+        expected = reference.pandas_arrow(table, 7)
+        fast = plain_arrow(table, 7)
+        assert fast.schema.equals(expected.schema, check_metadata=True)
+        assert fast.equals(expected)
 
 
 def test_tables_are_shared_only_inside_the_block_and_per_ledger() -> None:

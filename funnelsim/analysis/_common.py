@@ -30,6 +30,9 @@ HOURS_PER_DAY = 24.0
 ROUNDING_HOURS = 1e-9
 HOURS_PER_YEAR = 8760.0
 QUARTER_HOURS = HOURS_PER_YEAR / 4.0
+# Groups this small are summed by ``group_sums`` itself (one numpy step per row of the
+# largest group), larger ones by pandas' groupby.
+SMALL_GROUP_ROWS = 16
 
 
 @contextlib.contextmanager
@@ -60,14 +63,51 @@ def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
     """Per group (``codes`` in 0..n_groups-1) the sum of each column of ``values`` over its
     rows, zero for a group without rows: pandas' groupby sum on integer codes, so the
     sums are bit for bit those of the groupby over named keys it replaces (pandas adds
-    with compensation, numpy's bincount would differ in the last bit)."""
+    with compensation, numpy's bincount would differ in the last bit). Done here as pandas
+    does it where that is cheap: sorted codes without NaN by ``np.add.reduceat``, other
+    groups of at most ``SMALL_GROUP_ROWS`` rows with compensation (:func:`_kahan_down`)."""
     values = np.asarray(values, dtype=float)
     flat = values.ndim == 1
-    frame = pd.DataFrame(values[:, None] if flat else values)
-    sums = frame.groupby(np.asarray(codes, dtype=np.int64), sort=True).sum()
-    out = np.zeros((n_groups, frame.shape[1]))
-    out[sums.index.to_numpy()] = sums.to_numpy()
+    values = values[:, None] if flat else values
+    codes = np.asarray(codes, dtype=np.int64)
+    counts = np.bincount(codes, minlength=n_groups) if len(codes) else np.zeros(n_groups, int)
+    if len(codes) and (codes[1:] >= codes[:-1]).all() and not np.isnan(values).any():
+        # Sorted codes and no NaN: pandas adds each group's rows with ``np.add.reduceat``.
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        out = np.zeros((n_groups, values.shape[1]))
+        out[codes[starts]] = np.add.reduceat(values.T, starts, axis=1).T
+    elif len(codes) and counts.max() <= SMALL_GROUP_ROWS:
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        rank = np.arange(len(codes)) - np.searchsorted(sorted_codes, sorted_codes)
+        # Row r of each group in layer r; a group with fewer rows has NaN there (skipped).
+        layers = np.full((int(counts.max()), n_groups, values.shape[1]), np.nan)
+        layers[rank, sorted_codes] = values[order]
+        out = _kahan_down(layers)
+    else:
+        frame = pd.DataFrame(values)
+        sums = frame.groupby(codes, sort=True).sum()
+        out = np.zeros((n_groups, values.shape[1]))
+        out[sums.index.to_numpy()] = sums.to_numpy()
     return out[:, 0] if flat else out
+
+
+def _kahan_down(layers: np.ndarray) -> np.ndarray:
+    """Sums down the first axis as pandas' groupby sum adds a group's rows: in order, with
+    Kahan's compensation, NaN skipped, a compensation an overflow or an infinity made
+    infinite or NaN reset to 0 (pandas GH#60303)."""
+    total = np.zeros(layers.shape[1:])
+    compensation = np.zeros(layers.shape[1:])
+    with np.errstate(invalid="ignore", over="ignore"):
+        for layer in layers:
+            y = layer - compensation
+            t = total + y
+            c = (t - total) - y
+            c[~np.isfinite(c)] = 0.0
+            keep = ~np.isnan(layer)
+            np.copyto(compensation, c, where=keep)
+            np.copyto(total, t, where=keep)
+    return total
 
 
 def terms_column(ledger: Ledger, name: str) -> np.ndarray:

@@ -16,6 +16,8 @@ GRR caps each customer's ARR today at its ARR then (expansion does not count).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -77,10 +79,17 @@ def _arr_events(ledger: Ledger) -> pd.DataFrame:
         {
             "lead_id": ids[order],
             "time": times[order],
-            "kind": pd.Categorical.from_codes(kinds[order], categories=list(ARR_KINDS)),
+            "kind": pd.Categorical.from_codes(kinds[order], dtype=_kind_dtype()),
             "amount": amounts[order],
         }
     )
+
+
+@functools.cache
+def _kind_dtype() -> pd.CategoricalDtype:
+    """The events' ``kind`` type, made once on first use (making it from the names each
+    time costs more than the column; at import it would load pyarrow's pandas module)."""
+    return pd.CategoricalDtype(list(ARR_KINDS))
 
 
 def arr_at(ledger: Ledger, time: float, events: pd.DataFrame | None = None) -> np.ndarray:
@@ -129,6 +138,14 @@ def _signs(events: pd.DataFrame) -> np.ndarray:
     if isinstance(kind.dtype, pd.CategoricalDtype) and tuple(kind.cat.categories) == ARR_KINDS:
         return np.array([SIGN[name] for name in ARR_KINDS])[kind.cat.codes.to_numpy()]
     return events["kind"].astype(str).map(SIGN).to_numpy(dtype=float)
+
+
+def kind_codes(events: pd.DataFrame) -> np.ndarray:
+    """Each event's kind as its index in ``ARR_KINDS`` (-1 for another kind)."""
+    kind = events["kind"]
+    if isinstance(kind.dtype, pd.CategoricalDtype) and tuple(kind.cat.categories) == ARR_KINDS:
+        return kind.cat.codes.to_numpy()
+    return pd.Categorical(kind, categories=list(ARR_KINDS)).codes
 
 
 def _column(terms: pd.DataFrame, name: str, default: float) -> np.ndarray:

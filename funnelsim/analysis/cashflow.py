@@ -217,6 +217,15 @@ def cash_metrics(
     collected net of fees times the gross margin at least the CAC; NaN if none).
     ``table``: this ledger's :func:`cashflow`, when already made.
     """
+    return pd.DataFrame(
+        cash_metric_rows(ledger, scenario, table), columns=["metric", "value", "unit"]
+    )
+
+
+def cash_metric_rows(
+    ledger: Ledger, scenario: Scenario, table: pd.DataFrame | None = None
+) -> list[tuple[str, float, str]]:
+    """:func:`cash_metrics`' rows (metric, value, unit), for a caller that picks a few."""
     table = cashflow(ledger, scenario) if table is None else table
     net = table["net_cash"].to_numpy()
     burning = np.flatnonzero(net < 0)
@@ -228,7 +237,7 @@ def cash_metrics(
         break_even = float(burning[-1] + 2)
     cac = float(unit_economics_values(ledger, scenario)["cac"])
     currency = scenario.currency
-    rows = [
+    return [
         ("invoiced", float(table["invoiced"].sum()), currency),
         ("collected", float(table["collected"].sum()), currency),
         ("receivables_at_horizon", float(table["receivables"].iloc[-1]), currency),
@@ -240,7 +249,6 @@ def cash_metrics(
         ("cac", cac, currency),
         ("cac_payback_cash_months", _cash_payback(ledger, scenario, cac), "months"),
     ]
-    return pd.DataFrame(rows, columns=["metric", "value", "unit"])
 
 
 def _cash_payback(ledger: Ledger, scenario: Scenario, cac: float) -> float:

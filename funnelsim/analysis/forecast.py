@@ -132,19 +132,26 @@ def pipeline_by_quarter(
     until = np.where(np.isfinite(left), left, np.inf)
     n_stages = len(ledger.stage_names)
     push = scenario.sales.close_date_push_days * HOURS_PER_DAY
-    out = []
-    for q, label in enumerate(labels):
+    recorded = np.minimum(stage + stale, n_stages - 1)
+    due_value = np.zeros((len(labels), n_stages))
+    won_value = np.zeros((len(labels), n_stages))
+    for q in range(len(labels)):
         q0, q1 = edges[q], edges[q + 1]
         inside = (entered <= q0) & (until > q0)
-        recorded = np.minimum(stage + stale, n_stages - 1)
         close = crm_close_date(expected, q0, push)
         due = inside & (close >= q0) & (close < q1)
         won = inside & (won_time >= q0) & (won_time < q1)
-        due_value = np.bincount(recorded[due], value[due], minlength=n_stages)
-        won_value = np.bincount(recorded[won], value[won], minlength=n_stages)
-        for k in range(n_stages):
-            out.append((label, edges[q], k, due_value[k], won_value[k]))
-    return pd.DataFrame(out, columns=["quarter", "start", "stage", "due", "won_open"])
+        due_value[q] = np.bincount(recorded[due], value[due], minlength=n_stages)
+        won_value[q] = np.bincount(recorded[won], value[won], minlength=n_stages)
+    return pd.DataFrame(
+        {
+            "quarter": np.repeat(np.array(labels, dtype=object), n_stages),
+            "start": np.repeat(edges[: len(labels)], n_stages),
+            "stage": np.tile(np.arange(n_stages, dtype=np.int64), len(labels)),
+            "due": due_value.ravel(),
+            "won_open": won_value.ravel(),
+        }
+    )
 
 
 def crm_close_date(expected: np.ndarray, at: float, push_hours: float) -> np.ndarray:
@@ -179,24 +186,40 @@ def fit_stage_weights(pipelines: Sequence[pd.DataFrame], fallback: np.ndarray) -
 def stage_weighted(pipeline: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
     """Per quarter: the stage-weighted forecast and the open pipeline's actual (quarters
     in the order they first appear)."""
+    quarter, start, forecast, actual = _stage_weighted_sums(pipeline, weights)
+    return pd.DataFrame(
+        {"quarter": quarter, "start": start, "forecast": forecast, "actual_open": actual}
+    )
+
+
+def _stage_weighted_sums(
+    pipeline: pd.DataFrame, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`stage_weighted`'s columns as arrays: quarter, start, forecast, actual_open."""
     quarter = pipeline["quarter"].to_numpy()
     start = pipeline["start"].to_numpy(dtype=float)
-    quarter_code, _ = pd.factorize(quarter)
-    start_code, starts = pd.factorize(start)
-    cell, _ = pd.factorize(quarter_code * len(starts) + start_code)
+    cell = _quarter_cells(quarter, start)
     first = np.unique(cell, return_index=True)[1]
     n = len(first)
     forecast = pipeline["due"].to_numpy(dtype=float) * weights[pipeline["stage"].to_numpy()]
     won = pipeline["won_open"].to_numpy(dtype=float)
     sums = group_sums(cell, np.column_stack([forecast, won]), n)
-    return pd.DataFrame(
-        {
-            "quarter": quarter[first],
-            "start": start[first],
-            "forecast": sums[:, 0],
-            "actual_open": sums[:, 1],
-        }
-    )
+    return quarter[first], start[first], sums[:, 0], sums[:, 1]
+
+
+def _quarter_cells(quarter: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Each row's (quarter, start) pair numbered in the order pairs first appear: read off
+    the runs of equal pairs where each pair is one run (as ``pipeline_by_quarter`` makes
+    them), else factorized."""
+    if len(quarter) and not np.isnan(start).any():
+        change = (quarter[1:] != quarter[:-1]) | (start[1:] != start[:-1])
+        runs = np.r_[0, np.flatnonzero(change) + 1]
+        if len(set(zip(quarter[runs].tolist(), start[runs].tolist(), strict=True))) == len(runs):
+            return np.cumsum(np.r_[0, change.astype(np.int64)])
+    quarter_code, _ = pd.factorize(quarter)
+    start_code, starts = pd.factorize(start)
+    cell, _ = pd.factorize(quarter_code * len(starts) + start_code)
+    return cell
 
 
 def forecast_error(ledger: Ledger, scenario: Scenario, fitted: bool = False) -> float:
@@ -220,19 +243,21 @@ def forecast_errors(
     weights = stage_weights(scenario)
     if weighted is None:
         weighted = stage_weighted(pipeline, weights)
-    return (
-        _mape(weighted),
-        _mape(stage_weighted(pipeline, fit_stage_weights([pipeline], weights))),
-    )
+    _, _, forecast, actual = _stage_weighted_sums(pipeline, fit_stage_weights([pipeline], weights))
+    return _mape(weighted), _mape_of(forecast, actual)
 
 
 def _mape(table: pd.DataFrame) -> float:
     """Mean absolute percentage error over the quarters with an actual (NaN without)."""
-    actual = table["actual_open"].to_numpy(dtype=float)
+    return _mape_of(table["forecast"].to_numpy(), table["actual_open"].to_numpy(dtype=float))
+
+
+def _mape_of(forecast: np.ndarray, actual: np.ndarray) -> float:
+    """:func:`_mape` of the forecast and actual columns."""
     keep = actual > 0
     if not keep.any():
         return np.nan
-    return float(np.mean(np.abs(table["forecast"].to_numpy()[keep] - actual[keep]) / actual[keep]))
+    return float(np.mean(np.abs(forecast[keep] - actual[keep]) / actual[keep]))
 
 
 @dataclass(frozen=True)

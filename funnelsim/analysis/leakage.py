@@ -210,8 +210,13 @@ def attributed_leakage(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
             continue
         leads, arr, revenue = found.get((seam, reason), (0, 0.0, 0.0))
         rows.append((seam, reason, leads, leads, arr, revenue))
-    table = pd.DataFrame(rows, columns=["seam", "reason", *LEAKAGE_COLUMNS])
-    return table.astype({"seam": np.int64, "leads_lost": np.int64, "deals_affected": np.int64})
+    # Column by column in their final types: the frame the row tuples cast would make.
+    seam, reason, *values = zip(*rows, strict=True)
+    types = (np.int64, np.int64, float, float)
+    table = {"seam": np.array(seam, dtype=np.int64), "reason": list(reason)}
+    for name, column, dtype in zip(LEAKAGE_COLUMNS, values, types, strict=True):
+        table[name] = np.array(column, dtype=dtype)
+    return pd.DataFrame(table)
 
 
 def leakage_by_seam(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:

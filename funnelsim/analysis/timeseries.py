@@ -37,7 +37,7 @@ from funnelsim.analysis._common import (
     observed,
     terms_column,
 )
-from funnelsim.analysis.arr import ARR_KINDS, SIGN, arr_events
+from funnelsim.analysis.arr import ARR_KINDS, SIGN, arr_events, kind_codes
 from funnelsim.analysis.cashflow import cashflow, headcount_steps
 from funnelsim.analysis.stages import open_pipeline_by_stage
 from funnelsim.engine.customers import HOURS_PER_MONTH, HOURS_PER_YEAR, ramp_area
@@ -147,7 +147,7 @@ def arr_bridge(ledger: Ledger, edges: np.ndarray) -> dict[str, np.ndarray]:
     events = arr_events(ledger)
     times = events["time"].to_numpy(dtype=float)
     amount = events["amount"].to_numpy(dtype=float)
-    kind = pd.Categorical(events["kind"], categories=list(ARR_KINDS)).codes
+    kind = kind_codes(events)
     n = len(edges) - 1
     index = _interval(edges, times)
     moves = {

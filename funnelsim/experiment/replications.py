@@ -16,9 +16,9 @@ import pandas as pd
 
 from funnelsim.analysis._common import shared_per_ledger
 from funnelsim.analysis.capacity import peak_occupancy, team_occupancy
-from funnelsim.analysis.cashflow import cash_metrics, cashflow
+from funnelsim.analysis.cashflow import cash_metric_rows, cashflow
 from funnelsim.analysis.forecast import ForecastPart, forecast_part
-from funnelsim.analysis.headline import headline
+from funnelsim.analysis.headline import headline_rows, metric_table
 from funnelsim.analysis.leakage import attributed_leakage
 from funnelsim.analysis.revenue import costs
 from funnelsim.analysis.saturation import quarterly_load
@@ -103,24 +103,41 @@ def _reduced(
     # the cash metrics and the tables.
     flow = cashflow(ledger, scenario)
     part = forecast_part(ledger, scenario) if tables else None
-    figures = (
-        headline(ledger, scenario)
+    rows = (
+        headline_rows(ledger, scenario)
         if part is None
-        else headline(ledger, scenario, part.pipeline, part.weighted)
+        else headline_rows(ledger, scenario, part.pipeline, part.weighted)
     )
-    cash = cash_metrics(ledger, scenario, flow)
-    cash = cash[cash["metric"].isin(CASH_HEADLINE)]
-    money = net_value_rows(ledger, scenario, figures)
-    load = pd.concat([team_occupancy(ledger), peak_occupancy(ledger)], axis=1)
+    revenue = next(value for metric, value, _ in rows if metric == "horizon_revenue")
+    rows += _net_value(ledger, scenario, revenue)
+    rows += [row for row in cash_metric_rows(ledger, scenario, flow) if row[0] in CASH_HEADLINE]
+    # One table of every row: the frame the concatenated tables of each part would make.
     return Replication(
         index=index,
         seed=seed,
-        headline=pd.concat([figures, money, cash], ignore_index=True),
+        headline=metric_table(rows),
         leakage=attributed_leakage(ledger, scenario),
         ledger=ledger if keep_ledger else None,
         load=quarterly_load(ledger),
-        team_load=load.rename_axis("team").reset_index(),
+        team_load=team_load(ledger),
         tables=output_tables(ledger, scenario, index, flow, part) if tables else None,
+    )
+
+
+def team_load(ledger: Ledger) -> pd.DataFrame:
+    """One row per team: its occupancy over the horizon and its peak quarterly occupancy
+    (columns team, occupancy, peak_occupancy)."""
+    occupancy, peak = team_occupancy(ledger), peak_occupancy(ledger)
+    if not occupancy.index.equals(peak.index):
+        load = pd.concat([occupancy, peak], axis=1)
+        return load.rename_axis("team").reset_index()
+    # The same teams in the same order: the frame the aligned concatenation makes.
+    return pd.DataFrame(
+        {
+            "team": occupancy.index,
+            "occupancy": occupancy.to_numpy(),
+            "peak_occupancy": peak.to_numpy(),
+        }
     )
 
 
@@ -158,17 +175,19 @@ def net_value_rows(ledger: Ledger, scenario: Scenario, figures: pd.DataFrame) ->
     """total_cost, gross_profit (horizon revenue x the scenario's gross margin) and
     net_value = gross_profit - total_cost: what a change is judged by."""
     revenue = float(figures.set_index("metric").at["horizon_revenue", "value"])
+    return pd.DataFrame(_net_value(ledger, scenario, revenue), columns=["metric", "value", "unit"])
+
+
+def _net_value(ledger: Ledger, scenario: Scenario, revenue: float) -> list[tuple[str, float, str]]:
+    """:func:`net_value_rows` as row tuples, from the horizon revenue."""
     total_cost = float(costs(ledger, scenario)["cost"].sum())
-    gross_profit = revenue * scenario.costs.gross_margin
+    gross_profit = float(revenue) * scenario.costs.gross_margin
     currency = scenario.currency
-    return pd.DataFrame(
-        [
-            ("total_cost", total_cost, currency),
-            ("gross_profit", gross_profit, currency),
-            ("net_value", gross_profit - total_cost, currency),
-        ],
-        columns=["metric", "value", "unit"],
-    )
+    return [
+        ("total_cost", total_cost, currency),
+        ("gross_profit", gross_profit, currency),
+        ("net_value", gross_profit - total_cost, currency),
+    ]
 
 
 def replication_jobs(
