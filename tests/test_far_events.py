@@ -68,8 +68,8 @@ def test_far_entries_wait_outside_the_heap_until_near() -> None:
 class _Plain:
     """FarEvents with nothing held back: plain SimPy scheduling."""
 
-    def __init__(self, env: simpy.Environment, horizon: float) -> None:
-        del env, horizon
+    def __init__(self, env: simpy.Environment, horizon: float, width: float) -> None:
+        del env, horizon, width
 
 
 @pytest.mark.parametrize(
@@ -90,9 +90,9 @@ def test_far_events_only_in_large_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     installed: list[float] = []
 
     class Spy(FarEvents):
-        def __init__(self, env: simpy.Environment, horizon: float) -> None:
+        def __init__(self, env: simpy.Environment, horizon: float, width: float) -> None:
             installed.append(horizon)
-            super().__init__(env, horizon)
+            super().__init__(env, horizon, width)
 
     monkeypatch.setattr(team_setup, "FarEvents", Spy)
     scenario = load_scenario(SCENARIOS / "baseline.yaml", ["horizon_days=200"])
@@ -107,6 +107,30 @@ def test_a_narrow_bucket_gives_the_same_ledger(monkeypatch: pytest.MonkeyPatch) 
     scenario = load_scenario(SCENARIOS / "hiring_plan.yaml")
     monkeypatch.setattr(SIMULATE, "FAR_EVENTS_LEADS", 0)
     default = fs.simulate(scenario, 9)
-    monkeypatch.setattr(far_events, "WIDTH", 0.7)
-    monkeypatch.setattr(FarEvents.__init__, "__defaults__", (0.7,))
+    monkeypatch.setattr(SIMULATE, "width_for", lambda _leads: 0.7)
     assert_same_ledger(default, fs.simulate(scenario, 9))
+
+
+def test_buckets_narrow_in_proportion_past_the_reference_size() -> None:
+    """Up to ``WIDTH_LEADS`` leads a bucket is ``WIDTH`` hours; past it, narrower in
+    proportion, so the heap holds about as many events at any size."""
+    assert far_events.width_for(1) == far_events.WIDTH
+    assert far_events.width_for(far_events.WIDTH_LEADS) == far_events.WIDTH
+    assert far_events.width_for(10 * far_events.WIDTH_LEADS) == pytest.approx(far_events.WIDTH / 10)
+
+
+def test_a_large_run_gets_narrow_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The width a run's ``FarEvents`` gets follows its number of leads."""
+    widths: list[float] = []
+
+    class Spy(FarEvents):
+        def __init__(self, env: simpy.Environment, horizon: float, width: float) -> None:
+            widths.append(width)
+            super().__init__(env, horizon, width)
+
+    monkeypatch.setattr(team_setup, "FarEvents", Spy)
+    monkeypatch.setattr(SIMULATE, "FAR_EVENTS_LEADS", 0)
+    monkeypatch.setattr(far_events, "WIDTH_LEADS", 500)
+    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["horizon_days=200"])
+    ledger = fs.simulate(scenario, 3)
+    assert widths == [pytest.approx(far_events.WIDTH * 500 / ledger.meta["new_leads"])]

@@ -24,6 +24,17 @@ from funnelsim.engine.teams import Due
 
 # Hours per bucket: the heap holds about two buckets of events.
 WIDTH = 24.0
+# Runs with more leads than this get buckets narrower in proportion (``width_for``), so
+# the heap holds about as many events as at this size whatever the run's size.
+WIDTH_LEADS = 100_000
+
+
+def width_for(leads: int) -> float:
+    """The bucket width for a run of ``leads`` leads: ``WIDTH`` up to ``WIDTH_LEADS``, then
+    narrower in proportion, so the heap's depth and the memory its entries span stay
+    about those of a 100k-lead run (at 3M leads a pop of a day-wide bucket's heap cost
+    twice one at 100k)."""
+    return WIDTH * min(1.0, WIDTH_LEADS / max(leads, 1))
 
 
 class FarEvents:

@@ -6,7 +6,7 @@ import numpy as np
 import simpy
 
 from funnelsim.engine.calendar import WorkCalendar
-from funnelsim.engine.far_events import FarEvents
+from funnelsim.engine.far_events import WIDTH, FarEvents
 from funnelsim.engine.roster import build_roster, seat_windows
 from funnelsim.engine.shifts import duty_calendars
 from funnelsim.engine.staffing import StaffedTeam
@@ -22,6 +22,7 @@ def build_teams(
     counter: list[int],
     seed: int = 0,
     far_events: bool = True,
+    far_width: float = WIDTH,
 ) -> dict[str, Team]:
     """One SimPy team per scenario team, routed by the rule of the stage that uses it.
 
@@ -32,10 +33,10 @@ def build_teams(
 
     With ``far_events`` the environment's ``schedule`` is made a ``FarEvents`` one first
     (events due days ahead held out of SimPy's heap until near; the same order of
-    events), so the teams and the flow bind it.
+    events), so the teams and the flow bind it; ``far_width`` is its buckets' width in hours.
     """
     if far_events:
-        FarEvents(env, scenario.horizon_hours)
+        FarEvents(env, scenario.horizon_hours, far_width)
     routing = {
         scenario.seam3.team: "pooled",
         scenario.seam2.team: "pooled",
