@@ -22,7 +22,7 @@ def build_teams(
     counter: list[int],
     seed: int = 0,
     far_events: bool = True,
-    far_width: float = WIDTH,
+    far_slots: int = 1,
 ) -> dict[str, Team]:
     """One SimPy team per scenario team, routed by the rule of the stage that uses it.
 
@@ -33,10 +33,10 @@ def build_teams(
 
     With ``far_events`` the environment's ``schedule`` is made a ``FarEvents`` one first
     (events due days ahead held out of SimPy's heap until near; the same order of
-    events), so the teams and the flow bind it; ``far_width`` is its buckets' width in hours.
+    events), so the teams and the flow bind it; ``far_slots`` is its slots per day.
     """
     if far_events:
-        FarEvents(env, scenario.horizon_hours, far_width)
+        FarEvents(env, scenario.horizon_hours, WIDTH, far_slots)
     routing = {
         scenario.seam3.team: "pooled",
         scenario.seam2.team: "pooled",
