@@ -19,7 +19,9 @@ SimPy (``tests/test_far_events.py``). The ticks are not model events (not counte
 from __future__ import annotations
 
 import math
+from collections import deque
 from heapq import heappush
+from operator import itemgetter
 
 import simpy
 from simpy.events import NORMAL, EventPriority
@@ -31,6 +33,7 @@ WIDTH = 24.0
 # Runs with more leads than this split each day into slots (``slots_for``), so the heap
 # holds about as many events as at this size whatever the run's size.
 SLOT_LEADS = 100_000
+_time = itemgetter(0)
 
 
 def slots_for(leads: int) -> int:
@@ -48,10 +51,11 @@ class FarEvents:
     """Installs itself as ``env.schedule``; ticks release each slot a slot early.
 
     An event due beyond the next slot waits in its slot's list; one due beyond the next
-    day waits in its day's list first and is moved to its slot's list a day ahead (many
-    narrow slots months ahead would be as many cold lists). A slot is the day itself
-    when ``slots`` is 1. Where an entry goes is decided by its slot's number, not by
-    comparing times with float slot edges, so no entry lands in a slot already released.
+    day waits in its day's list first, sorted by time a day ahead (one C sort, not a
+    Python step per entry), and the ticks push it a slot ahead (many narrow slots months
+    ahead would be as many cold lists). A slot is the day itself when ``slots`` is 1.
+    Where an entry goes is decided by its slot's number, not by comparing times with
+    float slot edges, so no entry lands in a slot already released.
     """
 
     def __init__(
@@ -72,6 +76,8 @@ class FarEvents:
         # Days from this number on are held in ``_days`` (with one slot a day, none are).
         self._day_key: float = (first + 2) // slots + 2 if slots > 1 else math.inf
         self._days: dict[int, list[tuple]] = {}
+        # Opened days' entries in time order, pushed into the heap a slot ahead.
+        self._staged: deque[tuple] = deque()
         # Entries due after the horizon: never processed (the run stops first), kept alive
         # as SimPy keeps them.
         self.beyond: list[tuple] = []
@@ -118,27 +124,26 @@ class FarEvents:
         self._near_key = index + 2
         self._near_until = (index + 2) * self._slot_width
         while self._day_key < (index + 2) // self._slots + 2:
-            self._split(int(self._day_key))
+            self._open(int(self._day_key))
         queue = self._queue
         for entry in self._buckets.pop(index + 1, ()):
             heappush(queue, entry)
+        staged, near_until = self._staged, self._near_until
+        while staged and staged[0][0] < near_until:
+            heappush(queue, staged.popleft())
         self._schedule_tick(index + 1)
 
-    def _split(self, day: int) -> None:
-        """Move day ``day``'s entries to their slots' lists; later entries of that day go
-        straight there."""
+    def _open(self, day: int) -> None:
+        """Day ``day``'s entries sorted by time behind the days opened before (ticks push
+        them a slot ahead); later entries of that day go to their slot's list."""
         self._day_key = day + 1
-        buckets, width = self._buckets, self._slot_width
-        for entry in self._days.pop(day, ()):
-            key = int(entry[0] // width)
-            bucket = buckets.get(key)
-            if bucket is None:
-                buckets[key] = [entry]
-            else:
-                bucket.append(entry)
+        entries = self._days.pop(day, None)
+        if entries:
+            entries.sort(key=_time)
+            self._staged.extend(entries)
 
     def pending(self) -> int:
         """Entries held back (not yet in the heap), the ones beyond the horizon included."""
         held = sum(len(bucket) for bucket in self._buckets.values())
-        held += sum(len(bucket) for bucket in self._days.values())
+        held += sum(len(bucket) for bucket in self._days.values()) + len(self._staged)
         return held + len(self.beyond)
