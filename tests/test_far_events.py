@@ -19,13 +19,10 @@ SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SIMULATE = importlib.import_module("funnelsim.engine.simulate")
 
 
-def _trace(
-    install: bool, seed: int, initial_time: float, width: float, slots: int = 1
-) -> list[tuple]:
+def _trace(install: bool, seed: int, initial_time: float, width: float) -> list[tuple]:
     """Random processes with timeouts near and far, ties and urgent events: what ran when."""
     env = simpy.Environment(initial_time=initial_time)
-    horizon = initial_time + 2_000.0
-    far = FarEvents(env, horizon, width=width, slots=slots) if install else None
+    far = FarEvents(env, horizon=initial_time + 2_000.0, width=width) if install else None
     rng = np.random.default_rng(seed)
     seen: list[tuple] = []
 
@@ -48,23 +45,11 @@ def _trace(
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize(
-    ("initial_time", "width", "slots"),
-    [
-        (0.0, 24.0, 1),
-        (130.0, 24.0, 1),
-        (5.0, 7.5, 1),
-        (0.0, 24.0, 8),
-        (130.0, 24.0, 5),
-        (5.0, 0.7, 3),
-    ],
-)
-def test_simpy_processes_run_in_the_same_order(
-    seed: int, initial_time: float, width: float, slots: int
-) -> None:
+@pytest.mark.parametrize(("initial_time", "width"), [(0.0, 24.0), (130.0, 24.0), (5.0, 7.5)])
+def test_simpy_processes_run_in_the_same_order(seed: int, initial_time: float, width: float):
     plain = _trace(False, seed, initial_time, width)
     assert len(plain) > 500
-    assert _trace(True, seed, initial_time, width, slots) == plain
+    assert _trace(True, seed, initial_time, width) == plain
 
 
 def test_far_entries_wait_outside_the_heap_until_near() -> None:
@@ -83,8 +68,8 @@ def test_far_entries_wait_outside_the_heap_until_near() -> None:
 class _Plain:
     """FarEvents with nothing held back: plain SimPy scheduling."""
 
-    def __init__(self, env: simpy.Environment, horizon: float, width: float, slots: int) -> None:
-        del env, horizon, width, slots
+    def __init__(self, env: simpy.Environment, horizon: float) -> None:
+        del env, horizon
 
 
 @pytest.mark.parametrize(
@@ -105,11 +90,9 @@ def test_far_events_only_in_large_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     installed: list[float] = []
 
     class Spy(FarEvents):
-        def __init__(
-            self, env: simpy.Environment, horizon: float, width: float, slots: int
-        ) -> None:
+        def __init__(self, env: simpy.Environment, horizon: float) -> None:
             installed.append(horizon)
-            super().__init__(env, horizon, width, slots)
+            super().__init__(env, horizon)
 
     monkeypatch.setattr(team_setup, "FarEvents", Spy)
     scenario = load_scenario(SCENARIOS / "baseline.yaml", ["horizon_days=200"])
@@ -120,52 +103,10 @@ def test_far_events_only_in_large_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert installed == [scenario.horizon_hours]
 
 
-def test_narrow_slots_give_the_same_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_narrow_bucket_gives_the_same_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
     scenario = load_scenario(SCENARIOS / "hiring_plan.yaml")
     monkeypatch.setattr(SIMULATE, "FAR_EVENTS_LEADS", 0)
     default = fs.simulate(scenario, 9)
-    monkeypatch.setattr(SIMULATE, "slots_for", lambda _leads: 7)
+    monkeypatch.setattr(far_events, "WIDTH", 0.7)
+    monkeypatch.setattr(FarEvents.__init__, "__defaults__", (0.7,))
     assert_same_ledger(default, fs.simulate(scenario, 9))
-
-
-def test_far_entries_wait_in_their_day_then_their_slot() -> None:
-    """With slots, an entry due past tomorrow waits in its day's list, is staged in time
-    order a day ahead and reaches the heap a slot ahead; every entry fires on time."""
-    env = simpy.Environment()
-    far = FarEvents(env, horizon=500.0, width=24.0, slots=8)
-    fired: list[float] = []
-    for delay in (1.0, 5.9, 6.0, 30.0, 100.0, 100.0, 499.0):
-        env.timeout(delay).callbacks.append(lambda _e: fired.append(env.now))
-    assert far.pending() == 5 and len(far._days) == 2  # days 4 and 20 held whole
-    env.run(until=80.0)
-    assert [entry[0] for entry in far._staged] == [100.0, 100.0]
-    env.run(until=500.0)
-    assert fired == [1.0, 5.9, 6.0, 30.0, 100.0, 100.0, 499.0]
-
-
-def test_slots_grow_in_powers_of_two_past_the_reference_size() -> None:
-    """Up to ``SLOT_LEADS`` leads a day is one slot; past it, the power of two at or above
-    the ratio, so the heap holds about as many events at any size."""
-    assert far_events.slots_for(1) == 1
-    assert far_events.slots_for(far_events.SLOT_LEADS) == 1
-    assert far_events.slots_for(far_events.SLOT_LEADS + 1) == 2
-    assert far_events.slots_for(100 * far_events.SLOT_LEADS) == 128
-
-
-def test_a_large_run_gets_narrow_slots(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The slots a run's ``FarEvents`` gets follow its number of leads."""
-    got: list[int] = []
-
-    class Spy(FarEvents):
-        def __init__(
-            self, env: simpy.Environment, horizon: float, width: float, slots: int
-        ) -> None:
-            got.append(slots)
-            super().__init__(env, horizon, width, slots)
-
-    monkeypatch.setattr(team_setup, "FarEvents", Spy)
-    monkeypatch.setattr(SIMULATE, "FAR_EVENTS_LEADS", 0)
-    monkeypatch.setattr(far_events, "SLOT_LEADS", 500)
-    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["horizon_days=200"])
-    ledger = fs.simulate(scenario, 3)
-    assert got == [far_events.slots_for(ledger.meta["new_leads"])] and got[0] > 1

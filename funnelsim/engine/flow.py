@@ -38,7 +38,6 @@ from funnelsim.engine.ledger import (
     REASON_CODE,
     UNDECIDED,
 )
-from funnelsim.engine.records import AE_START, SDR_DONE, interleave
 from funnelsim.engine.teams import Due, Team
 
 NOT_ARRIVED, QUEUED, STARTED, REROUTED = range(4)
@@ -120,15 +119,9 @@ class Flow:
         self.reason = array("h", [0]) * n
         self.sla_breached = array("b", bytes(n))
         self.rerouted = array("b", bytes(n))
-        # Each item's SLA deadline, read only under an SLA (``run`` fills it then).
-        self.sla_deadline: Sequence[float] = array("d")
+        self.sla_deadline: Sequence[float] = array("d", [math.inf]) * n
         # Whether each SQL became an opportunity: its fate, unless it cooled waiting for an AE.
         self.opened = array("b", inputs.opportunity)
-        # What an SDR's completion and an AE's start read, one record per item each.
-        self._sdr_records, sdr_record = interleave(inputs, SDR_DONE)
-        self._ae_records, ae_record = interleave(inputs, AE_START)
-        self._sdr_unpack, self._sdr_size = sdr_record.unpack_from, sdr_record.size
-        self._ae_unpack, self._ae_size = ae_record.unpack_from, ae_record.size
         self.not_followed_up = array("b", bytes(n))
         self.ae_code = array("h", bytes(2 * n))
         self.results: dict[str, array] = {
@@ -309,7 +302,6 @@ class Flow:
         for name in ("state", "head", "outcome", "seam", "reason", "sla_breached", "rerouted"):
             setattr(self, name, array("b"))
         self.sla_deadline = self.opened = self.not_followed_up = self.ae_code = array("b")
-        self._sdr_records = self._ae_records = bytearray()
         self.order = None
 
     def _sla_deadlines(self) -> np.ndarray:
@@ -404,29 +396,26 @@ class Flow:
         return self.fallback.calendar.add_working_hours(start, self.x.fallback_work[item])
 
     def _sdr_done(self, item: int, now: float) -> None:
-        mql, accept_unfit_u, stale_time, reach_threshold, source, segment, is_fit, accept_fit = (
-            self._sdr_unpack(self._sdr_records, item * self._sdr_size)
-        )
         first_response = self._first_response[item]
-        wait = first_response - mql
+        wait = first_response - self._mql[item]
         if self._sla and first_response > self.sla_deadline[item]:
             self.sla_breached[item] = True
-        curve = self._reach[source]
+        curve = self._reach[self._source[item]]
         reach = 1.0 if curve is None or wait <= 0 else curve(wait)
-        if not is_fit:
-            if accept_unfit_u < self._p_accept_unfit * reach:
-                self._to_sales(item, now, segment)
+        if not self._is_fit[item]:
+            if self._accept_unfit_u[item] < self._p_accept_unfit * reach:
+                self._to_sales(item, now)
             else:
                 self.outcome[item] = NOT_A_FIT
                 self._loss_time[item] = now
-        elif first_response > stale_time:
+        elif first_response > self._stale_time[item]:
             self._lose(item, 1, "stale_contact", now)
-        elif reach_threshold >= reach:
+        elif self._reach_threshold[item] >= reach:
             self._lose(item, 1, "went_cold", now)
-        elif not accept_fit:
+        elif not self._accept_fit[item]:
             self._lose(item, 1, "rejected", now)
         else:
-            self._to_sales(item, now, segment)
+            self._to_sales(item, now)
 
     # Sales: discovery, opportunity, cycle, win or loss. The opportunity and expected close
     # times follow from the AE's start in bulk after the run. An SQL that waited for an AE
@@ -434,9 +423,9 @@ class Flow:
     # qualify * followup(wait) <= u < qualify it was lost only because it waited:
     # ``not_followed_up`` at seam 1 (the AE's discovery finds it gone).
 
-    def _to_sales(self, item: int, now: float, segment: int) -> None:
+    def _to_sales(self, item: int, now: float) -> None:
         self._sql_time[item] = now
-        head = self._ae_route(segment)
+        head = self._ae_route(self._segment[item])
         if head < 0:
             self.outcome[item] = CLOSED_LOST
             self.reason[item] = REASON_CODE["disqualified"]
@@ -456,25 +445,23 @@ class Flow:
 
     def _ae_hold(self, item: int, start: float) -> float:
         """The AE's start: when the item is done, and what its completion will do."""
-        discovery, cycle, slip, threshold, lost_reason, source, opportunity, is_fit, win = (
-            self._ae_unpack(self._ae_records, item * self._ae_size)
-        )
         self._ae_start[item] = start
-        end = start + discovery
-        if opportunity:
-            curve = self._followup[source]
+        end = start + self._discovery[item]
+        if self._opportunity[item]:
+            curve = self._followup[self._source[item]]
+            threshold = self._opportunity_threshold[item]
             # A book opportunity (threshold -inf) never waited as an SQL in this run.
             if curve is not None and threshold >= 0.0:
                 chance = curve(start - self._sql_time[item])
                 if threshold >= chance:
                     self.opened[item] = False
                     self.not_followed_up[item] = True
-                    self.ae_code[item] = AE_NFU_FIT if is_fit else AE_NFU_UNFIT
+                    self.ae_code[item] = AE_NFU_FIT if self._is_fit[item] else AE_NFU_UNFIT
                     return end
-            end = end + cycle + slip
-            self.ae_code[item] = AE_WON if win else AE_LOST + lost_reason
+            end = end + self._cycle[item] + self._slip[item]
+            self.ae_code[item] = AE_WON if self._win[item] else AE_LOST + self._lost_reason[item]
         else:
-            self.ae_code[item] = AE_DISQUALIFIED if is_fit else AE_UNFIT
+            self.ae_code[item] = AE_DISQUALIFIED if self._is_fit[item] else AE_UNFIT
         return end
 
     def _ae_done(self, item: int, now: float) -> None:

@@ -20,7 +20,6 @@ import simpy
 
 from funnelsim.engine.book import append_book, book_times, draw_book
 from funnelsim.engine.customer_phase import CUSTOMER_COLUMNS, run_customers
-from funnelsim.engine.far_events import slots_for
 from funnelsim.engine.fates import draw_all_arrivals
 from funnelsim.engine.flow import Flow
 from funnelsim.engine.heap import release_free_memory, tune_allocator
@@ -135,9 +134,7 @@ def simulate(scenario: Scenario, seed: int, perfect_seams: Iterable[int] = ()) -
         churn_u = np.concatenate([churn_u, book.churn_u])
     env = simpy.Environment()
     counter = [0]
-    teams = build_teams(
-        env, scenario, counter, seed, far_events=n >= FAR_EVENTS_LEADS, far_slots=slots_for(n)
-    )
+    teams = build_teams(env, scenario, counter, seed, far_events=n >= FAR_EVENTS_LEADS)
     flow = Flow(
         env,
         inputs,

@@ -6,7 +6,7 @@ import numpy as np
 import simpy
 
 from funnelsim.engine.calendar import WorkCalendar
-from funnelsim.engine.far_events import WIDTH, FarEvents
+from funnelsim.engine.far_events import FarEvents
 from funnelsim.engine.roster import build_roster, seat_windows
 from funnelsim.engine.shifts import duty_calendars
 from funnelsim.engine.staffing import StaffedTeam
@@ -22,7 +22,6 @@ def build_teams(
     counter: list[int],
     seed: int = 0,
     far_events: bool = True,
-    far_slots: int = 1,
 ) -> dict[str, Team]:
     """One SimPy team per scenario team, routed by the rule of the stage that uses it.
 
@@ -33,10 +32,10 @@ def build_teams(
 
     With ``far_events`` the environment's ``schedule`` is made a ``FarEvents`` one first
     (events due days ahead held out of SimPy's heap until near; the same order of
-    events), so the teams and the flow bind it; ``far_slots`` is its slots per day.
+    events), so the teams and the flow bind it.
     """
     if far_events:
-        FarEvents(env, scenario.horizon_hours, WIDTH, far_slots)
+        FarEvents(env, scenario.horizon_hours)
     routing = {
         scenario.seam3.team: "pooled",
         scenario.seam2.team: "pooled",
