@@ -8,6 +8,7 @@ import contextlib
 import gc
 from array import array
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ import funnelsim as fs
 from funnelsim.engine import flow as flow_module
 from funnelsim.engine.flow import Flow
 from funnelsim.engine.inputs import Sparse
-from funnelsim.scenario import scenario_from_dict
+from funnelsim.scenario import load_scenario, scenario_from_dict
 from funnelsim.scenario.curves import ExponentialCurve, PointsCurve, PresetCurve
 
 SCENARIO = {
@@ -153,3 +154,26 @@ def test_bulk_chances_match_the_scalar_function(curve) -> None:
     got = curve.chances(waits.reshape(4, -1))
     assert got.shape == (4, len(waits) // 4)
     np.testing.assert_allclose(got.ravel(), expected, rtol=1e-14, atol=1e-16)
+
+
+@pytest.mark.parametrize(("name", "under_sla"), [("baseline", False), ("sla_1h_fallback", True)])
+def test_sla_deadlines_are_held_only_under_an_sla(
+    name: str, under_sla: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run without an SLA keeps no per-item deadline column (8 bytes an item it never
+    reads); under an SLA every item has its deadline."""
+    scenario = load_scenario(
+        Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.yaml", ["horizon_days=120"]
+    )
+    lengths: list[tuple[int, int]] = []
+    run = Flow.run
+
+    def capture(self: Flow) -> None:
+        run(self)
+        lengths.append((len(self.sla_deadline), len(self.x.mql_time)))
+
+    monkeypatch.setattr(Flow, "run", capture)
+    fs.simulate(scenario, 4)
+    ((deadlines, items),) = lengths
+    assert items > 0
+    assert deadlines == (items if under_sla else 0)

@@ -119,7 +119,8 @@ class Flow:
         self.reason = array("h", [0]) * n
         self.sla_breached = array("b", bytes(n))
         self.rerouted = array("b", bytes(n))
-        self.sla_deadline: Sequence[float] = array("d", [math.inf]) * n
+        # Each item's SLA deadline: read only under an SLA, so made only then (``run``).
+        self.sla_deadline: Sequence[float] = array("d")
         # Whether each SQL became an opportunity: its fate, unless it cooled waiting for an AE.
         self.opened = array("b", inputs.opportunity)
         self.not_followed_up = array("b", bytes(n))
