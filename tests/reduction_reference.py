@@ -59,6 +59,7 @@ from funnelsim.analysis.stages import open_pipeline_by_stage, stage_rows
 from funnelsim.analysis.timeseries import (
     BRIDGE_COLUMNS,
     CASH_COLUMNS,
+    _band_rows,
     _coverage,
     _interval,
     _per_interval,
@@ -68,6 +69,7 @@ from funnelsim.analysis.timeseries import (
 from funnelsim.analysis.timing import _response_hours, closed_opportunities, sla_clock_hours
 from funnelsim.engine.ledger import IN_FLIGHT, LOST_AT_SEAM, Ledger
 from funnelsim.engine.teams import HOURS_PER_WEEK
+from funnelsim.experiment.stats import t_interval
 from funnelsim.scenario.models import Scenario
 
 LOAD_COLUMNS = ("team", "quarter", "occupancy", "queue_length")
@@ -851,3 +853,40 @@ def pandas_arrow(frame: pd.DataFrame, replication: int) -> pa.Table:
     frame = frame.copy()
     frame.insert(0, "replication", replication)
     return pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+
+
+# --- summaries over replications (the results folder's tail) ---------------------------
+
+
+def timeseries_bands(frame: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """``analysis.timeseries.timeseries_bands`` as it was: the frame melted to one row per
+    replication, month and metric, then grouped by month and metric."""
+    keys = ["month", "quarter", "start", "days"]
+    metrics = [c for c in frame.columns if c not in (*keys, "replication")]
+    long = frame.melt(id_vars=[*keys, "replication"], value_vars=metrics, var_name="metric")
+    groups = long.groupby([*keys, "metric"], sort=False, observed=True)
+    codes = groups.ngroup().to_numpy()
+    table = long.iloc[np.unique(codes, return_index=True)[1]][[*keys, "metric"]]
+    table = table.reset_index(drop=True)
+    values = long["value"].to_numpy(dtype=float)[np.argsort(codes, kind="stable")]
+    sizes = np.bincount(codes)
+    stats = np.full((len(table), 7), np.nan)
+    stats[:, 6] = 0
+    if len(values) and (sizes == sizes[0]).all():
+        matrix = values.reshape(len(sizes), sizes[0])
+        whole = np.isfinite(matrix).all(axis=1)
+        stats[whole] = _band_rows(matrix[whole], confidence)
+        ragged = np.flatnonzero(~whole)
+    else:
+        ragged = np.arange(len(sizes))
+    ends = np.cumsum(sizes)
+    for g in ragged:
+        group = values[ends[g] - sizes[g] : ends[g]]
+        group = group[np.isfinite(group)]
+        mean, low, high = t_interval(group, confidence)
+        quantiles = np.quantile(group, [0.1, 0.5, 0.9]) if len(group) else [np.nan] * 3
+        stats[g] = (mean, low, high, *quantiles, len(group))
+    for i, name in enumerate(["mean", "ci_low", "ci_high", "p10", "p50", "p90"]):
+        table[name] = stats[:, i]
+    table["n"] = stats[:, 6].astype(np.int64)
+    return table

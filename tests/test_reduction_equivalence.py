@@ -48,6 +48,7 @@ from funnelsim.analysis.timeseries import (
     arr_bridge,
     calendar_months,
     timeseries,
+    timeseries_bands,
 )
 from funnelsim.analysis.timing import first_response
 from funnelsim.bundled import resolve_scenario
@@ -310,3 +311,32 @@ def test_calendar_months_and_quarters_equal_pandas_periods(start: dt.date, hours
     expected_bounds, expected_quarters = plain.quarter_edges_of(start, hours)
     np.testing.assert_array_equal(bounds, expected_bounds)
     assert quarters == expected_quarters
+
+
+@pytest.fixture(scope="module")
+def stacked_timeseries() -> pd.DataFrame:
+    """Four replications' monthly tables of the baseline over a short horizon, stacked."""
+    scenario = load_scenario(resolve_scenario("baseline"), ["horizon_days=200"])
+    return fs.run(scenario, 4, seed=5, keep_ledgers=False, output_tables=True).timeseries()
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.95])
+@pytest.mark.parametrize("shape", ["whole", "missing", "ragged", "one replication", "empty"])
+def test_timeseries_bands_equal_the_melted_frames(
+    stacked_timeseries: pd.DataFrame, shape: str, confidence: float
+) -> None:
+    frame = stacked_timeseries.copy()
+    metrics = [c for c in frame.columns if frame[c].dtype == float and c != "days"]
+    if shape == "missing":  # NaN and infinity in some months: those groups one by one
+        frame.loc[3, metrics[0]] = np.nan
+        frame.loc[7, metrics[2]] = np.inf
+        frame.loc[frame["replication"] == 1, metrics[1]] = np.nan
+    elif shape == "ragged":  # one month missing in one replication: unequal groups
+        frame = frame.drop(index=frame.index[frame["replication"] == 2][4]).reset_index(drop=True)
+    elif shape == "one replication":
+        frame = frame[frame["replication"] == 0].reset_index(drop=True)
+    elif shape == "empty":
+        frame = frame.iloc[:0]
+    pd.testing.assert_frame_equal(
+        timeseries_bands(frame, confidence), plain.timeseries_bands(frame, confidence)
+    )
