@@ -14,6 +14,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from scipy import special
 
 from funnelsim.analysis._common import (
     HOURS_PER_DAY,
@@ -34,7 +35,13 @@ from funnelsim.analysis.cashflow import (
     _step_integral,
     month_edges,
 )
-from funnelsim.analysis.forecast import crm_close_date, quarter_edges, stage_weights
+from funnelsim.analysis.forecast import (
+    METHODS,
+    _mean_absolute,
+    crm_close_date,
+    quarter_edges,
+    stage_weights,
+)
 from funnelsim.analysis.funnel import stage_counts
 from funnelsim.analysis.headline import MONEY_COLUMNS, STAGE_METRICS
 from funnelsim.analysis.leakage import (
@@ -55,7 +62,7 @@ from funnelsim.analysis.revenue import (
     retention,
     unit_economics,
 )
-from funnelsim.analysis.stages import open_pipeline_by_stage, stage_rows
+from funnelsim.analysis.stages import open_pipeline_by_stage, stage_rows, wilson
 from funnelsim.analysis.timeseries import (
     BRIDGE_COLUMNS,
     CASH_COLUMNS,
@@ -890,3 +897,38 @@ def timeseries_bands(frame: pd.DataFrame, confidence: float) -> pd.DataFrame:
         table[name] = stats[:, i]
     table["n"] = stats[:, 6].astype(np.int64)
     return table
+
+
+def forecast_accuracy(table: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """``analysis.forecast.forecast_accuracy`` as it was: every quarter's rows grouped by
+    replication on their own."""
+    rows = []
+    for method, (forecast, actual) in METHODS.items():
+        frame = table[table[actual] > 0].assign(
+            error=lambda f, fc=forecast, ac=actual: (f[fc] - f[ac]) / f[ac]
+        )
+        for quarter, group in [("all", frame), *frame.groupby("quarter", sort=False)]:
+            per_rep = group.groupby("replication")["error"]
+            ape = t_interval(_mean_absolute(per_rep), confidence)
+            bias = t_interval(per_rep.mean().to_numpy(), confidence)
+            rows.append((method, quarter, *ape, *bias, len(group)))
+    columns = [
+        "method",
+        "quarter",
+        "mape",
+        "mape_low",
+        "mape_high",
+        "bias",
+        "bias_low",
+        "bias_high",
+        "quarters",
+    ]
+    result = pd.DataFrame(rows, columns=columns)
+    inside = (table["actual"] >= table["mc_p10"]) & (table["actual"] <= table["mc_p90"])
+    z = float(special.ndtri(0.5 + confidence / 2))
+    low, high = wilson(int(inside.sum()), len(table), z)
+    coverage = pd.DataFrame(
+        [("band_coverage", "all", inside.mean(), low, high, np.nan, np.nan, np.nan, len(table))],
+        columns=columns,
+    )
+    return pd.concat([result, coverage], ignore_index=True)

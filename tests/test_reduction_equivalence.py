@@ -28,6 +28,7 @@ from funnelsim.analysis.deferral import deferral
 from funnelsim.analysis.forecast import (
     _quarter_edges,
     fit_stage_weights,
+    forecast_accuracy,
     forecast_errors,
     forecast_part,
     pipeline_by_quarter,
@@ -340,3 +341,42 @@ def test_timeseries_bands_equal_the_melted_frames(
     pd.testing.assert_frame_equal(
         timeseries_bands(frame, confidence), plain.timeseries_bands(frame, confidence)
     )
+
+
+@pytest.fixture(scope="module")
+def forecast_table() -> pd.DataFrame:
+    """Five replications' quarterly forecasts of the baseline (one row per replication and
+    quarter)."""
+    scenario = load_scenario(resolve_scenario("baseline"))
+    return fs.run(scenario, 5, seed=9, keep_ledgers=False, output_tables=True).forecast()
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # an infinite error
+@pytest.mark.parametrize(
+    "shape", ["as made", "shuffled", "missing", "no quarter", "repeated", "one row", "empty"]
+)
+def test_forecast_accuracy_equals_grouping_each_quarter(
+    forecast_table: pd.DataFrame, shape: str
+) -> None:
+    table = forecast_table.copy()
+    rng = np.random.default_rng(len(shape))
+    if shape == "shuffled":  # replications and quarters in any order
+        table = table.iloc[rng.permutation(len(table))].reset_index(drop=True)
+    elif shape == "missing":  # no actual (left out), NaN and infinite errors
+        table.loc[0, "actual"] = 0.0
+        table.loc[1, "actual_open"] = np.nan
+        table.loc[2, "stage_weighted"] = np.nan
+        table.loc[3, "mc_p50"] = np.inf
+    elif shape == "no quarter":  # rows without a quarter count in "all" only
+        table["quarter"] = table["quarter"].astype(object)
+        table.loc[[4, 9], "quarter"] = None
+    elif shape == "repeated":  # two rows of one replication in a quarter: grouped
+        table = pd.concat([table, table.iloc[[5]]], ignore_index=True)
+    elif shape == "one row":
+        table = table.iloc[:1]
+    elif shape == "empty":
+        table = table.iloc[:0]
+    for confidence in (0.9, 0.95):
+        pd.testing.assert_frame_equal(
+            forecast_accuracy(table, confidence), plain.forecast_accuracy(table, confidence)
+        )
