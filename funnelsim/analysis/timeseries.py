@@ -243,6 +243,8 @@ def timeseries_bands(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.
     wide = frame[metrics].to_numpy(dtype=float)
     values = wide[order].T.reshape(-1)
     sizes = np.tile(np.bincount(months, minlength=count), len(metrics))
+    # One row of values per group (its replications in order); groups whose values are
+    # not all finite, or not as many as the others', are done one by one.
     stats = np.full((len(table), 7), np.nan)
     stats[:, 6] = 0
     if len(values) and (sizes == sizes[0]).all():
