@@ -1,7 +1,8 @@
 """Time to first result: ``import funnelsim``, the API's imports, ``--help`` and a default run.
 
-Run ``python benchmarks/startup.py`` (``--repeats N``). Every command runs in a fresh
-process from an empty folder, ``repeats`` times, interleaved; each gives its wall time and
+Run ``python benchmarks/startup.py`` (``--repeats N``; ``--phases run --reps 30`` for the
+phases of one command alone). Every command runs in a fresh process from an empty folder,
+``repeats`` times, interleaved; each gives its wall time and
 its CPU time (user + system of the child, which includes worker processes). The default run
 is ``funnelsim run`` with no arguments (the bundled baseline, the CLI's default
 replications and workers -- one per CPU --, its results folder written), beside the same
@@ -235,9 +236,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", help="Also write the figures as JSON to this file.")
+    parser.add_argument(
+        "--phases",
+        nargs=argparse.REMAINDER,
+        metavar="ARGS",
+        help="Only the phases of funnelsim ARGS (last), e.g. --phases run --reps 30 --workers 2.",
+    )
     args = parser.parse_args(argv)
-    figures = measure_startup(args.repeats)
-    print_startup(figures)
+    if args.phases:
+        figures = measure_run_phases(args.repeats, tuple(args.phases))
+        print_run_phases(figures)
+    else:
+        figures = measure_startup(args.repeats)
+        print_startup(figures)
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
     return 0

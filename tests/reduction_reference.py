@@ -14,6 +14,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from scipy import special
 
 from funnelsim.analysis._common import (
     HOURS_PER_DAY,
@@ -34,7 +35,13 @@ from funnelsim.analysis.cashflow import (
     _step_integral,
     month_edges,
 )
-from funnelsim.analysis.forecast import crm_close_date, quarter_edges, stage_weights
+from funnelsim.analysis.forecast import (
+    METHODS,
+    _mean_absolute,
+    crm_close_date,
+    quarter_edges,
+    stage_weights,
+)
 from funnelsim.analysis.funnel import stage_counts
 from funnelsim.analysis.headline import MONEY_COLUMNS, STAGE_METRICS
 from funnelsim.analysis.leakage import (
@@ -55,10 +62,11 @@ from funnelsim.analysis.revenue import (
     retention,
     unit_economics,
 )
-from funnelsim.analysis.stages import open_pipeline_by_stage, stage_rows
+from funnelsim.analysis.stages import open_pipeline_by_stage, stage_rows, wilson
 from funnelsim.analysis.timeseries import (
     BRIDGE_COLUMNS,
     CASH_COLUMNS,
+    _band_rows,
     _coverage,
     _interval,
     _per_interval,
@@ -68,6 +76,7 @@ from funnelsim.analysis.timeseries import (
 from funnelsim.analysis.timing import _response_hours, closed_opportunities, sla_clock_hours
 from funnelsim.engine.ledger import IN_FLIGHT, LOST_AT_SEAM, Ledger
 from funnelsim.engine.teams import HOURS_PER_WEEK
+from funnelsim.experiment.stats import t_interval
 from funnelsim.scenario.models import Scenario
 
 LOAD_COLUMNS = ("team", "quarter", "occupancy", "queue_length")
@@ -851,3 +860,75 @@ def pandas_arrow(frame: pd.DataFrame, replication: int) -> pa.Table:
     frame = frame.copy()
     frame.insert(0, "replication", replication)
     return pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+
+
+# --- summaries over replications (the results folder's tail) ---------------------------
+
+
+def timeseries_bands(frame: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """``analysis.timeseries.timeseries_bands`` as it was: the frame melted to one row per
+    replication, month and metric, then grouped by month and metric."""
+    keys = ["month", "quarter", "start", "days"]
+    metrics = [c for c in frame.columns if c not in (*keys, "replication")]
+    long = frame.melt(id_vars=[*keys, "replication"], value_vars=metrics, var_name="metric")
+    groups = long.groupby([*keys, "metric"], sort=False, observed=True)
+    codes = groups.ngroup().to_numpy()
+    table = long.iloc[np.unique(codes, return_index=True)[1]][[*keys, "metric"]]
+    table = table.reset_index(drop=True)
+    values = long["value"].to_numpy(dtype=float)[np.argsort(codes, kind="stable")]
+    sizes = np.bincount(codes)
+    stats = np.full((len(table), 7), np.nan)
+    stats[:, 6] = 0
+    if len(values) and (sizes == sizes[0]).all():
+        matrix = values.reshape(len(sizes), sizes[0])
+        whole = np.isfinite(matrix).all(axis=1)
+        stats[whole] = _band_rows(matrix[whole], confidence)
+        ragged = np.flatnonzero(~whole)
+    else:
+        ragged = np.arange(len(sizes))
+    ends = np.cumsum(sizes)
+    for g in ragged:
+        group = values[ends[g] - sizes[g] : ends[g]]
+        group = group[np.isfinite(group)]
+        mean, low, high = t_interval(group, confidence)
+        quantiles = np.quantile(group, [0.1, 0.5, 0.9]) if len(group) else [np.nan] * 3
+        stats[g] = (mean, low, high, *quantiles, len(group))
+    for i, name in enumerate(["mean", "ci_low", "ci_high", "p10", "p50", "p90"]):
+        table[name] = stats[:, i]
+    table["n"] = stats[:, 6].astype(np.int64)
+    return table
+
+
+def forecast_accuracy(table: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """``analysis.forecast.forecast_accuracy`` as it was: every quarter's rows grouped by
+    replication on their own."""
+    rows = []
+    for method, (forecast, actual) in METHODS.items():
+        frame = table[table[actual] > 0].assign(
+            error=lambda f, fc=forecast, ac=actual: (f[fc] - f[ac]) / f[ac]
+        )
+        for quarter, group in [("all", frame), *frame.groupby("quarter", sort=False)]:
+            per_rep = group.groupby("replication")["error"]
+            ape = t_interval(_mean_absolute(per_rep), confidence)
+            bias = t_interval(per_rep.mean().to_numpy(), confidence)
+            rows.append((method, quarter, *ape, *bias, len(group)))
+    columns = [
+        "method",
+        "quarter",
+        "mape",
+        "mape_low",
+        "mape_high",
+        "bias",
+        "bias_low",
+        "bias_high",
+        "quarters",
+    ]
+    result = pd.DataFrame(rows, columns=columns)
+    inside = (table["actual"] >= table["mc_p10"]) & (table["actual"] <= table["mc_p90"])
+    z = float(special.ndtri(0.5 + confidence / 2))
+    low, high = wilson(int(inside.sum()), len(table), z)
+    coverage = pd.DataFrame(
+        [("band_coverage", "all", inside.mean(), low, high, np.nan, np.nan, np.nan, len(table))],
+        columns=columns,
+    )
+    return pd.concat([result, coverage], ignore_index=True)

@@ -28,6 +28,7 @@ from funnelsim.analysis.deferral import deferral
 from funnelsim.analysis.forecast import (
     _quarter_edges,
     fit_stage_weights,
+    forecast_accuracy,
     forecast_errors,
     forecast_part,
     pipeline_by_quarter,
@@ -48,6 +49,7 @@ from funnelsim.analysis.timeseries import (
     arr_bridge,
     calendar_months,
     timeseries,
+    timeseries_bands,
 )
 from funnelsim.analysis.timing import first_response
 from funnelsim.bundled import resolve_scenario
@@ -310,3 +312,71 @@ def test_calendar_months_and_quarters_equal_pandas_periods(start: dt.date, hours
     expected_bounds, expected_quarters = plain.quarter_edges_of(start, hours)
     np.testing.assert_array_equal(bounds, expected_bounds)
     assert quarters == expected_quarters
+
+
+@pytest.fixture(scope="module")
+def stacked_timeseries() -> pd.DataFrame:
+    """Four replications' monthly tables of the baseline over a short horizon, stacked."""
+    scenario = load_scenario(resolve_scenario("baseline"), ["horizon_days=200"])
+    return fs.run(scenario, 4, seed=5, keep_ledgers=False, output_tables=True).timeseries()
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.95])
+@pytest.mark.parametrize("shape", ["whole", "missing", "ragged", "one replication", "empty"])
+def test_timeseries_bands_equal_the_melted_frames(
+    stacked_timeseries: pd.DataFrame, shape: str, confidence: float
+) -> None:
+    frame = stacked_timeseries.copy()
+    metrics = [c for c in frame.columns if frame[c].dtype == float and c != "days"]
+    if shape == "missing":  # NaN and infinity in some months: those groups one by one
+        frame.loc[3, metrics[0]] = np.nan
+        frame.loc[7, metrics[2]] = np.inf
+        frame.loc[frame["replication"] == 1, metrics[1]] = np.nan
+    elif shape == "ragged":  # one month missing in one replication: unequal groups
+        frame = frame.drop(index=frame.index[frame["replication"] == 2][4]).reset_index(drop=True)
+    elif shape == "one replication":
+        frame = frame[frame["replication"] == 0].reset_index(drop=True)
+    elif shape == "empty":
+        frame = frame.iloc[:0]
+    pd.testing.assert_frame_equal(
+        timeseries_bands(frame, confidence), plain.timeseries_bands(frame, confidence)
+    )
+
+
+@pytest.fixture(scope="module")
+def forecast_table() -> pd.DataFrame:
+    """Five replications' quarterly forecasts of the baseline (one row per replication and
+    quarter)."""
+    scenario = load_scenario(resolve_scenario("baseline"))
+    return fs.run(scenario, 5, seed=9, keep_ledgers=False, output_tables=True).forecast()
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # an infinite error
+@pytest.mark.parametrize(
+    "shape", ["as made", "shuffled", "missing", "no quarter", "repeated", "one row", "empty"]
+)
+def test_forecast_accuracy_equals_grouping_each_quarter(
+    forecast_table: pd.DataFrame, shape: str
+) -> None:
+    table = forecast_table.copy()
+    rng = np.random.default_rng(len(shape))
+    if shape == "shuffled":  # replications and quarters in any order
+        table = table.iloc[rng.permutation(len(table))].reset_index(drop=True)
+    elif shape == "missing":  # no actual (left out), NaN and infinite errors
+        table.loc[0, "actual"] = 0.0
+        table.loc[1, "actual_open"] = np.nan
+        table.loc[2, "stage_weighted"] = np.nan
+        table.loc[3, "mc_p50"] = np.inf
+    elif shape == "no quarter":  # rows without a quarter count in "all" only
+        table["quarter"] = table["quarter"].astype(object)
+        table.loc[[4, 9], "quarter"] = None
+    elif shape == "repeated":  # two rows of one replication in a quarter: grouped
+        table = pd.concat([table, table.iloc[[5]]], ignore_index=True)
+    elif shape == "one row":
+        table = table.iloc[:1]
+    elif shape == "empty":
+        table = table.iloc[:0]
+    for confidence in (0.9, 0.95):
+        pd.testing.assert_frame_equal(
+            forecast_accuracy(table, confidence), plain.forecast_accuracy(table, confidence)
+        )

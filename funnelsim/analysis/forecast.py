@@ -359,11 +359,15 @@ def forecast_accuracy(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd
         frame = table[table[actual] > 0].assign(
             error=lambda f, fc=forecast, ac=actual: (f[fc] - f[ac]) / f[ac]
         )
-        for quarter, group in [("all", frame), *frame.groupby("quarter", sort=False)]:
-            per_rep = group.groupby("replication")["error"]
-            ape = t_interval(_mean_absolute(per_rep), confidence)
-            bias = t_interval(per_rep.mean().to_numpy(), confidence)
-            rows.append((method, quarter, *ape, *bias, len(group)))
+        quarters = _by_quarter(frame)
+        if quarters is None:  # a replication with several rows in a quarter
+            quarters = [(q, _per_replication(g)) for q, g in frame.groupby("quarter", sort=False)]
+        for quarter, (absolute, signed, count) in [
+            ("all", _per_replication(frame)),
+            *quarters,
+        ]:
+            ape, bias = t_interval(absolute, confidence), t_interval(signed, confidence)
+            rows.append((method, quarter, *ape, *bias, count))
     columns = [
         "method",
         "quarter",
@@ -384,6 +388,36 @@ def forecast_accuracy(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd
         columns=columns,
     )
     return pd.concat([result, coverage], ignore_index=True)
+
+
+def _per_replication(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
+    """A group's mean absolute and mean error per replication (in replication order) and
+    its rows counted."""
+    per_rep = group.groupby("replication")["error"]
+    return _mean_absolute(per_rep), per_rep.mean().to_numpy(), len(group)
+
+
+def _by_quarter(frame: pd.DataFrame) -> list[tuple[str, tuple]] | None:
+    """:func:`_per_replication` of each quarter's rows (quarters in order of first
+    appearance, rows without one left out) when every replication has at most one row
+    in a quarter (as :func:`forecasts` makes the table): a replication's one error is
+    then its mean and its absolute value its mean absolute error, read off the errors
+    sorted by quarter and replication rather than grouped quarter by quarter. None
+    otherwise (or for replication numbers that are not integers)."""
+    if not pd.api.types.is_integer_dtype(frame["replication"].dtype):
+        return None
+    codes, names = pd.factorize(frame["quarter"], sort=False)
+    kept = np.flatnonzero(codes >= 0)
+    replication = frame["replication"].to_numpy()[kept]
+    order = np.lexsort((replication, codes[kept]))
+    quarter, replication = codes[kept][order], replication[order]
+    if ((quarter[1:] == quarter[:-1]) & (replication[1:] == replication[:-1])).any():
+        return None
+    errors = frame["error"].to_numpy(dtype=float)[kept][order]
+    parts = np.split(errors, np.flatnonzero(np.diff(quarter)) + 1) if len(errors) else []
+    return [
+        (name, (np.abs(part), part, len(part))) for name, part in zip(names, parts, strict=True)
+    ]
 
 
 def _mean_absolute(per_rep: SeriesGroupBy) -> np.ndarray:

@@ -230,16 +230,21 @@ def timeseries_bands(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.
     ci_high, p10, p50, p90, n.
     """
     keys = ["month", "quarter", "start", "days"]
-    metrics = [c for c in frame.columns if c not in (*keys, "replication")]
-    long = frame.melt(id_vars=[*keys, "replication"], value_vars=metrics, var_name="metric")
-    groups = long.groupby([*keys, "metric"], sort=False, observed=True)
-    codes = groups.ngroup().to_numpy()
-    table = long.iloc[np.unique(codes, return_index=True)[1]][[*keys, "metric"]]
-    table = table.reset_index(drop=True)
+    metrics = frame.columns[~frame.columns.isin([*keys, "replication"])]
+    # The groups the long (melted) frame grouped by keys and metric would give, in its
+    # order (metric by metric, the months in order of first appearance), made from one
+    # grouping of the wide frame's rows: each month's replications in row order.
+    months = frame.groupby(keys, sort=False, observed=True).ngroup().to_numpy()
+    firsts = np.unique(months, return_index=True)[1]
+    count = len(firsts)
+    table = frame.iloc[np.tile(firsts, len(metrics))][keys].reset_index(drop=True)
+    table["metric"] = metrics.repeat(count)
+    order = np.argsort(months, kind="stable")
+    wide = frame[metrics].to_numpy(dtype=float)
+    values = wide[order].T.reshape(-1)
+    sizes = np.tile(np.bincount(months, minlength=count), len(metrics))
     # One row of values per group (its replications in order); groups whose values are
     # not all finite, or not as many as the others', are done one by one.
-    values = long["value"].to_numpy(dtype=float)[np.argsort(codes, kind="stable")]
-    sizes = np.bincount(codes)
     stats = np.full((len(table), 7), np.nan)
     stats[:, 6] = 0
     if len(values) and (sizes == sizes[0]).all():
