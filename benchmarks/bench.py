@@ -335,6 +335,16 @@ def _cli_lines(figures: dict[str, Any]) -> list[str]:
             f"(**{cli['speedup_median']:.2f}x**; main process "
             f"{two['main_process_cpu']['median']:.2f} CPU s on 2 workers).",
         ]
+        serial = cli.get("serial")
+        if serial:
+            lines[-1] += (
+                f" On {serial['workers']} workers {serial['seconds']:.2f} s is serial (the"
+                " start: imports, loading the scenario, forking, until the first replication"
+                " is queued; writing the results folder; the rest), so against the 1-worker"
+                f" run's {serial['of_total']:.2f} s, {serial['workers']} workers give at most"
+                f" {serial['bound']:.2f}x even if they shared the rest perfectly at no cost"
+                " (Amdahl's law)."
+            )
     dask = figures.get("dask_sweep")
     if dask:
         lines += [

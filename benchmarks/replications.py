@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from startup import _spread, _timed, compile_package
+from startup import _spread, _timed, compile_package, measure_run_phases
 
 # Runs the CLI as its console script does and prints, last on stderr, its own CPU seconds
 # (not its workers').
@@ -60,6 +60,7 @@ def measure_cli(
     time (imports, loading, collecting and writing) and its workers'. The
     ``cpu_bound_speedup`` is what otherwise idle cores would give: the one-worker CPU time
     over the last count's main-process part plus its workers' part shared among them.
+    ``serial`` is the last count's serial part and the bound it sets (``serial_part``).
     """
     compile_package()
     walls: dict[int, list[float]] = {w: [] for w in workers}
@@ -92,6 +93,31 @@ def measure_cli(
         "speedup_median": statistics.median(walls[first]) / statistics.median(walls[last]),
         "speedup_min": min(walls[first]) / min(walls[last]),
         "cpu_bound_speedup": statistics.median(cpus[first]) / (main_part + pool_part / last),
+        "serial": serial_part(
+            *(
+                measure_run_phases(
+                    repeats, ("run", "--reps", str(replications), "--workers", str(count))
+                )["wall_median"]
+                for count in (first, last)
+            ),
+            last,
+        ),
+    }
+
+
+def serial_part(one: dict[str, float], many: dict[str, float], workers: int) -> dict[str, float]:
+    """What no worker count shares, from the median phases of a run on one worker (``one``)
+    and on ``workers`` (``many``): the latter's start (imports, loading, forking, until its
+    first replication is queued), writing the results folder and the rest; and the most
+    ``workers`` could give over one worker if they shared all else perfectly at no cost
+    (Amdahl's law)."""
+    serial = many["start"] + many["writing"] + many["rest"]
+    total = one["total"]
+    return {
+        "seconds": serial,
+        "of_total": total,
+        "workers": workers,
+        "bound": total / (serial + (total - serial) / workers),
     }
 
 
@@ -160,6 +186,13 @@ def print_cli(cli: dict[str, Any]) -> None:
         f"speedup 2 vs 1 workers: {cli['speedup_median']:.2f}x wall (min "
         f"{cli['speedup_min']:.2f}x), {cli['cpu_bound_speedup']:.2f}x from CPU times"
     )
+    serial = cli.get("serial")
+    if serial:
+        print(
+            f"serial on {serial['workers']} workers: {serial['seconds']:.2f} s of 1 worker's"
+            f" {serial['of_total']:.2f} s, so {serial['workers']} workers give at most"
+            f" {serial['bound']:.2f}x"
+        )
 
 
 def print_dask_sweep(sweep: dict[str, Any]) -> None:
