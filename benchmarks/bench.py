@@ -325,6 +325,15 @@ def _cli_lines(figures: dict[str, Any]) -> list[str]:
         if phases:
             parts = ", ".join(f"{name} {value:.2f}" for name, value in phases.items())
             lines += ["", f"A default `funnelsim run`, median wall seconds by phase: {parts}."]
+            floor = startup["run_phases"].get("floor")
+            if floor:
+                lines[-1] += (
+                    f" With these costs it cannot take less than {floor['seconds']:.2f} s: its"
+                    f" serial phases (start, writing, rest) take {floor['serial']:.2f} s, and its"
+                    f" {floor['workers']} workers' {floor['workers_cpu']:.2f} CPU s shared"
+                    f" perfectly {floor['shared']:.2f} s (the whole command's wall adds the"
+                    " interpreter's own start and exit)."
+                )
     cli = figures.get("cli_replications")
     if cli:
         one, two = cli["workers"]["1"], cli["workers"]["2"]

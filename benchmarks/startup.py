@@ -67,6 +67,7 @@ plain_submit = executors.ProcessPoolExecutor.submit
 def submit(self, fn, /, *args, **kwargs):
     if fn is replications.run_replication:
         marks.setdefault("queued", time.perf_counter())
+        marks.setdefault("workers", self._max_workers)
     return plain_submit(self, fn, *args, **kwargs)
 executors.ProcessPoolExecutor.submit = submit
 
@@ -129,7 +130,8 @@ finally:
     cpu["other threads"] = cpu["main_process"] - cpu["main_thread"] - sum(threads.values())
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu["workers"] = workers.ru_utime + workers.ru_stime
-    print(json.dumps({"wall": phases, "cpu": cpu}), file=sys.stderr)
+    found = {"wall": phases, "cpu": cpu, "workers": marks.get("workers", 1)}
+    print(json.dumps(found), file=sys.stderr)
 """
 PHASES = ("start", "replications", "writing", "rest", "total")
 
@@ -184,24 +186,49 @@ def measure_startup(repeats: int = 3, commands: dict[str, list[str]] | None = No
 
 def measure_run_phases(repeats: int = 3, args: tuple[str, ...] = ("run",)) -> dict:
     """Median wall seconds of each phase of ``funnelsim run`` (``args``) over ``repeats``
-    fresh processes, and the median CPU seconds of the main process and of its workers."""
+    fresh processes, the median CPU seconds of the main process and of its workers, and
+    the least the run could take with those costs (``run_floor``)."""
     compile_package()
     walls: dict[str, list[float]] = {name: [] for name in PHASES}
     cpus: dict[str, list[float]] = {"main_process": [], "workers": []}
+    pool_sizes: list[int] = []
     with tempfile.TemporaryDirectory() as scratch:
         for done in range(repeats):
             folder = Path(tempfile.mkdtemp(dir=scratch))
             _, _, stderr = _timed([PYTHON, "-c", RUN_IN_PHASES, *args], folder)
             found = json.loads(stderr.strip().splitlines()[-1])
+            pool_sizes.append(found["workers"])
             for name in PHASES:
                 walls[name].append(found["wall"].get(name, 0.0))
             for name in {*cpus, *found["cpu"]} - {"writing"}:  # a kind missing counts 0
                 cpus.setdefault(name, [0.0] * done).append(found["cpu"].get(name, 0.0))
+    wall = {name: statistics.median(values) for name, values in walls.items()}
+    cpu = {name: statistics.median(values) for name, values in cpus.items()}
+    workers = max(pool_sizes)
     return {
         "command": " ".join(["funnelsim", *args]),
         "repeats": repeats,
-        "wall_median": {name: statistics.median(values) for name, values in walls.items()},
-        "cpu_median": {name: statistics.median(values) for name, values in cpus.items()},
+        "workers": workers,
+        "wall_median": wall,
+        "cpu_median": cpu,
+        "floor": run_floor(wall, cpu["workers"], workers),
+    }
+
+
+def run_floor(wall: dict[str, float], workers_cpu: float, workers: int) -> dict[str, float]:
+    """The least a run could take with its measured costs: its serial phases (start,
+    writing, rest) plus its workers' CPU seconds shared perfectly by its ``workers``,
+    beside its measured total (in-process: without the interpreter's own start and exit).
+    A run that simulates in its own process (no worker CPU) has its replications serial."""
+    serial = wall["start"] + wall["writing"] + wall["rest"]
+    shared = workers_cpu / workers if workers_cpu > 0 else wall["replications"]
+    return {
+        "serial": serial,
+        "workers_cpu": workers_cpu,
+        "workers": workers,
+        "shared": shared,
+        "seconds": serial + shared,
+        "total": wall["total"],
     }
 
 
@@ -213,6 +240,12 @@ def print_run_phases(figures: dict) -> None:
         + ", ".join(f"{name} {wall[name]:.2f}" for name in PHASES)
     )
     print(f"  CPU s: main process {cpu['main_process']:.2f}, workers {cpu['workers']:.2f}")
+    floor = figures.get("floor")
+    if floor:
+        print(
+            f"  floor {floor['seconds']:.2f} s: serial {floor['serial']:.2f} s + workers"
+            f" {floor['workers_cpu']:.2f} CPU s / {floor['workers']} = {floor['shared']:.2f} s"
+        )
     if "main_thread" in cpu:
         kinds = sorted(name for name in cpu if name.startswith("thread "))
         split = ["main_thread", *kinds, "other threads"]

@@ -76,4 +76,46 @@ def test_the_readme_quotes_the_bound_when_the_run_measured_it():
     assert "On 2 workers 0.80 s is serial" in block
     assert "2 workers give at most 1.70x" in block
     del figures["cli_replications"]["serial"]
-    assert "serial" not in bench.readme_table(figures)
+    assert "Amdahl" not in bench.readme_table(figures)
+
+
+@given(seconds, seconds, seconds, seconds, st.integers(min_value=1, max_value=64))
+def test_a_runs_floor_is_its_serial_phases_and_its_workers_cpu_shared(
+    start, work, writing, rest, workers
+):
+    """A run whose workers were busy the whole of its replications phase on every core takes
+    exactly its floor; any idle core makes it take longer."""
+    startup = _module("startup")
+    wall = {"start": start, "replications": work, "writing": writing, "rest": rest}
+    wall["total"] = sum(wall.values())
+    busy = startup.run_floor(wall, work * workers, workers)
+    assert busy["serial"] == start + writing + rest
+    assert abs(busy["seconds"] - wall["total"]) <= 1e-9 * max(wall["total"], 1.0)
+    if work > 1e-6:
+        idle = startup.run_floor(wall, work * workers / 2, workers)
+        assert idle["seconds"] < wall["total"]
+
+
+def test_a_run_without_workers_has_its_replications_serial():
+    startup = _module("startup")
+    wall = {"start": 0.5, "replications": 1.5, "writing": 0.1, "rest": 0.05, "total": 2.15}
+    assert startup.run_floor(wall, 0.0, 1)["seconds"] == wall["total"]
+
+
+def test_the_readme_quotes_the_default_runs_floor_when_the_run_measured_it():
+    bench = _module("bench")
+    figures = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    phases = figures["startup"]["run_phases"]
+    phases["floor"] = {
+        "serial": 0.7,
+        "workers_cpu": 1.3,
+        "workers": 2,
+        "shared": 0.65,
+        "seconds": 1.35,
+        "total": 1.45,
+    }
+    block = bench.readme_table(figures)
+    assert "it cannot take less than 1.35 s" in block
+    assert "its 2 workers' 1.30 CPU s shared perfectly 0.65 s" in block
+    del phases["floor"]
+    assert "cannot take less" not in bench.readme_table(figures)
