@@ -252,3 +252,31 @@ def test_blank_and_literal_all_segments_never_overwrite_the_pooled_estimate(tmp_
     assert set(cal.fitted.cycles) == {"all", BLANK, POOLED}
     pooled = cal.fitted.cycles[POOLED]
     assert pooled.won + pooled.lost + pooled.still_open == 600
+
+
+@pytest.mark.parametrize("extra", [",x,y,z", ",,x"])
+def test_row_with_more_fields_than_the_header_is_refused(tmp_path: Path, extra: str) -> None:
+    """A ragged row (review case K20) shifts its values: refused with its line, never read
+    as if the extra fields were not there (reading only the mapped columns must not hide it)."""
+    lines = CSV.splitlines()
+    lines[3] += extra
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MappingError, match=r"export\.csv: not a readable CSV export \(.*line 4"):
+        read_export(path, mapping_from_dict(MAPPING))
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(yaml.safe_dump(MAPPING))
+    line = _one_error_line(_calibrate(tmp_path, path, mapping)[0])
+    assert "line 4" in line and "6" in line
+
+
+def test_short_rows_and_quoted_delimiters_are_still_read(tmp_path: Path) -> None:
+    """Fewer fields than the header (blank trailing values) and a delimiter inside quotes are
+    ordinary CSV, not ragged rows."""
+    lines = CSV.splitlines()
+    lines[3] = "a3,2024-01-09"
+    lines.append('a13,2024-01-19,2024-02-01,Won,"1,000",ann')
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    export = read_export(path, mapping_from_dict(MAPPING))
+    assert export.n_rows == len(lines) - 1

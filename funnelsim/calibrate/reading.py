@@ -6,6 +6,7 @@ counted under a reason, and the reasons travel with the records into the fit rep
 
 from __future__ import annotations
 
+import csv
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,7 @@ def read_export(path: str | Path, mapping: Mapping) -> Export:
     _check_columns(header.rename(columns=lambda c: str(c).strip()), mapping)
     wanted = set(mapping.columns().values())
     raw = _read(path, usecols=lambda column: str(column).strip() in wanted)
+    _check_row_lengths(path, len(header.columns))
     return parse_export(raw, mapping, read_history(path.parent, mapping))
 
 
@@ -100,6 +102,23 @@ def _read(path: Path, **options: object) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MappingError(f"{path}: not a readable CSV export ({first})") from None
+
+
+def _check_row_lengths(path: Path, fields: int) -> None:
+    """MappingError naming the first row with more fields than the header.
+
+    pandas checks this only when it reads every column; reading just the mapped ones
+    (``usecols``) drops a ragged row's extra fields without a word, so one streaming pass
+    with the same CSV rules looks for them.
+    """
+    with path.open(newline="", encoding="utf-8", errors="replace") as file:
+        reader = csv.reader(file, skipinitialspace=True)
+        for row in reader:
+            if len(row) > fields:
+                raise MappingError(
+                    f"{path}: not a readable CSV export (Expected {fields} fields in line "
+                    f"{reader.line_num}, saw {len(row)})"
+                )
 
 
 def parse_export(
