@@ -280,3 +280,21 @@ def test_short_rows_and_quoted_delimiters_are_still_read(tmp_path: Path) -> None
     path.write_text("\n".join(lines) + "\n")
     export = read_export(path, mapping_from_dict(MAPPING))
     assert export.n_rows == len(lines) - 1
+
+
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [("1990-01-01", "before every usable record"), ("2099-01-01", "more than the 3650")],
+)
+def test_as_of_outside_the_data_names_as_of(tmp_path: Path, as_of: str, expected: str) -> None:
+    """A --as-of date the export cannot support is named as --as-of (the option given), not
+    as the mapping's export_date or window_start the user never set."""
+    export = _synthetic(tmp_path)
+    mapping = _mapping_file(tmp_path)
+    for command in (["calibrate"], ["check-fit", "baseline"]):
+        args = [*command, str(export), "--mapping", str(mapping), "--as-of", as_of]
+        if command == ["calibrate"]:
+            args += ["-o", str(tmp_path / "out.yaml")]
+        line = _one_error_line(CliRunner().invoke(main, args))
+        assert line.startswith("error: --as-of") and expected in line, line
+        assert "export_date" not in line and "window_start" not in line, line

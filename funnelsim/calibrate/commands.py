@@ -40,7 +40,7 @@ def _mapping(path: Path, as_of: str | None) -> Mapping:
 
     mapping = load_mapping(path)
     if as_of is not None:
-        mapping = mapping.model_copy(update={"export_date": _date(as_of, "--as-of")})
+        mapping = mapping.with_export_date(_date(as_of, "--as-of"), "--as-of")
     return mapping
 
 

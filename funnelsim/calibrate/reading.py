@@ -192,9 +192,11 @@ def parse_export(
         export_date = pd.Timestamp(mapping.export_date) + pd.Timedelta(days=1)
         first = frame.loc[keep, "created"].min()
         if export_date <= first:
+            advice = "; set it to the day the export was taken"
             raise MappingError(
-                f"export_date: {mapping.export_date} is before every usable record (the "
-                f"first was created on {first.date()}); set it to the day the export was taken"
+                f"{mapping.export_date_from}: {mapping.export_date} is before every usable "
+                f"record (the first was created on {first.date()})"
+                + (advice if mapping.export_date_from == "export_date" else "")
             )
     else:
         _check_outlying_dates(frame, keep, mapping)
@@ -242,7 +244,7 @@ def parse_export(
     counts["left_truncated"] = int((~records["in_window"]).sum())
     if not records["in_window"].any():
         raise MappingError(f"window_start: no usable record is created on or after {start.date()}")
-    _check_span(start, export_date)
+    _check_span(start, export_date, mapping)
     issues = pd.DataFrame(
         [(reason, counts[reason], *REASONS[reason]) for reason in REASONS if counts[reason]],
         columns=["reason", "rows", "effect", "meaning"],
@@ -305,14 +307,21 @@ def _check_outlying_dates(frame: pd.DataFrame, keep: np.ndarray, mapping: Mappin
     )
 
 
-def _check_span(start: pd.Timestamp, export_date: pd.Timestamp) -> None:
-    """The window may cover at most ten years (the scenario's longest horizon)."""
+def _check_span(start: pd.Timestamp, export_date: pd.Timestamp, mapping: Mapping) -> None:
+    """The window may cover at most ten years (the scenario's longest horizon); a snapshot
+    date an option set too far after the window's start is named as that option."""
     span = (export_date - start) / pd.Timedelta(days=1)
+    option = mapping.export_date_from
+    if span > MAX_SPAN_DAYS and option != "export_date" and mapping.window_start is None:
+        raise MappingError(
+            f"{option}: {mapping.export_date} is {span:.0f} days after the first record "
+            f"({start.date()}), more than the {MAX_SPAN_DAYS} a scenario may cover"
+        )
     if span > MAX_SPAN_DAYS:
         raise MappingError(
             f"window_start: the export spans {span:.0f} days ({start.date()} to "
             f"{(export_date - pd.Timedelta(days=1)).date()}), more than the {MAX_SPAN_DAYS} "
-            "a scenario may cover; set window_start (or export_date) to keep the last ten years"
+            f"a scenario may cover; set window_start (or {option}) to keep the last ten years"
         )
 
 
