@@ -298,3 +298,17 @@ def test_as_of_outside_the_data_names_as_of(tmp_path: Path, as_of: str, expected
         line = _one_error_line(CliRunner().invoke(main, args))
         assert line.startswith("error: --as-of") and expected in line, line
         assert "export_date" not in line and "window_start" not in line, line
+
+
+@pytest.mark.parametrize("target", ["export", "mapping"])
+def test_out_over_an_input_is_refused_even_with_force(tmp_path: Path, target: str) -> None:
+    """`-o` naming the export or mapping being read would replace it with the scenario
+    (with --force): refused with one line, the input left as it was."""
+    export = _synthetic(tmp_path)
+    mapping = _mapping_file(tmp_path)
+    inputs = {"export": export, "mapping": mapping}
+    before = inputs[target].read_bytes()
+    args = ["calibrate", str(export), "--mapping", str(mapping), "-o", str(inputs[target])]
+    line = _one_error_line(CliRunner().invoke(main, [*args, "--force"]))
+    assert target in line and "-o" in line, line
+    assert inputs[target].read_bytes() == before
