@@ -312,3 +312,35 @@ def test_out_over_an_input_is_refused_even_with_force(tmp_path: Path, target: st
     line = _one_error_line(CliRunner().invoke(main, [*args, "--force"]))
     assert target in line and "-o" in line, line
     assert inputs[target].read_bytes() == before
+
+
+def test_owner_holding_more_open_records_than_a_head_may_is_capped_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-all owner (an integration user holding every open record) can need more AE
+    slots than the scenario allows per head (review case K45, a 2M-row export): the fitted
+    capacity is capped at the limit with a warning, not refused as a field of the calibrated
+    scenario the user never wrote."""
+    from funnelsim.calibrate import fitting
+    from funnelsim.scenario.base import MAX_CAPACITY_PER_HEAD
+
+    monkeypatch.setattr(fitting, "_concurrency", lambda *args: 5.0 * MAX_CAPACITY_PER_HEAD)
+    cal = calibrate(_synthetic(tmp_path), mapping_from_dict(SYNTHETIC_MAPPING), replicates=20)
+    team = cal.scenario.teams["ae"]
+    assert team.capacity_per_head == MAX_CAPACITY_PER_HEAD
+    warned = [w for w in cal.fitted.warnings if w.startswith("teams.ae.capacity_per_head")]
+    assert len(warned) == 1 and f"{MAX_CAPACITY_PER_HEAD:,} a head may hold" in warned[0]
+
+
+def test_volume_needing_more_heads_than_a_team_may_have_names_the_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Teams sized to the export's volume beyond a scenario's headcount limit (review case
+    K45): one line saying the export's volume is too large, not a field of the calibrated
+    scenario the user never wrote."""
+    from funnelsim.calibrate import sizing
+
+    monkeypatch.setattr(sizing, "MAX_HEADCOUNT", 0)
+    line = _one_error_line(_calibrate(tmp_path, _synthetic(tmp_path))[0])
+    assert line.startswith("error: the export's volume (") and "heads in teams." in line, line
+    assert "calibrated scenario" not in line
