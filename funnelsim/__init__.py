@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from funnelsim.api import Comparison, Decision, compare, leaks, run, sensitivity, sweep
+    from funnelsim.api import Comparison, Decision, compare, leaks, plan, run, sensitivity, sweep
     from funnelsim.engine import Ledger, simulate
     from funnelsim.results import Results
     from funnelsim.scenario import Scenario, ScenarioError, load_scenario
@@ -22,6 +22,7 @@ _EXPORTS = {
     "Decision": "funnelsim.api",
     "compare": "funnelsim.api",
     "leaks": "funnelsim.api",
+    "plan": "funnelsim.api",
     "run": "funnelsim.api",
     "sensitivity": "funnelsim.api",
     "sweep": "funnelsim.api",
@@ -43,6 +44,7 @@ __all__ = [
     "compare",
     "leaks",
     "load_scenario",
+    "plan",
     "run",
     "sensitivity",
     "simulate",

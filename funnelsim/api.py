@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from funnelsim.budget import TooLargeError
-from funnelsim.experiment import sizes
+from funnelsim.experiment import arguments, sizes
 from funnelsim.experiment.compare import Comparison
 from funnelsim.experiment.compare import compare as _compare
 from funnelsim.experiment.defaults import DEFAULT_REPLICATIONS
@@ -57,6 +57,8 @@ def run(
     flow, calendar months, their share of the forecasts, their Parquet tables) where they
     run, so a pool shares that work; with it a results folder needs no kept ledgers.
     """
+    arguments.scenario("scenario", scenario, files=True)
+    arguments.execution(replications, seed, workers, paired=False)
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     sizes.run_size(scenario, replications, keep_ledgers or output_tables, allow_large)
@@ -127,6 +129,9 @@ def compare(
     ``until_resolved`` replications are added in batches of ``replications``, up to
     ``max_replications``, until the ranking is resolved.
     """
+    arguments.scenario("baseline", baseline)
+    arguments.options(variant)
+    arguments.execution(replications, seed, workers, paired=True)
     if isinstance(variant, Scenario):
         if until_resolved:
             raise ValueError("until_resolved: pass the options as a list, e.g. [variant]")
@@ -169,7 +174,9 @@ def plan(
     allow_large: bool = False,
 ) -> PlanComparison:
     """The paired comparison of the scenario with the hires against the scenario."""
-    hires = tuple(hires)
+    arguments.scenario("scenario", scenario)
+    hires = arguments.hires(hires)
+    arguments.execution(replications, seed, workers, paired=True)
     sizes.plan_size(scenario, hires, replications, allow_large)
     return compare_plan(
         scenario, hires, replications, seed, workers=workers, scheduler=scheduler, on_done=on_done
@@ -190,6 +197,9 @@ def leaks(
 
     A DataFrame with ``.summary()`` and ``.plot()`` (see ``experiment.tables``).
     """
+    arguments.scenario("scenario", scenario)
+    arguments.execution(replications, seed, workers, paired=False)
+    arguments.between("confidence", confidence, 0, 1)
     sizes.leaks_size(scenario, replications, allow_large)
     table = _leaks(
         scenario,
@@ -221,6 +231,10 @@ def sweep(
     ``on_warning`` gets one line per saved point that is damaged and run again. A
     DataFrame with ``.summary()`` and ``.plot(parameter, by=...)`` (``experiment.tables``).
     """
+    arguments.scenario("base", base)
+    arguments.grid(grid)
+    arguments.execution(replications, seed, workers, paired=False)
+    arguments.between("confidence", confidence, 0, 1)
     sizes.sweep_size(base, grid, replications, allow_large)
     table = _sweep(
         base,
@@ -260,6 +274,10 @@ def sensitivity(
 
     A DataFrame with ``.summary()`` and ``.plot()`` (a tornado; see ``experiment.tables``).
     """
+    arguments.scenario("scenario", scenario)
+    arguments.execution(replications, seed, workers, paired=False)
+    arguments.between("step", step, 0.01, 0.9, inclusive=True)
+    arguments.between("confidence", confidence, 0, 1)
     parameters = list(parameters) if parameters is not None else None
     sizes.sensitivity_size(scenario, parameters, replications, allow_large)
     table = _sensitivity(

@@ -252,3 +252,95 @@ def test_blank_and_literal_all_segments_never_overwrite_the_pooled_estimate(tmp_
     assert set(cal.fitted.cycles) == {"all", BLANK, POOLED}
     pooled = cal.fitted.cycles[POOLED]
     assert pooled.won + pooled.lost + pooled.still_open == 600
+
+
+@pytest.mark.parametrize("extra", [",x,y,z", ",,x"])
+def test_row_with_more_fields_than_the_header_is_refused(tmp_path: Path, extra: str) -> None:
+    """A ragged row (review case K20) shifts its values: refused with its line, never read
+    as if the extra fields were not there (reading only the mapped columns must not hide it)."""
+    lines = CSV.splitlines()
+    lines[3] += extra
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MappingError, match=r"export\.csv: not a readable CSV export \(.*line 4"):
+        read_export(path, mapping_from_dict(MAPPING))
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(yaml.safe_dump(MAPPING))
+    line = _one_error_line(_calibrate(tmp_path, path, mapping)[0])
+    assert "line 4" in line and "6" in line
+
+
+def test_short_rows_and_quoted_delimiters_are_still_read(tmp_path: Path) -> None:
+    """Fewer fields than the header (blank trailing values) and a delimiter inside quotes are
+    ordinary CSV, not ragged rows."""
+    lines = CSV.splitlines()
+    lines[3] = "a3,2024-01-09"
+    lines.append('a13,2024-01-19,2024-02-01,Won,"1,000",ann')
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    export = read_export(path, mapping_from_dict(MAPPING))
+    assert export.n_rows == len(lines) - 1
+
+
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [("1990-01-01", "before every usable record"), ("2099-01-01", "more than the 3650")],
+)
+def test_as_of_outside_the_data_names_as_of(tmp_path: Path, as_of: str, expected: str) -> None:
+    """A --as-of date the export cannot support is named as --as-of (the option given), not
+    as the mapping's export_date or window_start the user never set."""
+    export = _synthetic(tmp_path)
+    mapping = _mapping_file(tmp_path)
+    for command in (["calibrate"], ["check-fit", "baseline"]):
+        args = [*command, str(export), "--mapping", str(mapping), "--as-of", as_of]
+        if command == ["calibrate"]:
+            args += ["-o", str(tmp_path / "out.yaml")]
+        line = _one_error_line(CliRunner().invoke(main, args))
+        assert line.startswith("error: --as-of") and expected in line, line
+        assert "export_date" not in line and "window_start" not in line, line
+
+
+@pytest.mark.parametrize("target", ["export", "mapping"])
+def test_out_over_an_input_is_refused_even_with_force(tmp_path: Path, target: str) -> None:
+    """`-o` naming the export or mapping being read would replace it with the scenario
+    (with --force): refused with one line, the input left as it was."""
+    export = _synthetic(tmp_path)
+    mapping = _mapping_file(tmp_path)
+    inputs = {"export": export, "mapping": mapping}
+    before = inputs[target].read_bytes()
+    args = ["calibrate", str(export), "--mapping", str(mapping), "-o", str(inputs[target])]
+    line = _one_error_line(CliRunner().invoke(main, [*args, "--force"]))
+    assert target in line and "-o" in line, line
+    assert inputs[target].read_bytes() == before
+
+
+def test_owner_holding_more_open_records_than_a_head_may_is_capped_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-all owner (an integration user holding every open record) can need more AE
+    slots than the scenario allows per head (review case K45, a 2M-row export): the fitted
+    capacity is capped at the limit with a warning, not refused as a field of the calibrated
+    scenario the user never wrote."""
+    from funnelsim.calibrate import fitting
+    from funnelsim.scenario.base import MAX_CAPACITY_PER_HEAD
+
+    monkeypatch.setattr(fitting, "_concurrency", lambda *args: 5.0 * MAX_CAPACITY_PER_HEAD)
+    cal = calibrate(_synthetic(tmp_path), mapping_from_dict(SYNTHETIC_MAPPING), replicates=20)
+    team = cal.scenario.teams["ae"]
+    assert team.capacity_per_head == MAX_CAPACITY_PER_HEAD
+    warned = [w for w in cal.fitted.warnings if w.startswith("teams.ae.capacity_per_head")]
+    assert len(warned) == 1 and f"{MAX_CAPACITY_PER_HEAD:,} a head may hold" in warned[0]
+
+
+def test_volume_needing_more_heads_than_a_team_may_have_names_the_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Teams sized to the export's volume beyond a scenario's headcount limit (review case
+    K45): one line saying the export's volume is too large, not a field of the calibrated
+    scenario the user never wrote."""
+    from funnelsim.calibrate import sizing
+
+    monkeypatch.setattr(sizing, "MAX_HEADCOUNT", 0)
+    line = _one_error_line(_calibrate(tmp_path, _synthetic(tmp_path))[0])
+    assert line.startswith("error: the export's volume (") and "heads in teams." in line, line
+    assert "calibrated scenario" not in line

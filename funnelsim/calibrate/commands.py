@@ -26,6 +26,16 @@ def _refuse(path: Path | None, force: bool) -> None:
         raise MappingError(f"{path}: already exists; pass --force to replace it")
 
 
+def _not_an_input(out: Path, inputs: dict[str, Path]) -> None:
+    """Refuse ``-o`` naming a file the command reads: even ``--force`` must not replace the
+    export or the mapping with the fitted scenario."""
+    from funnelsim.calibrate.mapping import MappingError
+
+    for name, path in inputs.items():
+        if out.exists() and path.exists() and out.samefile(path):
+            raise MappingError(f"-o {out}: is the {name} being read; write the scenario elsewhere")
+
+
 def _date(text: str, option: str) -> dt.date:
     from funnelsim.calibrate.mapping import MappingError
 
@@ -40,7 +50,7 @@ def _mapping(path: Path, as_of: str | None) -> Mapping:
 
     mapping = load_mapping(path)
     if as_of is not None:
-        mapping = mapping.model_copy(update={"export_date": _date(as_of, "--as-of")})
+        mapping = mapping.with_export_date(_date(as_of, "--as-of"), "--as-of")
     return mapping
 
 
@@ -115,6 +125,7 @@ def calibrate_command(
     from funnelsim.calibrate.fitreport import write_report
     from funnelsim.calibrate.mapping import PLURAL, POOLED, MappingError
 
+    _not_an_input(out, {"export": export, "mapping": mapping_path})
     _refuse(out, force)
     _refuse(report_dir, force)
     cal = calibrate(export, _mapping(mapping_path, as_of), seed=seed, book=not no_book)

@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -148,6 +149,19 @@ class Mapping(_Spec):
         description="records created before this are left-truncated: used only for deal "
         "values and owners",
     )
+    _export_date_from: str = PrivateAttr(default="export_date")
+
+    def with_export_date(self, day: dt.date, option: str) -> Mapping:
+        """A copy whose export date a command-line ``option`` (``--as-of``) set: errors about
+        that date then name the option, not the mapping's ``export_date``."""
+        copy = self.model_copy(update={"export_date": day})
+        copy._export_date_from = option
+        return copy
+
+    @property
+    def export_date_from(self) -> str:
+        """Where the export date was set: ``export_date`` (the mapping) or an option."""
+        return self._export_date_from
 
     @field_validator("sales_stages", mode="before")
     @classmethod

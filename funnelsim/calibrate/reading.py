@@ -6,6 +6,7 @@ counted under a reason, and the reasons travel with the records into the fit rep
 
 from __future__ import annotations
 
+import csv
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,7 @@ def read_export(path: str | Path, mapping: Mapping) -> Export:
     _check_columns(header.rename(columns=lambda c: str(c).strip()), mapping)
     wanted = set(mapping.columns().values())
     raw = _read(path, usecols=lambda column: str(column).strip() in wanted)
+    _check_row_lengths(path, len(header.columns))
     return parse_export(raw, mapping, read_history(path.parent, mapping))
 
 
@@ -100,6 +102,23 @@ def _read(path: Path, **options: object) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MappingError(f"{path}: not a readable CSV export ({first})") from None
+
+
+def _check_row_lengths(path: Path, fields: int) -> None:
+    """MappingError naming the first row with more fields than the header.
+
+    pandas checks this only when it reads every column; reading just the mapped ones
+    (``usecols``) drops a ragged row's extra fields without a word, so one streaming pass
+    with the same CSV rules looks for them.
+    """
+    with path.open(newline="", encoding="utf-8", errors="replace") as file:
+        reader = csv.reader(file, skipinitialspace=True)
+        for row in reader:
+            if len(row) > fields:
+                raise MappingError(
+                    f"{path}: not a readable CSV export (Expected {fields} fields in line "
+                    f"{reader.line_num}, saw {len(row)})"
+                )
 
 
 def parse_export(
@@ -173,9 +192,11 @@ def parse_export(
         export_date = pd.Timestamp(mapping.export_date) + pd.Timedelta(days=1)
         first = frame.loc[keep, "created"].min()
         if export_date <= first:
+            advice = "; set it to the day the export was taken"
             raise MappingError(
-                f"export_date: {mapping.export_date} is before every usable record (the "
-                f"first was created on {first.date()}); set it to the day the export was taken"
+                f"{mapping.export_date_from}: {mapping.export_date} is before every usable "
+                f"record (the first was created on {first.date()})"
+                + (advice if mapping.export_date_from == "export_date" else "")
             )
     else:
         _check_outlying_dates(frame, keep, mapping)
@@ -223,7 +244,7 @@ def parse_export(
     counts["left_truncated"] = int((~records["in_window"]).sum())
     if not records["in_window"].any():
         raise MappingError(f"window_start: no usable record is created on or after {start.date()}")
-    _check_span(start, export_date)
+    _check_span(start, export_date, mapping)
     issues = pd.DataFrame(
         [(reason, counts[reason], *REASONS[reason]) for reason in REASONS if counts[reason]],
         columns=["reason", "rows", "effect", "meaning"],
@@ -286,14 +307,21 @@ def _check_outlying_dates(frame: pd.DataFrame, keep: np.ndarray, mapping: Mappin
     )
 
 
-def _check_span(start: pd.Timestamp, export_date: pd.Timestamp) -> None:
-    """The window may cover at most ten years (the scenario's longest horizon)."""
+def _check_span(start: pd.Timestamp, export_date: pd.Timestamp, mapping: Mapping) -> None:
+    """The window may cover at most ten years (the scenario's longest horizon); a snapshot
+    date an option set too far after the window's start is named as that option."""
     span = (export_date - start) / pd.Timedelta(days=1)
+    option = mapping.export_date_from
+    if span > MAX_SPAN_DAYS and option != "export_date" and mapping.window_start is None:
+        raise MappingError(
+            f"{option}: {mapping.export_date} is {span:.0f} days after the first record "
+            f"({start.date()}), more than the {MAX_SPAN_DAYS} a scenario may cover"
+        )
     if span > MAX_SPAN_DAYS:
         raise MappingError(
             f"window_start: the export spans {span:.0f} days ({start.date()} to "
             f"{(export_date - pd.Timedelta(days=1)).date()}), more than the {MAX_SPAN_DAYS} "
-            "a scenario may cover; set window_start (or export_date) to keep the last ten years"
+            f"a scenario may cover; set window_start (or {option}) to keep the last ten years"
         )
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from funnelsim.calibrate.cyclebuild import DEFAULT_WIN_RATE, ENGINE_STEPS
 from funnelsim.calibrate.fitting import Fitted
-from funnelsim.calibrate.mapping import POOLED, STAGES
+from funnelsim.calibrate.mapping import POOLED, STAGES, MappingError
 from funnelsim.calibrate.pilot import TARGET_UTILISATION, WORK_HOURS_PER_WEEK, dist_mean
+from funnelsim.scenario.base import MAX_CAPACITY_PER_HEAD, MAX_HEADCOUNT
 
 
 def _size_teams(
@@ -39,9 +40,11 @@ def _size_teams(
                 "sized by Little's law (stalled and never-closing deals included) so AEs "
                 "never queue: the export shows no AE queue"
             )
+        _cap_capacity(fitted, ae, prov, f"teams.{sales['team']}.capacity_per_head")
     capacity_hours = WORK_HOURS_PER_WEEK * TARGET_UTILISATION
     desk = teams[data["seam2"]["team"]]
-    desk["headcount"] = max(1, math.ceil(won_rate * dist_mean(desk["work_time"]) / capacity_hours))
+    desk_heads = won_rate * dist_mean(desk["work_time"]) / capacity_hours
+    desk["headcount"] = _heads(desk_heads, f"teams.{data['seam2']['team']}", won_rate, "won deals")
     prov[f"teams.{data['seam2']['team']}.headcount"] = (
         "sized to the calibrated won volume: ~50% utilisation at the default work time"
     )
@@ -50,7 +53,7 @@ def _size_teams(
         onboarding = dist_mean(data["seam3"]["onboarding_days"])
         per_head = teams[csm_team]["capacity_per_head"]
         needed = won_rate * onboarding / 7.0 / (per_head * 0.7)
-        teams[csm_team]["headcount"] = max(1, math.ceil(needed))
+        teams[csm_team]["headcount"] = _heads(needed, f"teams.{csm_team}", won_rate, "won deals")
         prov[f"teams.{csm_team}.headcount"] = (
             "sized to the calibrated won volume: ~70% of onboarding slots"
         )
@@ -59,10 +62,39 @@ def _size_teams(
         sdr = teams[data["seam1"]["team"]]
         mql_rate = entry_rate * _through_rate(fitted, roles, ("marketing",))
         work = dist_mean(sdr["work_time"]) if sdr.get("work_time") else 1.0
-        sdr["headcount"] = max(1, math.ceil(mql_rate * work / capacity_hours))
+        sdr_heads = mql_rate * work / capacity_hours
+        sdr["headcount"] = _heads(sdr_heads, f"teams.{data['seam1']['team']}", mql_rate, "MQLs")
         prov[f"teams.{data['seam1']['team']}.headcount"] = (
             "sized to the calibrated MQL volume: ~50% utilisation at the default work time"
         )
+
+
+def _heads(needed: float, team: str, rate: float, what: str) -> int:
+    """The heads a team sized to the export's volume needs (at least 1), or MappingError
+    when that is beyond a scenario's limit: the export, not a field, is then too large."""
+    heads = max(1, math.ceil(needed))
+    if heads > MAX_HEADCOUNT:
+        raise MappingError(
+            f"the export's volume ({rate:,.0f} {what} a week) needs {heads:,} heads in {team} "
+            f"at the default work time, more than the {MAX_HEADCOUNT:,} a team may have; "
+            "calibrate part of the export (a later window_start, or one segment at a time)"
+        )
+    return heads
+
+
+def _cap_capacity(fitted: Fitted, team: dict[str, Any], prov: dict[str, str], path: str) -> None:
+    """Cap a fitted capacity at the scenario's limit per head, with a warning: an owner
+    holding more open records than that (a catch-all or integration user) is not an AE."""
+    wanted = team["capacity_per_head"]
+    if wanted <= MAX_CAPACITY_PER_HEAD:
+        return
+    team["capacity_per_head"] = MAX_CAPACITY_PER_HEAD
+    prov[path] += f"; capped at the limit of {MAX_CAPACITY_PER_HEAD:,}"
+    fitted.warnings.append(
+        f"{path}: the export needs {wanted:,} open records per head at once, more than the "
+        f"{MAX_CAPACITY_PER_HEAD:,} a head may hold; capped there, so the AEs may queue "
+        "(is one owner a catch-all such as an integration user?)"
+    )
 
 
 def _through_rate(fitted: Fitted, roles: dict[str, str], steps: tuple[str, ...]) -> float:
