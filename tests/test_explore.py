@@ -256,3 +256,22 @@ def test_explore_refuses_a_port_in_use(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"cannot serve on 127.0.0.1:{port}" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_explore_names_the_host_option_for_an_address_it_cannot_serve_on(tmp_path: Path) -> None:
+    for host in ("not a host!", "203.0.113.7"):
+        result = CliRunner().invoke(main, ["explore", "--host", host, "-o", str(tmp_path / "o")])
+        assert result.exit_code == 2, result.output
+        assert "--host" in result.output and "--port" not in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_explore_refuses_an_out_folder_it_cannot_write_before_serving() -> None:
+    """/proc takes no files, not even from root: an existing folder and a new one in it."""
+    for out in ("/proc", "/proc/funnelsim-explore-output"):
+        result = CliRunner().invoke(main, ["explore", "-o", out])
+        assert result.exit_code == 2, result.output
+        assert "cannot write in" in result.output
+        assert result.output.count("\n") == 1

@@ -5,8 +5,10 @@ The web framework and the engine are imported only when the command runs.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
+import tempfile
 from pathlib import Path
 
 import click
@@ -56,12 +58,10 @@ def explore(
         raise click.ClickException(
             f"funnelsim explore needs the explore extra: pip install 'funnelsim[explore]' ({exc})"
         ) from None
-    from funnelsim.atomic import OutputRefusedError
     from funnelsim.explore.compute import Base
 
     base = Base.load(scenario or default_scenario())
-    if out.exists() and not out.is_dir():
-        raise OutputRefusedError(f"--out {out}: exists and is not a folder")
+    _check_out(out)
     if not _loopback(host):
         click.echo(f"note: --host {host} lets other machines run simulations on this one", err=True)
     _check_port(host, port)
@@ -72,16 +72,41 @@ def explore(
     serve(settings, host, port)
 
 
+def _check_out(out: Path) -> None:
+    """Refuse now, not at the first save minutes later, an --out that is not a folder or
+    could not be written; creates nothing."""
+    from funnelsim.atomic import OutputRefusedError, probe_writable
+
+    if out.exists() and not out.is_dir():
+        raise OutputRefusedError(f"--out {out}: exists and is not a folder")
+    if not out.exists():
+        probe_writable(out)
+        return
+    try:
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise OutputRefusedError(f"--out {out}: cannot write in it ({exc.strerror})") from None
+
+
 def _check_port(host: str, port: int) -> None:
-    """Refuse a port that cannot be served on (in use, or a host not of this machine)."""
+    """Refuse an address that cannot be served on, naming the option at fault: a host that
+    does not resolve or is not of this machine (--host), a port in use (--port)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot serve on {host}: not an address or host name ({exc.strerror or exc})",
+            param_hint="--host",
+        ) from None
+    try:
         with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(infos[0][4])
     except OSError as exc:
+        option = "--host" if exc.errno == errno.EADDRNOTAVAIL else "--port"
         raise click.BadParameter(
-            f"cannot serve on {host}:{port} ({exc.strerror or exc})", param_hint="--port"
+            f"cannot serve on {host}:{port} ({exc.strerror or exc})", param_hint=option
         ) from None
 
 
