@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_POOL_RESTARTS = 3
+PARENT_POLL_SECONDS = 0.5
 DASK_CONNECT_SECONDS = 10.0
 DASK_NO_WORKERS_SECONDS = 60.0
 DASK_POLL_SECONDS = 1.0
@@ -92,8 +93,39 @@ def _pool_context() -> Any:
     return None
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+def _new_pool(workers: int, context: Any = None) -> ProcessPoolExecutor:
+    """A pool whose workers end themselves once this process is gone."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def _exit_with_parent(owner: int) -> None:
+    """Worker initializer: exit once the process that started this worker is gone. A run
+    killed with SIGKILL cannot shut its pool down, and its workers would otherwise wait
+    for jobs forever."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent and _alive(owner):
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="funnelsim-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager
@@ -108,7 +140,7 @@ def prestarted_pool(workers: int) -> Iterator[None]:
     gc.freeze()
     before = set(multiprocessing.active_children())
     context = _pool_context()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = _new_pool(workers, context)
     pool.submit(int)  # starts the processes (all of them at once when forked)
     started = [p for p in multiprocessing.active_children() if p not in before]
     entry = _Prestarted(pool, started if context is not None else None)
@@ -145,7 +177,7 @@ def _take_pool(
     its workers exit without waiting (a forked prestarted pool: its block waits)."""
     entry = _prestarted.pop(workers, None)
     if entry is None:
-        return _new_pool(min(workers, len(pending))), None, False
+        return _new_pool(min(workers, len(pending)), _pool_context()), None, False
     if entry.ahead is not None:
         ahead_fn, ahead_jobs, futures = entry.ahead
         if ahead_fn is fn and len(pending) == len(jobs) and ahead_jobs == list(jobs):

@@ -1,0 +1,125 @@
+"""A run's local worker processes never outlive it, and a worker killed at any point of its
+job, even while it sends its result back, costs only a re-run of that job: the run ends
+with the results of an undisturbed run.
+
+Each case runs the CLI in a child process with one function patched to SIGKILL a process
+at a chosen step, never on a timer; waits are bounds on a stuck child, not assertions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TINY = """\
+name: tiny
+horizon_days: 60
+sources:
+  inbound: {leads_per_week: 20, cost_per_lead: 50}
+"""
+WAIT = 120  # seconds: a bound on a stuck process, never a timing assertion
+
+CHILD = textwrap.dedent(
+    """
+    import multiprocessing, os, signal, sys
+    from multiprocessing import connection
+
+    import funnelsim.experiment.executors as executors
+    from funnelsim.cli import main
+
+    hook, record = sys.argv[1], sys.argv[2]
+    main_pid = os.getpid()
+
+    if hook == "kill_main_after_queueing":
+        real_submit = executors.submit_ahead
+        def submit(*args, **kwargs):
+            real_submit(*args, **kwargs)
+            pids = [str(p.pid) for p in multiprocessing.active_children()]
+            with open(record, "w") as stream:
+                stream.write(" ".join(pids))
+            os.kill(main_pid, signal.SIGKILL)
+        executors.submit_ahead = submit
+    elif hook == "kill_worker_mid_send":
+        real_send = connection.Connection._send_bytes
+        def send(self, buf):
+            if os.getpid() != main_pid:
+                try:  # the first worker to send a result claims the kill
+                    os.close(os.open(record, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                except FileExistsError:
+                    return real_send(self, buf)
+                data = bytes(buf)
+                header = len(data).to_bytes(4, "big")
+                self._send(header + data[: len(data) // 2])
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real_send(self, buf)
+        connection.Connection._send_bytes = send
+    main(sys.argv[3:])
+    """
+)
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+def _child(tmp_path: Path, hook: str, record: Path, *args: object) -> subprocess.Popen:
+    """The CLI in a child process, its output to a file (a pipe would stay open as long
+    as any worker it left behind)."""
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    command = [sys.executable, str(script), hook, str(record), *map(str, args)]
+    with open(tmp_path / f"{hook}.log", "w") as log:
+        return subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _finish(child: subprocess.Popen, tmp_path: Path, hook: str) -> str:
+    """Wait (bounded) for the child; its output."""
+    try:
+        child.wait(timeout=WAIT)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        pytest.fail(f"the run hung ({hook})")
+    return (tmp_path / f"{hook}.log").read_text()
+
+
+def _exited(pid: int) -> bool:
+    """Wait (bounded) until process ``pid``, not a child of this one, has exited."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        ready, _, _ = select.select([handle], [], [], WAIT)
+        return bool(ready)
+    finally:
+        os.close(handle)
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfd_open")
+def test_workers_exit_when_the_run_is_killed(tiny: Path, tmp_path: Path) -> None:
+    record = tmp_path / "workers.txt"
+    run = ["run", tiny, "--reps", 6, "--workers", 2, "--out", tmp_path / "out"]
+    child = _child(tmp_path, "kill_main_after_queueing", record, *run)
+    _finish(child, tmp_path, "kill_main_after_queueing")
+    assert child.returncode == -signal.SIGKILL
+    workers = [int(pid) for pid in record.read_text().split()]
+    assert len(workers) == 2
+    try:
+        assert all(_exited(pid) for pid in workers), "worker processes outlived the run"
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert not (tmp_path / "out").exists()
