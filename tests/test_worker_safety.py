@@ -17,7 +17,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
+
+from funnelsim.atomic import MARKER
 
 TINY = """\
 name: tiny
@@ -123,3 +126,28 @@ def test_workers_exit_when_the_run_is_killed(tiny: Path, tmp_path: Path) -> None
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     assert not (tmp_path / "out").exists()
+
+
+def _same_results(first: Path, second: Path) -> None:
+    names = {p.name for p in first.iterdir()} - {MARKER}
+    assert names == {p.name for p in second.iterdir()} - {MARKER}
+    for name in sorted(names):
+        if name.endswith(".parquet"):
+            assert pq.read_table(first / name).equals(pq.read_table(second / name)), name
+        else:
+            assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_a_worker_killed_while_sending_its_result_costs_only_a_rerun(
+    tiny: Path, tmp_path: Path
+) -> None:
+    record = tmp_path / "killed"
+    run = ["run", tiny, "--reps", 6, "--workers", 2, "--seed", 3]
+    child = _child(tmp_path, "kill_worker_mid_send", record, *run, "--out", tmp_path / "hit")
+    output = _finish(child, tmp_path, "kill_worker_mid_send")
+    assert record.exists(), "no worker was killed"
+    assert child.returncode == 0, output
+    calm = _child(tmp_path, "none", tmp_path / "unused", *run, "--out", tmp_path / "calm")
+    output = _finish(calm, tmp_path, "none")
+    assert calm.returncode == 0, output
+    _same_results(tmp_path / "hit", tmp_path / "calm")

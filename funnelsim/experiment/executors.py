@@ -40,6 +40,7 @@ from typing import Any
 
 MAX_POOL_RESTARTS = 3
 PARENT_POLL_SECONDS = 0.5
+WORKER_POLL_SECONDS = 0.5
 DASK_CONNECT_SECONDS = 10.0
 DASK_NO_WORKERS_SECONDS = 60.0
 DASK_POLL_SECONDS = 1.0
@@ -232,7 +233,11 @@ def _on_local_pool(
                 futures = ahead or {pool.submit(fn, *jobs[i]): i for i in pending}
                 try:
                     while futures:
-                        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                        done, _ = wait(
+                            futures, timeout=WORKER_POLL_SECONDS, return_when=FIRST_COMPLETED
+                        )
+                        if not done:
+                            _break_if_a_worker_died(pool)
                         for future in done:
                             index = futures.pop(future)
                             results[index] = future.result()
@@ -256,6 +261,29 @@ def _on_local_pool(
                     f"{len(jobs)} jobs completed"
                 ) from None
     return [results[i] for i in range(len(jobs))]
+
+
+def _break_if_a_worker_died(pool: ProcessPoolExecutor) -> None:
+    """Make the pool report a worker that died unnoticed as broken (BrokenProcessPool).
+
+    A worker killed while it sends its result leaves a partial message in the results
+    pipe, and the pool's reader waits for the rest forever. The other workers are ended
+    and this process's end of the pipe closed, so the reader gets end-of-file and the
+    pool fails its jobs, which are then run again. (Uses the executor's private fields,
+    which CPython 3.9-3.13 share; without them nothing is done.)
+    """
+    processes = getattr(pool, "_processes", None)
+    queue = getattr(pool, "_result_queue", None)
+    if not processes or queue is None or getattr(pool, "_broken", False):
+        return
+    workers = list(processes.values())
+    if all(worker.exitcode is None for worker in workers):
+        return
+    for worker in workers:
+        worker.kill()
+    for worker in workers:
+        worker.join()
+    queue._writer.close()
 
 
 def _on_dask(
