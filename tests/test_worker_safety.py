@@ -50,6 +50,21 @@ CHILD = textwrap.dedent(
                 stream.write(" ".join(pids))
             os.kill(main_pid, signal.SIGKILL)
         executors.submit_ahead = submit
+    elif hook == "ctrl_c_while_workers_wait":
+        import contextlib, time
+        real_pool = executors.prestarted_pool
+        @contextlib.contextmanager
+        def pool(workers):
+            with real_pool(workers):
+                children = multiprocessing.active_children()
+                for child in children:  # each has run its initializer (a second thread)
+                    while len(os.listdir(f"/proc/{child.pid}/task")) < 2:
+                        time.sleep(0.01)
+                with open(record, "w") as stream:
+                    stream.write(" ".join(str(child.pid) for child in children))
+                os.killpg(os.getpgid(0), signal.SIGINT)  # Ctrl-C: the whole group
+                yield
+        executors.prestarted_pool = pool
     elif hook == "kill_worker_mid_send":
         real_send = connection.Connection._send_bytes
         def send(self, buf):
@@ -77,13 +92,15 @@ def tiny(tmp_path: Path) -> Path:
 
 
 def _child(tmp_path: Path, hook: str, record: Path, *args: object) -> subprocess.Popen:
-    """The CLI in a child process, its output to a file (a pipe would stay open as long
-    as any worker it left behind)."""
+    """The CLI in a child process of its own process group (as a terminal runs it), its
+    output to a file (a pipe would stay open as long as any worker it left behind)."""
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     command = [sys.executable, str(script), hook, str(record), *map(str, args)]
     with open(tmp_path / f"{hook}.log", "w") as log:
-        return subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, process_group=0
+        )
 
 
 def _finish(child: subprocess.Popen, tmp_path: Path, hook: str) -> str:
@@ -126,6 +143,21 @@ def test_workers_exit_when_the_run_is_killed(tiny: Path, tmp_path: Path) -> None
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_ctrl_c_while_workers_wait_aborts_quietly(tiny: Path, tmp_path: Path) -> None:
+    record = tmp_path / "workers.txt"
+    run = ["run", tiny, "--reps", 6, "--workers", 2, "--out", tmp_path / "out"]
+    child = _child(tmp_path, "ctrl_c_while_workers_wait", record, *run)
+    output = _finish(child, tmp_path, "ctrl_c_while_workers_wait")
+    assert child.returncode == 1, output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    assert output.strip().splitlines()[-1] == "Aborted!"
+    workers = [int(pid) for pid in record.read_text().split()]
+    assert all(_exited(pid) for pid in workers)
+    assert not (tmp_path / "out").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
 def _same_results(first: Path, second: Path) -> None:

@@ -23,6 +23,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -95,19 +96,22 @@ def _pool_context() -> Any:
 
 
 def _new_pool(workers: int, context: Any = None) -> ProcessPoolExecutor:
-    """A pool whose workers end themselves once this process is gone."""
+    """A pool whose workers end themselves on Ctrl-C or once this process is gone."""
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
-        initializer=_exit_with_parent,
+        initializer=_init_worker,
         initargs=(os.getpid(),),
     )
 
 
-def _exit_with_parent(owner: int) -> None:
-    """Worker initializer: exit once the process that started this worker is gone. A run
-    killed with SIGKILL cannot shut its pool down, and its workers would otherwise wait
-    for jobs forever."""
+def _init_worker(owner: int) -> None:
+    """Worker initializer. Ctrl-C (SIGINT to the terminal's process group) ends a worker
+    quietly: the run itself reports "Aborted!", and a worker waiting for a job would
+    otherwise print a KeyboardInterrupt traceback. The worker also exits once the process
+    that started it is gone: a run killed with SIGKILL cannot shut its pool down, and its
+    workers would otherwise wait for jobs forever."""
+    signal.signal(signal.SIGINT, _exit_quietly)
     parent = os.getppid()
 
     def watch() -> None:
@@ -116,6 +120,10 @@ def _exit_with_parent(owner: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="funnelsim-parent-watch", daemon=True).start()
+
+
+def _exit_quietly(signum: int, _frame: object) -> None:
+    os._exit(128 + signum)
 
 
 def _alive(pid: int) -> bool:
