@@ -183,3 +183,61 @@ def test_a_worker_killed_while_sending_its_result_costs_only_a_rerun(
     output = _finish(calm, tmp_path, "none")
     assert calm.returncode == 0, output
     _same_results(tmp_path / "hit", tmp_path / "calm")
+
+
+@pytest.fixture
+def lone_dask_worker(tmp_path: Path):
+    """A Dask scheduler and one worker without a nanny (so nothing restarts it once
+    killed), as separate processes; yields (address, worker process)."""
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client
+
+    dask = Path(sys.executable).with_name("dask")
+    if not dask.exists():
+        pytest.skip("needs the dask command line")
+    file = tmp_path / "scheduler.json"
+    common = ["--scheduler-file", str(file), "--no-dashboard"]
+    scheduler = subprocess.Popen([dask, "scheduler", "--port", "0", *common])
+    worker = subprocess.Popen([dask, "worker", "--no-nanny", "--nthreads", "1", *common])
+    try:
+        with Client(scheduler_file=str(file), timeout=WAIT) as client:
+            client.wait_for_workers(1, timeout=WAIT)
+            address = client.scheduler.address
+        yield address, worker
+    finally:
+        for process in (worker, scheduler):
+            process.kill()
+            process.wait()
+
+
+def test_a_dask_run_whose_only_worker_died_after_finishing_jobs_gives_up(
+    lone_dask_worker: tuple[str, subprocess.Popen], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import operator
+    import threading
+
+    from funnelsim.experiment import executors
+
+    monkeypatch.setattr(executors, "DASK_NO_WORKERS_SECONDS", 2.0)
+    address, worker = lone_dask_worker
+    outcome: list[BaseException | list[object]] = []
+
+    def kill_the_worker(_index: int, _result: object) -> None:
+        if worker.poll() is None:  # finished results not gathered yet die with it
+            worker.kill()
+            worker.wait()
+
+    def run() -> None:
+        try:
+            jobs = [(i, 2) for i in range(40)]
+            outcome.append(
+                executors.execute(operator.mul, jobs, scheduler=address, on_done=kill_the_worker)
+            )
+        except BaseException as exc:  # the outcome is asserted below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(WAIT)
+    assert outcome, "the run waited forever for results lost with the only worker"
+    assert isinstance(outcome[0], executors.WorkerLostError), outcome[0]

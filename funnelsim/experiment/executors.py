@@ -341,11 +341,24 @@ def _run_on_client(
             continue
         for future in batch:
             index = index_of[future.key]
-            results[index] = future.result()
+            results[index] = _gathered(future, watch, len(results))
             if on_done:
                 on_done(index, results[index])
             future.release()
     return [results[i] for i in range(len(jobs))]
+
+
+def _gathered(future: Any, watch: _WorkerWatch, completed: int) -> Any:
+    """A finished future's result. Its data may have died with a worker before it was
+    gathered: Dask then computes it again, and a cluster left without workers meanwhile
+    is given up on (``WorkerLostError``) rather than waited for forever."""
+    while True:
+        try:
+            return future.result(timeout=DASK_POLL_SECONDS)
+        except TimeoutError:
+            if future.status == "error":  # the job itself raised TimeoutError
+                raise
+            watch.check(completed)
 
 
 class _WorkerWatch:
