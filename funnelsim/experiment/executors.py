@@ -23,6 +23,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -39,6 +40,8 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_POOL_RESTARTS = 3
+PARENT_POLL_SECONDS = 0.5
+WORKER_POLL_SECONDS = 0.5
 DASK_CONNECT_SECONDS = 10.0
 DASK_NO_WORKERS_SECONDS = 60.0
 DASK_POLL_SECONDS = 1.0
@@ -92,8 +95,46 @@ def _pool_context() -> Any:
     return None
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+def _new_pool(workers: int, context: Any = None) -> ProcessPoolExecutor:
+    """A pool whose workers end themselves on Ctrl-C or once this process is gone."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(os.getpid(),),
+    )
+
+
+def _init_worker(owner: int) -> None:
+    """Worker initializer. Ctrl-C (SIGINT to the terminal's process group) ends a worker
+    quietly: the run itself reports "Aborted!", and a worker waiting for a job would
+    otherwise print a KeyboardInterrupt traceback. The worker also exits once the process
+    that started it is gone: a run killed with SIGKILL cannot shut its pool down, and its
+    workers would otherwise wait for jobs forever."""
+    signal.signal(signal.SIGINT, _exit_quietly)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent and _alive(owner):
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="funnelsim-parent-watch", daemon=True).start()
+
+
+def _exit_quietly(signum: int, _frame: object) -> None:
+    os._exit(128 + signum)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager
@@ -108,7 +149,7 @@ def prestarted_pool(workers: int) -> Iterator[None]:
     gc.freeze()
     before = set(multiprocessing.active_children())
     context = _pool_context()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = _new_pool(workers, context)
     pool.submit(int)  # starts the processes (all of them at once when forked)
     started = [p for p in multiprocessing.active_children() if p not in before]
     entry = _Prestarted(pool, started if context is not None else None)
@@ -145,7 +186,7 @@ def _take_pool(
     its workers exit without waiting (a forked prestarted pool: its block waits)."""
     entry = _prestarted.pop(workers, None)
     if entry is None:
-        return _new_pool(min(workers, len(pending))), None, False
+        return _new_pool(min(workers, len(pending)), _pool_context()), None, False
     if entry.ahead is not None:
         ahead_fn, ahead_jobs, futures = entry.ahead
         if ahead_fn is fn and len(pending) == len(jobs) and ahead_jobs == list(jobs):
@@ -200,7 +241,11 @@ def _on_local_pool(
                 futures = ahead or {pool.submit(fn, *jobs[i]): i for i in pending}
                 try:
                     while futures:
-                        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                        done, _ = wait(
+                            futures, timeout=WORKER_POLL_SECONDS, return_when=FIRST_COMPLETED
+                        )
+                        if not done:
+                            _break_if_a_worker_died(pool)
                         for future in done:
                             index = futures.pop(future)
                             results[index] = future.result()
@@ -224,6 +269,29 @@ def _on_local_pool(
                     f"{len(jobs)} jobs completed"
                 ) from None
     return [results[i] for i in range(len(jobs))]
+
+
+def _break_if_a_worker_died(pool: ProcessPoolExecutor) -> None:
+    """Make the pool report a worker that died unnoticed as broken (BrokenProcessPool).
+
+    A worker killed while it sends its result leaves a partial message in the results
+    pipe, and the pool's reader waits for the rest forever. The other workers are ended
+    and this process's end of the pipe closed, so the reader gets end-of-file and the
+    pool fails its jobs, which are then run again. (Uses the executor's private fields,
+    which CPython 3.9-3.13 share; without them nothing is done.)
+    """
+    processes = getattr(pool, "_processes", None)
+    queue = getattr(pool, "_result_queue", None)
+    if not processes or queue is None or getattr(pool, "_broken", False):
+        return
+    workers = list(processes.values())
+    if all(worker.exitcode is None for worker in workers):
+        return
+    for worker in workers:
+        worker.kill()
+    for worker in workers:
+        worker.join()
+    queue._writer.close()
 
 
 def _on_dask(
@@ -273,11 +341,24 @@ def _run_on_client(
             continue
         for future in batch:
             index = index_of[future.key]
-            results[index] = future.result()
+            results[index] = _gathered(future, watch, len(results))
             if on_done:
                 on_done(index, results[index])
             future.release()
     return [results[i] for i in range(len(jobs))]
+
+
+def _gathered(future: Any, watch: _WorkerWatch, completed: int) -> Any:
+    """A finished future's result. Its data may have died with a worker before it was
+    gathered: Dask then computes it again, and a cluster left without workers meanwhile
+    is given up on (``WorkerLostError``) rather than waited for forever."""
+    while True:
+        try:
+            return future.result(timeout=DASK_POLL_SECONDS)
+        except TimeoutError:
+            if future.status == "error":  # the job itself raised TimeoutError
+                raise
+            watch.check(completed)
 
 
 class _WorkerWatch:
