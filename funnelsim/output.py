@@ -24,6 +24,7 @@ from funnelsim.atomic import (
     StagedFolder,
     probe_writable,
     refuse_existing,
+    refuse_input,
     write_folder,
     write_text,
 )
@@ -49,7 +50,9 @@ __all__ = [
 
 def check_writable(path: Path, force: bool) -> None:
     """Refuse early (before any simulation) an output file that exists while force is off,
-    or that could not be written there; creates nothing."""
+    or that could not be written there, or that is a file the command read as input;
+    creates nothing."""
+    refuse_input(path)
     refuse_existing(path, force)
     if path.exists() and path.is_dir():
         raise OutputExistsError(f"{path}: is a directory; give a file name")

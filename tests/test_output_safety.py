@@ -328,6 +328,49 @@ def test_report_and_csv_outputs_of_experiments_refused_before_simulating(
     assert "cannot write in /proc" in _error_line(_invoke([*compare, "--out", "/proc/c.csv"]))
 
 
+def test_no_output_replaces_a_file_read_as_input_even_with_force(
+    tiny: Path, tmp_path: Path, no_simulation: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slip such as ``--report my.yaml --force`` must not overwrite the scenario (or a
+    file it extends) with the output; other files are still replaced with --force."""
+    compared: list[object] = []
+    monkeypatch.setattr("funnelsim.api.compare", lambda *args, **kw: compared.append(args))
+    child = tmp_path / "child.yaml"
+    child.write_text(f"extends: {tiny.name}\nname: child\n")
+    texts = {path: path.read_text() for path in (tiny, child)}
+    for command in (
+        ["run", tiny, "--reps", "2", "--report", tiny, "--force"],
+        ["run", child, "--reps", "2", "--report", tiny, "--force"],
+        ["run", child, "--reps", "2", "--xlsx", child, "--force"],
+        ["compare", tiny, child, "--reps", "2", "--out", child, "--force"],
+        ["compare", tiny, child, "--reps", "2", "--report", tiny, "--force"],
+    ):
+        line = _error_line(_invoke(command))
+        assert "read as input" in line and "scenario file" in line
+    assert {path: path.read_text() for path in (tiny, child)} == texts
+    assert no_simulation == [] and compared == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["child.yaml", "tiny.yaml"]
+
+
+def test_inputs_are_guarded_only_within_a_command(tmp_path: Path) -> None:
+    """Outside a command line's run (a notebook) a file read earlier may be written again."""
+    from funnelsim.inputs import guarding_inputs, input_at, note_input
+
+    read, other = tmp_path / "read.yaml", tmp_path / "other.yaml"
+    read.write_text("name: a\n")
+    other.write_text("name: b\n")
+    note_input(read, "a scenario file")
+    assert input_at(read) is None
+    with guarding_inputs():
+        note_input(read, "a scenario file")
+        assert input_at(read) == (str(read), "a scenario file")
+        assert input_at(other) is None
+        link = tmp_path / "link.yaml"
+        os.link(read, link)  # the same file under another name is still the input
+        assert input_at(link) == (str(read), "a scenario file")
+    assert input_at(read) is None and input_at(link) is None
+
+
 def test_out_with_spaces_and_unicode_is_written(tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "out dir" / "ünï cødé 📈"
     assert _run(tiny, out).exit_code == 0

@@ -16,6 +16,7 @@ from funnelsim.atomic.staged import (
     default_mode,
     probe_writable,
     refuse_existing,
+    refuse_input,
     write_folder,
     write_text,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "marker_kind",
     "probe_writable",
     "refuse_existing",
+    "refuse_input",
     "write_folder",
     "write_text",
 ]

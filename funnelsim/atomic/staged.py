@@ -39,6 +39,7 @@ from funnelsim.atomic.markers import (
     write_staging_marker,
 )
 from funnelsim.atomic.renames import exchange, rename_noreplace
+from funnelsim.inputs import input_at
 
 Note = Callable[[str], None]
 
@@ -59,6 +60,18 @@ def refuse_existing(path: Path, force: bool) -> None:
     """Raise OutputExistsError when ``path`` exists and ``force`` is off."""
     if os.path.lexists(path) and not force:
         raise OutputExistsError(f"{path}: already exists; pass --force to replace it")
+
+
+def refuse_input(path: Path) -> None:
+    """Refuse an output ``path`` that is a file the command read as input, even with force
+    (``funnelsim.inputs``)."""
+    found = input_at(path)
+    if found is not None:
+        read, kind = found
+        named = "" if read == str(path) else f" ({read})"
+        raise OutputRefusedError(
+            f"{path}: is {kind} read as input{named}; write the output elsewhere"
+        )
 
 
 def nearest_existing(path: Path) -> Path:
@@ -296,6 +309,7 @@ class StagedFile(_Staged):
 
     def _check_target(self) -> None:
         self._refuse_folder()
+        refuse_input(self.target)
         refuse_existing(self.target, self.force)
 
     def write(self, text: str) -> None:

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from funnelsim.inputs import note_input
 from funnelsim.scenario.currency import Currency
 from funnelsim.scenario.loading import ScenarioError
 
@@ -297,6 +298,7 @@ def load_mapping(path: str | Path) -> Mapping:
     path = Path(path)
     if not path.is_file():
         raise MappingError(f"{path}: no such mapping file")
+    note_input(path, "the mapping")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -22,6 +22,7 @@ from funnelsim.calibrate.stagedates import (
     read_history,
     sales_columns,
 )
+from funnelsim.inputs import note_input
 
 DATE_STAGES = ("mql", "sql", "opportunity", "close")
 MAX_SPAN_DAYS = 3650
@@ -87,6 +88,7 @@ def read_export(path: str | Path, mapping: Mapping) -> Export:
     path = Path(path)
     if not path.is_file():
         raise MappingError(f"{path}: no such export file")
+    note_input(path, "the CRM export")
     header = _read(path, nrows=0)
     _check_columns(header.rename(columns=lambda c: str(c).strip()), mapping)
     wanted = set(mapping.columns().values())

@@ -61,8 +61,11 @@ class Group(click.Group):
     """Turns bad input into one line on stderr and exit code 2; other errors into exit 1."""
 
     def invoke(self, ctx: click.Context) -> object:
+        from funnelsim.inputs import guarding_inputs
+
         try:
-            return super().invoke(ctx)
+            with guarding_inputs():
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from funnelsim.bundled import bundled_path, is_bare_name, missing_hint, resolve_scenario
+from funnelsim.inputs import note_input
 from funnelsim.scenario.errors import ScenarioError, describe_validation_error
 from funnelsim.scenario.models import Scenario
 from funnelsim.scenario.overrides import apply_overrides, parse_override
@@ -123,6 +124,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read the file ({exc.strerror})") from None
+    note_input(path, "a scenario file")
     if len(raw) > MAX_FILE_BYTES:
         raise ScenarioError(
             f"{path}: larger than the {MAX_FILE_BYTES // 2**20} MB limit for scenario files"

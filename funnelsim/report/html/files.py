@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from funnelsim.atomic import OutputRefusedError, StagedFile, probe_writable, refuse_existing
+from funnelsim.atomic import (
+    OutputRefusedError,
+    StagedFile,
+    probe_writable,
+    refuse_existing,
+    refuse_input,
+)
 
 
 def write_report(text: str, path: str | Path, force: bool = False) -> Path:
@@ -22,10 +28,11 @@ def stage_report(path: str | Path, force: bool = False) -> StagedFile:
 
 
 def check_report_path(path: str | Path, force: bool) -> None:
-    """Refuse early when the report file exists (without ``force``), is a directory, or
-    could not be written there; creates nothing."""
+    """Refuse early when the report file exists (without ``force``), is a directory, is a
+    file the command read as input, or could not be written there; creates nothing."""
     path = Path(path)
     if path.is_dir():
         raise OutputRefusedError(f"{path}: is a directory; give a file name such as report.html")
+    refuse_input(path)
     refuse_existing(path, force)
     probe_writable(path)
