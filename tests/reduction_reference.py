@@ -127,6 +127,8 @@ def peak_occupancy(ledger: Ledger) -> pd.Series:
 
 def headroom(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
     occupancy = team_occupancy(ledger)
+    levels = ledger.team_levels
+    duty = levels.groupby("team", sort=False)["on_duty_hours"].sum()
     c = ledger.columns
     rerouted = c["rerouted"].astype(bool)
     teams = stage_teams(scenario)
@@ -139,14 +141,19 @@ def headroom(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
             if stage == "first_response" and len(teams[stage]) > 1:
                 mine = started & (rerouted if position == 1 else ~rerouted)
             n = int(mine.sum())
-            occ = float(occupancy.get(team, np.nan))
+            spec = scenario.teams[team]
+            if spec.work_time is not None:
+                paid = float(duty[team]) * spec.capacity_per_head
+                occ = n * spec.work_time.mean() / paid if paid > 0 else np.nan
+            else:
+                occ = float(occupancy.get(team, np.nan))
             spare += _spare(n, occ)
             items += n
             weighted += n * (occ if np.isfinite(occ) else 0.0)
         if not teams[stage]:
             spare = np.inf
         rows.append((stage, items, weighted / items if items else np.nan, spare))
-    table = pd.DataFrame(rows, columns=["stage", "items", "occupancy", "spare_items"])
+    table = pd.DataFrame(rows, columns=["stage", "items", "utilization", "spare_items"])
     return table.astype({"items": np.int64})
 
 

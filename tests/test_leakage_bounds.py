@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 import funnelsim as fs
-from funnelsim.analysis.capacity import GATING_STAGES, headroom
+from funnelsim.analysis.capacity import GATING_STAGES, headroom, team_occupancy
 from funnelsim.analysis.leakage import attributed_leakage, lost_lead_values, reconciliation
+from funnelsim.engine.ledger import IN_FLIGHT
 from funnelsim.experiment.stats import paired_difference
 from funnelsim.experiment.variants import with_overrides
 
@@ -115,13 +116,38 @@ def test_attributed_never_exceeds_the_idle_capacity() -> None:
         needs = ~np.isfinite(c[column][lead]) & new
         implied = float(values["capacity_share"].to_numpy()[needs].sum())
         assert implied <= spare[stage] + 1e-6, stage
-    # Sales is the binding stage in the baseline: its idle capacity is used exactly.
-    sales = float(values["capacity_share"].to_numpy()[before_sales].sum())
-    assert sales == pytest.approx(spare["sales"])
+    # The deal desk (one generalist on office hours) is the binding stage in the baseline:
+    # its idle paid hours are used exactly, a lead lost before sales weighted by the chance
+    # that a fit SQL reaches the desk.
+    sql = c["is_fit"] & np.isfinite(c["sql_time"]) & (c["outcome"] != IN_FLIGHT)
+    reach = float(np.isfinite(c["contract_done"][sql]).mean())
+    needs_desk = ~np.isfinite(c["contract_done"][lead]) & ~np.isfinite(c["won_time"][lead]) & new
+    weight = np.where(before_sales, reach, 1.0)[needs_desk]
+    desk = float((values["capacity_share"].to_numpy()[needs_desk] * weight).sum())
+    assert desk == pytest.approx(spare["deal_desk"])
     assert values.loc[before_sales, "capacity_share"].max() < 1
     # Churned customers needed no team: their value is not cut.
     churned = values[values["seam"] >= 3]
     assert (churned["capacity_share"] == 1).all()
+
+
+def test_idle_capacity_is_paid_hours() -> None:
+    # A team works its shifts, not the nights and weekends between them: what a working
+    # stage served plus the spare items it is credited with fit in its paid hours.
+    scenario = _baseline(730)
+    ledger = fs.simulate(scenario, 3)
+    table = headroom(ledger, scenario).set_index("stage")
+    paid = ledger.meta["team_duty_slot_hours"]
+    for stage, team in (("first_response", "sdr"), ("deal_desk", "deal_desk")):
+        items, spare = table.at[stage, "items"], table.at[stage, "spare_items"]
+        assert 0 < spare < np.inf, stage
+        hours_per_item = scenario.teams[team].work_time.mean()
+        assert (items + spare) * hours_per_item == pytest.approx(paid[team], rel=1e-9), stage
+        # The work the items really took used the same paid hours, within a few percent.
+        used = ledger.meta["team_work_hours"][team] / paid[team]
+        assert table.at[stage, "utilization"] == pytest.approx(used, rel=0.05), stage
+    # AEs hold an opportunity around the clock: their room is wall-clock.
+    assert table.at["sales", "utilization"] == pytest.approx(team_occupancy(ledger)["ae"])
 
 
 @pytest.mark.parametrize("seam", SEAMS)

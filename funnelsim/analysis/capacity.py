@@ -1,14 +1,22 @@
 """Capacity headroom and saturation: how much more work each team could have taken in a run.
 
-Two uses, both from the same run's weekly team levels (wall-clock occupancy):
+Two uses, both from the same run:
 
 - *Headroom* bounds attributed leakage. A lead lost at a seam is only worth what existing
   capacity could have turned into revenue, so each queued stage that gates revenue (first
-  response, sales, deal desk) can take at most ``items x (1 - occupancy) / occupancy``
-  more items: the slot-hours it left idle divided by the slot-hours an item held on
-  average. It is an upper bound (perfect packing, no queueing), never an estimate of
-  what a fix would really bring; that is the counterfactual's job.
-- *Saturation* names a team that ran above :data:`SATURATED` occupancy for a quarter.
+  response, sales, deal desk) can take at most ``items x (1 - utilization) /
+  utilization`` more items: the slot-hours it left idle divided by the slot-hours an item
+  used on average. A team that works items (``work_time``: SDRs, deal desk) has its paid
+  hours as capacity, its heads' on-duty hours in the weekly team levels, and an item uses
+  the work time's mean: nights and weekends off shift are no capacity (wall-clock, an
+  office-hours team looks far less occupied than it is busy on shift, and was credited
+  with room its paid hours do not have). A team that holds items through a stage (AEs)
+  keeps them around the clock: its wall-clock occupancy. Both come from the tables a
+  results folder keeps, so a report read back from one gives the same figures. It is an
+  upper bound (perfect packing, no queueing), never an estimate of what a fix would
+  really bring; that is the counterfactual's job.
+- *Saturation* names a team that ran above :data:`SATURATED` occupancy (wall-clock, from
+  the weekly team levels) for a quarter.
 """
 
 from __future__ import annotations
@@ -81,17 +89,18 @@ def peak_occupancy(ledger: Ledger) -> pd.Series:
 
 
 def headroom(ledger: Ledger, scenario: Scenario) -> pd.DataFrame:
-    """Per gating stage: items its teams served, their occupancy and the extra items they
-    could have taken with the idle capacity of the same run.
+    """Per gating stage: items its teams served, their utilization and the extra items they
+    could have taken with the idle paid hours of the same run.
 
-    Columns stage, items, occupancy (items-weighted over the stage's teams) and
-    spare_items (``items x (1 - occupancy) / occupancy`` summed over the stage's teams;
-    infinite for a team that served nothing or a stage without teams, since nothing bounds
-    it). Items are leads that started at the stage within the horizon: a first response,
-    an AE's start, a finished contract.
+    Columns stage, items, utilization (items-weighted over the stage's teams: for a team
+    with a ``work_time``, items x its mean over the heads' paid slot-hours; else the
+    wall-clock occupancy) and spare_items (``items x (1 - utilization) / utilization``
+    summed over the stage's teams; infinite for a team that served nothing or a stage
+    without teams, since nothing bounds it). Items are leads that started at the stage
+    within the horizon: a first response, an AE's start, a finished contract.
     """
     rows = _headroom_rows(ledger, scenario)
-    table = pd.DataFrame(rows, columns=["stage", "items", "occupancy", "spare_items"])
+    table = pd.DataFrame(rows, columns=["stage", "items", "utilization", "spare_items"])
     return table.astype({"items": np.int64})
 
 
@@ -102,6 +111,7 @@ def spare_items(ledger: Ledger, scenario: Scenario) -> dict[str, float]:
 
 def _headroom_rows(ledger: Ledger, scenario: Scenario) -> list[tuple[str, int, float, float]]:
     occupancy = per_ledger("team_occupancy", ledger, lambda: _team_occupancy(ledger))
+    paid = per_ledger("team_paid_slot_hours", ledger, lambda: _paid_slot_hours(ledger, scenario))
     c = ledger.columns
     rerouted = c["rerouted"].astype(bool)
     teams = stage_teams(scenario)
@@ -114,21 +124,45 @@ def _headroom_rows(ledger: Ledger, scenario: Scenario) -> list[tuple[str, int, f
             if stage == "first_response" and len(teams[stage]) > 1:
                 mine = started & (rerouted if position == 1 else ~rerouted)
             n = int(mine.sum())
-            occ = float(occupancy.get(team, np.nan))
-            spare += _spare(n, occ)
+            used = _utilization(scenario, team, n, paid, occupancy)
+            spare += _spare(n, used)
             items += n
-            weighted += n * (occ if np.isfinite(occ) else 0.0)
+            weighted += n * (used if np.isfinite(used) else 0.0)
         if not teams[stage]:
             spare = np.inf
         rows.append((stage, items, weighted / items if items else np.nan, spare))
     return rows
 
 
-def _spare(items: int, occupancy: float) -> float:
-    """Extra items a team could have taken: idle slot-hours over slot-hours per item."""
-    if items == 0 or not np.isfinite(occupancy) or occupancy <= 0:
+def _paid_slot_hours(ledger: Ledger, scenario: Scenario) -> pd.Series:
+    """Per team, the slot-hours its heads were on duty (shifts and paid overtime, from the
+    weekly team levels); empty for levels without on-duty hours."""
+    levels = ledger.team_levels
+    if levels.empty or "on_duty_hours" not in levels.columns:
+        return pd.Series(dtype=float)
+    code, teams = pd.factorize(levels["team"].to_numpy())
+    hours = group_sums(code, levels["on_duty_hours"].to_numpy(dtype=float), len(teams))
+    per_head = [scenario.teams[t].capacity_per_head if t in scenario.teams else 1 for t in teams]
+    return pd.Series(hours * np.asarray(per_head, dtype=float), index=pd.Index(teams))
+
+
+def _utilization(
+    scenario: Scenario, team: str, items: int, paid: pd.Series, occupancy: pd.Series
+) -> float:
+    """A team's share of its capacity used: a working team's expected work over its paid
+    slot-hours, a stage-holding team's wall-clock occupancy."""
+    spec = scenario.teams.get(team)
+    hours = float(paid.get(team, np.nan))
+    if spec is not None and spec.work_time is not None and np.isfinite(hours):
+        return items * spec.work_time.mean() / hours if hours > 0 else np.nan
+    return float(occupancy.get(team, np.nan))
+
+
+def _spare(items: int, utilization: float) -> float:
+    """Extra items a team could have taken: idle paid slot-hours over those an item used."""
+    if items == 0 or not np.isfinite(utilization) or utilization <= 0:
         return np.inf
-    return items * max(0.0, 1.0 - occupancy) / occupancy
+    return items * max(0.0, 1.0 - utilization) / utilization
 
 
 def _week_widths(weeks: np.ndarray, horizon: float) -> np.ndarray:

@@ -38,7 +38,7 @@ Slow quote-to-cash loses nothing: it *defers* revenue and cash, a measure of its
 would have needed a slot there. Stage by stage, in the order a lead meets them, the flow
 the lost leads would have sent (each weighted by the share that got past the earlier
 stages; the deal desk by the run's chance that a fit SQL reaches it) is compared with the
-stage's idle capacity (:func:`funnelsim.analysis.capacity.headroom`); where it exceeds it,
+stage's idle paid hours (:func:`funnelsim.analysis.capacity.headroom`); where it exceeds it,
 every such lead's share is cut to ``spare / demand``. Losses after every gating stage
 (fell through, churn) keep a share of 1.
 """
