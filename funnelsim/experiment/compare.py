@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from funnelsim.analysis.saturation import saturation, saturation_warnings
@@ -22,6 +21,7 @@ from funnelsim.experiment.executors import DaskScheduler, execute
 from funnelsim.experiment.replications import Replication, replication_jobs, run_replication
 from funnelsim.experiment.stats import (
     CONFIDENCE,
+    narrowing,
     paired_difference,
     t_interval,
     unpaired_difference,
@@ -98,8 +98,6 @@ class Comparison:
             a, b = group["baseline"].to_numpy(), group["variant"].to_numpy()
             diff, low, high = paired_difference(a, b, self.confidence)
             _, u_low, u_high = unpaired_difference(a, b, self.confidence)
-            paired_half = (high - low) / 2
-            unpaired_half = (u_high - u_low) / 2
             rows.append(
                 {
                     "metric": metric,
@@ -111,7 +109,7 @@ class Comparison:
                     "ci_high": high,
                     "unpaired_ci_low": u_low,
                     "unpaired_ci_high": u_high,
-                    "narrowing": unpaired_half / paired_half if paired_half > 0 else np.nan,
+                    "narrowing": narrowing(a, b, (low, high), (u_low, u_high)),
                     "replications": len(group),
                 }
             )

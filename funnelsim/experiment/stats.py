@@ -88,3 +88,30 @@ def unpaired_difference(
     dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = float(special.stdtrit(dof, 0.5 + confidence / 2) * se)
     return diff, diff - half, diff + half
+
+
+# Differences whose spread is below this share of the values compared are rounding, not
+# variation: a cost the variant adds in every replication differs by a few ulps per run.
+ROUNDING_SHARE = 1e-9
+
+
+def narrowing(
+    baseline: np.ndarray,
+    variant: np.ndarray,
+    paired: tuple[float, float],
+    unpaired: tuple[float, float],
+) -> float:
+    """How many times narrower the paired interval is than the unpaired one.
+
+    NaN when the paired interval has no width beyond floating-point rounding (the same
+    difference in every replication): a ratio to rounding noise would print as a huge,
+    meaningless number.
+    """
+    paired_half = (paired[1] - paired[0]) / 2
+    unpaired_half = (unpaired[1] - unpaired[0]) / 2
+    values = np.abs(np.concatenate([np.asarray(baseline, float), np.asarray(variant, float)]))
+    values = values[~np.isnan(values)]
+    scale = float(values.max()) if len(values) else 0.0
+    if not paired_half > ROUNDING_SHARE * scale:
+        return np.nan
+    return float(unpaired_half / paired_half)

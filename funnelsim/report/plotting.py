@@ -20,6 +20,8 @@ from funnelsim.report.data import (
 from funnelsim.report.labels import DisplayNames
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from funnelsim.results import Results
 
 
@@ -69,6 +71,7 @@ class PlotAccessor:
             confidence=self.data.confidence,
             ax=ax,
             labels=DisplayNames.of(self.data.scenario).teams,
+            start_date=self._start_date(),
         )
 
     def pipeline(self, ax: Axes | None = None) -> Axes:
@@ -78,7 +81,13 @@ class PlotAccessor:
             self.data.currency,
             confidence=self.data.confidence,
             ax=ax,
+            start_date=self._start_date(),
         )
+
+    def _start_date(self) -> dt.date | None:
+        """The scenario's start date, which puts weeks and quarters on the calendar."""
+        scenario = self.data.scenario
+        return scenario.start_date if scenario is not None else None
 
     def timeseries(self, metrics: Sequence[str] = ("arr_end",), ax: Axes | None = None) -> Axes:
         """Monthly metrics on the calendar (any column of ``results.timeseries()``) as fan

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -105,12 +107,14 @@ def teams(
     confidence: float = CONFIDENCE,
     ax: Axes | None = None,
     labels: Mapping[str, str] | None = None,
+    start_date: dt.date | None = None,
 ) -> Axes:
     """Weekly team occupancy (share of slots busy) or mean queue length over time.
 
     ``levels`` is ``Results.team_levels`` (team, week, occupancy, queue_length, and a
     replication column): a line per team, the mean over replications, with its interval
-    band when there are two or more. ``labels`` are the teams' display names.
+    band when there are two or more. ``labels`` are the teams' display names. With
+    ``start_date`` the weeks are placed on the calendar, else numbered from the start.
     """
     if measure not in {"occupancy", "queue_length"}:
         raise ValueError(f"measure: expected 'occupancy' or 'queue_length', got {measure!r}")
@@ -124,19 +128,25 @@ def teams(
         table = _mean_by(mine, "week", measure, confidence)
         color = colors.get(team) or next(spare, "#7f7f7f")
         name = (labels or {}).get(team, team)
-        (line,) = ax.plot(table["week"], table["mean"], color=color, lw=1.6, label=name)
+        x = _week_axis(table["week"].to_numpy(), start_date)
+        (line,) = ax.plot(x, table["mean"], color=color, lw=1.6, label=name)
         line.set_gid(f"team:{team}")
         if np.isfinite(table["ci_low"]).any():
             ceiling = 1.0 if measure == "occupancy" else np.inf
             ax.fill_between(
-                table["week"],
+                x,
                 table["ci_low"].clip(0.0, ceiling),
                 table["ci_high"].clip(0.0, ceiling),
                 color=color,
                 alpha=0.1,
                 lw=0,
             )
-    ax.set_xlabel("week since start")
+    if start_date is None:
+        ax.set_xlabel("week since start")
+    else:
+        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+        ax.set_xlabel("week starting")
     if measure == "occupancy":
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_ylabel("slots busy (wall-clock share)")
@@ -153,6 +163,13 @@ def teams(
         columns = max(1, min(len(names), 5, 60 // max(longest, 1)))
         ax.legend(fontsize=8, frameon=False, ncols=columns, loc="upper left")
     return ax
+
+
+def _week_axis(weeks: np.ndarray, start_date: dt.date | None) -> np.ndarray:
+    """Week numbers, or with a start date each week's first day on the calendar."""
+    if start_date is None:
+        return weeks
+    return np.datetime64(start_date, "D") + (weeks.astype(np.int64) * 7).astype("timedelta64[D]")
 
 
 def _mean_by(frame: pd.DataFrame, key: str, value: str, confidence: float) -> pd.DataFrame:
@@ -174,12 +191,14 @@ def pipeline(
     currency: str,
     confidence: float = CONFIDENCE,
     ax: Axes | None = None,
+    start_date: dt.date | None = None,
 ) -> Axes:
     """Pipeline over time: open pipeline at each quarter's start and value won in it.
 
     ``table`` is ``analysis.revenue.pipeline`` output (with a replication column for
     several runs, see :func:`funnelsim.report.data.pipeline_table`): bars are the means
-    over replications with interval whiskers.
+    over replications with interval whiskers. With ``start_date`` each quarter is named
+    by the date it starts, else numbered from the start (Q1, Q2, ...).
     """
     ax = new_axes(ax)
     frame = table if "replication" in table else table.assign(replication=0)
@@ -203,8 +222,14 @@ def pipeline(
         )
         for bar, quarter in zip(bars, data["quarter"], strict=True):
             bar.set_gid(f"{name}:{int(quarter)}")
-    ax.set_xticks(x, [f"Q{int(q)}" for q in x])
-    ax.set_xlabel("quarter since start")
+    if start_date is None:
+        ax.set_xticks(x, [f"Q{int(q)}" for q in x])
+        ax.set_xlabel("quarter since start")
+    else:
+        days = frame.groupby("quarter", sort=True)["start_day"].first().reindex(open_["quarter"])
+        starts = [start_date + dt.timedelta(days=float(d)) for d in days.to_numpy()]
+        ax.set_xticks(x, [f"{d.day} {d:%b}\n{d:%Y}" for d in starts])
+        ax.set_xlabel("quarter starting")
     ax.yaxis.set_major_formatter(money_formatter(currency))
     ax.set_ylabel(f"deal value ({currency})")
     ax.set_ylim(bottom=0)
