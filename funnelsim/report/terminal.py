@@ -22,7 +22,9 @@ FUNNEL_METRICS = ("leads", "mqls", "sqls", "opportunities", "won_deals", "active
 ATTRIBUTED_NOTE = (
     "Leakage here is attributed and capacity-aware: a lost lead is worth what comparable "
     "leads of this run earned, scaled down to the share of the lost flow that the downstream "
-    "teams' idle capacity could have absorbed; realised + leakage = potential revenue. Slow "
+    "teams' idle capacity could have absorbed; realised + leakage = potential revenue. It is "
+    "an upper bound (idle paid hours used perfectly, no queueing): what fixing a seam would "
+    "bring is the seam-fix counterfactual (run --leaks, funnelsim leaks). Slow "
     "quote-to-cash is deferred (deferred revenue, deferred cash), not lost. Net value = gross "
     "profit (revenue x gross margin) - total cost."
 )
@@ -245,8 +247,10 @@ def print_leaks(
         "[dim]Counterfactual: the paired difference against the same scenario with "
         "that seam made perfect (no delay, no handoff loss); fixes interact, so single fixes "
         "do not add up to all four together. Attributed: the value of the leads lost at that "
-        "seam in the baseline itself, capacity-aware. Saturates: the downstream team whose "
-        "quarterly occupancy in the fixed run exceeds 90%.[/dim]"
+        "seam in the baseline itself, capacity-aware: an upper bound (idle paid hours used "
+        "perfectly, no queueing), so a fix can bring less; it can also bring more, as a fix "
+        "that speeds invoicing pulls deferred revenue into the horizon. Saturates: the "
+        "downstream team whose quarterly occupancy in the fixed run exceeds 90%.[/dim]"
     )
 
 

@@ -232,7 +232,7 @@ def _leakage(facts: SummaryFacts, data: ReportData, fmt) -> None:
             "<b>{}</b> ({:.0f}% of the potential), mostly because leads <b>{}</b> ({:.0f}% of "
             "that seam's hand-off loss). Attributed and capacity-aware: lost leads are valued "
             "as comparable leads of this run earned, scaled to what the downstream teams' idle "
-            "capacity could have taken."
+            "capacity could have taken: an upper bound (that idle capacity used perfectly)."
         ).format(
             fmt((potential, np.nan, np.nan), currency),
             100 * realised / potential,

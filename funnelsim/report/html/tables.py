@@ -179,7 +179,9 @@ def leaks_table(leaks: pd.DataFrame, data: ReportData) -> Markup:
         rows,
         numeric=(2, 3, 4),
         caption="Single fixes do not add up: the interaction row is all four together minus "
-        "the sum of the single fixes.",
+        "the sum of the single fixes. Attributed loss is an upper bound (idle paid hours used "
+        "perfectly), so a fix can gain less; it can gain more where it also brings deferred "
+        "revenue into the horizon (a faster quote-to-cash).",
     )
 
 
