@@ -109,6 +109,8 @@ def test_saturation_reads_quarters_from_the_weekly_levels() -> None:
     scenario = load_scenario(BASELINE)
     lines = saturation_warnings(table, scenario)
     assert any("MQLs waiting for a first response" in line for line in lines)
+    # The second quarter of a horizon from 4 Jan 2027 starts 365/4 days on, on 5 Apr 2027.
+    assert all("in 1 quarter from the quarter starting 5 Apr 2027 " in line for line in lines)
     assert saturation(load, threshold=0.96).empty
 
 

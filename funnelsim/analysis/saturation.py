@@ -7,6 +7,8 @@ functions: a ledger (or stacked per-replication tables) in, a DataFrame or text 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -108,8 +110,9 @@ def queue_names(scenario: Scenario) -> dict[str, str]:
 
 
 def saturation_warnings(table: pd.DataFrame, scenario: Scenario) -> list[str]:
-    """One line per saturated team (by its display name): its occupancy, for how long, and
-    the queue it builds."""
+    """One line per saturated team (by its display name): its occupancy, for how long (from
+    the quarter of the horizon it starts in, named by its first day), and the queue it
+    builds."""
     waiting = queue_names(scenario)
     lines = []
     for row in table.itertuples(index=False):
@@ -118,8 +121,16 @@ def saturation_warnings(table: pd.DataFrame, scenario: Scenario) -> list[str]:
         name = (team.label if team is not None else None) or row.team
         lines.append(
             f"{name} saturated: >= {SATURATED_OCCUPANCY:.0%} busy in {row.quarters} "
-            f"quarter{plural} from Q{row.first_quarter} (peak {row.peak_occupancy:.0%}); "
+            f"quarter{plural} from {_quarter_start(scenario, row.first_quarter)} "
+            f"(peak {row.peak_occupancy:.0%}); "
             f"queue of {waiting.get(row.team, 'items')} ~{row.mean_queue:,.0f} "
             f"(peak quarter {row.peak_queue:,.0f})"
         )
     return lines
+
+
+def _quarter_start(scenario: Scenario, quarter: int) -> str:
+    """Quarter ``quarter`` of the horizon (1 = the first) by its first day, e.g. "the
+    quarter starting 5 Jul 2027": quarters are 365/4 days from the scenario's start."""
+    first = scenario.start_date + dt.timedelta(hours=(quarter - 1) * QUARTER_HOURS)
+    return f"the quarter starting {first.day} {first:%b %Y}"
