@@ -87,6 +87,32 @@ def test_bad_set_override(runner: CliRunner, small: Path, override: str, expecte
     assert expected in line
 
 
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("seam1.sla_hourz=3", "seam1.sla_hourz: unknown field"),
+        ("seam1.sla_hours=-4", "seam1.sla_hours: Input should be greater than 0"),
+        ("seam1.routing=random", "seam1.routing:"),
+    ],
+)
+def test_a_bad_value_set_on_the_command_line_names_set_not_the_file(
+    runner: CliRunner, small: Path, override: str, field: str
+) -> None:
+    """The scenario file never held the value: the error says it came from --set."""
+    line = _one_line_error(runner.invoke(main, ["validate", str(small), "--set", override]))
+    assert line.startswith(f"error: --set: {field}"), line
+    assert str(small) not in line
+
+
+def test_a_bad_value_in_the_file_still_names_the_file(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text("name: typo\nhorizon_days: 60\nseam1: {sla_hourz: 3}\n")
+    line = _one_line_error(
+        runner.invoke(main, ["validate", str(path), "--set", "seam1.sla_hours=2"])
+    )
+    assert line.startswith(f"error: {path}: seam1.sla_hourz: unknown field"), line
+
+
 def test_set_is_never_evaluated_as_code(runner: CliRunner, small: Path) -> None:
     result = runner.invoke(main, ["validate", str(small), "--set", "name=__import__('os')"])
     assert result.exit_code == 0

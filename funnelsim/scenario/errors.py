@@ -16,8 +16,8 @@ class ScenarioError(ValueError):
 
 def describe_validation_error(exc: ValidationError) -> str:
     """One line: the first error's field path, what was expected, and a did-you-mean."""
-    error = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
-    loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
+    error = _first_error(exc)
+    loc = _field_path(error)
     path = ".".join(loc) or "(top level)"
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -38,6 +38,20 @@ def describe_validation_error(exc: ValidationError) -> str:
         if _show_input(kind)
         else (f"{path}: {message}")
     )
+
+
+def error_field(exc: ValidationError) -> list[str]:
+    """The field path (keys) of the error ``describe_validation_error`` describes."""
+    return _field_path(_first_error(exc))
+
+
+def _first_error(exc: ValidationError) -> Any:
+    """The error to report: an unknown field first (the likeliest typo), else the first."""
+    return sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
+
+
+def _field_path(error: Any) -> list[str]:
+    return [str(part) for part in error["loc"] if not _is_union_tag(part)]
 
 
 def closest(name: str, candidates: Any) -> str | None:

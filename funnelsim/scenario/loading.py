@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from funnelsim.bundled import bundled_path, is_bare_name, missing_hint, resolve_scenario
 from funnelsim.inputs import note_input
-from funnelsim.scenario.errors import ScenarioError, describe_validation_error
+from funnelsim.scenario.errors import ScenarioError, describe_validation_error, error_field
 from funnelsim.scenario.models import Scenario
 from funnelsim.scenario.overrides import apply_overrides, parse_override
 from funnelsim.scenario.safe_yaml import MAX_FILE_BYTES, dump_yaml, load_yaml
@@ -40,11 +40,23 @@ def scenario_from_dict(
     """Validate a raw mapping (plus overrides) into a Scenario, or raise ScenarioError."""
     if not isinstance(data, Mapping):
         raise ScenarioError(f"{source}: expected a mapping of scenario fields at the top level")
+    overrides = list(overrides)
     merged = apply_overrides(data, overrides)
     try:
         return Scenario.model_validate(merged)
     except ValidationError as exc:
-        raise ScenarioError(f"{source}: {describe_validation_error(exc)}") from None
+        where = "--set" if _set_by_override(error_field(exc), overrides) else source
+        raise ScenarioError(f"{where}: {describe_validation_error(exc)}") from None
+
+
+def _set_by_override(field: list[str], overrides: list[str]) -> bool:
+    """Whether the field at fault is one an override set (or lies inside one): the error
+    then names ``--set``, not the scenario file that never held it."""
+    for text in overrides:
+        keys, _ = parse_override(text)
+        if field[: len(keys)] == keys:
+            return True
+    return False
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
