@@ -82,8 +82,8 @@ class Base:
         return load_scenario(self.path, set_options(changes))
 
     def short(self, exc: ScenarioError) -> str:
-        """A scenario error without the file name in front: the field's one line."""
-        return str(exc).removeprefix(f"{self.path}: ")
+        """A scenario error without the file name (or ``--set``) in front: the field's line."""
+        return str(exc).removeprefix(f"{self.path}: ").removeprefix("--set: ")
 
 
 @dataclass(frozen=True)
