@@ -26,14 +26,18 @@ def _refuse(path: Path | None, force: bool) -> None:
         raise MappingError(f"{path}: already exists; pass --force to replace it")
 
 
-def _not_an_input(out: Path, inputs: dict[str, Path]) -> None:
-    """Refuse ``-o`` naming a file the command reads: even ``--force`` must not replace the
-    export or the mapping with the fitted scenario."""
+def _not_an_input(out: Path, export: Path, mapping: Path) -> None:
+    """Refuse ``-o`` naming a file the command reads, before calibrating: even ``--force``
+    must not replace the export or the mapping with the fitted scenario (the inputs are
+    noted as every command's are, ``funnelsim.inputs``)."""
     from funnelsim.calibrate.mapping import MappingError
+    from funnelsim.inputs import input_at, note_input
 
-    for name, path in inputs.items():
-        if out.exists() and path.exists() and out.samefile(path):
-            raise MappingError(f"-o {out}: is the {name} being read; write the scenario elsewhere")
+    note_input(export, "the export")
+    note_input(mapping, "the mapping")
+    found = input_at(out)
+    if found is not None:
+        raise MappingError(f"-o {out}: is {found[1]} being read; write the scenario elsewhere")
 
 
 def _date(text: str, option: str) -> dt.date:
@@ -125,7 +129,7 @@ def calibrate_command(
     from funnelsim.calibrate.fitreport import write_report
     from funnelsim.calibrate.mapping import PLURAL, POOLED, MappingError
 
-    _not_an_input(out, {"export": export, "mapping": mapping_path})
+    _not_an_input(out, export, mapping_path)
     _refuse(out, force)
     _refuse(report_dir, force)
     cal = calibrate(export, _mapping(mapping_path, as_of), seed=seed, book=not no_book)
