@@ -248,8 +248,10 @@ def print_leaks(
         "that seam made perfect (no delay, no handoff loss); fixes interact, so single fixes "
         "do not add up to all four together. Attributed: the value of the leads lost at that "
         "seam in the baseline itself, capacity-aware: an upper bound (idle paid hours used "
-        "perfectly, no queueing), so a fix can bring less; it can also bring more, as a fix "
-        "that speeds invoicing pulls deferred revenue into the horizon. Saturates: the "
+        "perfectly, no queueing) at today's capacity, so a fix can bring less. It can bring "
+        "more where a perfect seam also lifts a capacity limit (no queue: fixing seam 2 frees "
+        "the deal desk that caps seam 1) or pulls deferred revenue into the horizon; that is "
+        "why all four together gain more than their attributed total. Saturates: the "
         "downstream team whose quarterly occupancy in the fixed run exceeds 90%.[/dim]"
     )
 

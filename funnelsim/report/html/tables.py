@@ -179,9 +179,10 @@ def leaks_table(leaks: pd.DataFrame, data: ReportData) -> Markup:
         rows,
         numeric=(2, 3, 4),
         caption="Single fixes do not add up: the interaction row is all four together minus "
-        "the sum of the single fixes. Attributed loss is an upper bound (idle paid hours used "
-        "perfectly), so a fix can gain less; it can gain more where it also brings deferred "
-        "revenue into the horizon (a faster quote-to-cash).",
+        "the sum of the single fixes. Attributed loss is an upper bound at today's capacity "
+        "(idle paid hours used perfectly), so a fix can gain less; it can gain more where a "
+        "perfect seam also lifts a capacity limit (it has no queue) or brings deferred revenue "
+        "into the horizon, which is why all four together can exceed their attributed total.",
     )
 
 
